@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * xlb kernel/user contract: every map key and value shared by the XDP
+ * program (bpf/) and the control program (src/).  Fixed-size types only,
+ * explicit padding, sizes pinned with _Static_assert.  Keys must be built
+ * zeroed (memset / = {}) so that padding never makes two equal keys differ.
+ *
+ * Addresses are 16 bytes for both families: an IPv4 address lives in the
+ * first 4 bytes (network order) and the other 12 bytes are zero.
+ */
+#ifndef XLB_ABI_H
+#define XLB_ABI_H
+
+#ifdef __BPF__
+#include "vmlinux.h"
+#else
+#include <linux/types.h>
+#endif
+
+/* Limits compiled into the program; capacities of the flow table are set
+ * at load time (xlb run --max-flows). */
+#define XLB_MAX_SERVICES 256    /* service ids are 0..XLB_MAX_SERVICES-1 */
+#define XLB_MAX_BACKENDS 65536  /* backend ids, shared by all services */
+#define XLB_SCHED_MAX_SLOTS 65536 /* cap of one service's schedule table */
+#define XLB_NAT_PORT_PROBES 16  /* NAT ports tried for one new flow */
+#define XLB_MAX_IFACES 64       /* interfaces in the redirect map */
+
+#define XLB_FAMILY_V4 4
+#define XLB_FAMILY_V6 6
+
+/* Address-family independent address: IPv4 in ip4, rest zero. */
+struct xlb_addr {
+	union {
+		__be32 ip4;
+		__be32 ip6[4];
+		__u8 bytes[16];
+	};
+};
+
+/* Connection-tracking key: one packet direction's 5-tuple, as seen on the
+ * wire.  Each connection owns two: client->VIP and backend->SNAT. */
+struct xlb_flow_key {
+	struct xlb_addr src;
+	struct xlb_addr dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;  /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family; /* XLB_FAMILY_V4 / _V6 */
+	__u16 pad;
+};
+
+enum xlb_flow_dir {
+	XLB_DIR_TO_BACKEND = 0, /* key is client->VIP; rewrite to SNAT->backend */
+	XLB_DIR_TO_CLIENT = 1,  /* key is backend->SNAT; rewrite to VIP->client */
+};
+
+/* Connection state, derived in user space from the two entries of a pair
+ * (their flags and last_seen_ns) for expiry and `xlb conns`. */
+enum xlb_tcp_state {
+	XLB_TCP_SYN_SENT = 0, /* client SYN forwarded, no answer yet */
+	XLB_TCP_ESTABLISHED,  /* backend answered (SYN-ACK or data) */
+	XLB_TCP_CLOSING,      /* FIN seen in either direction */
+	XLB_TCP_CLOSED,       /* RST seen, or FIN seen in both directions */
+	XLB_UDP,              /* not TCP: one idle timeout */
+};
+
+/* Per-direction flag bits in xlb_flow.flags */
+#define XLB_FLOW_FIN_SEEN (1u << 0) /* this direction sent a FIN */
+#define XLB_FLOW_RST_SEEN (1u << 1) /* this direction sent a RST */
+
+/*
+ * Connection-tracking value.  rewritten is the tuple the packet leaves
+ * with; the partner entry's key is that tuple with src/dst swapped, so a
+ * pair is always found (and removed) from either half.
+ */
+struct xlb_flow {
+	struct xlb_flow_key rewritten;
+	__u64 created_ns;   /* bpf_ktime_get_ns() at the first packet */
+	__u64 last_seen_ns; /* last packet in this direction */
+	__u32 backend_id;
+	__u16 service_id;
+	__u8 dir;   /* enum xlb_flow_dir */
+	__u8 flags; /* XLB_FLOW_* bits, this direction */
+};
+
+/* Service lookup key: VIP:port/proto. */
+struct xlb_service_key {
+	struct xlb_addr vip;
+	__be16 port;
+	__u8 proto;
+	__u8 family;
+};
+
+enum xlb_algo {
+	XLB_ALGO_RR = 0,
+	XLB_ALGO_WRR = 1,
+};
+
+/* Service value. */
+struct xlb_service {
+	struct xlb_addr snat; /* source address on the backend leg */
+	__u16 id;             /* index into per-service arrays */
+	__u8 algo;            /* enum xlb_algo (informational: the table encodes it) */
+	__u8 flags;
+	__u32 pad;
+};
+
+#define XLB_BACKEND_IN_USE (1u << 0) /* slot holds a configured backend */
+#define XLB_BACKEND_DRAIN (1u << 1)  /* weight 0 or drained: no new flows */
+#define XLB_BACKEND_DOWN (1u << 2)   /* failed health checks */
+
+/* Backend slot, indexed by backend id. */
+struct xlb_backend {
+	struct xlb_addr addr;
+	__be16 port;
+	__u16 service_id;
+	__u16 weight;
+	__u8 family;
+	__u8 flags; /* XLB_BACKEND_* */
+};
+
+/*
+ * Schedule table of one service: an ARRAY map (inner map of
+ * xlb_schedules) whose element 0 is the number of slots n and elements
+ * 1..n are backend ids.  A new flow takes slot 1 + (cursor++ % n).
+ * User space builds a new inner map and swaps it in one update, so the
+ * program never sees half a table.
+ */
+#define XLB_SCHED_LEN_SLOT 0
+
+/* Per-service scheduling cursor (one atomic counter per service). */
+struct xlb_cursor {
+	__u64 next;
+};
+
+/* Traffic counters (per CPU) for a service or a backend. */
+struct xlb_traffic {
+	__u64 conns;   /* new flows scheduled */
+	__u64 packets; /* packets forwarded, both directions */
+	__u64 bytes;   /* bytes forwarded (frame length), both directions */
+};
+
+/* Global per-CPU counters: one per verdict reason. Keep xlb_stat_names
+ * (src/stats.c) in the same order. */
+enum xlb_stat {
+	XLB_STAT_RX = 0,            /* packets seen by the program */
+	XLB_STAT_FWD_TO_BACKEND,    /* client->backend packets forwarded */
+	XLB_STAT_FWD_TO_CLIENT,     /* backend->client packets forwarded */
+	XLB_STAT_NEW_FLOW,          /* flows created */
+	XLB_STAT_PASS_NOT_IP,       /* pass: not IPv4/IPv6 */
+	XLB_STAT_PASS_NOT_L4,       /* pass: not TCP/UDP */
+	XLB_STAT_PASS_NO_SERVICE,   /* pass: not for a service nor a tracked flow */
+	XLB_STAT_PASS_FRAGMENT,     /* pass: IP fragment (policy: untouched) */
+	XLB_STAT_PASS_IP_OPTS_V6,   /* pass: IPv6 with extension headers */
+	XLB_STAT_DROP_MALFORMED,    /* drop: truncated or inconsistent headers */
+	XLB_STAT_DROP_NO_FLOW,      /* drop: TCP non-SYN to a service, no state */
+	XLB_STAT_DROP_NO_BACKEND,   /* drop: service has no live backend */
+	XLB_STAT_DROP_NAT_PORTS,    /* drop: no free NAT port after probing */
+	XLB_STAT_DROP_TABLE_FULL,   /* drop: flow table full */
+	XLB_STAT_DROP_TTL,          /* drop: TTL / hop limit would reach 0 */
+	XLB_STAT_DROP_FIB_NO_NEIGH, /* drop: next hop not resolved (daemon resolves) */
+	XLB_STAT_DROP_FIB_FRAG,     /* drop: packet larger than egress MTU */
+	XLB_STAT_DROP_FIB_UNREACH,  /* drop: no route (blackhole/unreachable/prohibit) */
+	XLB_STAT_DROP_FIB_OTHER,    /* drop: forwarding disabled or other FIB error */
+	XLB_STAT_DROP_REDIRECT,     /* drop: redirect to egress interface failed */
+	XLB_STAT_SYN_RESCHEDULED,   /* SYN on a closed flow: old pair replaced */
+	XLB_STAT_EVENT_LOST,        /* trace/neighbour event not queued (ring full) */
+	XLB_STAT_MAX,
+};
+
+/* Run-time knobs read by the program (array map of one element). */
+struct xlb_settings {
+	__u64 trace_until_ns; /* emit trace events while now < this */
+	__u16 nat_port_min;   /* host order, inclusive */
+	__u16 nat_port_max;   /* host order, inclusive */
+	__u32 pad;
+};
+
+enum xlb_event_type {
+	XLB_EVENT_NEW_FLOW = 1, /* a new connection was scheduled */
+	XLB_EVENT_NO_NEIGH = 2, /* FIB had no neighbour for next hop */
+};
+
+/* Ring-buffer record (xlb_events). */
+struct xlb_event {
+	__u64 ts_ns;
+	__u32 type; /* enum xlb_event_type */
+	__u32 backend_id;
+	__u16 service_id;
+	__u8 family;
+	__u8 proto;
+	__be16 client_port;
+	__be16 nat_port;
+	__be16 backend_port;
+	__be16 vip_port;
+	__u32 ifindex; /* NO_NEIGH: egress interface */
+	struct xlb_addr client; /* NO_NEIGH: next-hop address */
+	struct xlb_addr vip;
+	struct xlb_addr backend;
+};
+
+_Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr");
+_Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key");
+_Static_assert(sizeof(struct xlb_flow) == 72, "xlb_flow");
+_Static_assert(sizeof(struct xlb_service_key) == 20, "xlb_service_key");
+_Static_assert(sizeof(struct xlb_service) == 24, "xlb_service");
+_Static_assert(sizeof(struct xlb_backend) == 24, "xlb_backend");
+_Static_assert(sizeof(struct xlb_traffic) == 24, "xlb_traffic");
+_Static_assert(sizeof(struct xlb_settings) == 16, "xlb_settings");
+_Static_assert(sizeof(struct xlb_event) == 80, "xlb_event");
+
+/* Map names as pinned under <pin dir>/ (bpffs). */
+#define XLB_PIN_ROOT "/sys/fs/bpf/xlb"
+
+#endif /* XLB_ABI_H */

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install every Debian package that building, the demo, the tests and the
+# benchmarks need.  Idempotent; run as root (make deps).
+set -euo pipefail
+PKGS=(
+  # build: BPF object, skeleton, control program
+  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc make pkg-config
+  # demo and end-to-end tests: namespaces, veth, offload knobs, traffic
+  iproute2 ethtool nftables python3 curl iputils-ping socat procps coreutils
+)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: must run as root (apt-get install)" >&2
+  exit 1
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
