@@ -140,33 +140,43 @@ struct xlb_traffic {
 	__u64 bytes;   /* bytes forwarded (frame length), both directions */
 };
 
-/* Global per-CPU counters: one per verdict reason. Keep xlb_stat_names
- * (src/stats.c) in the same order. */
+/* Global per-CPU counters, indexed by reason.  Every packet the program
+ * sees ends in exactly one verdict reason (FWD_*, PASS_*, DROP_*), so their
+ * sum is the number of packets received; the reasons after
+ * XLB_STAT_VERDICT_MAX count events.  Keep src/stats.c's names in order. */
 enum xlb_stat {
-	XLB_STAT_RX = 0,            /* packets seen by the program */
-	XLB_STAT_FWD_TO_BACKEND,    /* client->backend packets forwarded */
-	XLB_STAT_FWD_TO_CLIENT,     /* backend->client packets forwarded */
-	XLB_STAT_NEW_FLOW,          /* flows created */
-	XLB_STAT_PASS_NOT_IP,       /* pass: not IPv4/IPv6 */
-	XLB_STAT_PASS_NOT_L4,       /* pass: not TCP/UDP */
-	XLB_STAT_PASS_NO_SERVICE,   /* pass: not for a service nor a tracked flow */
-	XLB_STAT_PASS_FRAGMENT,     /* pass: IP fragment (policy: untouched) */
-	XLB_STAT_PASS_IP_OPTS_V6,   /* pass: IPv6 with extension headers */
-	XLB_STAT_DROP_MALFORMED,    /* drop: truncated or inconsistent headers */
-	XLB_STAT_DROP_NO_FLOW,      /* drop: TCP non-SYN to a service, no state */
-	XLB_STAT_DROP_NO_BACKEND,   /* drop: service has no live backend */
-	XLB_STAT_DROP_NAT_PORTS,    /* drop: no free NAT port after probing */
-	XLB_STAT_DROP_TABLE_FULL,   /* drop: flow table full */
-	XLB_STAT_DROP_TTL,          /* drop: TTL / hop limit would reach 0 */
-	XLB_STAT_DROP_FIB_NO_NEIGH, /* drop: next hop not resolved (daemon resolves) */
-	XLB_STAT_DROP_FIB_FRAG,     /* drop: packet larger than egress MTU */
-	XLB_STAT_DROP_FIB_UNREACH,  /* drop: no route (blackhole/unreachable/prohibit) */
-	XLB_STAT_DROP_FIB_OTHER,    /* drop: forwarding disabled or other FIB error */
-	XLB_STAT_DROP_REDIRECT,     /* drop: redirect to egress interface failed */
-	XLB_STAT_SYN_RESCHEDULED,   /* SYN on a closed flow: old pair replaced */
-	XLB_STAT_EVENT_LOST,        /* trace/neighbour event not queued (ring full) */
+	XLB_STAT_FWD_TO_BACKEND = 0, /* client->backend packets forwarded */
+	XLB_STAT_FWD_TO_CLIENT,      /* backend->client packets forwarded */
+	XLB_STAT_PASS_NOT_IP,        /* pass: not IPv4/IPv6 */
+	XLB_STAT_PASS_NOT_L4,        /* pass: not TCP/UDP */
+	XLB_STAT_PASS_NO_SERVICE,    /* pass: not for a service nor a tracked flow */
+	XLB_STAT_PASS_FRAGMENT,      /* pass: IP fragment (policy: untouched) */
+	XLB_STAT_PASS_IPV6_EXT,      /* pass: IPv6 extension header (untouched) */
+	XLB_STAT_PASS_MALFORMED,     /* pass: truncated/inconsistent headers */
+	XLB_STAT_DROP_NO_FLOW,       /* drop: TCP non-SYN to a service, no state */
+	XLB_STAT_DROP_NO_BACKEND,    /* drop: service has no live backend */
+	XLB_STAT_DROP_NAT_PORTS,     /* drop: no free NAT port after probing */
+	XLB_STAT_DROP_TABLE_FULL,    /* drop: flow table full */
+	XLB_STAT_DROP_TTL,           /* drop: TTL / hop limit exhausted */
+	XLB_STAT_DROP_FIB_NO_NEIGH,  /* drop: next hop unresolved (daemon resolves) */
+	XLB_STAT_DROP_FIB_FRAG,      /* drop: packet larger than egress MTU */
+	XLB_STAT_DROP_FIB_UNREACH,   /* drop: blackhole/unreachable/prohibit route */
+	XLB_STAT_DROP_FIB_OTHER,     /* drop: forwarding disabled, other FIB error */
+	XLB_STAT_DROP_REDIRECT,      /* drop: egress interface not in xlb_tx_ports */
+	XLB_STAT_VERDICT_MAX,
+	/* events, not verdicts */
+	XLB_STAT_NEW_FLOW = XLB_STAT_VERDICT_MAX, /* connections created */
+	XLB_STAT_SYN_RESCHEDULED, /* SYN on a closed flow's tuple: pair replaced */
+	XLB_STAT_EVENT_LOST,      /* trace/daemon record dropped (ring full) */
 	XLB_STAT_MAX,
 };
+
+#define XLB_STAT_FIRST_PASS XLB_STAT_PASS_NOT_IP
+#define XLB_STAT_FIRST_DROP XLB_STAT_DROP_NO_FLOW
+
+/* Bits of xlb_service_ports[port]. */
+#define XLB_PORT_TCP (1u << 0)
+#define XLB_PORT_UDP (1u << 1)
 
 /* Run-time knobs read by the program (array map of one element). */
 struct xlb_settings {
@@ -201,7 +211,7 @@ struct xlb_event {
 
 _Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key");
-_Static_assert(sizeof(struct xlb_flow) == 72, "xlb_flow");
+_Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow");
 _Static_assert(sizeof(struct xlb_service_key) == 20, "xlb_service_key");
 _Static_assert(sizeof(struct xlb_service) == 24, "xlb_service");
 _Static_assert(sizeof(struct xlb_backend) == 24, "xlb_backend");

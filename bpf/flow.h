@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Connection tracking: a connection is a pair of xlb_flows entries, one
+ * per direction, inserted and removed together.  The NAT source port of
+ * the backend leg is claimed by inserting the backend->SNAT entry with
+ * BPF_NOEXIST: a port is in use exactly while that entry exists, so two
+ * connections can never share a tuple, on any CPU.
+ */
+#ifndef XLB_FLOW_H
+#define XLB_FLOW_H
+
+#include "maps.h"
+#include "parse.h"
+
+#define EEXIST 17
+
+/* Flow entries' last_seen_ns is refreshed at most this often, so that a
+ * busy flow does not dirty its cache line on every packet. */
+#define XLB_TOUCH_NS 1000000000ULL
+
+/* The key of the partner entry: the rewritten tuple seen from the other
+ * side (source and destination swapped). */
+static __always_inline void flow_partner_key(const struct xlb_flow *f,
+					     struct xlb_flow_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->src = f->rewritten.dst;
+	k->dst = f->rewritten.src;
+	k->sport = f->rewritten.dport;
+	k->dport = f->rewritten.sport;
+	k->proto = f->rewritten.proto;
+	k->family = f->rewritten.family;
+}
+
+/* Remove both entries of the connection that `key`/`f` belongs to. */
+static __always_inline void flow_delete_pair(const struct xlb_flow_key *key,
+					     const struct xlb_flow *f)
+{
+	struct xlb_flow_key partner;
+
+	flow_partner_key(f, &partner);
+	bpf_map_delete_elem(&xlb_flows, &partner);
+	bpf_map_delete_elem(&xlb_flows, key);
+}
+
+/* Mix the client tuple into a starting point for NAT port probing. */
+static __always_inline __u32 flow_hash(const struct xlb_flow_key *k)
+{
+	__u32 h = k->src.ip6[0] ^ k->src.ip6[1] ^ k->src.ip6[2] ^
+		  k->src.ip6[3] ^ ((__u32)k->sport << 16 | k->dport);
+
+	/* murmur3 finaliser */
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/* Record the packet's TCP FIN/RST in its direction's entry. */
+static __always_inline void flow_touch(struct xlb_flow *f,
+				       const struct xlb_pkt *p, __u64 now_ns)
+{
+	__u8 bits = 0;
+
+	if (p->tcp_flags & XLB_TCP_FIN)
+		bits |= XLB_FLOW_FIN_SEEN;
+	if (p->tcp_flags & XLB_TCP_RST)
+		bits |= XLB_FLOW_RST_SEEN;
+	if ((f->flags & bits) != bits)
+		f->flags |= bits;
+	if (now_ns - f->last_seen_ns >= XLB_TOUCH_NS)
+		f->last_seen_ns = now_ns;
+}
+
+/* A client SYN that hits an existing entry starts a new connection on the
+ * same tuple if the old one is over (FIN or RST seen on either side);
+ * otherwise it is a retransmission and follows the existing flow. */
+static __always_inline bool flow_is_over(const struct xlb_flow *f)
+{
+	struct xlb_flow_key partner;
+	struct xlb_flow *other;
+
+	if (f->flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN))
+		return true;
+	flow_partner_key(f, &partner);
+	other = bpf_map_lookup_elem(&xlb_flows, &partner);
+	return other &&
+	       (other->flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN));
+}
+
+struct flow_new_ctx {
+	const struct xlb_pkt *pkt;
+	const struct xlb_service *svc;
+	const struct xlb_backend *backend;
+	__u32 backend_id;
+	bool created; /* out: false if another CPU created it first */
+};
+
+/*
+ * Create the pair for a new connection and return the client->backend
+ * entry (as stored in the map), or NULL with *reason set.  The reverse
+ * entry claims the NAT port first; if another CPU created the same
+ * connection meanwhile, its entry wins and ours is withdrawn.
+ */
+static __always_inline struct xlb_flow *
+flow_create(struct flow_new_ctx *c, __u16 port_min, __u16 port_max,
+	    __u64 now_ns, int *reason)
+{
+	const struct xlb_flow_key *ckey = &c->pkt->key;
+	struct xlb_flow fwd = {}, rev = {};
+	struct xlb_flow_key rkey = {};
+	__u32 range = (__u32)port_max - port_min + 1;
+	__u32 start = flow_hash(ckey);
+	struct xlb_flow *stored;
+	int err = -EEXIST;
+
+	/* backend -> SNAT, rewritten to VIP -> client */
+	rkey.src = c->backend->addr;
+	rkey.dst = c->svc->snat;
+	rkey.sport = c->backend->port;
+	rkey.proto = ckey->proto;
+	rkey.family = ckey->family;
+	rev.rewritten.src = ckey->dst;
+	rev.rewritten.dst = ckey->src;
+	rev.rewritten.sport = ckey->dport;
+	rev.rewritten.dport = ckey->sport;
+	rev.rewritten.proto = ckey->proto;
+	rev.rewritten.family = ckey->family;
+	rev.created_ns = now_ns;
+	rev.backend_id = c->backend_id;
+	rev.service_id = c->svc->id;
+	rev.dir = XLB_DIR_TO_CLIENT;
+
+	for (int i = 0; i < XLB_NAT_PORT_PROBES; i++) {
+		rkey.dport = bpf_htons(port_min + (start + i) % range);
+		err = bpf_map_update_elem(&xlb_flows, &rkey, &rev, BPF_NOEXIST);
+		if (err != -EEXIST)
+			break;
+	}
+	if (err) {
+		*reason = err == -EEXIST ? -XLB_STAT_DROP_NAT_PORTS :
+					   -XLB_STAT_DROP_TABLE_FULL;
+		return NULL;
+	}
+
+	/* client -> VIP, rewritten to SNAT -> backend */
+	fwd.rewritten.src = rkey.dst;
+	fwd.rewritten.dst = rkey.src;
+	fwd.rewritten.sport = rkey.dport;
+	fwd.rewritten.dport = rkey.sport;
+	fwd.rewritten.proto = rkey.proto;
+	fwd.rewritten.family = rkey.family;
+	fwd.created_ns = now_ns;
+	fwd.last_seen_ns = now_ns;
+	fwd.backend_id = c->backend_id;
+	fwd.service_id = c->svc->id;
+	fwd.dir = XLB_DIR_TO_BACKEND;
+	err = bpf_map_update_elem(&xlb_flows, ckey, &fwd, BPF_NOEXIST);
+	c->created = !err;
+	if (err) {
+		bpf_map_delete_elem(&xlb_flows, &rkey);
+		if (err != -EEXIST) {
+			*reason = -XLB_STAT_DROP_TABLE_FULL;
+			return NULL;
+		}
+	}
+	stored = bpf_map_lookup_elem(&xlb_flows, ckey);
+	if (!stored)
+		*reason = -XLB_STAT_DROP_TABLE_FULL;
+	return stored;
+}
+
+#endif /* XLB_FLOW_H */

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* xlb maps: every map the XDP program uses, one line of comment each. */
+#ifndef XLB_MAPS_H
+#define XLB_MAPS_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "xlb_abi.h"
+
+/* VIP:port/proto -> service (id, SNAT address). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_MAX_SERVICES);
+	__type(key, struct xlb_service_key);
+	__type(value, struct xlb_service);
+} xlb_services SEC(".maps");
+
+/* Host-order port -> XLB_PORT_* bits: a service listens on it (pre-filter
+ * that keeps the cost of non-service traffic to one array load). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} xlb_service_ports SEC(".maps");
+
+/* Backend id -> backend (address, port, weight, flags). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_backend);
+} xlb_backends SEC(".maps");
+
+/* Template of one service's schedule table (see XLB_SCHED_LEN_SLOT);
+ * BPF_F_INNER_MAP lets each service's table have its own length. */
+struct xlb_schedule {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+/* Service id -> its schedule table (swapped whole by user space). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XLB_MAX_SERVICES);
+	__type(key, __u32);
+	__array(values, struct xlb_schedule);
+} xlb_schedules SEC(".maps");
+
+/* Service id -> scheduling cursor, advanced atomically by every CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct xlb_cursor);
+} xlb_cursors SEC(".maps");
+
+/* 5-tuple -> flow; two entries per connection (see struct xlb_flow).
+ * max_entries is set by the loader (2 x --max-flows). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * 262144);
+	__type(key, struct xlb_flow_key);
+	__type(value, struct xlb_flow);
+} xlb_flows SEC(".maps");
+
+/* Service id -> traffic counters, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct xlb_traffic);
+} xlb_service_stats SEC(".maps");
+
+/* Backend id -> traffic counters, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_traffic);
+} xlb_backend_stats SEC(".maps");
+
+/* enum xlb_stat -> packet count, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} xlb_stats SEC(".maps");
+
+/* Run-time knobs (one element). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_settings);
+} xlb_settings SEC(".maps");
+
+/* New-connection records for `xlb trace` (only while a tracer holds the
+ * lease in xlb_settings.trace_until_ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} xlb_trace_events SEC(".maps");
+
+/* Records for the daemon (`xlb run`): next hops that need resolving. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} xlb_daemon_events SEC(".maps");
+
+/* ifindex -> interface: egress interfaces other than the ingress one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, XLB_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, __u32);
+} xlb_tx_ports SEC(".maps");
+
+#endif /* XLB_MAPS_H */

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Forwarding a tracked packet: next hop from the kernel FIB for the
+ * rewritten tuple, then the rewrite itself (addresses, ports, TTL) with
+ * incremental checksums, new MAC addresses, and XDP_TX or a redirect.
+ * Nothing in the packet changes unless it is going to be sent.
+ */
+#ifndef XLB_NAT_H
+#define XLB_NAT_H
+
+#include "maps.h"
+#include "parse.h"
+#include "csum.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+
+/* Map a bpf_fib_lookup() failure to a drop reason. */
+static __always_inline int fib_reason(int rc)
+{
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return -XLB_STAT_DROP_FIB_NO_NEIGH;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		return -XLB_STAT_DROP_FIB_FRAG;
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+		return -XLB_STAT_DROP_FIB_UNREACH;
+	default:
+		return -XLB_STAT_DROP_FIB_OTHER;
+	}
+}
+
+/* Ask user space (xlb run) to get this next hop resolved. */
+static __always_inline void report_no_neigh(const struct bpf_fib_lookup *fib)
+{
+	struct xlb_event *ev;
+
+	ev = bpf_ringbuf_reserve(&xlb_daemon_events, sizeof(*ev), 0);
+	if (!ev)
+		return;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->type = XLB_EVENT_NO_NEIGH;
+	ev->ifindex = fib->ifindex;
+	if (fib->family == AF_INET) {
+		ev->family = XLB_FAMILY_V4;
+		ev->client.ip4 = fib->ipv4_dst;
+	} else {
+		ev->family = XLB_FAMILY_V6;
+		__builtin_memcpy(ev->client.bytes, fib->ipv6_dst, 16);
+	}
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* Look up the next hop of the packet once rewritten to `to`. */
+static __always_inline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
+				   const struct xlb_flow_key *to,
+				   struct bpf_fib_lookup *fib)
+{
+	int rc;
+
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->l4_protocol = to->proto;
+	fib->sport = to->sport;
+	fib->dport = to->dport;
+	fib->ifindex = ctx->ingress_ifindex;
+	if (p->ip4) {
+		fib->family = AF_INET;
+		fib->tos = p->ip4->tos;
+		fib->tot_len = bpf_ntohs(p->ip4->tot_len);
+		fib->ipv4_src = to->src.ip4;
+		fib->ipv4_dst = to->dst.ip4;
+	} else if (p->ip6) {
+		fib->family = AF_INET6;
+		fib->tot_len = sizeof(struct ipv6hdr) +
+			       bpf_ntohs(p->ip6->payload_len);
+		__builtin_memcpy(fib->ipv6_src, to->src.bytes, 16);
+		__builtin_memcpy(fib->ipv6_dst, to->dst.bytes, 16);
+	}
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+		return 0;
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		report_no_neigh(fib);
+	return rc < 0 ? -XLB_STAT_DROP_FIB_OTHER : fib_reason(rc);
+}
+
+/* Rewrite addresses and ports to `to`, decrement TTL / hop limit, and fix
+ * the IPv4 header and L4 checksums incrementally. */
+static __always_inline void nat_rewrite(struct xlb_pkt *p,
+					const struct xlb_flow_key *to)
+{
+	__u32 old_ports, new_ports, l4_diff = 0;
+	__sum16 *l4_check;
+	__be16 *ports;
+
+	if (p->tcp) {
+		ports = &p->tcp->source;
+		l4_check = &p->tcp->check;
+	} else if (p->udp) {
+		ports = &p->udp->source;
+		l4_check = &p->udp->check;
+	} else {
+		return; /* parse_packet guarantees one of them */
+	}
+	old_ports = *(__u32 *)ports;
+	new_ports = (__u32)to->sport | (__u32)to->dport << 16;
+	l4_diff = csum_diff32(l4_diff, old_ports, new_ports);
+
+	if (p->ip4) {
+		struct iphdr *ip = p->ip4;
+		__u32 ip_diff = 0;
+		__u16 old_ttl_word = *(__u16 *)&ip->ttl;
+
+		l4_diff = csum_diff32(l4_diff, ip->saddr, to->src.ip4);
+		l4_diff = csum_diff32(l4_diff, ip->daddr, to->dst.ip4);
+		ip->ttl--;
+		ip_diff = csum_diff16(ip_diff, old_ttl_word,
+				      *(__u16 *)&ip->ttl);
+		ip_diff = csum_diff32(ip_diff, ip->saddr, to->src.ip4);
+		ip_diff = csum_diff32(ip_diff, ip->daddr, to->dst.ip4);
+		ip->check = csum_apply(ip->check, ip_diff);
+		ip->saddr = to->src.ip4;
+		ip->daddr = to->dst.ip4;
+	} else if (p->ip6) {
+		struct ipv6hdr *ip6 = p->ip6;
+
+		l4_diff = csum_diff_addr(l4_diff, (__u32 *)&ip6->saddr,
+					 to->src.ip6, 4);
+		l4_diff = csum_diff_addr(l4_diff, (__u32 *)&ip6->daddr,
+					 to->dst.ip6, 4);
+		ip6->hop_limit--;
+		__builtin_memcpy(&ip6->saddr, to->src.bytes, 16);
+		__builtin_memcpy(&ip6->daddr, to->dst.bytes, 16);
+	}
+
+	*(__u32 *)ports = new_ports;
+	/* UDP over IPv4 may carry no checksum (0): it stays 0; a computed
+	 * 0 is sent as 0xffff, since 0 would mean "none". */
+	if (p->udp && p->ip4 && *l4_check == 0)
+		return;
+	*l4_check = csum_apply(*l4_check, l4_diff);
+	if (p->udp && *l4_check == 0)
+		*l4_check = 0xffff;
+}
+
+/* Forward the packet as `to`: FIB, rewrite, MACs, transmit.  Returns an
+ * XDP action (XDP_TX or XDP_REDIRECT) or -reason. */
+static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
+				       const struct xlb_flow_key *to)
+{
+	struct bpf_fib_lookup fib;
+	int rc;
+
+	if (p->ip4) {
+		if (p->ip4->ttl <= 1)
+			return -XLB_STAT_DROP_TTL;
+	} else if (p->ip6) {
+		if (p->ip6->hop_limit <= 1)
+			return -XLB_STAT_DROP_TTL;
+	}
+	rc = nat_fib(ctx, p, to, &fib);
+	if (rc)
+		return rc;
+	nat_rewrite(p, to);
+	__builtin_memcpy(p->eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, fib.smac, ETH_ALEN);
+	/* VLAN-tagged frames are answered on the VLAN they came from. */
+	if (fib.ifindex == ctx->ingress_ifindex || p->vlan_tags)
+		return XDP_TX;
+	rc = bpf_redirect_map(&xlb_tx_ports, fib.ifindex, XDP_DROP);
+	return rc == XDP_REDIRECT ? rc : -XLB_STAT_DROP_REDIRECT;
+}
+
+#endif /* XLB_NAT_H */

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Packet parsing: one cursor, every header bounds-checked before use. */
+#ifndef XLB_PARSE_H
+#define XLB_PARSE_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "xlb_abi.h"
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+#define ETH_ALEN 6
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1FFF
+#define XLB_MAX_VLAN_TAGS 2
+
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_DEST 60
+#define NEXTHDR_AUTH 51
+
+/* Parsed packet: header pointers (valid up to data_end) and the 5-tuple. */
+struct xlb_pkt {
+	void *data_end;
+	struct ethhdr *eth;
+	struct iphdr *ip4;   /* exactly one of ip4/ip6 is set */
+	struct ipv6hdr *ip6;
+	struct tcphdr *tcp;  /* exactly one of tcp/udp is set */
+	struct udphdr *udp;
+	struct xlb_flow_key key;
+	__u32 frame_bytes;
+	__u8 tcp_flags; /* XLB_TCP_* */
+	__u8 vlan_tags;
+};
+
+#define XLB_TCP_FIN 0x01
+#define XLB_TCP_SYN 0x02
+#define XLB_TCP_RST 0x04
+#define XLB_TCP_ACK 0x10
+
+static __always_inline int parse_l4(struct xlb_pkt *p, void *l4, __u8 proto)
+{
+	void *data_end = p->data_end;
+
+	p->key.proto = proto;
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr *tcp = l4;
+
+		if ((void *)(tcp + 1) > data_end || tcp->doff < 5 ||
+		    l4 + tcp->doff * 4 > data_end)
+			return -XLB_STAT_PASS_MALFORMED;
+		p->tcp = tcp;
+		p->key.sport = tcp->source;
+		p->key.dport = tcp->dest;
+		p->tcp_flags = ((__u8 *)tcp)[13];
+		return 0;
+	}
+	if (proto == IPPROTO_UDP) {
+		struct udphdr *udp = l4;
+
+		if ((void *)(udp + 1) > data_end)
+			return -XLB_STAT_PASS_MALFORMED;
+		p->udp = udp;
+		p->key.sport = udp->source;
+		p->key.dport = udp->dest;
+		return 0;
+	}
+	return -XLB_STAT_PASS_NOT_L4;
+}
+
+static __always_inline int parse_ipv4(struct xlb_pkt *p, struct iphdr *ip)
+{
+	void *data_end = p->data_end;
+	__u32 hdr_bytes;
+
+	if ((void *)(ip + 1) > data_end)
+		return -XLB_STAT_PASS_MALFORMED;
+	hdr_bytes = ip->ihl * 4;
+	if (ip->version != 4 || hdr_bytes < sizeof(*ip) ||
+	    (void *)ip + hdr_bytes > data_end ||
+	    bpf_ntohs(ip->tot_len) < hdr_bytes ||
+	    (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
+		return -XLB_STAT_PASS_MALFORMED;
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return -XLB_STAT_PASS_FRAGMENT;
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+		return -XLB_STAT_PASS_NOT_L4;
+	p->ip4 = ip;
+	p->key.family = XLB_FAMILY_V4;
+	p->key.src.ip4 = ip->saddr;
+	p->key.dst.ip4 = ip->daddr;
+	return parse_l4(p, (void *)ip + hdr_bytes, ip->protocol);
+}
+
+static __always_inline int parse_ipv6(struct xlb_pkt *p, struct ipv6hdr *ip6)
+{
+	void *data_end = p->data_end;
+	__u8 next;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return -XLB_STAT_PASS_MALFORMED;
+	if (ip6->version != 6 ||
+	    (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > data_end)
+		return -XLB_STAT_PASS_MALFORMED;
+	next = ip6->nexthdr;
+	if (next == NEXTHDR_FRAGMENT)
+		return -XLB_STAT_PASS_FRAGMENT;
+	if (next == NEXTHDR_HOP || next == NEXTHDR_ROUTING ||
+	    next == NEXTHDR_DEST || next == NEXTHDR_AUTH)
+		return -XLB_STAT_PASS_IPV6_EXT;
+	if (next != IPPROTO_TCP && next != IPPROTO_UDP)
+		return -XLB_STAT_PASS_NOT_L4;
+	p->ip6 = ip6;
+	p->key.family = XLB_FAMILY_V6;
+	__builtin_memcpy(p->key.src.bytes, &ip6->saddr, 16);
+	__builtin_memcpy(p->key.dst.bytes, &ip6->daddr, 16);
+	return parse_l4(p, ip6 + 1, next);
+}
+
+/* Parse Ethernet (up to two VLAN tags), IPv4/IPv6 and TCP/UDP into p.
+ * Returns 0, or -reason (a PASS_* stat: the packet is not ours). */
+static __always_inline int parse_packet(struct xlb_pkt *p, void *data)
+{
+	struct ethhdr *eth = data;
+	__be16 eth_proto;
+	void *cursor;
+
+	if ((void *)(eth + 1) > p->data_end)
+		return -XLB_STAT_PASS_MALFORMED;
+	p->eth = eth;
+	p->frame_bytes = p->data_end - data;
+	eth_proto = eth->h_proto;
+	cursor = eth + 1;
+
+#pragma unroll
+	for (int i = 0; i < XLB_MAX_VLAN_TAGS; i++) {
+		struct vlan_hdr *vlan = cursor;
+
+		if (eth_proto != bpf_htons(ETH_P_8021Q) &&
+		    eth_proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(vlan + 1) > p->data_end)
+			return -XLB_STAT_PASS_MALFORMED;
+		eth_proto = vlan->h_vlan_encapsulated_proto;
+		cursor = vlan + 1;
+		p->vlan_tags++;
+	}
+
+	if (eth_proto == bpf_htons(ETH_P_IP))
+		return parse_ipv4(p, cursor);
+	if (eth_proto == bpf_htons(ETH_P_IPV6))
+		return parse_ipv6(p, cursor);
+	return -XLB_STAT_PASS_NOT_IP;
+}
+
+#endif /* XLB_PARSE_H */
