@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+void xlb_errf(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("xlb: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name)
+{
+	char dir[512];
+	int err;
+
+	if (!ifname) {
+		DIR *d = opendir(XLB_PIN_ROOT);
+		struct dirent *e;
+		int found = 0;
+
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			if (found++) {
+				closedir(d);
+				xlb_errf("several instances run (%s, %s, ...): "
+					 "name one with -i IFACE",
+					 name, e->d_name);
+				return XLB_EXIT_USAGE;
+			}
+			snprintf(name, IFNAMSIZ, "%.*s", IFNAMSIZ - 1,
+				 e->d_name);
+		}
+		if (d)
+			closedir(d);
+		if (!found) {
+			xlb_errf("no running instance (nothing pinned under "
+				 "%s): start one with xlb run",
+				 XLB_PIN_ROOT);
+			return XLB_EXIT_RUNTIME;
+		}
+	} else {
+		if (strlen(ifname) >= IFNAMSIZ) {
+			xlb_errf("interface name \"%s\" is too long", ifname);
+			return XLB_EXIT_USAGE;
+		}
+		snprintf(name, IFNAMSIZ, "%s", ifname);
+	}
+	xlb_pin_dir(name, dir, sizeof(dir));
+	err = xlb_maps_open_pinned(dir, m);
+	if (err) {
+		if (err == -ENOENT)
+			xlb_errf("no instance runs on %s (nothing pinned in "
+				 "%s): start one with xlb run -i %s",
+				 name, dir, name);
+		else
+			xlb_errf("cannot open the maps pinned in %s: %s", dir,
+				 strerror(-err));
+		return XLB_EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+int xlb_view_args_parse(int argc, char **argv, const char *cmd,
+			struct xlb_view_args *a)
+{
+	static const struct option opts[] = {
+		{ "interface", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+i:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			a->ifname = optarg;
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 'h':
+			printf("usage: xlb %s [-i IFACE] [-j]\n", cmd);
+			return -1;
+		default:
+			xlb_errf("%s: unknown option \"%s\" (usage: xlb %s "
+				 "[-i IFACE] [-j])",
+				 cmd, argv[optind - 1], cmd);
+			return XLB_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		xlb_errf("%s: unexpected argument \"%s\"", cmd, argv[optind]);
+		return XLB_EXIT_USAGE;
+	}
+	return 0;
+}

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+
+#include "conntrack.h"
+
+#define WALK_CHUNK 4096
+
+__u64 xlb_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * XLB_NS_PER_SEC + ts.tv_nsec;
+}
+
+enum xlb_tcp_state xlb_conn_state(const struct xlb_conn *c)
+{
+	__u8 fwd = c->fwd.flags, rev = c->has_rev ? c->rev.flags : 0;
+
+	if (c->key.proto != IPPROTO_TCP)
+		return XLB_UDP;
+	if ((fwd | rev) & XLB_FLOW_RST_SEEN)
+		return XLB_TCP_CLOSED;
+	if ((fwd & XLB_FLOW_FIN_SEEN) && (rev & XLB_FLOW_FIN_SEEN))
+		return XLB_TCP_CLOSED;
+	if ((fwd | rev) & XLB_FLOW_FIN_SEEN)
+		return XLB_TCP_CLOSING;
+	/* the backend->client entry is touched by the backend's first packet */
+	if (!c->has_rev || c->rev.last_seen_ns == 0)
+		return XLB_TCP_SYN_SENT;
+	return XLB_TCP_ESTABLISHED;
+}
+
+const char *xlb_conn_state_name(enum xlb_tcp_state s)
+{
+	switch (s) {
+	case XLB_TCP_SYN_SENT:
+		return "syn_sent";
+	case XLB_TCP_ESTABLISHED:
+		return "established";
+	case XLB_TCP_CLOSING:
+		return "closing";
+	case XLB_TCP_CLOSED:
+		return "closed";
+	case XLB_UDP:
+		return "udp";
+	}
+	return "?";
+}
+
+__u64 xlb_conn_last_seen_ns(const struct xlb_conn *c)
+{
+	__u64 t = c->fwd.last_seen_ns;
+
+	if (c->has_rev && c->rev.last_seen_ns > t)
+		t = c->rev.last_seen_ns;
+	return t;
+}
+
+__u64 xlb_conn_timeout_ns(const struct xlb_conn *c,
+			  const struct xlb_timeouts *t)
+{
+	switch (xlb_conn_state(c)) {
+	case XLB_TCP_SYN_SENT:
+		return t->syn_ns;
+	case XLB_TCP_ESTABLISHED:
+		return t->established_ns;
+	case XLB_TCP_CLOSING:
+		return t->closing_ns;
+	case XLB_TCP_CLOSED:
+		return t->closed_ns;
+	case XLB_UDP:
+		return t->udp_ns;
+	}
+	return t->closed_ns;
+}
+
+/* The same tuple seen from the other side. */
+static void swap_key(const struct xlb_flow_key *in, struct xlb_flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->src = in->dst;
+	k->dst = in->src;
+	k->sport = in->dport;
+	k->dport = in->sport;
+	k->proto = in->proto;
+	k->family = in->family;
+}
+
+/* Key of the partner entry: the rewritten tuple, swapped. */
+static void partner_key(const struct xlb_flow *f, struct xlb_flow_key *k)
+{
+	swap_key(&f->rewritten, k);
+}
+
+/* Snapshot of the whole table, read in batches. */
+static int read_all(int fd, struct xlb_flow_key **keys_out,
+		    struct xlb_flow **vals_out, size_t *n_out)
+{
+	struct xlb_flow_key *keys = NULL;
+	struct xlb_flow *vals = NULL;
+	size_t n = 0, cap = 0;
+	__u8 batch[sizeof(struct xlb_flow_key)];
+	bool first = true;
+	int err = 0;
+
+	for (;;) {
+		__u32 count = WALK_CHUNK;
+
+		if (n + WALK_CHUNK > cap) {
+			size_t ncap = cap ? cap * 2 : WALK_CHUNK * 4;
+			void *k = realloc(keys, ncap * sizeof(*keys));
+
+			if (!k) {
+				err = -ENOMEM;
+				break;
+			}
+			keys = k;
+			k = realloc(vals, ncap * sizeof(*vals));
+			if (!k) {
+				err = -ENOMEM;
+				break;
+			}
+			vals = k;
+			cap = ncap;
+		}
+		err = bpf_map_lookup_batch(fd, first ? NULL : batch, batch,
+					   keys + n, vals + n, &count, NULL);
+		first = false;
+		if (err && errno != ENOENT) {
+			err = -errno;
+			break;
+		}
+		n += count;
+		if (err) { /* ENOENT: done */
+			err = 0;
+			break;
+		}
+	}
+	if (err) {
+		free(keys);
+		free(vals);
+		return err;
+	}
+	*keys_out = keys;
+	*vals_out = vals;
+	*n_out = n;
+	return 0;
+}
+
+int xlb_conn_walk(int flows_fd,
+		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx)
+{
+	struct xlb_flow_key *keys;
+	struct xlb_flow *vals;
+	size_t n;
+	int err = read_all(flows_fd, &keys, &vals, &n);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < n && !err; i++) {
+		struct xlb_conn c = { .key = keys[i], .fwd = vals[i] };
+		struct xlb_flow_key pk;
+
+		if (vals[i].dir == XLB_DIR_TO_BACKEND) {
+			partner_key(&vals[i], &pk);
+			c.has_rev = !bpf_map_lookup_elem(flows_fd, &pk, &c.rev);
+		} else {
+			/* a backend->client entry: reported from its partner,
+			 * unless the partner is gone (a half pair) */
+			struct xlb_flow fwd;
+
+			partner_key(&vals[i], &pk);
+			if (!bpf_map_lookup_elem(flows_fd, &pk, &fwd))
+				continue;
+			c.key = pk;
+			memset(&c.fwd, 0, sizeof(c.fwd));
+			swap_key(&keys[i], &c.fwd.rewritten);
+			c.fwd.dir = XLB_DIR_TO_BACKEND;
+			c.fwd.backend_id = vals[i].backend_id;
+			c.fwd.service_id = vals[i].service_id;
+			c.fwd.created_ns = vals[i].created_ns;
+			c.rev = vals[i];
+			c.has_rev = true;
+			/* mark: no client->backend entry */
+			c.fwd.flags = XLB_FLOW_RST_SEEN;
+		}
+		err = cb(&c, ctx);
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+int xlb_conn_delete(int flows_fd, const struct xlb_conn *c)
+{
+	struct xlb_flow_key pk;
+	int err = 0;
+
+	partner_key(&c->fwd, &pk);
+	if (bpf_map_delete_elem(flows_fd, &pk) && errno != ENOENT)
+		err = -errno;
+	if (bpf_map_delete_elem(flows_fd, &c->key) && errno != ENOENT)
+		err = -errno;
+	return err;
+}
+
+struct expire_ctx {
+	int fd;
+	const struct xlb_timeouts *t;
+	__u64 now_ns;
+	__u64 removed;
+};
+
+static int expire_one(const struct xlb_conn *c, void *arg)
+{
+	struct expire_ctx *e = arg;
+	__u64 last = xlb_conn_last_seen_ns(c);
+
+	if (last < c->fwd.created_ns)
+		last = c->fwd.created_ns;
+	if (e->now_ns > last && e->now_ns - last > xlb_conn_timeout_ns(c, e->t)) {
+		if (!xlb_conn_delete(e->fd, c))
+			e->removed++;
+	}
+	return 0;
+}
+
+int xlb_conn_expire(int flows_fd, const struct xlb_timeouts *t,
+		    __u64 now_ns, __u64 *removed)
+{
+	struct expire_ctx e = { .fd = flows_fd, .t = t, .now_ns = now_ns };
+	int err = xlb_conn_walk(flows_fd, expire_one, &e);
+
+	if (removed)
+		*removed = e.removed;
+	return err;
+}

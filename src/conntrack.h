@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Connection tracking in user space: state of a pair, expiry, listing. */
+#ifndef XLB_CONNTRACK_H
+#define XLB_CONNTRACK_H
+
+#include <stdbool.h>
+#include "xlb_abi.h"
+
+#define XLB_NS_PER_SEC 1000000000ULL
+
+/* Idle timeouts per state (nanoseconds). */
+struct xlb_timeouts {
+	__u64 syn_ns;         /* SYN forwarded, backend has not answered */
+	__u64 established_ns; /* both sides have spoken */
+	__u64 closing_ns;     /* FIN seen in one direction */
+	__u64 closed_ns;      /* RST seen, or FIN in both directions */
+	__u64 udp_ns;         /* UDP */
+};
+
+/* Defaults close to IPVS / Cilium. */
+#define XLB_TIMEOUTS_DEFAULT                                               \
+	{ .syn_ns = 60 * XLB_NS_PER_SEC,                                   \
+	  .established_ns = 6 * 3600 * XLB_NS_PER_SEC,                     \
+	  .closing_ns = 120 * XLB_NS_PER_SEC,                              \
+	  .closed_ns = 10 * XLB_NS_PER_SEC,                                \
+	  .udp_ns = 300 * XLB_NS_PER_SEC }
+
+/* One connection: its client->backend entry and (if present) its
+ * backend->client entry. */
+struct xlb_conn {
+	struct xlb_flow_key key; /* client -> VIP */
+	struct xlb_flow fwd;
+	struct xlb_flow rev; /* zero if missing */
+	bool has_rev;
+};
+
+enum xlb_tcp_state xlb_conn_state(const struct xlb_conn *c);
+const char *xlb_conn_state_name(enum xlb_tcp_state s);
+/* Last packet in either direction. */
+__u64 xlb_conn_last_seen_ns(const struct xlb_conn *c);
+__u64 xlb_conn_timeout_ns(const struct xlb_conn *c,
+			  const struct xlb_timeouts *t);
+
+/* Call cb for every connection in the flow table (snapshot).  cb returns
+ * 0 to go on, anything else stops the walk and is returned. */
+int xlb_conn_walk(int flows_fd,
+		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx);
+
+/* Remove both entries of a connection. */
+int xlb_conn_delete(int flows_fd, const struct xlb_conn *c);
+
+/* Remove every connection idle longer than its state's timeout, and
+ * half pairs older than closed_ns.  *removed counts connections. */
+int xlb_conn_expire(int flows_fd, const struct xlb_timeouts *t,
+		    __u64 now_ns, __u64 *removed);
+
+/* CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */
+__u64 xlb_now_ns(void);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Loading the XDP object (embedded skeleton), attaching and pinning. */
+#ifndef XLB_LOADER_H
+#define XLB_LOADER_H
+
+#include <stdbool.h>
+#include "xlb.skel.h"
+#include "maps.h"
+
+#define XLB_DEFAULT_MAX_FLOWS 262144
+#define XLB_DEFAULT_NAT_PORT_MIN 1024
+#define XLB_DEFAULT_NAT_PORT_MAX 32767
+
+struct xlb_load_opts {
+	__u32 max_flows;    /* connections; the table holds 2 entries each */
+	__u16 nat_port_min; /* host order, inclusive */
+	__u16 nat_port_max;
+};
+
+#define XLB_LOAD_OPTS_DEFAULT                                              \
+	{ .max_flows = XLB_DEFAULT_MAX_FLOWS,                              \
+	  .nat_port_min = XLB_DEFAULT_NAT_PORT_MIN,                        \
+	  .nat_port_max = XLB_DEFAULT_NAT_PORT_MAX }
+
+/* Open and load the program with its maps; on success *skel is owned by
+ * the caller (xlb__destroy) and m holds its map fds. 0 or -errno. */
+int xlb_load(const struct xlb_load_opts *o, struct xlb **skel,
+	     struct xlb_maps *m);
+
+enum xlb_xdp_mode {
+	XLB_XDP_AUTO = 0, /* native, else generic (skb) */
+	XLB_XDP_NATIVE,
+	XLB_XDP_GENERIC,
+};
+
+/* Attach the program to ifindex; *native tells which mode took.
+ * 0 or -errno (-EEXIST: another XDP program is attached). */
+int xlb_attach(struct xlb *skel, int ifindex, enum xlb_xdp_mode mode,
+	       bool *native);
+int xlb_detach(int ifindex, bool native);
+
+/* Pin every map under dir (created 0700); unpin removes them. */
+int xlb_pin(struct xlb *skel, const char *dir);
+void xlb_unpin(const char *dir);
+
+#endif

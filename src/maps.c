@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+
+#include "maps.h"
+
+const char *const xlb_map_names[] = {
+	"xlb_services",	     "xlb_service_ports", "xlb_backends",
+	"xlb_schedules",     "xlb_cursors",	  "xlb_flows",
+	"xlb_service_stats", "xlb_backend_stats", "xlb_stats",
+	"xlb_settings",	     "xlb_trace_events",  "xlb_daemon_events",
+	"xlb_tx_ports",
+};
+_Static_assert(sizeof(xlb_map_names) / sizeof(xlb_map_names[0]) ==
+		       XLB_NUM_MAPS,
+	       "xlb_map_names matches struct xlb_maps");
+
+int xlb_maps_from_obj(struct bpf_object *obj, struct xlb_maps *m)
+{
+	int *fds = (int *)m;
+
+	for (size_t i = 0; i < XLB_NUM_MAPS; i++) {
+		struct bpf_map *map =
+			bpf_object__find_map_by_name(obj, xlb_map_names[i]);
+
+		if (!map)
+			return -ENOENT;
+		fds[i] = bpf_map__fd(map);
+		if (fds[i] < 0)
+			return fds[i];
+	}
+	return 0;
+}
+
+int xlb_maps_open_pinned(const char *dir, struct xlb_maps *m)
+{
+	int *fds = (int *)m;
+	char path[512];
+
+	for (size_t i = 0; i < XLB_NUM_MAPS; i++)
+		fds[i] = -1;
+	for (size_t i = 0; i < XLB_NUM_MAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, xlb_map_names[i]);
+		fds[i] = bpf_obj_get(path);
+		if (fds[i] < 0) {
+			int err = -errno;
+
+			xlb_maps_close(m);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void xlb_maps_close(struct xlb_maps *m)
+{
+	int *fds = (int *)m;
+
+	for (size_t i = 0; i < XLB_NUM_MAPS; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+int xlb_bpffs_ensure(void)
+{
+	struct statfs st;
+
+	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mkdir("/sys/fs/bpf", 0700) && errno != EEXIST)
+		return -errno;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+		return -errno;
+	return 0;
+}
+
+int xlb_pin_dir(const char *ifname, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s", XLB_PIN_ROOT, ifname);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int xlb_settings_read(const struct xlb_maps *m, struct xlb_settings *s)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(m->settings, &zero, s) ? -errno : 0;
+}
+
+int xlb_settings_write(const struct xlb_maps *m, const struct xlb_settings *s)
+{
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(m->settings, &zero, s, BPF_ANY) ? -errno : 0;
+}

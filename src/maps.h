@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* File descriptors of the xlb maps, from a loaded object or from pins. */
+#ifndef XLB_MAPS_H
+#define XLB_MAPS_H
+
+#include <bpf/libbpf.h>
+#include "xlb_abi.h"
+
+/* One field per map of bpf/maps.h, same names without the xlb_ prefix. */
+struct xlb_maps {
+	int services;
+	int service_ports;
+	int backends;
+	int schedules;
+	int cursors;
+	int flows;
+	int service_stats;
+	int backend_stats;
+	int stats;
+	int settings;
+	int trace_events;
+	int daemon_events;
+	int tx_ports;
+};
+
+/* Name of every map, in struct xlb_maps order (for pinning and opening). */
+extern const char *const xlb_map_names[];
+#define XLB_NUM_MAPS (sizeof(struct xlb_maps) / sizeof(int))
+
+/* Fill m from a loaded object (fds stay owned by the object). */
+int xlb_maps_from_obj(struct bpf_object *obj, struct xlb_maps *m);
+/* Open every map pinned under dir (fds owned by the caller). */
+int xlb_maps_open_pinned(const char *dir, struct xlb_maps *m);
+void xlb_maps_close(struct xlb_maps *m);
+
+/* Mount bpffs at /sys/fs/bpf if nothing is mounted there (as bpftool). */
+int xlb_bpffs_ensure(void);
+
+/* Pin directory of the instance on ifname: XLB_PIN_ROOT "/" ifname. */
+int xlb_pin_dir(const char *ifname, char *buf, size_t len);
+
+/* Settings element (index 0) read-modify-write helpers. */
+int xlb_settings_read(const struct xlb_maps *m, struct xlb_settings *s);
+int xlb_settings_write(const struct xlb_maps *m, const struct xlb_settings *s);
+
+#endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Schedule-table builder: turns the backends of one service into the slot
+ * sequence that the XDP program walks with table[cursor++ % len].
+ */
+#ifndef XLB_SCHED_H
+#define XLB_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "xlb_abi.h" /* enum xlb_algo, XLB_SCHED_MAX_SLOTS */
+
+/* One backend of a service, as the builder sees it. */
+struct xlb_sched_backend {
+	__u32 id; /* backend id written into the table */
+	__u16 weight; /* 0..65535; 0 = drain: never scheduled */
+	bool live; /* false = down (health check) or otherwise excluded */
+};
+
+/*
+ * Build the slot sequence of one service into slots[0..max_slots-1].
+ * Only backends that are live with weight > 0 are scheduled.
+ *
+ * XLB_ALGO_RR:  each scheduled backend exactly once, in input order.
+ * XLB_ALGO_WRR: one full period of nginx's smooth weighted round-robin
+ *   (for every backend current += weight; pick the largest current, the
+ *   first in input order on ties; the chosen one does current -= total),
+ *   weights divided by their gcd first, so the period is sum(w) / gcd(w)
+ *   and each backend appears exactly w / gcd(w) times: 5,1,1 gives
+ *   a a b a c a a.  If that period exceeds max_slots, the weights are
+ *   scaled to sum exactly max_slots (largest remainder; a backend whose
+ *   share is below one slot gets one slot, the others share the rest in
+ *   proportion), divided by their gcd again, and *approx is set.
+ *
+ * A max_slots above XLB_SCHED_MAX_SLOTS (the table's capacity) counts as
+ * XLB_SCHED_MAX_SLOTS.  approx may be NULL; on success it is set to
+ * whether the table only approximates the weights.  in and slots may be
+ * NULL only when n is 0.  slots is not touched on error.  Building takes
+ * O(len * d + n log n) time, d the number of distinct (reduced) weights,
+ * d <= sqrt(2 * len): a few ms for 1024 backends and 65536 slots.
+ *
+ * Returns the number of slots written (0 when no backend is live with
+ * weight > 0), -EINVAL for bad arguments (NULL pointer with n > 0,
+ * max_slots 0, unknown algo), -E2BIG when more backends are scheduled
+ * than max_slots can hold once each, or -ENOMEM.  Never prints.
+ */
+int xlb_sched_build(enum xlb_algo algo, const struct xlb_sched_backend *in,
+		    size_t n, __u32 *slots, size_t max_slots, bool *approx);
+
+/* Parse "rr" or "wrr" (exact, lower case) into *algo: 0 or -EINVAL. */
+int xlb_algo_parse(const char *s, enum xlb_algo *algo);
+
+/* Name of an algorithm as xlb_algo_parse() accepts it; "unknown" for a
+ * value outside enum xlb_algo (never NULL). */
+const char *xlb_algo_name(enum xlb_algo algo);
+
+#endif /* XLB_SCHED_H */

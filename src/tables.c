@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include "tables.h"
+
+void xlb_service_key_of(const struct xlb_service_conf *c,
+			struct xlb_service_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->vip = c->vip;
+	k->port = htons(c->port);
+	k->proto = c->proto;
+	k->family = c->family;
+}
+
+static int write_backends(const struct xlb_maps *m, __u16 id,
+			  const struct xlb_service_conf *c)
+{
+	for (size_t i = 0; i < c->n_backends; i++) {
+		const struct xlb_backend_conf *bc = &c->backends[i];
+		__u32 bid = c->first_backend_id + i;
+		struct xlb_backend b = {};
+
+		if (bid >= XLB_MAX_BACKENDS)
+			return -E2BIG;
+		b.addr = bc->addr;
+		b.port = htons(bc->port);
+		b.service_id = id;
+		b.weight = bc->weight;
+		b.family = bc->family;
+		b.flags = XLB_BACKEND_IN_USE;
+		if (bc->weight == 0)
+			b.flags |= XLB_BACKEND_DRAIN;
+		if (bc->down)
+			b.flags |= XLB_BACKEND_DOWN;
+		if (bpf_map_update_elem(m->backends, &bid, &b, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+int xlb_schedule_install(const struct xlb_maps *m, __u16 id,
+			 const struct xlb_service_conf *c, bool *approx)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
+	struct xlb_sched_backend *in;
+	__u32 *slots, key, outer_key = id;
+	int len, fd, err = 0;
+
+	in = calloc(c->n_backends ? c->n_backends : 1, sizeof(*in));
+	slots = calloc(XLB_SCHED_MAX_SLOTS + 1, sizeof(*slots));
+	if (!in || !slots) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < c->n_backends; i++) {
+		in[i].id = c->first_backend_id + i;
+		in[i].weight = c->backends[i].weight;
+		in[i].live = !c->backends[i].down;
+	}
+	/* slot 0 holds the length, the sequence follows */
+	len = xlb_sched_build(c->algo, in, c->n_backends, slots + 1,
+			      XLB_SCHED_MAX_SLOTS, approx);
+	if (len < 0) {
+		err = len;
+		goto out;
+	}
+	slots[XLB_SCHED_LEN_SLOT] = len;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_schedule", sizeof(__u32),
+			    sizeof(__u32), len + 1, &opts);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (key = 0; key <= (__u32)len && !err; key++) {
+		if (bpf_map_update_elem(fd, &key, &slots[key], BPF_ANY))
+			err = -errno;
+	}
+	/* one update swaps the whole table in */
+	if (!err && bpf_map_update_elem(m->schedules, &outer_key, &fd, BPF_ANY))
+		err = -errno;
+	close(fd);
+	if (!err)
+		err = len;
+out:
+	free(in);
+	free(slots);
+	return err;
+}
+
+int xlb_service_install(const struct xlb_maps *m, __u16 id,
+			const struct xlb_service_conf *c, bool *approx)
+{
+	struct xlb_service_key key;
+	struct xlb_service svc = {};
+	__u32 port = c->port;
+	__u8 bits = 0;
+	int err;
+
+	if (id >= XLB_MAX_SERVICES)
+		return -E2BIG;
+	err = write_backends(m, id, c);
+	if (err)
+		return err;
+	err = xlb_schedule_install(m, id, c, approx);
+	if (err < 0)
+		return err;
+	xlb_service_key_of(c, &key);
+	svc.snat = c->snat;
+	svc.id = id;
+	svc.algo = c->algo;
+	if (bpf_map_update_elem(m->services, &key, &svc, BPF_ANY))
+		return -errno;
+	if (bpf_map_lookup_elem(m->service_ports, &port, &bits))
+		return -errno;
+	bits |= c->proto == IPPROTO_UDP ? XLB_PORT_UDP : XLB_PORT_TCP;
+	if (bpf_map_update_elem(m->service_ports, &port, &bits, BPF_ANY))
+		return -errno;
+	return 0;
+}
