@@ -29,11 +29,20 @@ int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name)
 	if (!ifname) {
 		DIR *d = opendir(XLB_PIN_ROOT);
 		struct dirent *e;
+		char suffix[32];
 		int found = 0;
 
+		xlb_netns_suffix(suffix, sizeof(suffix));
 		while (d && (e = readdir(d))) {
+			char *at = strchr(e->d_name, '@');
+
 			if (e->d_name[0] == '.')
 				continue;
+			/* only instances of this network namespace */
+			if (at ? strcmp(at, suffix) : suffix[0])
+				continue;
+			if (at)
+				*at = 0;
 			if (found++) {
 				closedir(d);
 				xlb_errf("several instances run (%s, %s, ...): "

@@ -83,10 +83,27 @@ int xlb_bpffs_ensure(void)
 	return 0;
 }
 
+int xlb_netns_suffix(char *buf, size_t len)
+{
+	struct stat self, init;
+
+	buf[0] = 0;
+	if (stat("/proc/self/ns/net", &self))
+		return -errno;
+	/* pid 1's namespace is the host's; no suffix there */
+	if (stat("/proc/1/ns/net", &init) == 0 && init.st_ino == self.st_ino)
+		return 0;
+	snprintf(buf, len, "@netns%lu", (unsigned long)self.st_ino);
+	return 0;
+}
+
 int xlb_pin_dir(const char *ifname, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "%s/%s", XLB_PIN_ROOT, ifname);
+	char suffix[32];
+	int n;
 
+	xlb_netns_suffix(suffix, sizeof(suffix));
+	n = snprintf(buf, len, "%s/%s%s", XLB_PIN_ROOT, ifname, suffix);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 

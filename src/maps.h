@@ -36,8 +36,12 @@ void xlb_maps_close(struct xlb_maps *m);
 /* Mount bpffs at /sys/fs/bpf if nothing is mounted there (as bpftool). */
 int xlb_bpffs_ensure(void);
 
-/* Pin directory of the instance on ifname: XLB_PIN_ROOT "/" ifname. */
+/* bpffs is shared by all network namespaces but interface names are not:
+ * the pin directory of the instance on ifname is XLB_PIN_ROOT/ifname in
+ * the host's namespace and XLB_PIN_ROOT/ifname@netns<inode> elsewhere.
+ * xlb_netns_suffix() gives that suffix ("" on the host). */
 int xlb_pin_dir(const char *ifname, char *buf, size_t len);
+int xlb_netns_suffix(char *buf, size_t len);
 
 /* Settings element (index 0) read-modify-write helpers. */
 int xlb_settings_read(const struct xlb_maps *m, struct xlb_settings *s);
