@@ -14,7 +14,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude -I$(BUILD) -Isrc
-LDLIBS   += -lbpf -lelf -lz -lpthread
+LDLIBS   += -lbpf -lelf -lz -lpthread -lmicrohttpd
 
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	-Wall -Wno-unused-function -Iinclude -I$(BUILD) -Ibpf

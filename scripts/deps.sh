@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(
   # build: BPF object, skeleton, control program
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev gcc make pkg-config
+  libmicrohttpd-dev
   # demo and end-to-end tests: namespaces, veth, offload knobs, traffic
   iproute2 ethtool nftables python3 curl iputils-ping socat procps coreutils
 )
