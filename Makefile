@@ -13,11 +13,13 @@ BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude -I$(BUILD) -Isrc
+# -iquote: our src/sched.h must not shadow the system <sched.h>
+CFLAGS   += -Wall -Wextra -Wno-unused-parameter -std=gnu11 \
+	-iquote include -iquote $(BUILD) -iquote src
 LDLIBS   += -lbpf -lelf -lz -lpthread -lmicrohttpd
 
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
-	-Wall -Wno-unused-function -Iinclude -I$(BUILD) -Ibpf
+	-Wall -Wno-unused-function -iquote include -iquote $(BUILD) -iquote bpf
 
 BPF_HDRS := $(wildcard bpf/*.h) include/xlb_abi.h
 LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
@@ -28,7 +30,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TEST_LIB  := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 
-.PHONY: all deps demo test unit e2e bench bench-quick fuzz clean format
+.PHONY: all deps demo test unit e2e bench bench-quick bench-build fuzz clean format
 all: $(BUILD)/xlb $(BUILD)/xdp_pass.bpf.o
 
 $(BUILD)/vmlinux.h:
@@ -53,7 +55,7 @@ $(BUILD)/xlb: $(BUILD)/obj/main.o $(BUILD)/libxlb.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB) $(wildcard tests/unit/*.h) $(BUILD)/libxlb.a $(BUILD)/xlb.skel.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_LIB) $(BUILD)/libxlb.a $(LDLIBS)
+	$(CC) $(CFLAGS) -iquote tests/unit -o $@ $< $(TEST_LIB) $(BUILD)/libxlb.a $(LDLIBS)
 
 deps:
 	./scripts/deps.sh
@@ -70,10 +72,19 @@ test: all $(UNIT_BINS)
 demo: all
 	./demo/demo.sh
 
-bench: all
+# Benchmarks (bench/, docs/benchmarks.md); not part of make test.
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+$(BUILD)/bench/%: bench/%.c tests/unit/pkt.c tests/unit/pkt.h $(BUILD)/libxlb.a $(BUILD)/xlb.skel.h $(BUILD)/bench_floor.skel.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -iquote tests/unit -o $@ $< tests/unit/pkt.c $(BUILD)/libxlb.a $(LDLIBS)
+
+bench-build: all $(BENCH_BINS) $(BUILD)/bench_floor.bpf.o
+
+bench: bench-build
 	./bench/run.sh
 
-bench-quick: all
+bench-quick: bench-build
 	./bench/run.sh --quick
 
 format:

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Connection tracking: a connection is a pair of xlb_flows entries, one
- * per direction, inserted and removed together.  The NAT source port of
- * the backend leg is claimed by inserting the backend->SNAT entry with
- * BPF_NOEXIST: a port is in use exactly while that entry exists, so two
- * connections can never share a tuple, on any CPU.
+ * Connection tracking: a connection is a pair of entries, one per
+ * direction, inserted and removed together: in xlb_embryos (LRU) while
+ * half-open, in xlb_flows (hash, never evicted) once the backend answered.
+ * The NAT source port of the backend leg is claimed by inserting the
+ * backend->SNAT entry with BPF_NOEXIST: a port is in use exactly while that
+ * entry exists, so two connections can never share a tuple, on any CPU.
  */
 #ifndef XLB_FLOW_H
 #define XLB_FLOW_H
@@ -18,18 +19,25 @@
  * busy flow does not dirty its cache line on every packet. */
 #define XLB_TOUCH_NS 1000000000ULL
 
-/* The key of the partner entry: the rewritten tuple seen from the other
- * side (source and destination swapped). */
+/* The same tuple seen from the other side (source and destination
+ * swapped). */
+static __always_inline void flow_partner_key_of(const struct xlb_flow_key *in,
+						struct xlb_flow_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->src = in->dst;
+	k->dst = in->src;
+	k->sport = in->dport;
+	k->dport = in->sport;
+	k->proto = in->proto;
+	k->family = in->family;
+}
+
+/* The key of the partner entry: the rewritten tuple, swapped. */
 static __always_inline void flow_partner_key(const struct xlb_flow *f,
 					     struct xlb_flow_key *k)
 {
-	__builtin_memset(k, 0, sizeof(*k));
-	k->src = f->rewritten.dst;
-	k->dst = f->rewritten.src;
-	k->sport = f->rewritten.dport;
-	k->dport = f->rewritten.sport;
-	k->proto = f->rewritten.proto;
-	k->family = f->rewritten.family;
+	flow_partner_key_of(&f->rewritten, k);
 }
 
 /* Remove both entries of the connection that `key`/`f` belongs to. */
@@ -98,11 +106,22 @@ struct flow_new_ctx {
 	bool created; /* out: false if another CPU created it first */
 };
 
+/* A NAT port is free for this backend if no pair, established or
+ * half-open, uses the backend->SNAT tuple; claiming it is the NOEXIST
+ * insert into xlb_embryos (a promotion re-checks xlb_flows with NOEXIST). */
+static __always_inline int flow_claim_port(const struct xlb_flow_key *rkey,
+					   const struct xlb_flow *rev)
+{
+	if (bpf_map_lookup_elem(&xlb_flows, rkey))
+		return -EEXIST;
+	return bpf_map_update_elem(&xlb_embryos, rkey, rev, BPF_NOEXIST);
+}
+
 /*
- * Create the pair for a new connection and return the client->backend
- * entry (as stored in the map), or NULL with *reason set.  The reverse
- * entry claims the NAT port first; if another CPU created the same
- * connection meanwhile, its entry wins and ours is withdrawn.
+ * Create the half-open pair for a new connection in xlb_embryos and return
+ * its client->backend entry, or NULL with *reason set.  The reverse entry
+ * claims the NAT port first; if another CPU created the same connection
+ * meanwhile, its entry wins and ours is withdrawn.
  */
 static __always_inline struct xlb_flow *
 flow_create(struct flow_new_ctx *c, __u16 port_min, __u16 port_max,
@@ -135,7 +154,7 @@ flow_create(struct flow_new_ctx *c, __u16 port_min, __u16 port_max,
 
 	for (int i = 0; i < XLB_NAT_PORT_PROBES; i++) {
 		rkey.dport = bpf_htons(port_min + (start + i) % range);
-		err = bpf_map_update_elem(&xlb_flows, &rkey, &rev, BPF_NOEXIST);
+		err = flow_claim_port(&rkey, &rev);
 		if (err != -EEXIST)
 			break;
 	}
@@ -157,16 +176,57 @@ flow_create(struct flow_new_ctx *c, __u16 port_min, __u16 port_max,
 	fwd.backend_id = c->backend_id;
 	fwd.service_id = c->svc->id;
 	fwd.dir = XLB_DIR_TO_BACKEND;
-	err = bpf_map_update_elem(&xlb_flows, ckey, &fwd, BPF_NOEXIST);
+	err = bpf_map_update_elem(&xlb_embryos, ckey, &fwd, BPF_NOEXIST);
 	c->created = !err;
 	if (err) {
-		bpf_map_delete_elem(&xlb_flows, &rkey);
+		bpf_map_delete_elem(&xlb_embryos, &rkey);
 		if (err != -EEXIST) {
 			*reason = -XLB_STAT_DROP_TABLE_FULL;
 			return NULL;
 		}
 	}
-	stored = bpf_map_lookup_elem(&xlb_flows, ckey);
+	stored = bpf_map_lookup_elem(&xlb_embryos, ckey);
+	if (!stored)
+		*reason = -XLB_STAT_DROP_TABLE_FULL;
+	return stored;
+}
+
+/*
+ * The backend answered a half-open connection (its first packet hit the
+ * backend->SNAT entry `rev` in xlb_embryos, whose partner the caller has
+ * checked): move the pair to xlb_flows,
+ * where it is never evicted.  Returns the backend->client entry now in
+ * xlb_flows, or NULL with *reason (table full).
+ */
+static __always_inline struct xlb_flow *
+flow_promote(const struct xlb_flow_key *rkey, const struct xlb_flow *rev,
+	     int *reason)
+{
+	struct xlb_flow_key ckey;
+	struct xlb_flow fwd, *embryo_fwd, *stored;
+	int err;
+
+	flow_partner_key(rev, &ckey);
+	embryo_fwd = bpf_map_lookup_elem(&xlb_embryos, &ckey);
+	if (!embryo_fwd) { /* evicted meanwhile */
+		*reason = -XLB_STAT_DROP_NO_FLOW;
+		return NULL;
+	}
+	fwd = *embryo_fwd;
+	err = bpf_map_update_elem(&xlb_flows, &ckey, &fwd, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		*reason = -XLB_STAT_DROP_TABLE_FULL;
+		return NULL;
+	}
+	err = bpf_map_update_elem(&xlb_flows, rkey, rev, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		bpf_map_delete_elem(&xlb_flows, &ckey);
+		*reason = -XLB_STAT_DROP_TABLE_FULL;
+		return NULL;
+	}
+	bpf_map_delete_elem(&xlb_embryos, &ckey);
+	bpf_map_delete_elem(&xlb_embryos, rkey);
+	stored = bpf_map_lookup_elem(&xlb_flows, rkey);
 	if (!stored)
 		*reason = -XLB_STAT_DROP_TABLE_FULL;
 	return stored;

@@ -67,6 +67,16 @@ struct {
 	__type(value, struct xlb_flow);
 } xlb_flows SEC(".maps");
 
+/* Half-open pairs (same layout as xlb_flows): a SYN flood recycles this
+ * LRU table and never touches established flows.  max_entries is set by
+ * the loader (2 x --max-half-open). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 2 * 65536);
+	__type(key, struct xlb_flow_key);
+	__type(value, struct xlb_flow);
+} xlb_embryos SEC(".maps");
+
 /* Service id -> traffic counters, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

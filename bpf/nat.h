@@ -87,32 +87,17 @@ static __always_inline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
 	return rc < 0 ? -XLB_STAT_DROP_FIB_OTHER : fib_reason(rc);
 }
 
-/* Rewrite addresses and ports to `to`, decrement TTL / hop limit, and fix
- * the IPv4 header and L4 checksums incrementally. */
-static __always_inline void nat_rewrite(struct xlb_pkt *p,
-					const struct xlb_flow_key *to)
+/* Rewrite the IP addresses to those of `to` and decrement TTL / hop limit,
+ * fixing the IPv4 header checksum.  Returns l4_diff plus the change of
+ * the pseudo-header (the addresses), for the L4 checksum. */
+static __always_inline __u32 nat_rewrite_ip(struct xlb_pkt *p,
+					    const struct xlb_flow_key *to,
+					    __u32 l4_diff)
 {
-	__u32 old_ports, new_ports, l4_diff = 0;
-	__sum16 *l4_check;
-	__be16 *ports;
-
-	if (p->tcp) {
-		ports = &p->tcp->source;
-		l4_check = &p->tcp->check;
-	} else if (p->udp) {
-		ports = &p->udp->source;
-		l4_check = &p->udp->check;
-	} else {
-		return; /* parse_packet guarantees one of them */
-	}
-	old_ports = *(__u32 *)ports;
-	new_ports = (__u32)to->sport | (__u32)to->dport << 16;
-	l4_diff = csum_diff32(l4_diff, old_ports, new_ports);
-
 	if (p->ip4) {
 		struct iphdr *ip = p->ip4;
-		__u32 ip_diff = 0;
 		__u16 old_ttl_word = *(__u16 *)&ip->ttl;
+		__u32 ip_diff = 0;
 
 		l4_diff = csum_diff32(l4_diff, ip->saddr, to->src.ip4);
 		l4_diff = csum_diff32(l4_diff, ip->daddr, to->dst.ip4);
@@ -135,7 +120,36 @@ static __always_inline void nat_rewrite(struct xlb_pkt *p,
 		__builtin_memcpy(&ip6->saddr, to->src.bytes, 16);
 		__builtin_memcpy(&ip6->daddr, to->dst.bytes, 16);
 	}
+	return l4_diff;
+}
 
+/* Rewrite addresses and ports to `to`, decrement TTL / hop limit, and fix
+ * the IPv4 header and L4 checksums incrementally. */
+static __always_inline void nat_rewrite(struct xlb_pkt *p,
+					const struct xlb_flow_key *to)
+{
+	__u32 old_ports, new_ports, l4_diff = 0;
+	union {
+		__be16 port[2];
+		__u32 word;
+	} np = { .port = { to->sport, to->dport } };
+	__sum16 *l4_check;
+	__be16 *ports;
+
+	if (p->tcp) {
+		ports = &p->tcp->source;
+		l4_check = &p->tcp->check;
+	} else if (p->udp) {
+		ports = &p->udp->source;
+		l4_check = &p->udp->check;
+	} else {
+		return; /* parse_packet guarantees one of them */
+	}
+	old_ports = *(__u32 *)ports;
+	new_ports = np.word; /* source then destination, as on the wire */
+	l4_diff = csum_diff32(l4_diff, old_ports, new_ports);
+
+	l4_diff = nat_rewrite_ip(p, to, l4_diff);
 	*(__u32 *)ports = new_ports;
 	/* UDP over IPv4 may carry no checksum (0): it stays 0; a computed
 	 * 0 is sent as 0xffff, since 0 would mean "none". */
@@ -146,14 +160,13 @@ static __always_inline void nat_rewrite(struct xlb_pkt *p,
 		*l4_check = 0xffff;
 }
 
-/* Forward the packet as `to`: FIB, rewrite, MACs, transmit.  Returns an
- * XDP action (XDP_TX or XDP_REDIRECT) or -reason. */
-static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
-				       const struct xlb_flow_key *to)
+/* Before any rewrite: the hop limit allows one more hop, and the FIB
+ * knows the next hop of the packet once it leaves as `to`.  0 or -reason. */
+static __always_inline int nat_next_hop(struct xdp_md *ctx,
+					const struct xlb_pkt *p,
+					const struct xlb_flow_key *to,
+					struct bpf_fib_lookup *fib)
 {
-	struct bpf_fib_lookup fib;
-	int rc;
-
 	if (p->ip4) {
 		if (p->ip4->ttl <= 1)
 			return -XLB_STAT_DROP_TTL;
@@ -161,17 +174,38 @@ static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
 		if (p->ip6->hop_limit <= 1)
 			return -XLB_STAT_DROP_TTL;
 	}
-	rc = nat_fib(ctx, p, to, &fib);
+	return nat_fib(ctx, p, to, fib);
+}
+
+/* After the rewrite: MAC addresses from the FIB, then out.  Returns
+ * XDP_TX or XDP_REDIRECT, or -reason. */
+static __always_inline int nat_transmit(struct xdp_md *ctx,
+					const struct xlb_pkt *p,
+					const struct bpf_fib_lookup *fib)
+{
+	int rc;
+
+	__builtin_memcpy(p->eth->h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, fib->smac, ETH_ALEN);
+	/* VLAN-tagged frames are answered on the VLAN they came from. */
+	if (fib->ifindex == ctx->ingress_ifindex || p->vlan_tags)
+		return XDP_TX;
+	rc = bpf_redirect_map(&xlb_tx_ports, fib->ifindex, XDP_DROP);
+	return rc == XDP_REDIRECT ? rc : -XLB_STAT_DROP_REDIRECT;
+}
+
+/* Forward a TCP/UDP packet of a tracked flow as `to`. */
+static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
+				       const struct xlb_flow_key *to)
+{
+	struct bpf_fib_lookup fib;
+	int rc;
+
+	rc = nat_next_hop(ctx, p, to, &fib);
 	if (rc)
 		return rc;
 	nat_rewrite(p, to);
-	__builtin_memcpy(p->eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(p->eth->h_source, fib.smac, ETH_ALEN);
-	/* VLAN-tagged frames are answered on the VLAN they came from. */
-	if (fib.ifindex == ctx->ingress_ifindex || p->vlan_tags)
-		return XDP_TX;
-	rc = bpf_redirect_map(&xlb_tx_ports, fib.ifindex, XDP_DROP);
-	return rc == XDP_REDIRECT ? rc : -XLB_STAT_DROP_REDIRECT;
+	return nat_transmit(ctx, p, &fib);
 }
 
 #endif /* XLB_NAT_H */

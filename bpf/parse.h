@@ -17,6 +17,7 @@
 #define IP_OFFSET 0x1FFF
 #define XLB_MAX_VLAN_TAGS 2
 
+#define IPPROTO_ICMPV6 58
 #define NEXTHDR_HOP 0
 #define NEXTHDR_ROUTING 43
 #define NEXTHDR_FRAGMENT 44
@@ -29,8 +30,9 @@ struct xlb_pkt {
 	struct ethhdr *eth;
 	struct iphdr *ip4;   /* exactly one of ip4/ip6 is set */
 	struct ipv6hdr *ip6;
-	struct tcphdr *tcp;  /* exactly one of tcp/udp is set */
+	struct tcphdr *tcp;  /* exactly one of tcp/udp/icmp is set */
 	struct udphdr *udp;
+	void *icmp;          /* struct icmphdr or icmp6hdr (8 bytes checked) */
 	struct xlb_flow_key key;
 	__u32 frame_bytes;
 	__u8 tcp_flags; /* XLB_TCP_* */
@@ -69,6 +71,13 @@ static __always_inline int parse_l4(struct xlb_pkt *p, void *l4, __u8 proto)
 		p->key.dport = udp->dest;
 		return 0;
 	}
+	if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
+		/* type, code, checksum and 4 more bytes */
+		if (l4 + 8 > data_end)
+			return -XLB_STAT_PASS_MALFORMED;
+		p->icmp = l4;
+		return 0;
+	}
 	return -XLB_STAT_PASS_NOT_L4;
 }
 
@@ -87,7 +96,8 @@ static __always_inline int parse_ipv4(struct xlb_pkt *p, struct iphdr *ip)
 		return -XLB_STAT_PASS_MALFORMED;
 	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return -XLB_STAT_PASS_FRAGMENT;
-	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP &&
+	    ip->protocol != IPPROTO_ICMP)
 		return -XLB_STAT_PASS_NOT_L4;
 	p->ip4 = ip;
 	p->key.family = XLB_FAMILY_V4;
@@ -112,7 +122,8 @@ static __always_inline int parse_ipv6(struct xlb_pkt *p, struct ipv6hdr *ip6)
 	if (next == NEXTHDR_HOP || next == NEXTHDR_ROUTING ||
 	    next == NEXTHDR_DEST || next == NEXTHDR_AUTH)
 		return -XLB_STAT_PASS_IPV6_EXT;
-	if (next != IPPROTO_TCP && next != IPPROTO_UDP)
+	if (next != IPPROTO_TCP && next != IPPROTO_UDP &&
+	    next != IPPROTO_ICMPV6)
 		return -XLB_STAT_PASS_NOT_L4;
 	p->ip6 = ip6;
 	p->key.family = XLB_FAMILY_V6;

@@ -20,6 +20,7 @@
 #include "sched.h"
 #include "flow.h"
 #include "nat.h"
+#include "icmp.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -36,8 +37,8 @@ static __always_inline void count(__u32 reason)
 		*n += 1;
 }
 
-static __always_inline void count_traffic(void *map, __u32 id, __u32 bytes,
-					  bool new_conn)
+/* A forwarded packet of a service's or backend's flow. */
+static __always_inline void count_packet(void *map, __u32 id, __u32 bytes)
 {
 	struct xlb_traffic *t = bpf_map_lookup_elem(map, &id);
 
@@ -45,7 +46,14 @@ static __always_inline void count_traffic(void *map, __u32 id, __u32 bytes,
 		return;
 	t->packets++;
 	t->bytes += bytes;
-	if (new_conn)
+}
+
+/* A connection scheduled to a service's backend. */
+static __always_inline void count_conn(void *map, __u32 id)
+{
+	struct xlb_traffic *t = bpf_map_lookup_elem(map, &id);
+
+	if (t)
 		t->conns++;
 }
 
@@ -125,10 +133,75 @@ static __always_inline struct xlb_flow *new_flow(struct xlb_pkt *p,
 	f = flow_create(&c, nat_port_min, nat_port_max, now_ns, reason);
 	if (f && c.created) {
 		count(XLB_STAT_NEW_FLOW);
-		count_traffic(&xlb_service_stats, f->service_id, 0, true);
-		count_traffic(&xlb_backend_stats, f->backend_id, 0, true);
-		/* the packet itself is counted by the caller */
+		count_conn(&xlb_service_stats, f->service_id);
+		count_conn(&xlb_backend_stats, f->backend_id);
 		trace_new_flow(p, f, now_ns);
+	}
+	return f;
+}
+
+static __always_inline bool flow_key_eq(const struct xlb_flow_key *a,
+					const struct xlb_flow_key *b)
+{
+	return a->src.ip6[0] == b->src.ip6[0] && a->src.ip6[1] == b->src.ip6[1] &&
+	       a->src.ip6[2] == b->src.ip6[2] && a->src.ip6[3] == b->src.ip6[3] &&
+	       a->dst.ip6[0] == b->dst.ip6[0] && a->dst.ip6[1] == b->dst.ip6[1] &&
+	       a->dst.ip6[2] == b->dst.ip6[2] && a->dst.ip6[3] == b->dst.ip6[3] &&
+	       a->sport == b->sport && a->dport == b->dport &&
+	       a->proto == b->proto;
+}
+
+/* An entry of xlb_embryos is only trusted while its partner is there and
+ * points back at it: LRU eviction removes entries one at a time. */
+static __always_inline bool embryo_paired(const struct xlb_flow_key *key,
+					  const struct xlb_flow *f)
+{
+	struct xlb_flow_key partner_key, back;
+	struct xlb_flow *partner;
+
+	flow_partner_key(f, &partner_key);
+	partner = bpf_map_lookup_elem(&xlb_embryos, &partner_key);
+	if (!partner)
+		return false;
+	flow_partner_key(partner, &back);
+	return flow_key_eq(&back, key);
+}
+
+/*
+ * Find the flow entry of the packet: an established pair in xlb_flows, or
+ * a half-open one in xlb_embryos (promoted to xlb_flows when the backend's
+ * first packet arrives).  NULL with *reason 0 means no state.
+ */
+static __always_inline struct xlb_flow *flow_find(struct xlb_pkt *p,
+						  int *reason)
+{
+	struct xlb_flow *f = bpf_map_lookup_elem(&xlb_flows, &p->key);
+
+	*reason = 0;
+	if (f) {
+		/* a client SYN reusing a finished connection's tuple */
+		if (f->dir == XLB_DIR_TO_BACKEND && p->tcp &&
+		    (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) ==
+			    XLB_TCP_SYN &&
+		    flow_is_over(f)) {
+			flow_delete_pair(&p->key, f);
+			count(XLB_STAT_SYN_RESCHEDULED);
+			return NULL;
+		}
+		return f;
+	}
+	f = bpf_map_lookup_elem(&xlb_embryos, &p->key);
+	if (!f)
+		return NULL;
+	if (!embryo_paired(&p->key, f)) {
+		/* a stale half: forget it; a SYN starts afresh */
+		bpf_map_delete_elem(&xlb_embryos, &p->key);
+		return NULL;
+	}
+	if (f->dir == XLB_DIR_TO_CLIENT) {
+		f = flow_promote(&p->key, f, reason);
+		if (f)
+			count(XLB_STAT_PROMOTED);
 	}
 	return f;
 }
@@ -136,7 +209,7 @@ static __always_inline struct xlb_flow *new_flow(struct xlb_pkt *p,
 static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
-	struct xlb_flow *f = NULL;
+	struct xlb_flow *f;
 	__u64 now_ns;
 	__u8 port_bits;
 	__u32 dport;
@@ -147,6 +220,12 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	rc = parse_packet(p, data);
 	if (rc)
 		return rc;
+	if (p->icmp) {
+		rc = icmp_forward(ctx, p);
+		if (rc >= 0)
+			count(XLB_STAT_FWD_ICMP);
+		return rc;
+	}
 
 	/* Cheap pre-filter: only a service port or a NAT port can be ours. */
 	dport = bpf_ntohs(p->key.dport);
@@ -157,15 +236,9 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 		return -XLB_STAT_PASS_NO_SERVICE;
 
 	now_ns = bpf_ktime_get_ns();
-	f = bpf_map_lookup_elem(&xlb_flows, &p->key);
-	if (f && f->dir == XLB_DIR_TO_BACKEND && p->tcp &&
-	    (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) == XLB_TCP_SYN &&
-	    flow_is_over(f)) {
-		/* the client reuses a finished connection's tuple */
-		flow_delete_pair(&p->key, f);
-		count(XLB_STAT_SYN_RESCHEDULED);
-		f = NULL;
-	}
+	f = flow_find(p, &rc);
+	if (!f && rc)
+		return rc;
 	if (!f) {
 		f = new_flow(p, now_ns, &rc);
 		if (!f)
@@ -175,8 +248,8 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	rc = nat_forward(ctx, p, &f->rewritten);
 	if (rc < 0)
 		return rc;
-	count_traffic(&xlb_service_stats, f->service_id, p->frame_bytes, false);
-	count_traffic(&xlb_backend_stats, f->backend_id, p->frame_bytes, false);
+	count_packet(&xlb_service_stats, f->service_id, p->frame_bytes);
+	count_packet(&xlb_backend_stats, f->backend_id, p->frame_bytes);
 	count(f->dir == XLB_DIR_TO_BACKEND ? XLB_STAT_FWD_TO_BACKEND :
 					     XLB_STAT_FWD_TO_CLIENT);
 	return rc;

@@ -38,7 +38,10 @@ struct xlb_addr {
 };
 
 /* Connection-tracking key: one packet direction's 5-tuple, as seen on the
- * wire.  Each connection owns two: client->VIP and backend->SNAT. */
+ * wire.  Each connection owns two: client->VIP and backend->SNAT.  A new
+ * connection's pair lives in xlb_embryos (LRU, bounded) until the backend
+ * answers; then it moves to xlb_flows (never evicted).  Spoofed SYNs can
+ * only churn the half-open table. */
 struct xlb_flow_key {
 	struct xlb_addr src;
 	struct xlb_addr dst;
@@ -147,16 +150,18 @@ struct xlb_traffic {
 enum xlb_stat {
 	XLB_STAT_FWD_TO_BACKEND = 0, /* client->backend packets forwarded */
 	XLB_STAT_FWD_TO_CLIENT,      /* backend->client packets forwarded */
+	XLB_STAT_FWD_ICMP,           /* ICMP errors of tracked flows, translated */
 	XLB_STAT_PASS_NOT_IP,        /* pass: not IPv4/IPv6 */
 	XLB_STAT_PASS_NOT_L4,        /* pass: not TCP/UDP */
 	XLB_STAT_PASS_NO_SERVICE,    /* pass: not for a service nor a tracked flow */
 	XLB_STAT_PASS_FRAGMENT,      /* pass: IP fragment (policy: untouched) */
 	XLB_STAT_PASS_IPV6_EXT,      /* pass: IPv6 extension header (untouched) */
 	XLB_STAT_PASS_MALFORMED,     /* pass: truncated/inconsistent headers */
+	XLB_STAT_PASS_ICMP,          /* pass: ICMP that quotes no tracked flow */
 	XLB_STAT_DROP_NO_FLOW,       /* drop: TCP non-SYN to a service, no state */
 	XLB_STAT_DROP_NO_BACKEND,    /* drop: service has no live backend */
 	XLB_STAT_DROP_NAT_PORTS,     /* drop: no free NAT port after probing */
-	XLB_STAT_DROP_TABLE_FULL,    /* drop: flow table full */
+	XLB_STAT_DROP_TABLE_FULL,    /* drop: flow table full (at promotion) */
 	XLB_STAT_DROP_TTL,           /* drop: TTL / hop limit exhausted */
 	XLB_STAT_DROP_FIB_NO_NEIGH,  /* drop: next hop unresolved (daemon resolves) */
 	XLB_STAT_DROP_FIB_FRAG,      /* drop: packet larger than egress MTU */
@@ -167,6 +172,7 @@ enum xlb_stat {
 	/* events, not verdicts */
 	XLB_STAT_NEW_FLOW = XLB_STAT_VERDICT_MAX, /* connections created */
 	XLB_STAT_SYN_RESCHEDULED, /* SYN on a closed flow's tuple: pair replaced */
+	XLB_STAT_PROMOTED,        /* half-open pairs moved to xlb_flows */
 	XLB_STAT_EVENT_LOST,      /* trace/daemon record dropped (ring full) */
 	XLB_STAT_MAX,
 };

@@ -70,6 +70,10 @@ int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name)
 	}
 	xlb_pin_dir(name, dir, sizeof(dir));
 	err = xlb_maps_open_pinned(dir, m);
+	/* no pins visible (e.g. ip netns exec's private /sys): find the
+	 * maps through the program attached to the interface */
+	if (err && if_nametoindex(name))
+		err = xlb_maps_open_iface(if_nametoindex(name), m);
 	if (err) {
 		if (err == -ENOENT)
 			xlb_errf("no instance runs on %s (nothing pinned in "

@@ -82,7 +82,7 @@ int cmd_conns(int argc, char **argv)
 		xlb_json_init(&j, stdout);
 		xlb_json_begin_array(&j);
 	}
-	err = xlb_conn_walk(m.flows, print_conn, &x);
+	err = xlb_conn_walk_all(&m, print_conn, &x);
 	if (a.json) {
 		xlb_json_end_array(&j);
 		xlb_json_end(&j);

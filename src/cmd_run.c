@@ -506,8 +506,8 @@ static int serve(const struct run_args *a, const struct xlb_maps *m)
 			break;
 		}
 		if (xlb_now_ns() >= next_expire) {
-			xlb_conn_expire(m->flows, &a->timeouts, xlb_now_ns(),
-					NULL);
+			xlb_conn_expire_all(m, &a->timeouts, xlb_now_ns(),
+					    NULL);
 			next_expire = xlb_now_ns() + EXPIRE_INTERVAL_NS;
 		}
 	}

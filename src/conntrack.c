@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 
 #include "conntrack.h"
+#include "maps.h"
 
 #define WALK_CHUNK 4096
 
@@ -240,4 +241,27 @@ int xlb_conn_expire(int flows_fd, const struct xlb_timeouts *t,
 	if (removed)
 		*removed = e.removed;
 	return err;
+}
+
+int xlb_conn_expire_all(const struct xlb_maps *m,
+			const struct xlb_timeouts *t, __u64 now_ns,
+			__u64 *removed)
+{
+	__u64 a = 0, b = 0;
+	int err = xlb_conn_expire(m->flows, t, now_ns, &a);
+
+	if (!err)
+		err = xlb_conn_expire(m->embryos, t, now_ns, &b);
+	if (removed)
+		*removed = a + b;
+	return err;
+}
+
+int xlb_conn_walk_all(const struct xlb_maps *m,
+		      int (*cb)(const struct xlb_conn *c, void *ctx),
+		      void *ctx)
+{
+	int err = xlb_conn_walk(m->flows, cb, ctx);
+
+	return err ? err : xlb_conn_walk(m->embryos, cb, ctx);
 }

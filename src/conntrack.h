@@ -54,6 +54,18 @@ int xlb_conn_delete(int flows_fd, const struct xlb_conn *c);
 int xlb_conn_expire(int flows_fd, const struct xlb_timeouts *t,
 		    __u64 now_ns, __u64 *removed);
 
+/* Expire both tables: established pairs (xlb_flows) and half-open ones
+ * (xlb_embryos, which is LRU-bounded but expired all the same). */
+struct xlb_maps;
+int xlb_conn_expire_all(const struct xlb_maps *m,
+			const struct xlb_timeouts *t, __u64 now_ns,
+			__u64 *removed);
+
+/* Walk both tables (xlb_flows, then xlb_embryos). */
+int xlb_conn_walk_all(const struct xlb_maps *m,
+		      int (*cb)(const struct xlb_conn *c, void *ctx),
+		      void *ctx);
+
 /* CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */
 __u64 xlb_now_ns(void);
 

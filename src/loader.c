@@ -10,6 +10,13 @@
 
 #include "loader.h"
 
+__u32 xlb_half_open_capacity(const struct xlb_load_opts *o)
+{
+	__u32 n = o->max_half_open ? o->max_half_open : o->max_flows / 4;
+
+	return n < XLB_MIN_HALF_OPEN ? XLB_MIN_HALF_OPEN : n;
+}
+
 int xlb_load(const struct xlb_load_opts *o, struct xlb **skel_out,
 	     struct xlb_maps *m)
 {
@@ -26,6 +33,9 @@ int xlb_load(const struct xlb_load_opts *o, struct xlb **skel_out,
 	skel->rodata->nat_port_max = o->nat_port_max;
 	err = bpf_map__set_max_entries(skel->maps.xlb_flows,
 				       2 * o->max_flows);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.xlb_embryos,
+					       2 * xlb_half_open_capacity(o));
 	if (!err)
 		err = xlb__load(skel);
 	if (!err)

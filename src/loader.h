@@ -13,6 +13,7 @@
 
 struct xlb_load_opts {
 	__u32 max_flows;    /* connections; the table holds 2 entries each */
+	__u32 max_half_open; /* half-open connections (0: max_flows / 4) */
 	__u16 nat_port_min; /* host order, inclusive */
 	__u16 nat_port_max;
 };
@@ -21,6 +22,11 @@ struct xlb_load_opts {
 	{ .max_flows = XLB_DEFAULT_MAX_FLOWS,                              \
 	  .nat_port_min = XLB_DEFAULT_NAT_PORT_MIN,                        \
 	  .nat_port_max = XLB_DEFAULT_NAT_PORT_MAX }
+
+#define XLB_MIN_HALF_OPEN 1024
+
+/* Size of the half-open table for these options. */
+__u32 xlb_half_open_capacity(const struct xlb_load_opts *o);
 
 /* Open and load the program with its maps; on success *skel is owned by
  * the caller (xlb__destroy) and m holds its map fds. 0 or -errno. */

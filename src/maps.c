@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
@@ -14,6 +15,7 @@
 const char *const xlb_map_names[] = {
 	"xlb_services",	     "xlb_service_ports", "xlb_backends",
 	"xlb_schedules",     "xlb_cursors",	  "xlb_flows",
+	"xlb_embryos",
 	"xlb_service_stats", "xlb_backend_stats", "xlb_stats",
 	"xlb_settings",	     "xlb_trace_events",  "xlb_daemon_events",
 	"xlb_tx_ports",
@@ -57,6 +59,80 @@ int xlb_maps_open_pinned(const char *dir, struct xlb_maps *m)
 		}
 	}
 	return 0;
+}
+
+/* BPF map names are cut at 15 characters (BPF_OBJ_NAME_LEN - 1). */
+static int map_index_by_name(const char *name)
+{
+	for (size_t i = 0; i < XLB_NUM_MAPS; i++)
+		if (!strncmp(name, xlb_map_names[i], BPF_OBJ_NAME_LEN - 1))
+			return i;
+	return -1;
+}
+
+/* The map ids of a program (two calls: count, then ids). */
+static int prog_map_ids(int prog_fd, __u32 **ids_out, __u32 *n_out)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), n, *ids;
+
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	if (strcmp(info.name, "xlb_xdp"))
+		return -ENOENT; /* some other XDP program */
+	n = info.nr_map_ids;
+	ids = calloc(n ? n : 1, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = n;
+	info.map_ids = (__u64)(unsigned long)ids;
+	len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len)) {
+		free(ids);
+		return -errno;
+	}
+	*ids_out = ids;
+	*n_out = n < info.nr_map_ids ? n : info.nr_map_ids;
+	return 0;
+}
+
+int xlb_maps_open_iface(int ifindex, struct xlb_maps *m)
+{
+	__u32 prog_id = 0, *ids = NULL, n = 0;
+	int *fds = (int *)m, prog_fd, err;
+
+	for (size_t i = 0; i < XLB_NUM_MAPS; i++)
+		fds[i] = -1;
+	if (bpf_xdp_query_id(ifindex, 0, &prog_id) || !prog_id)
+		return -ENOENT;
+	prog_fd = bpf_prog_get_fd_by_id(prog_id);
+	if (prog_fd < 0)
+		return -errno;
+	err = prog_map_ids(prog_fd, &ids, &n);
+	close(prog_fd);
+	for (__u32 i = 0; !err && i < n; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi);
+		int fd = bpf_map_get_fd_by_id(ids[i]), idx = -1;
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen))
+			idx = map_index_by_name(mi.name);
+		if (idx < 0 || fds[idx] >= 0) {
+			close(fd);
+			continue;
+		}
+		fds[idx] = fd;
+	}
+	free(ids);
+	for (size_t i = 0; !err && i < XLB_NUM_MAPS; i++)
+		if (fds[i] < 0)
+			err = -ENOENT;
+	if (err)
+		xlb_maps_close(m);
+	return err;
 }
 
 void xlb_maps_close(struct xlb_maps *m)

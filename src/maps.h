@@ -14,6 +14,7 @@ struct xlb_maps {
 	int schedules;
 	int cursors;
 	int flows;
+	int embryos;
 	int service_stats;
 	int backend_stats;
 	int stats;
@@ -31,6 +32,11 @@ extern const char *const xlb_map_names[];
 int xlb_maps_from_obj(struct bpf_object *obj, struct xlb_maps *m);
 /* Open every map pinned under dir (fds owned by the caller). */
 int xlb_maps_open_pinned(const char *dir, struct xlb_maps *m);
+/* Open the maps of the xlb program attached to ifindex, found through the
+ * interface (program id -> map ids), whatever bpffs this process sees:
+ * `ip netns exec` gives each command a private /sys without the host's
+ * bpffs.  -ENOENT if no xlb program is attached there. */
+int xlb_maps_open_iface(int ifindex, struct xlb_maps *m);
 void xlb_maps_close(struct xlb_maps *m);
 
 /* Mount bpffs at /sys/fs/bpf if nothing is mounted there (as bpftool). */

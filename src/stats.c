@@ -10,12 +10,14 @@
 const char *const xlb_stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_FWD_TO_BACKEND] = "fwd_to_backend",
 	[XLB_STAT_FWD_TO_CLIENT] = "fwd_to_client",
+	[XLB_STAT_FWD_ICMP] = "fwd_icmp",
 	[XLB_STAT_PASS_NOT_IP] = "pass_not_ip",
 	[XLB_STAT_PASS_NOT_L4] = "pass_not_l4",
 	[XLB_STAT_PASS_NO_SERVICE] = "pass_no_service",
 	[XLB_STAT_PASS_FRAGMENT] = "pass_fragment",
 	[XLB_STAT_PASS_IPV6_EXT] = "pass_ipv6_ext",
 	[XLB_STAT_PASS_MALFORMED] = "pass_malformed",
+	[XLB_STAT_PASS_ICMP] = "pass_icmp",
 	[XLB_STAT_DROP_NO_FLOW] = "drop_no_flow",
 	[XLB_STAT_DROP_NO_BACKEND] = "drop_no_backend",
 	[XLB_STAT_DROP_NAT_PORTS] = "drop_nat_ports",
@@ -28,6 +30,7 @@ const char *const xlb_stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_DROP_REDIRECT] = "drop_redirect",
 	[XLB_STAT_NEW_FLOW] = "new_flow",
 	[XLB_STAT_SYN_RESCHEDULED] = "syn_rescheduled",
+	[XLB_STAT_PROMOTED] = "promoted",
 	[XLB_STAT_EVENT_LOST] = "event_lost",
 };
 

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Small traffic tools for the xlb end-to-end tests (stdlib only).
+
+  nettool.py tcp-server --bind ADDR --port P --name NAME [--delay S]
+      answers each connection with "NAME <first line received>\\n" after
+      DELAY seconds, then closes.  Runs until SIGTERM.
+  nettool.py tcp-client --dst ADDR --port P --send TOKEN
+                        [--bind ADDR] [--bind-port P] [--timeout S]
+      sends "TOKEN\\n", prints the whole answer.  Exit 1 on error.
+  nettool.py udp-server --bind ADDR --port P --name NAME
+      answers each datagram with "NAME <datagram>".  Runs until SIGTERM.
+  nettool.py udp-client --dst ADDR --port P [--count N] [--timeout S]
+                        [--retries N]
+      N queries, each from a new socket (a new flow); a query is resent
+      from the same socket on timeout (the balancer may drop the first
+      packet while it resolves a neighbour).  Prints one line per query:
+      the answer's first word, or "timeout".
+
+Every loop is bounded; every socket operation has a timeout.
+"""
+import argparse
+import signal
+import socket
+import sys
+import threading
+import time
+
+
+def family_of(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def tcp_server(a):
+    s = socket.socket(family_of(a.bind), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((a.bind, a.port))
+    s.listen(64)
+
+    def handle(c):
+        try:
+            c.settimeout(10)
+            data = b""
+            while b"\n" not in data and len(data) < 4096:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            if a.delay:
+                time.sleep(a.delay)
+            line = data.split(b"\n", 1)[0].decode(errors="replace")
+            c.sendall(("%s %s\n" % (a.name, line)).encode())
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+
+def tcp_client(a):
+    s = socket.socket(family_of(a.dst), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.settimeout(a.timeout)
+    if a.bind or a.bind_port:
+        s.bind((a.bind or "", a.bind_port))
+    try:
+        s.connect((a.dst, a.port))
+        s.sendall((a.send + "\n").encode())
+        data = b""
+        deadline = time.monotonic() + a.timeout
+        while time.monotonic() < deadline:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError as e:
+        print("error: %s" % e)
+        return 1
+    finally:
+        s.close()
+    sys.stdout.write(data.decode(errors="replace"))
+    return 0
+
+
+def udp_server(a):
+    s = socket.socket(family_of(a.bind), socket.SOCK_DGRAM)
+    s.bind((a.bind, a.port))
+    while True:
+        data, peer = s.recvfrom(4096)
+        s.sendto(("%s %s" % (a.name, data.decode(errors="replace"))).encode(),
+                 peer)
+
+
+def udp_client(a):
+    ok = True
+    for i in range(a.count):
+        s = socket.socket(family_of(a.dst), socket.SOCK_DGRAM)
+        s.settimeout(a.timeout)
+        answer = "timeout"
+        for _ in range(a.retries + 1):
+            try:
+                s.sendto(("q%d" % i).encode(), (a.dst, a.port))
+                data, _ = s.recvfrom(4096)
+                answer = data.decode(errors="replace").split(" ", 1)[0]
+                break
+            except socket.timeout:
+                continue
+            except OSError as e:
+                answer = "error:%s" % e.errno
+                break
+        s.close()
+        if answer == "timeout" or answer.startswith("error"):
+            ok = False
+        print(answer, flush=True)
+    return 0 if ok else 1
+
+
+def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    ts = sub.add_parser("tcp-server")
+    ts.add_argument("--bind", required=True)
+    ts.add_argument("--port", type=int, required=True)
+    ts.add_argument("--name", required=True)
+    ts.add_argument("--delay", type=float, default=0.0)
+    tc = sub.add_parser("tcp-client")
+    tc.add_argument("--dst", required=True)
+    tc.add_argument("--port", type=int, required=True)
+    tc.add_argument("--send", required=True)
+    tc.add_argument("--bind", default="")
+    tc.add_argument("--bind-port", type=int, default=0)
+    tc.add_argument("--timeout", type=float, default=5.0)
+    us = sub.add_parser("udp-server")
+    us.add_argument("--bind", required=True)
+    us.add_argument("--port", type=int, required=True)
+    us.add_argument("--name", required=True)
+    uc = sub.add_parser("udp-client")
+    uc.add_argument("--dst", required=True)
+    uc.add_argument("--port", type=int, required=True)
+    uc.add_argument("--count", type=int, default=10)
+    uc.add_argument("--timeout", type=float, default=1.0)
+    uc.add_argument("--retries", type=int, default=3)
+    a = p.parse_args()
+    fn = {"tcp-server": tcp_server, "tcp-client": tcp_client,
+          "udp-server": udp_server, "udp-client": udp_client}[a.cmd]
+    return fn(a) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2119  # "A && B || fail" is intended; helpers take optional args
+# Observability: `xlb stats -j` agrees with what the client saw; `xlb trace`
+# prints one line per new connection, naming the backend the client got.
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+case_stats() {
+	local out=$CASE_DIR/answers.txt json=$CASE_DIR/stats.json n1 n2 why
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	http_loop "$NS_CLI" 10 "http://$VIP:8000/" >"$out"
+	n1=$(count backend-01 "$out") n2=$(count backend-02 "$out")
+	info "client saw backend-01 $n1, backend-02 $n2"
+	[ $((n1 + n2)) -eq 10 ] || { fail "only $((n1 + n2)) of 10 requests answered"; return; }
+	xlb_cmd stats -i "$LB_IF" -j >"$json" 2>"$CASE_DIR/stats-stderr.log" ||
+		{ fail "xlb stats -j failed: $(head -c 300 "$CASE_DIR/stats-stderr.log")"; return; }
+	why=$("$PY" - "$json" "$n1" "$n2" "$VIP" "$BE1_IP" "$BE2_IP" <<'PYEOF'
+import json, sys
+path, n1, n2, vip, be1, be2 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:]
+errs, notes = [], []
+try:
+    d = json.load(open(path))
+except Exception as e:
+    print("not JSON: %s" % e); sys.exit(1)
+svcs = [s for s in d.get("services", []) if s.get("vip") == vip + ":8000/tcp"]
+if len(svcs) != 1:
+    print("no service with vip %s:8000/tcp in %s" % (vip, [s.get("vip") for s in d.get("services", [])]))
+    sys.exit(1)
+s = svcs[0]
+if s.get("algo") != "rr":
+    errs.append("service algo %r" % s.get("algo"))
+if s.get("conns") != n1 + n2:
+    errs.append("service conns %r, client made %d" % (s.get("conns"), n1 + n2))
+bes = {b.get("addr"): b for b in s.get("backends", [])}
+for addr, want, bid in ((be1 + ":8000", n1, 0), (be2 + ":8000", n2, 1)):
+    b = bes.get(addr)
+    if b is None:
+        errs.append("no backend %s in %s" % (addr, list(bes)))
+        continue
+    if b.get("conns") != want:
+        errs.append("backend %s conns %r, client saw %d" % (addr, b.get("conns"), want))
+    if b.get("id") != bid or b.get("weight") != 1:
+        errs.append("backend %s id/weight %r/%r, expected %d/1" % (addr, b.get("id"), b.get("weight"), bid))
+    for k in ("packets", "bytes"):
+        if not isinstance(b.get(k), int) or b.get(k) <= 0:
+            errs.append("backend %s %s %r" % (addr, k, b.get(k)))
+for k in ("packets", "bytes"):
+    tot = sum(b.get(k, 0) for b in s.get("backends", []))
+    if s.get(k) != tot:
+        notes.append("service %s %r != sum of backends %r" % (k, s.get(k), tot))
+c = d.get("counters", {})
+for k in ("rx", "new_flow", "pass_no_service", "drop_no_flow"):
+    if not isinstance(c.get(k), int):
+        errs.append("counter %s missing or not a number" % k)
+if isinstance(c.get("new_flow"), int) and c["new_flow"] < n1 + n2:
+    errs.append("counter new_flow %d < %d connections" % (c["new_flow"], n1 + n2))
+print("; ".join(errs) or ("ok" + ("; note: " + "; ".join(notes) if notes else "")))
+sys.exit(1 if errs else 0)
+PYEOF
+	) || { fail "stats -j: $why"; return; }
+	info "stats -j: $why"
+	xlb_cmd stats -i "$LB_IF" >"$CASE_DIR/stats.txt" 2>&1 || { fail "xlb stats (text) failed"; return; }
+	grep -q "$BE1_IP" "$CASE_DIR/stats.txt" && grep -q "$BE2_IP" "$CASE_DIR/stats.txt" ||
+		fail "xlb stats (text) does not list both backends"
+}
+
+# trace_run COUNT [-j]: start xlb trace, make COUNT connections, stop it.
+# Trace output in $CASE_DIR/trace.log, client answers in answers.txt.
+trace_run() {
+	local n=$1 tpid
+	shift
+	bg trace "$NS_LB" "$XLB" trace -i "$LB_IF" "$@"
+	tpid=$BG_PID
+	sleep 1
+	kill -0 "$tpid" 2>/dev/null || { wait "$tpid"; fail "xlb trace exited early ($?): $(head -c 300 "$CASE_DIR/trace.log")"; return; }
+	http_loop "$NS_CLI" "$n" "http://$VIP:8000/" >"$CASE_DIR/answers.txt"
+	sleep 0.5
+	stop_pid "$tpid" INT 5 || { fail "xlb trace did not stop within 5s of SIGINT"; return; }
+	[ "$STOP_RC" = 0 ] || { fail "xlb trace exited with $STOP_RC after SIGINT"; return; }
+}
+
+case_trace() {
+	local re line port bid baddr want got lines
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	trace_run 4 || return
+	info "trace: $(tr '\n' '|' <"$CASE_DIR/trace.log")"
+	lines=$(grep -c '^tcp ' "$CASE_DIR/trace.log")
+	[ "$lines" -eq 4 ] || { fail "$lines 'tcp ...' trace lines for 4 connections"; return; }
+	re="^tcp ${CLIENT_IP//./\\.}:([0-9]+) -> ${VIP//./\\.}:8000 backend ([0-9]+) ([0-9.]+):8000 nat-port ([0-9]+)$"
+	while read -r line; do
+		[[ "$line" =~ $re ]] || { fail "trace line not in the expected format: $line"; return; }
+		port=${BASH_REMATCH[1]} bid=${BASH_REMATCH[2]} baddr=${BASH_REMATCH[3]}
+		case $bid:$baddr in
+		"0:$BE1_IP") want=backend-01 ;;
+		"1:$BE2_IP") want=backend-02 ;;
+		*) fail "trace names backend $bid $baddr: $line"; return ;;
+		esac
+		got=$(awk -v p="$port" '$2 == p { print $1 }' "$CASE_DIR/answers.txt")
+		[ "$got" = "$want" ] || { fail "client port $port got '$got' but trace says $want: $line"; return; }
+	done < <(grep '^tcp ' "$CASE_DIR/trace.log")
+}
+
+case_trace_json() {
+	local why
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	trace_run 2 -j || return
+	why=$("$PY" - "$CASE_DIR/trace.log" <<'PYEOF'
+import json, sys
+text = open(sys.argv[1]).read()
+objs = []
+try:
+    d = json.loads(text)
+    objs = d if isinstance(d, list) else [d]
+except ValueError:
+    for ln in text.splitlines():
+        if ln.strip():
+            try:
+                objs.append(json.loads(ln))
+            except ValueError:
+                print("not a JSON line: %s" % ln[:200]); sys.exit(1)
+if len(objs) != 2:
+    print("%d JSON events for 2 connections" % len(objs)); sys.exit(1)
+for o in objs:
+    s = json.dumps(o)
+    if "198.51.100.1" not in s or "203.0.113.20" not in s:
+        print("event lacks client or backend address: %s" % s[:200]); sys.exit(1)
+print("ok")
+PYEOF
+	) || fail "trace -j: $why"
+}
+
+# The tutorial's way: `ip netns exec LB xlb run ...`, then, from another
+# shell, `ip netns exec LB xlb stats`.  Each ip netns exec has its own mount
+# namespace with a fresh /sys, so xlb must still find the running instance.
+case_stats_via_ip_netns_exec() {
+	local XLB_EXEC=ip out
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	http_loop "$NS_CLI" 2 "http://$VIP:8000/" >/dev/null
+	out=$(tmo 10 ip netns exec "$NS_LB" "$XLB" stats -i "$LB_IF" -j 2>&1) ||
+		{ fail "ip netns exec ... xlb stats -j: $out"; return; }
+	"$PY" -c 'import json, sys; d = json.loads(sys.argv[1]); sys.exit(d["services"][0]["conns"] != 2)' "$out" ||
+		fail "stats after 2 connections: ${out:0:300}"
+}
+
+run_case stats full case_stats
+run_case stats_via_ip_netns_exec full case_stats_via_ip_netns_exec
+run_case trace full case_trace
+run_case trace_json full case_trace_json
+e2e_finish
