@@ -1,26 +1,57 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* xlb conns [-i IFACE] [-j]: the tracked connections. */
+/*
+ * xlb conns [flush] [-i IFACE] [-j] [--vip ADDR:PORT[/PROTO]] [--backend ADDR[:PORT]]
+ * Lists (or removes) the tracked connections, established and half-open.
+ */
 #include <errno.h>
+#include <getopt.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "addr.h"
 #include "cli.h"
 #include "conntrack.h"
 #include "json.h"
 
+struct conns_filter {
+	bool by_vip, by_backend;
+	struct xlb_endpoint vip;
+	__u8 vip_proto;
+	struct xlb_endpoint backend; /* port 0 = any */
+};
+
 struct conns_ctx {
-	bool json;
+	struct conns_filter filter;
+	const struct xlb_maps *m;
+	bool json, flush;
 	struct xlb_json *j;
 	__u64 now_ns;
 	__u64 count;
+	int err;
 };
 
-static int print_conn(const struct xlb_conn *c, void *arg)
+static bool conn_matches(const struct conns_filter *f, const struct xlb_conn *c)
 {
-	struct conns_ctx *x = arg;
+	if (f->by_vip &&
+	    (c->key.family != f->vip.family || c->key.proto != f->vip_proto ||
+	     ntohs(c->key.dport) != f->vip.port ||
+	     memcmp(&c->key.dst, &f->vip.addr, sizeof(f->vip.addr))))
+		return false;
+	if (f->by_backend &&
+	    (c->key.family != f->backend.family ||
+	     (f->backend.port &&
+	      ntohs(c->fwd.rewritten.dport) != f->backend.port) ||
+	     memcmp(&c->fwd.rewritten.dst, &f->backend.addr,
+		    sizeof(f->backend.addr))))
+		return false;
+	return true;
+}
+
+static void print_conn(struct conns_ctx *x, const struct xlb_conn *c)
+{
 	char client[XLB_ENDPOINT_STRLEN], vip[XLB_ENDPOINT_STRLEN],
 		backend[XLB_ENDPOINT_STRLEN];
 	__u64 age_s = (x->now_ns - c->fwd.created_ns) / XLB_NS_PER_SEC;
@@ -38,14 +69,13 @@ static int print_conn(const struct xlb_conn *c, void *arg)
 	xlb_endpoint_str(&c->fwd.rewritten.dst, fam,
 			 ntohs(c->fwd.rewritten.dport), backend,
 			 sizeof(backend));
-	x->count++;
 	if (!x->json) {
 		printf("%s %s -> %s backend %u %s nat-port %u %s age %llus "
 		       "idle %llus\n",
 		       xlb_proto_name(c->key.proto), client, vip,
 		       c->fwd.backend_id, backend,
 		       ntohs(c->fwd.rewritten.sport), state, age_s, idle_s);
-		return 0;
+		return;
 	}
 	xlb_json_begin_object(x->j);
 	xlb_json_kv_string(x->j, "proto", xlb_proto_name(c->key.proto));
@@ -58,40 +88,141 @@ static int print_conn(const struct xlb_conn *c, void *arg)
 	xlb_json_kv_u64(x->j, "age_s", age_s);
 	xlb_json_kv_u64(x->j, "idle_s", idle_s);
 	xlb_json_end_object(x->j);
+}
+
+static int on_conn(const struct xlb_conn *c, void *arg)
+{
+	struct conns_ctx *x = arg;
+
+	if (!conn_matches(&x->filter, c))
+		return 0;
+	if (!x->flush) {
+		print_conn(x, c);
+		x->count++;
+		return 0;
+	}
+	/* a pair lives in one of the two tables: remove it from both */
+	if (!xlb_conn_delete(x->m->flows, c) ||
+	    !xlb_conn_delete(x->m->embryos, c))
+		x->count++;
+	return 0;
+}
+
+static void conns_usage(FILE *f)
+{
+	fprintf(f, "usage: xlb conns [flush] [-i IFACE] [-j] "
+		   "[--vip ADDR:PORT[/PROTO]] [--backend ADDR[:PORT]]\n");
+}
+
+static int parse_args(int argc, char **argv, const char **ifname,
+		      struct conns_ctx *x)
+{
+	static const struct option opts[] = {
+		{ "interface", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "vip", required_argument, NULL, 'v' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct xlb_backend_arg barg;
+	char err[256];
+	size_t n;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	if (argc > 1 && !strcmp(argv[1], "flush")) {
+		x->flush = true;
+		argv++;
+		argc--;
+	}
+	while ((c = getopt_long(argc, argv, "+i:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			*ifname = optarg;
+			break;
+		case 'j':
+			x->json = true;
+			break;
+		case 'v':
+			if (xlb_vip_parse(optarg, &x->filter.vip,
+					  &x->filter.vip_proto, err,
+					  sizeof(err))) {
+				xlb_errf("conns --vip: %s", err);
+				return XLB_EXIT_USAGE;
+			}
+			x->filter.by_vip = true;
+			break;
+		case 'b':
+			/* ADDR:PORT matches that port; ADDR alone, any port */
+			if (!xlb_backends_parse(optarg, 0, &barg, 1, &n, err,
+						sizeof(err))) {
+				x->filter.backend = barg.ep;
+			} else if (!xlb_backends_parse(optarg, 1, &barg, 1, &n,
+						       err, sizeof(err))) {
+				x->filter.backend = barg.ep;
+				x->filter.backend.port = 0;
+			} else {
+				xlb_errf("conns --backend: %s", err);
+				return XLB_EXIT_USAGE;
+			}
+			x->filter.by_backend = true;
+			break;
+		case 'h':
+			conns_usage(stdout);
+			return -1;
+		default:
+			xlb_errf("conns: unknown or incomplete option \"%s\"",
+				 argv[optind - 1]);
+			conns_usage(stderr);
+			return XLB_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		xlb_errf("conns: unexpected argument \"%s\"", argv[optind]);
+		return XLB_EXIT_USAGE;
+	}
+	if (x->flush && x->json) {
+		xlb_errf("conns flush: -j is for listing; flush prints a count");
+		return XLB_EXIT_USAGE;
+	}
 	return 0;
 }
 
 int cmd_conns(int argc, char **argv)
 {
 	struct conns_ctx x = { .now_ns = xlb_now_ns() };
-	struct xlb_view_args a;
+	const char *ifname = NULL;
 	char name[IFNAMSIZ];
 	struct xlb_json j;
 	struct xlb_maps m;
 	int rc, err;
 
-	rc = xlb_view_args_parse(argc, argv, "conns", &a);
+	rc = parse_args(argc, argv, &ifname, &x);
 	if (rc)
 		return rc < 0 ? XLB_EXIT_OK : rc;
-	rc = xlb_open_instance(a.ifname, &m, name);
+	rc = xlb_open_instance(ifname, &m, name);
 	if (rc)
 		return rc;
-	x.json = a.json;
+	x.m = &m;
 	x.j = &j;
-	if (a.json) {
+	if (x.json) {
 		xlb_json_init(&j, stdout);
 		xlb_json_begin_array(&j);
 	}
-	err = xlb_conn_walk_all(&m, print_conn, &x);
-	if (a.json) {
+	err = xlb_conn_walk_all(&m, on_conn, &x);
+	if (x.json) {
 		xlb_json_end_array(&j);
 		xlb_json_end(&j);
 	}
 	xlb_maps_close(&m);
 	if (err) {
-		xlb_errf("cannot read the flow table of %s: %s", name,
+		xlb_errf("cannot read the flow tables of %s: %s", name,
 			 strerror(-err));
 		return XLB_EXIT_RUNTIME;
 	}
+	if (x.flush)
+		printf("flushed %llu connections\n", x.count);
 	return XLB_EXIT_OK;
 }

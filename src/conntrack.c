@@ -206,8 +206,8 @@ int xlb_conn_delete(int flows_fd, const struct xlb_conn *c)
 	partner_key(&c->fwd, &pk);
 	if (bpf_map_delete_elem(flows_fd, &pk) && errno != ENOENT)
 		err = -errno;
-	if (bpf_map_delete_elem(flows_fd, &c->key) && errno != ENOENT)
-		err = -errno;
+	if (bpf_map_delete_elem(flows_fd, &c->key))
+		err = err ? err : -errno;
 	return err;
 }
 

@@ -46,7 +46,9 @@ __u64 xlb_conn_timeout_ns(const struct xlb_conn *c,
 int xlb_conn_walk(int flows_fd,
 		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx);
 
-/* Remove both entries of a connection. */
+/* Remove both entries of a connection from the table flows_fd.  0 if
+ * the client->VIP entry was there, -ENOENT if not (a half pair, or the
+ * other table), or another -errno. */
 int xlb_conn_delete(int flows_fd, const struct xlb_conn *c);
 
 /* Remove every connection idle longer than its state's timeout, and

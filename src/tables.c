@@ -45,16 +45,44 @@ static int write_backends(const struct xlb_maps *m, __u16 id,
 	return 0;
 }
 
+int xlb_schedule_write(const struct xlb_maps *m, __u16 id, const __u32 *slots,
+		       __u32 len)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
+	__u32 key, outer_key = id;
+	int fd, err = 0;
+
+	if (len > XLB_SCHED_MAX_SLOTS)
+		return -E2BIG;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_schedule", sizeof(__u32),
+			    sizeof(__u32), len + 1, &opts);
+	if (fd < 0)
+		return -errno;
+	/* slot 0 holds the length, the sequence follows */
+	key = XLB_SCHED_LEN_SLOT;
+	if (bpf_map_update_elem(fd, &key, &len, BPF_ANY))
+		err = -errno;
+	for (key = 1; key <= len && !err; key++) {
+		if (bpf_map_update_elem(fd, &key, &slots[key - 1], BPF_ANY))
+			err = -errno;
+	}
+	/* one update swaps the whole table in; the kernel waits for the
+	 * programs still using the old one (synchronize_rcu) */
+	if (!err && bpf_map_update_elem(m->schedules, &outer_key, &fd, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 int xlb_schedule_install(const struct xlb_maps *m, __u16 id,
 			 const struct xlb_service_conf *c, bool *approx)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
 	struct xlb_sched_backend *in;
-	__u32 *slots, key, outer_key = id;
-	int len, fd, err = 0;
+	__u32 *slots;
+	int len, err;
 
 	in = calloc(c->n_backends ? c->n_backends : 1, sizeof(*in));
-	slots = calloc(XLB_SCHED_MAX_SLOTS + 1, sizeof(*slots));
+	slots = calloc(XLB_SCHED_MAX_SLOTS, sizeof(*slots));
 	if (!in || !slots) {
 		err = -ENOMEM;
 		goto out;
@@ -64,28 +92,13 @@ int xlb_schedule_install(const struct xlb_maps *m, __u16 id,
 		in[i].weight = c->backends[i].weight;
 		in[i].live = !c->backends[i].down;
 	}
-	/* slot 0 holds the length, the sequence follows */
-	len = xlb_sched_build(c->algo, in, c->n_backends, slots + 1,
+	len = xlb_sched_build(c->algo, in, c->n_backends, slots,
 			      XLB_SCHED_MAX_SLOTS, approx);
 	if (len < 0) {
 		err = len;
 		goto out;
 	}
-	slots[XLB_SCHED_LEN_SLOT] = len;
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_schedule", sizeof(__u32),
-			    sizeof(__u32), len + 1, &opts);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	for (key = 0; key <= (__u32)len && !err; key++) {
-		if (bpf_map_update_elem(fd, &key, &slots[key], BPF_ANY))
-			err = -errno;
-	}
-	/* one update swaps the whole table in */
-	if (!err && bpf_map_update_elem(m->schedules, &outer_key, &fd, BPF_ANY))
-		err = -errno;
-	close(fd);
+	err = xlb_schedule_write(m, id, slots, len);
 	if (!err)
 		err = len;
 out:

@@ -46,4 +46,10 @@ int xlb_service_install(const struct xlb_maps *m, __u16 id,
 int xlb_schedule_install(const struct xlb_maps *m, __u16 id,
 			 const struct xlb_service_conf *c, bool *approx);
 
+/* Swap in slots[0..len-1] (backend ids) as service id's schedule table:
+ * a new inner map, filled, then put in place with one update.  When this
+ * returns, no running program uses the old table any more.  0 or -errno. */
+int xlb_schedule_write(const struct xlb_maps *m, __u16 id, const __u32 *slots,
+		       __u32 len);
+
 #endif

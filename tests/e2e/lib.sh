@@ -51,6 +51,17 @@ LB_IP=198.51.100.10
 VIP=198.51.100.10
 BE1_IP=198.51.100.11
 BE2_IP=198.51.100.12
+# IPv6 (2001:db8::/32): the same nodes, client net 2001:db8:203::/64, lan
+# 2001:db8:198::/64 (see topo_ipv6).
+CLIENT_IP6=2001:db8:203::20
+CLIENT2_IP6=2001:db8:203::21
+GW_CLIENT_IP6=2001:db8:203::2
+GW_LAN_IP6=2001:db8:198::2
+LB_IP6=2001:db8:198::10
+VIP6=2001:db8:198::10
+BE1_IP6=2001:db8:198::11
+BE2_IP6=2001:db8:198::12
+CLIENT_NET6=2001:db8:203::/64
 
 RUN_TOKEN=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 CASE_SEQ=0
@@ -193,6 +204,9 @@ ns_add() {
 		ip netns add "$ns" || return 1
 		NAMESPACES+=("$ns")
 		ip -n "$ns" link set lo up || return 1
+		# no IPv6 DAD: addresses (link-local too) usable at once
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+			net.ipv6.conf.default.accept_dad=0 || return 1
 	done
 }
 
@@ -242,12 +256,35 @@ topo_up() {
 	for ns in "$NS_LB" "$NS_BE1" "$NS_BE2"; do
 		ip -n "$ns" route add 203.0.113.0/24 via "$GW_LAN_IP" || return 1
 	done
+	topo_ipv6 "$nclients" || return 1
 	# XDP_TX from the lb's veth needs an XDP program on its peer.
 	ip -n "$NS_SW" link set dev p-lb xdpdrv obj "$XDP_PASS_OBJ" sec xdp || return 1
 	# Bridges need a moment to put ports into forwarding; wait for the
 	# gateway to see the lan (bounded), without touching the lb's ARP table.
 	wait_for 5 "gateway -> backend-01" ip netns exec "$NS_GW" ping -c1 -W1 "$BE1_IP" &&
 		wait_for 5 "client -> gateway" ip netns exec "$NS_CLI" ping -c1 -W1 "$GW_CLIENT_IP"
+}
+
+# topo_ipv6 [NCLIENTS]: IPv6 addresses on every node of topo_up's topology
+# (nodad: usable at once, not tentative for ~2 s), routes both ways,
+# forwarding on the gateway.
+topo_ipv6() {
+	local nclients=${1:-1} ns
+	ip -n "$NS_GW" -6 addr add "$GW_CLIENT_IP6/64" dev brc nodad &&
+		ip -n "$NS_GW" -6 addr add "$GW_LAN_IP6/64" dev eth1 nodad &&
+		ip -n "$NS_LB" -6 addr add "$LB_IP6/64" dev "$LB_IF" nodad &&
+		ip -n "$NS_BE1" -6 addr add "$BE1_IP6/64" dev eth0 nodad &&
+		ip -n "$NS_BE2" -6 addr add "$BE2_IP6/64" dev eth0 nodad &&
+		ip -n "$NS_CLI" -6 addr add "$CLIENT_IP6/64" dev eth0 nodad &&
+		ip -n "$NS_CLI" -6 route add default via "$GW_CLIENT_IP6" || return 1
+	if [ "$nclients" -ge 2 ]; then
+		ip -n "$NS_CLI2" -6 addr add "$CLIENT2_IP6/64" dev eth0 nodad &&
+			ip -n "$NS_CLI2" -6 route add default via "$GW_CLIENT_IP6" || return 1
+	fi
+	ip netns exec "$NS_GW" sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+	for ns in "$NS_LB" "$NS_BE1" "$NS_BE2"; do
+		ip -n "$ns" -6 route add "$CLIENT_NET6" via "$GW_LAN_IP6" || return 1
+	done
 }
 
 # topo_min: just the lb namespace with its (unconnected) veth, for command

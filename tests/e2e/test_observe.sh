@@ -151,8 +151,39 @@ case_stats_via_ip_netns_exec() {
 		fail "stats after 2 connections: ${out:0:300}"
 }
 
+# xlb conns lists each connection with its backend and state; flush with a
+# backend filter removes that backend's connections only.
+case_conns_and_flush() {
+	local out=$CASE_DIR/answers.txt json=$CASE_DIR/conns.json why flushed
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	http_loop "$NS_CLI" 4 "http://$VIP:8000/" >"$out"
+	xlb_cmd conns -i "$LB_IF" -j >"$json" || { fail "xlb conns -j failed"; return; }
+	why=$("$PY" - "$json" "$VIP" "$BE1_IP" "$BE2_IP" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1])); vip, be1, be2 = sys.argv[2:]
+if len(d) != 4: print("want 4 connections, got %d: %s" % (len(d), d)); sys.exit(1)
+for c in d:
+    if c["vip"] != vip + ":8000" or c["backend"] not in (be1 + ":8000", be2 + ":8000"):
+        print("bad entry %s" % c); sys.exit(1)
+    if c["state"] not in ("closing", "closed"):
+        print("a finished HTTP connection is %s, not closing/closed: %s" % (c["state"], c)); sys.exit(1)
+    if not 1024 <= c["nat_port"] <= 32767: print("NAT port out of range: %s" % c); sys.exit(1)
+if sorted(c["backend"] for c in d) != sorted([be1 + ":8000"] * 2 + [be2 + ":8000"] * 2):
+    print("rr should give 2 and 2: %s" % d); sys.exit(1)
+PYEOF
+) || { fail "conns: $why"; return; }
+	flushed=$(xlb_cmd conns flush -i "$LB_IF" --backend "$BE1_IP") || { fail "conns flush failed"; return; }
+	[ "$flushed" = "flushed 2 connections" ] || { fail "flush said '$flushed', want 2"; return; }
+	xlb_cmd conns -i "$LB_IF" -j >"$json"
+	"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (len(d) == 2 and all(c["backend"] == sys.argv[2] + ":8000" for c in d)))' \
+		"$json" "$BE2_IP" || fail "after flush --backend $BE1_IP: $(cat "$json")"
+}
+
 run_case stats full case_stats
 run_case stats_via_ip_netns_exec full case_stats_via_ip_netns_exec
 run_case trace full case_trace
+run_case conns_and_flush full case_conns_and_flush
 run_case trace_json full case_trace_json
 e2e_finish
