@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Connection tracking in user space: state of a pair from its two
+ * entries, per-state timeouts, and expiry on a real BPF hash map shaped
+ * like xlb_flows (pairs removed together, half pairs cleaned up).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+
+#include "conntrack.h"
+#include "xtest.h"
+
+#define S XLB_NS_PER_SEC
+
+static const struct xlb_timeouts T = XLB_TIMEOUTS_DEFAULT;
+
+/* A connection 203.0.113.20:port -> 198.51.100.10:8000 scheduled to
+ * 198.51.100.11:8000 with NAT port nat. */
+static void make_pair(struct xlb_conn *c, __u8 proto, __u16 port, __u16 nat)
+{
+	memset(c, 0, sizeof(*c));
+	c->key.family = XLB_FAMILY_V4;
+	c->key.proto = proto;
+	inet_pton(AF_INET, "203.0.113.20", &c->key.src.ip4);
+	inet_pton(AF_INET, "198.51.100.10", &c->key.dst.ip4);
+	c->key.sport = htons(port);
+	c->key.dport = htons(8000);
+	c->fwd.dir = XLB_DIR_TO_BACKEND;
+	c->fwd.rewritten.family = XLB_FAMILY_V4;
+	c->fwd.rewritten.proto = proto;
+	inet_pton(AF_INET, "198.51.100.10", &c->fwd.rewritten.src.ip4);
+	inet_pton(AF_INET, "198.51.100.11", &c->fwd.rewritten.dst.ip4);
+	c->fwd.rewritten.sport = htons(nat);
+	c->fwd.rewritten.dport = htons(8000);
+	c->rev.dir = XLB_DIR_TO_CLIENT;
+	c->rev.rewritten.family = XLB_FAMILY_V4;
+	c->rev.rewritten.proto = proto;
+	c->rev.rewritten.src = c->key.dst;
+	c->rev.rewritten.dst = c->key.src;
+	c->rev.rewritten.sport = c->key.dport;
+	c->rev.rewritten.dport = c->key.sport;
+	c->has_rev = true;
+}
+
+/* The key of the backend->SNAT entry of a pair. */
+static void rev_key(const struct xlb_conn *c, struct xlb_flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = c->key.family;
+	k->proto = c->key.proto;
+	k->src = c->fwd.rewritten.dst;
+	k->dst = c->fwd.rewritten.src;
+	k->sport = c->fwd.rewritten.dport;
+	k->dport = c->fwd.rewritten.sport;
+}
+
+static void test_states(void)
+{
+	static const struct {
+		const char *name;
+		__u8 proto, fwd_flags, rev_flags;
+		bool replied, has_rev;
+		enum xlb_tcp_state want;
+		__u64 want_timeout;
+	} cases[] = {
+		{ "state_syn_sent", IPPROTO_TCP, 0, 0, false, true,
+		  XLB_TCP_SYN_SENT, 60 * S },
+		{ "state_established", IPPROTO_TCP, 0, 0, true, true,
+		  XLB_TCP_ESTABLISHED, 6 * 3600 * S },
+		{ "state_fin_client", IPPROTO_TCP, XLB_FLOW_FIN_SEEN, 0, true,
+		  true, XLB_TCP_CLOSING, 120 * S },
+		{ "state_fin_backend", IPPROTO_TCP, 0, XLB_FLOW_FIN_SEEN, true,
+		  true, XLB_TCP_CLOSING, 120 * S },
+		{ "state_fin_both", IPPROTO_TCP, XLB_FLOW_FIN_SEEN,
+		  XLB_FLOW_FIN_SEEN, true, true, XLB_TCP_CLOSED, 10 * S },
+		{ "state_rst_client", IPPROTO_TCP, XLB_FLOW_RST_SEEN, 0, true,
+		  true, XLB_TCP_CLOSED, 10 * S },
+		{ "state_rst_backend_before_answer", IPPROTO_TCP, 0,
+		  XLB_FLOW_RST_SEEN, false, true, XLB_TCP_CLOSED, 10 * S },
+		{ "state_rst_after_fin", IPPROTO_TCP, XLB_FLOW_FIN_SEEN,
+		  XLB_FLOW_RST_SEEN, true, true, XLB_TCP_CLOSED, 10 * S },
+		{ "state_half_pair", IPPROTO_TCP, 0, 0, false, false,
+		  XLB_TCP_SYN_SENT, 60 * S },
+		{ "state_udp", IPPROTO_UDP, 0, 0, true, true, XLB_UDP,
+		  300 * S },
+		{ "state_udp_one_way", IPPROTO_UDP, 0, 0, false, true, XLB_UDP,
+		  300 * S },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct xlb_conn c;
+		enum xlb_tcp_state got;
+		__u64 timeout;
+
+		make_pair(&c, cases[i].proto, 40000, 2000);
+		c.fwd.flags = cases[i].fwd_flags;
+		c.rev.flags = cases[i].rev_flags;
+		c.rev.last_seen_ns = cases[i].replied ? 5 * S : 0;
+		c.has_rev = cases[i].has_rev;
+		got = xlb_conn_state(&c);
+		timeout = xlb_conn_timeout_ns(&c, &T);
+		if (got != cases[i].want || timeout != cases[i].want_timeout)
+			xtest_fail(cases[i].name,
+				   "state %s timeout %llus, want %s %llus",
+				   xlb_conn_state_name(got), timeout / S,
+				   xlb_conn_state_name(cases[i].want),
+				   cases[i].want_timeout / S);
+		else
+			xtest_pass(cases[i].name);
+	}
+}
+
+static void test_last_seen(void)
+{
+	struct xlb_conn c;
+
+	make_pair(&c, IPPROTO_TCP, 40000, 2000);
+	c.fwd.last_seen_ns = 10 * S;
+	c.rev.last_seen_ns = 25 * S;
+	if (xlb_conn_last_seen_ns(&c) != 25 * S) {
+		xtest_fail("last_seen_is_latest_direction", "got %llu",
+			   xlb_conn_last_seen_ns(&c));
+		return;
+	}
+	c.has_rev = false;
+	if (xlb_conn_last_seen_ns(&c) != 10 * S)
+		xtest_fail("last_seen_is_latest_direction",
+			   "half pair: got %llu", xlb_conn_last_seen_ns(&c));
+	else
+		xtest_pass("last_seen_is_latest_direction");
+}
+
+static int insert_pair(int fd, const struct xlb_conn *c, bool with_fwd,
+		       bool with_rev)
+{
+	struct xlb_flow_key rk;
+
+	rev_key(c, &rk);
+	if (with_fwd && bpf_map_update_elem(fd, &c->key, &c->fwd, BPF_NOEXIST))
+		return -errno;
+	if (with_rev && bpf_map_update_elem(fd, &rk, &c->rev, BPF_NOEXIST))
+		return -errno;
+	return 0;
+}
+
+static bool present(int fd, const struct xlb_flow_key *k)
+{
+	struct xlb_flow v;
+
+	return bpf_map_lookup_elem(fd, k, &v) == 0;
+}
+
+static int count_entries(int fd)
+{
+	struct xlb_flow_key k, next;
+	void *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		n++;
+		k = next;
+		prev = &k;
+	}
+	return n;
+}
+
+/* Expiry on a real map: each pair ages under its own state's timeout;
+ * pairs go as pairs; a half pair (client entry lost) is removed too. */
+static void test_expire(void)
+{
+	const char *name = "expire_by_state_on_bpf_map";
+	struct {
+		const char *what;
+		__u8 proto, fwd_flags, rev_flags;
+		__u64 last_fwd_s, last_rev_s;
+		bool keep;
+	} pairs[] = {
+		/* now = 1000 s */
+		{ "established, idle 900 s", IPPROTO_TCP, 0, 0, 100, 100, true },
+		{ "syn_sent, idle 61 s", IPPROTO_TCP, 0, 0, 939, 0, false },
+		{ "syn_sent, idle 30 s", IPPROTO_TCP, 0, 0, 970, 0, true },
+		{ "closed, idle 11 s", IPPROTO_TCP, XLB_FLOW_RST_SEEN, 0, 989,
+		  985, false },
+		{ "closed, idle 5 s", IPPROTO_TCP, XLB_FLOW_FIN_SEEN,
+		  XLB_FLOW_FIN_SEEN, 990, 995, true },
+		{ "closing, idle 121 s", IPPROTO_TCP, XLB_FLOW_FIN_SEEN, 0,
+		  870, 879, false },
+		{ "udp, idle 301 s", IPPROTO_UDP, 0, 0, 699, 600, false },
+		{ "udp, idle 200 s", IPPROTO_UDP, 0, 0, 800, 790, true },
+	};
+	const size_t n = sizeof(pairs) / sizeof(pairs[0]);
+	struct xlb_conn conns[16], half;
+	struct xlb_flow_key rk;
+	__u64 removed = 0;
+	int fd, err, kept = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_flows",
+			    sizeof(struct xlb_flow_key),
+			    sizeof(struct xlb_flow), 64, NULL);
+	if (fd < 0) {
+		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
+			   strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		make_pair(&conns[i], pairs[i].proto, 40000 + i, 2000 + i);
+		conns[i].fwd.flags = pairs[i].fwd_flags;
+		conns[i].rev.flags = pairs[i].rev_flags;
+		conns[i].fwd.created_ns = 1;
+		conns[i].fwd.last_seen_ns = pairs[i].last_fwd_s * S;
+		conns[i].rev.last_seen_ns = pairs[i].last_rev_s * S;
+		err = insert_pair(fd, &conns[i], true, true);
+		if (err) {
+			xtest_fail(name, "insert: %s", strerror(-err));
+			goto out;
+		}
+	}
+	/* a backend->client entry whose client entry is gone, old */
+	make_pair(&half, IPPROTO_TCP, 50000, 3000);
+	half.rev.created_ns = 100 * S;
+	insert_pair(fd, &half, false, true);
+
+	err = xlb_conn_expire(fd, &T, 1000 * S, &removed);
+	if (err) {
+		xtest_fail(name, "xlb_conn_expire: %s", strerror(-err));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool f = present(fd, &conns[i].key);
+
+		rev_key(&conns[i], &rk);
+		if (f != present(fd, &rk)) {
+			xtest_fail(name, "%s: one half removed, not the pair",
+				   pairs[i].what);
+			goto out;
+		}
+		if (f != pairs[i].keep) {
+			xtest_fail(name, "%s: %s, want %s", pairs[i].what,
+				   f ? "kept" : "removed",
+				   pairs[i].keep ? "kept" : "removed");
+			goto out;
+		}
+		kept += f;
+	}
+	rev_key(&half, &rk);
+	if (present(fd, &rk)) {
+		xtest_fail(name, "an old half pair survived expiry");
+		goto out;
+	}
+	if (count_entries(fd) != 2 * kept) {
+		xtest_fail(name, "%d entries left, want %d", count_entries(fd),
+			   2 * kept);
+		goto out;
+	}
+	if (removed != n - kept) {
+		xtest_fail(name, "removed %llu connections, want %zu", removed,
+			   n - kept);
+		goto out;
+	}
+	xtest_pass(name);
+out:
+	close(fd);
+}
+
+int main(void)
+{
+	test_states();
+	test_last_seen();
+	test_expire();
+	return xtest_done();
+}
