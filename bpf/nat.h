@@ -26,6 +26,7 @@ static __always_inline int fib_reason(int rc)
 	case BPF_FIB_LKUP_RET_BLACKHOLE:
 	case BPF_FIB_LKUP_RET_UNREACHABLE:
 	case BPF_FIB_LKUP_RET_PROHIBIT:
+	case BPF_FIB_LKUP_RET_NOT_FWDED: /* no route, or a local address */
 		return -XLB_STAT_DROP_FIB_UNREACH;
 	default:
 		return -XLB_STAT_DROP_FIB_OTHER;

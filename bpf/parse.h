@@ -44,16 +44,22 @@ struct xlb_pkt {
 #define XLB_TCP_RST 0x04
 #define XLB_TCP_ACK 0x10
 
-static __always_inline int parse_l4(struct xlb_pkt *p, void *l4, __u8 proto)
+/* The L4 header must lie within the IP packet (l3_end), not only within
+ * the frame: bytes past the IP length are link-layer padding. */
+static __always_inline int parse_l4(struct xlb_pkt *p, void *l4, __u8 proto,
+				    void *l3_end)
 {
 	void *data_end = p->data_end;
+
+	/* both bounds: data_end for the verifier, l3_end for the protocol */
 
 	p->key.proto = proto;
 	if (proto == IPPROTO_TCP) {
 		struct tcphdr *tcp = l4;
 
-		if ((void *)(tcp + 1) > data_end || tcp->doff < 5 ||
-		    l4 + tcp->doff * 4 > data_end)
+		if ((void *)(tcp + 1) > data_end ||
+		    (void *)(tcp + 1) > l3_end || tcp->doff < 5 ||
+		    l4 + tcp->doff * 4 > l3_end)
 			return -XLB_STAT_PASS_MALFORMED;
 		p->tcp = tcp;
 		p->key.sport = tcp->source;
@@ -64,7 +70,7 @@ static __always_inline int parse_l4(struct xlb_pkt *p, void *l4, __u8 proto)
 	if (proto == IPPROTO_UDP) {
 		struct udphdr *udp = l4;
 
-		if ((void *)(udp + 1) > data_end)
+		if ((void *)(udp + 1) > data_end || (void *)(udp + 1) > l3_end)
 			return -XLB_STAT_PASS_MALFORMED;
 		p->udp = udp;
 		p->key.sport = udp->source;
@@ -73,7 +79,7 @@ static __always_inline int parse_l4(struct xlb_pkt *p, void *l4, __u8 proto)
 	}
 	if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
 		/* type, code, checksum and 4 more bytes */
-		if (l4 + 8 > data_end)
+		if (l4 + 8 > data_end || l4 + 8 > l3_end)
 			return -XLB_STAT_PASS_MALFORMED;
 		p->icmp = l4;
 		return 0;
@@ -103,7 +109,8 @@ static __always_inline int parse_ipv4(struct xlb_pkt *p, struct iphdr *ip)
 	p->key.family = XLB_FAMILY_V4;
 	p->key.src.ip4 = ip->saddr;
 	p->key.dst.ip4 = ip->daddr;
-	return parse_l4(p, (void *)ip + hdr_bytes, ip->protocol);
+	return parse_l4(p, (void *)ip + hdr_bytes, ip->protocol,
+			(void *)ip + bpf_ntohs(ip->tot_len));
 }
 
 static __always_inline int parse_ipv6(struct xlb_pkt *p, struct ipv6hdr *ip6)
@@ -129,7 +136,8 @@ static __always_inline int parse_ipv6(struct xlb_pkt *p, struct ipv6hdr *ip6)
 	p->key.family = XLB_FAMILY_V6;
 	__builtin_memcpy(p->key.src.bytes, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.dst.bytes, &ip6->daddr, 16);
-	return parse_l4(p, ip6 + 1, next);
+	return parse_l4(p, ip6 + 1, next,
+			(void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len));
 }
 
 /* Parse Ethernet (up to two VLAN tags), IPv4/IPv6 and TCP/UDP into p.

@@ -111,10 +111,10 @@ static __always_inline struct xlb_flow *new_flow(struct xlb_pkt *p,
 		*reason = -XLB_STAT_PASS_NO_SERVICE;
 		return NULL;
 	}
-	/* Only a SYN opens a TCP connection. */
-	if (p->tcp &&
-	    (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK | XLB_TCP_RST)) !=
-		    XLB_TCP_SYN) {
+	/* Only a bare SYN opens a TCP connection (SYN+FIN, SYN+RST and
+	 * SYN+ACK do not, as in Linux). */
+	if (p->tcp && (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK | XLB_TCP_RST |
+				       XLB_TCP_FIN)) != XLB_TCP_SYN) {
 		*reason = -XLB_STAT_DROP_NO_FLOW;
 		return NULL;
 	}

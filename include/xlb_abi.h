@@ -165,7 +165,8 @@ enum xlb_stat {
 	XLB_STAT_DROP_TTL,           /* drop: TTL / hop limit exhausted */
 	XLB_STAT_DROP_FIB_NO_NEIGH,  /* drop: next hop unresolved (daemon resolves) */
 	XLB_STAT_DROP_FIB_FRAG,      /* drop: packet larger than egress MTU */
-	XLB_STAT_DROP_FIB_UNREACH,   /* drop: blackhole/unreachable/prohibit route */
+	XLB_STAT_DROP_FIB_UNREACH,   /* drop: no route, or blackhole/unreachable/
+				      * prohibit route */
 	XLB_STAT_DROP_FIB_OTHER,     /* drop: forwarding disabled, other FIB error */
 	XLB_STAT_DROP_REDIRECT,      /* drop: egress interface not in xlb_tx_ports */
 	XLB_STAT_VERDICT_MAX,

@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Concurrency of the data path: one thread per online CPU, each pinned to
+ * its CPU, runs the XDP program through BPF_PROG_TEST_RUN at the same time
+ * (released together by a barrier), each sending SYNs with client tuples
+ * of its own.  Checked afterwards, against the documented guarantees:
+ *
+ *   - the schedule cursor is an atomic fetch-and-add: when the number of
+ *     new flows of a service is a multiple of its schedule period, every
+ *     backend got exactly its share (wrr 1,2,3: 1/6, 2/6, 3/6; rr: 1/3),
+ *     counted both by xlb_backend_stats conns and by the flow entries;
+ *     the cursor advanced exactly once per new flow (no lost or doubled
+ *     picks);
+ *   - no two connections share a NAT tuple: every connection has two
+ *     entries, each points at the other, and the NAT tuples are distinct
+ *     (also under heavy port contention with a small NAT port range).
+ *
+ * Threads pin themselves with the raw sched_setaffinity system call (no
+ * cpu_set_t / _GNU_SOURCE: with src/ on the <> include path, <sched.h>
+ * would be src/sched.h; this builds either way).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/syscall.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "loader.h"
+#include "tables.h"
+#include "fixture.h"
+#include "pkt.h"
+#include "xtest.h"
+
+#define WHY_LEN 512
+#define MAX_THREADS 200	   /* client addresses 203.0.113.1..200 */
+#define SYNS_PER_THREAD 1800 /* per service; a multiple of 6 */
+#define VIP "198.51.100.10"
+#define CONTENTION_PORTS 512 /* NAT ports of the contention instance */
+
+enum { SVC_WRR, SVC_RR, N_SVC };
+
+struct svc {
+	__u16 port;
+	enum xlb_algo algo;
+	__u16 weights[3];
+	__u32 first_be;
+};
+
+static const char *const be_addrs[3] = { "198.51.100.11", "198.51.100.12",
+					 "198.51.100.14" };
+
+static struct svc svcs[N_SVC] = {
+	[SVC_WRR] = { 8000, XLB_ALGO_WRR, { 1, 2, 3 }, 0 },
+	[SVC_RR] = { 8001, XLB_ALGO_RR, { 1, 1, 1 }, 3 },
+};
+
+struct worker {
+	pthread_t tid;
+	int cpu;
+	int index;
+	struct fx_lb *lb;
+	int ifindex;
+	int n_svc;	     /* services 0..n_svc-1 get SYNs */
+	__u16 dport_override; /* contention run: one service on this port */
+	int syns;	     /* per service */
+	pthread_barrier_t *start;
+	/* results */
+	long tx, drops_nat, other;
+	int err;
+	bool pinned;
+};
+
+static void report_line(const char *name, bool ok, const char *why)
+{
+	if (ok)
+		xtest_pass(name);
+	else
+		xtest_fail(name, "%s", why);
+}
+
+static int svc_install(struct fx_lb *lb, int id, __u16 port,
+		       enum xlb_algo algo, const __u16 *weights, int n,
+		       __u32 first_be)
+{
+	struct xlb_backend_conf be[3] = {};
+	struct xlb_service_conf c = {};
+
+	for (int i = 0; i < n; i++) {
+		be[i].family = pkt_addr(be_addrs[i], be[i].addr.bytes);
+		be[i].port = port;
+		be[i].weight = weights[i];
+	}
+	c.family = pkt_addr(VIP, c.vip.bytes);
+	pkt_addr(VIP, c.snat.bytes);
+	c.port = port;
+	c.proto = IPPROTO_TCP;
+	c.algo = algo;
+	c.first_backend_id = first_be;
+	c.n_backends = n;
+	c.backends = be;
+	return xlb_service_install(&lb->m, id, &c, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	unsigned long mask[16] = { 0 };
+	__u8 in[128], out[PKT_MAX_FRAME];
+	struct pkt_spec s;
+	char src[32];
+
+	if (w->cpu < (int)(8 * sizeof(mask))) {
+		mask[w->cpu / (8 * sizeof(long))] |= 1ul
+						     << (w->cpu % (8 * sizeof(long)));
+		w->pinned = syscall(SYS_sched_setaffinity, 0, sizeof(mask),
+				    mask) == 0;
+	}
+	pkt_spec_init(&s);
+	pkt_mac(FX_IF_MAC, s.dmac);
+	pkt_mac("02:00:00:00:00:fe", s.smac);
+	snprintf(src, sizeof(src), "203.0.113.%d", 1 + w->index);
+	pkt_spec_addrs(&s, src, VIP);
+	s.proto = IPPROTO_TCP;
+	s.tcp_flags = PKT_TCP_SYN;
+	pthread_barrier_wait(w->start);
+	for (int i = 0; i < w->syns && !w->err; i++) {
+		for (int v = 0; v < w->n_svc && !w->err; v++) {
+			size_t n, out_len;
+			__u32 verdict;
+
+			s.sport = (__u16)(10000 + i);
+			s.dport = w->dport_override ? w->dport_override :
+						      svcs[v].port;
+			n = pkt_build(&s, in, sizeof(in));
+			w->err = fx_run(w->lb->prog_fd, w->ifindex, in, n, out,
+					sizeof(out), &out_len, &verdict);
+			if (w->err)
+				break;
+			if (verdict == XDP_TX)
+				w->tx++;
+			else if (verdict == XDP_DROP)
+				w->drops_nat++; /* checked via counters */
+			else
+				w->other++;
+		}
+	}
+	return NULL;
+}
+
+/* Start n workers (one per CPU, CPUs in order) and wait for them. */
+static int run_workers(struct worker *w, int n, char *why, size_t len)
+{
+	pthread_barrier_t start;
+	int started = 0, err = 0;
+
+	pthread_barrier_init(&start, NULL, n);
+	for (int i = 0; i < n; i++) {
+		w[i].start = &start;
+		err = pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
+		if (err)
+			break;
+		started++;
+	}
+	if (err) {
+		/* the barrier would never open: cannot recover cleanly */
+		snprintf(why, len, "pthread_create: %s", strerror(err));
+		fprintf(stderr, "%s\n", why);
+		exit(1);
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(w[i].tid, NULL);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < n; i++)
+		if (w[i].err) {
+			snprintf(why, len, "worker %d: test run failed: %s", i,
+				 strerror(-w[i].err));
+			return -1;
+		}
+	return 0;
+}
+
+/* Every connection in xlb_flows + xlb_embryos (both halves). */
+struct conn_rec {
+	struct xlb_flow_key key; /* client -> VIP */
+	struct xlb_flow fwd;
+};
+
+struct table_scan {
+	struct conn_rec *conns;
+	long n_conns;
+	long entries;
+	long per_backend[16];
+	char why[WHY_LEN];
+};
+
+static int cmp_rewritten(const void *a, const void *b)
+{
+	const struct conn_rec *x = a, *y = b;
+
+	return memcmp(&x->fwd.rewritten, &y->fwd.rewritten,
+		      sizeof(x->fwd.rewritten));
+}
+
+/*
+ * Walk both tables: every client->backend entry must have its partner
+ * (same table), pointing back at it; NAT ports in [min, max]; the NAT
+ * tuples of all connections distinct.  Fills per_backend counts.
+ */
+static int scan_tables(struct fx_lb *lb, __u16 min, __u16 max,
+		       struct table_scan *t)
+{
+	int maps[2] = { lb->m.flows, lb->m.embryos };
+	long cap = fx_map_count(lb->m.flows) + fx_map_count(lb->m.embryos);
+
+	memset(t->per_backend, 0, sizeof(t->per_backend));
+	t->conns = calloc(cap > 0 ? cap : 1, sizeof(*t->conns));
+	t->n_conns = 0;
+	t->entries = 0;
+	t->why[0] = 0;
+	if (!t->conns)
+		return -ENOMEM;
+	for (int m = 0; m < 2; m++) {
+		struct xlb_flow_key k, next, partner;
+		struct xlb_flow v, pv;
+		void *prev = NULL;
+
+		while (bpf_map_get_next_key(maps[m], prev, &next) == 0) {
+			k = next;
+			prev = &k;
+			t->entries++;
+			if (bpf_map_lookup_elem(maps[m], &k, &v))
+				continue;
+			if (v.dir != XLB_DIR_TO_BACKEND)
+				continue;
+			memset(&partner, 0, sizeof(partner));
+			partner.src = v.rewritten.dst;
+			partner.dst = v.rewritten.src;
+			partner.sport = v.rewritten.dport;
+			partner.dport = v.rewritten.sport;
+			partner.proto = v.rewritten.proto;
+			partner.family = v.rewritten.family;
+			if (bpf_map_lookup_elem(maps[m], &partner, &pv) ||
+			    pv.dir != XLB_DIR_TO_CLIENT ||
+			    memcmp(&pv.rewritten.src, &k.dst, 16) ||
+			    memcmp(&pv.rewritten.dst, &k.src, 16) ||
+			    pv.rewritten.sport != k.dport ||
+			    pv.rewritten.dport != k.sport) {
+				snprintf(t->why, sizeof(t->why),
+					 "client port %u: reverse entry "
+					 "missing or not pointing back",
+					 ntohs(k.sport));
+				return -1;
+			}
+			if (ntohs(v.rewritten.sport) < min ||
+			    ntohs(v.rewritten.sport) > max) {
+				snprintf(t->why, sizeof(t->why),
+					 "NAT port %u outside %u-%u",
+					 ntohs(v.rewritten.sport), min, max);
+				return -1;
+			}
+			if (t->n_conns < cap) {
+				t->conns[t->n_conns].key = k;
+				t->conns[t->n_conns].fwd = v;
+				t->n_conns++;
+			}
+			if (v.backend_id < 16)
+				t->per_backend[v.backend_id]++;
+		}
+	}
+	qsort(t->conns, t->n_conns, sizeof(*t->conns), cmp_rewritten);
+	for (long i = 1; i < t->n_conns; i++)
+		if (!cmp_rewritten(&t->conns[i - 1], &t->conns[i])) {
+			snprintf(t->why, sizeof(t->why),
+				 "two connections share NAT port %u to backend %u",
+				 ntohs(t->conns[i].fwd.rewritten.sport),
+				 t->conns[i].fwd.backend_id);
+			return -1;
+		}
+	if (t->entries != 2 * t->n_conns) {
+		snprintf(t->why, sizeof(t->why),
+			 "%ld entries for %ld connections", t->entries,
+			 t->n_conns);
+		return -1;
+	}
+	return 0;
+}
+
+static void test_schedule_under_load(int ifindex, int nthreads)
+{
+	long per_svc = (long)nthreads * SYNS_PER_THREAD, tx = 0, other = 0;
+	struct xlb_load_opts o = {
+		.max_flows = 2 * N_SVC * per_svc,
+		.max_half_open = 4 * N_SVC * per_svc,
+		.nat_port_min = XLB_DEFAULT_NAT_PORT_MIN,
+		.nat_port_max = XLB_DEFAULT_NAT_PORT_MAX,
+	};
+	struct worker *w = calloc(nthreads, sizeof(*w));
+	struct fx_counters c;
+	struct table_scan t = { 0 };
+	char why[WHY_LEN] = "";
+	struct fx_lb lb;
+	int err, pinned = 0;
+	bool ok, scanned;
+
+	err = fx_load_opts(&lb, &o);
+	for (int i = 0; !err && i < N_SVC; i++)
+		err = svc_install(&lb, i, svcs[i].port, svcs[i].algo,
+				  svcs[i].weights, 3, svcs[i].first_be);
+	if (err || !w) {
+		xtest_fail("concurrent_setup", "load/install: %s",
+			   strerror(err ? -err : ENOMEM));
+		free(w);
+		return;
+	}
+	for (int i = 0; i < nthreads; i++) {
+		w[i].cpu = i;
+		w[i].index = i;
+		w[i].lb = &lb;
+		w[i].ifindex = ifindex;
+		w[i].n_svc = N_SVC;
+		w[i].syns = SYNS_PER_THREAD;
+	}
+	if (run_workers(w, nthreads, why, sizeof(why))) {
+		xtest_fail("concurrent_all_syns_forwarded", "%s", why);
+		goto out;
+	}
+	for (int i = 0; i < nthreads; i++) {
+		tx += w[i].tx;
+		other += w[i].drops_nat + w[i].other;
+		pinned += w[i].pinned;
+	}
+	printf("  %d threads (%d pinned), %ld SYNs per service\n", nthreads,
+	       pinned, per_svc);
+	ok = tx == N_SVC * per_svc && other == 0;
+	snprintf(why, sizeof(why), "%ld XDP_TX and %ld other verdicts of %ld",
+		 tx, other, N_SVC * per_svc);
+	report_line("concurrent_all_syns_forwarded", ok, why);
+
+	err = fx_counters_read(&lb.m, &c);
+	/* cursor: exactly one fetch-and-add per new flow */
+	ok = !err;
+	for (__u32 v = 0; ok && v < N_SVC; v++) {
+		struct xlb_cursor cur;
+
+		if (bpf_map_lookup_elem(lb.m.cursors, &v, &cur) ||
+		    cur.next != (__u64)per_svc) {
+			snprintf(why, sizeof(why),
+				 "service %u cursor %llu, expected %ld", v,
+				 (unsigned long long)cur.next, per_svc);
+			ok = false;
+		}
+	}
+	report_line("concurrent_cursor_one_step_per_new_flow", ok, why);
+
+	ok = !err && c.stats[XLB_STAT_NEW_FLOW] == (__u64)tx &&
+	     c.stats[XLB_STAT_FWD_TO_BACKEND] == (__u64)tx;
+	snprintf(why, sizeof(why), "new_flow %llu fwd_to_backend %llu, %ld TX",
+		 (unsigned long long)c.stats[XLB_STAT_NEW_FLOW],
+		 (unsigned long long)c.stats[XLB_STAT_FWD_TO_BACKEND], tx);
+	for (__u32 v = 0; ok && v < N_SVC; v++)
+		if (c.svc[v].conns != (__u64)per_svc) {
+			snprintf(why, sizeof(why),
+				 "service %u conns %llu, expected %ld", v,
+				 (unsigned long long)c.svc[v].conns, per_svc);
+			ok = false;
+		}
+	report_line("concurrent_counters_match_new_flows", ok, why);
+
+	/* exact shares, by counters and by the flow entries */
+	scanned = !scan_tables(&lb, o.nat_port_min, o.nat_port_max, &t);
+	if (!scanned) {
+		xtest_fail("concurrent_flow_pairs_distinct_nat_tuples", "%s",
+			   t.why);
+	} else {
+		snprintf(why, sizeof(why), "%ld connections, %ld entries",
+			 t.n_conns, t.entries);
+		report_line("concurrent_flow_pairs_distinct_nat_tuples",
+			    t.n_conns == tx, why);
+	}
+	for (int v = 0; v < N_SVC; v++) {
+		__u16 total = 0;
+		const char *name = v == SVC_WRR ?
+					   "concurrent_wrr_1_2_3_exact_shares" :
+					   "concurrent_rr_exact_shares";
+
+		for (int i = 0; i < 3; i++)
+			total += svcs[v].weights[i];
+		ok = true;
+		why[0] = 0;
+		for (int i = 0; ok && i < 3; i++) {
+			__u32 id = svcs[v].first_be + i;
+			long want = per_svc * svcs[v].weights[i] / total;
+
+			if (c.be[id].conns != (__u64)want ||
+			    (scanned && t.per_backend[id] != want)) {
+				snprintf(why, sizeof(why),
+					 "backend %s: %llu conns counted, %ld "
+					 "flows in the table%s, expected %ld",
+					 be_addrs[i],
+					 (unsigned long long)c.be[id].conns,
+					 t.per_backend[id],
+					 scanned ? "" : " (scan failed)", want);
+				ok = false;
+			}
+		}
+		report_line(name, ok, why);
+	}
+out:
+	free(t.conns);
+	free(w);
+	fx_unload(&lb);
+}
+
+/*
+ * Port contention: one backend, CONTENTION_PORTS NAT ports, and as many
+ * SYNs from all CPUs as ports: probing collides constantly.  Whatever
+ * gets through, no NAT tuple may be given twice, and every SYN is either
+ * forwarded (one new connection) or dropped as drop_nat_ports.
+ */
+static void test_port_contention(int ifindex, int nthreads)
+{
+	static const __u16 one[1] = { 1 };
+	int per_thread = CONTENTION_PORTS / nthreads;
+	struct xlb_load_opts o = {
+		.max_flows = 4 * CONTENTION_PORTS,
+		.max_half_open = 8 * CONTENTION_PORTS,
+		.nat_port_min = 20000,
+		.nat_port_max = 20000 + CONTENTION_PORTS - 1,
+	};
+	struct worker *w = calloc(nthreads, sizeof(*w));
+	struct table_scan t = { 0 };
+	char why[WHY_LEN] = "";
+	struct fx_counters c;
+	long tx = 0, drops = 0, other = 0;
+	struct fx_lb lb;
+	int err;
+	bool ok;
+
+	if (per_thread < 1)
+		per_thread = 1;
+	err = fx_load_opts(&lb, &o);
+	if (!err)
+		err = svc_install(&lb, 0, 9000, XLB_ALGO_RR, one, 1, 0);
+	if (err || !w) {
+		xtest_fail("concurrent_port_contention_setup", "%s",
+			   strerror(err ? -err : ENOMEM));
+		free(w);
+		return;
+	}
+	for (int i = 0; i < nthreads; i++) {
+		w[i].cpu = i;
+		w[i].index = i;
+		w[i].lb = &lb;
+		w[i].ifindex = ifindex;
+		w[i].n_svc = 1;
+		w[i].dport_override = 9000;
+		w[i].syns = per_thread;
+	}
+	if (run_workers(w, nthreads, why, sizeof(why))) {
+		xtest_fail("concurrent_port_contention_no_shared_tuple", "%s",
+			   why);
+		goto out;
+	}
+	for (int i = 0; i < nthreads; i++) {
+		tx += w[i].tx;
+		drops += w[i].drops_nat;
+		other += w[i].other;
+	}
+	err = fx_counters_read(&lb.m, &c);
+	ok = !err && other == 0 &&
+	     c.stats[XLB_STAT_DROP_NAT_PORTS] == (__u64)drops &&
+	     c.stats[XLB_STAT_NEW_FLOW] == (__u64)tx &&
+	     tx + drops == (long)per_thread * nthreads;
+	snprintf(why, sizeof(why),
+		 "%ld TX + %ld drops of %ld SYNs; counters new_flow %llu "
+		 "drop_nat_ports %llu",
+		 tx, drops, (long)per_thread * nthreads,
+		 (unsigned long long)c.stats[XLB_STAT_NEW_FLOW],
+		 (unsigned long long)c.stats[XLB_STAT_DROP_NAT_PORTS]);
+	printf("  contention: %s\n", why);
+	report_line("concurrent_port_contention_verdicts_counted", ok, why);
+	if (scan_tables(&lb, o.nat_port_min, o.nat_port_max, &t))
+		xtest_fail("concurrent_port_contention_no_shared_tuple", "%s",
+			   t.why);
+	else {
+		snprintf(why, sizeof(why), "%ld connections in the tables, %ld TX",
+			 t.n_conns, tx);
+		report_line("concurrent_port_contention_no_shared_tuple",
+			    t.n_conns == tx, why);
+	}
+out:
+	free(t.conns);
+	free(w);
+	fx_unload(&lb);
+}
+
+int main(void)
+{
+	char why[WHY_LEN] = "";
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nthreads = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : ncpu;
+	int ifindex;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (fx_netns_enter(why, sizeof(why))) {
+		xtest_skip("concurrency", "%s", why);
+		return xtest_done();
+	}
+	if (fx_topology_setup(why, sizeof(why))) {
+		xtest_fail("concurrent_fixture_topology", "%s", why);
+		return xtest_done();
+	}
+	ifindex = fx_ifindex(FX_IF);
+	test_schedule_under_load(ifindex, nthreads);
+	test_port_contention(ifindex, nthreads);
+	return xtest_done();
+}

@@ -1,0 +1,2172 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Data-path unit tests: the XDP program run through BPF_PROG_TEST_RUN in a
+ * private network namespace (fixture.h), loaded with xlb_load() and
+ * configured with xlb_service_install().
+ *
+ * Every case gives an input frame and checks the verdict, the output bytes
+ * (expected frame built with pkt.h: translated addresses and ports, TTL - 1,
+ * MACs of the static neighbours; untouched frames byte for byte), every
+ * checksum of a forwarded frame recomputed from scratch, the deltas of all
+ * counters (xlb_stats per reason, xlb_traffic per service and backend,
+ * summed over CPUs) and of the number of flow entries.  New connections
+ * are checked in xlb_flows: both entries, the NAT port inside the
+ * configured range.  One PASS/FAIL/SKIP line per case.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <linux/if_packet.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "loader.h"
+#include "tables.h"
+#include "fixture.h"
+#include "pkt.h"
+#include "xtest.h"
+
+#define WHY_LEN 512
+#define CLIENT_MAC "02:00:00:00:00:fe"
+#define IF2 "xlbt2"
+#define PEER2 "xlbt3"
+#define IF2_MAC "02:00:00:00:02:00"
+#define BE13_MAC "02:00:00:00:00:13"
+#define BE15_MAC "02:00:00:00:00:15"
+#define BE20_MAC "02:00:00:00:00:20"
+#define VIP4 "198.51.100.10"
+#define VIP6 "2001:db8:100::10"
+#define MAX_FLOWS 4096
+
+/* ------------------------------------------------------------------ */
+/* Configuration: services (id = index) and their backends             */
+/* ------------------------------------------------------------------ */
+
+enum egress { EG_IF0 = 0, EG_IF2 };
+
+struct be_def {
+	const char *addr;
+	__u16 port;
+	__u16 weight;
+	const char *mac; /* static neighbour's MAC */
+	enum egress egress;
+};
+
+struct svc_def {
+	const char *vip; /* also the SNAT address */
+	__u16 port;
+	__u8 proto;
+	enum xlb_algo algo;
+	int n;
+	struct be_def be[3];
+};
+
+enum {
+	S_TCP,	   /* rr .11:8000 .12:8080 */
+	S_UDP,	   /* rr .11:5353 .12:53 */
+	S_TCP6,	   /* rr ::11:80 ::12:8080 */
+	S_UDP6,	   /* rr ::11:5353 ::12:53 */
+	S_ONE,	   /* single backend */
+	S_WRR,	   /* wrr 1,2 */
+	S_DRAIN,   /* rr 1,1 then 1,0 */
+	S_W0,	   /* weight 0 from the start */
+	S_RR3,	   /* rr over three backends */
+	S_RESCHED, /* SYN after FIN/RST */
+	S_UNREACH, /* backend behind an unreachable route */
+	S_NONEIGH, /* backend without neighbour entry */
+	S_NOROUTE, /* backend without any route */
+	S_MTU,	   /* backend behind a route with mtu 1400 */
+	S_REDIR,   /* backend on another interface */
+	S_NOBE,	   /* only backend has weight 0 */
+	S_ONE_B,   /* second service, other backend (NAT range test) */
+	N_SVC
+};
+
+static struct svc_def svcs[N_SVC] = {
+	[S_TCP] = { VIP4, 8000, IPPROTO_TCP, XLB_ALGO_RR, 2,
+		    { { "198.51.100.11", 8000, 1, FX_BE11_MAC },
+		      { "198.51.100.12", 8080, 1, FX_BE12_MAC } } },
+	[S_UDP] = { VIP4, 5353, IPPROTO_UDP, XLB_ALGO_RR, 2,
+		    { { "198.51.100.11", 5353, 1, FX_BE11_MAC },
+		      { "198.51.100.12", 53, 1, FX_BE12_MAC } } },
+	[S_TCP6] = { VIP6, 80, IPPROTO_TCP, XLB_ALGO_RR, 2,
+		     { { "2001:db8:100::11", 80, 1, FX_BE6_11_MAC },
+		       { "2001:db8:100::12", 8080, 1, FX_BE6_12_MAC } } },
+	[S_UDP6] = { VIP6, 5353, IPPROTO_UDP, XLB_ALGO_RR, 2,
+		     { { "2001:db8:100::11", 5353, 1, FX_BE6_11_MAC },
+		       { "2001:db8:100::12", 53, 1, FX_BE6_12_MAC } } },
+	[S_ONE] = { VIP4, 9000, IPPROTO_TCP, XLB_ALGO_RR, 1,
+		    { { "198.51.100.11", 9000, 1, FX_BE11_MAC } } },
+	[S_WRR] = { VIP4, 9001, IPPROTO_TCP, XLB_ALGO_WRR, 2,
+		    { { "198.51.100.11", 9001, 1, FX_BE11_MAC },
+		      { "198.51.100.12", 9001, 2, FX_BE12_MAC } } },
+	[S_DRAIN] = { VIP4, 9002, IPPROTO_TCP, XLB_ALGO_RR, 2,
+		      { { "198.51.100.11", 9002, 1, FX_BE11_MAC },
+			{ "198.51.100.12", 9002, 1, FX_BE12_MAC } } },
+	[S_W0] = { VIP4, 9003, IPPROTO_TCP, XLB_ALGO_RR, 2,
+		   { { "198.51.100.11", 9003, 0, FX_BE11_MAC },
+		     { "198.51.100.12", 9003, 1, FX_BE12_MAC } } },
+	[S_RR3] = { VIP4, 9004, IPPROTO_TCP, XLB_ALGO_RR, 3,
+		    { { "198.51.100.11", 7000, 1, FX_BE11_MAC },
+		      { "198.51.100.12", 7000, 1, FX_BE12_MAC },
+		      { "198.51.100.14", 7000, 1, FX_BE14_MAC } } },
+	[S_RESCHED] = { VIP4, 9005, IPPROTO_TCP, XLB_ALGO_RR, 2,
+			{ { "198.51.100.11", 7100, 1, FX_BE11_MAC },
+			  { "198.51.100.12", 7100, 1, FX_BE12_MAC } } },
+	[S_UNREACH] = { VIP4, 9006, IPPROTO_TCP, XLB_ALGO_RR, 1,
+			{ { "192.0.2.70", 80, 1, "02:00:00:00:00:70" } } },
+	[S_NONEIGH] = { VIP4, 9007, IPPROTO_TCP, XLB_ALGO_RR, 1,
+			{ { "198.51.100.13", 80, 1, BE13_MAC } } },
+	[S_NOROUTE] = { VIP4, 9008, IPPROTO_TCP, XLB_ALGO_RR, 1,
+			{ { "192.0.2.200", 80, 1, "02:00:00:00:00:c8" } } },
+	[S_MTU] = { VIP4, 9009, IPPROTO_TCP, XLB_ALGO_RR, 1,
+		    { { "198.51.100.15", 80, 1, BE15_MAC } } },
+	[S_REDIR] = { VIP4, 9010, IPPROTO_TCP, XLB_ALGO_RR, 1,
+		      { { "192.0.2.20", 80, 1, BE20_MAC, EG_IF2 } } },
+	[S_NOBE] = { VIP4, 9011, IPPROTO_TCP, XLB_ALGO_RR, 1,
+		     { { "198.51.100.11", 9011, 0, FX_BE11_MAC } } },
+	[S_ONE_B] = { VIP4, 9012, IPPROTO_TCP, XLB_ALGO_RR, 1,
+		      { { "198.51.100.12", 9000, 1, FX_BE12_MAC } } },
+};
+
+static __u32 first_be[N_SVC]; /* backend id of be[0] of each service */
+
+/* ------------------------------------------------------------------ */
+/* Global state                                                        */
+/* ------------------------------------------------------------------ */
+
+static struct fx_lb lb_main;
+static struct fx_lb *lb = &lb_main; /* the instance cases run against */
+static __u16 nat_min = XLB_DEFAULT_NAT_PORT_MIN;
+static __u16 nat_max = XLB_DEFAULT_NAT_PORT_MAX;
+static int if0, if2;
+static __u8 mac_if0[6], mac_if2[6], mac_client[6], mac_gw4[6], mac_gw6[6];
+
+static void report(const char *name, bool ok, const char *why)
+{
+	if (ok)
+		xtest_pass(name);
+	else
+		xtest_fail(name, "%s", why);
+}
+
+static int svc_conf_install(struct fx_lb *l, int id, bool schedule_only)
+{
+	const struct svc_def *d = &svcs[id];
+	struct xlb_backend_conf be[3] = {};
+	struct xlb_service_conf c = {};
+	int err;
+
+	for (int i = 0; i < d->n; i++) {
+		be[i].family = pkt_addr(d->be[i].addr, be[i].addr.bytes);
+		be[i].port = d->be[i].port;
+		be[i].weight = d->be[i].weight;
+	}
+	c.family = pkt_addr(d->vip, c.vip.bytes);
+	pkt_addr(d->vip, c.snat.bytes);
+	c.port = d->port;
+	c.proto = d->proto;
+	c.algo = d->algo;
+	c.first_backend_id = first_be[id];
+	c.n_backends = d->n;
+	c.backends = be;
+	if (schedule_only) {
+		err = xlb_schedule_install(&l->m, id, &c, NULL);
+		return err < 0 ? err : 0;
+	}
+	return xlb_service_install(&l->m, id, &c, NULL);
+}
+
+/* Backend definition of a backend id (NULL if unknown). */
+static const struct be_def *be_of(__u32 id, int *svc)
+{
+	for (int s = 0; s < N_SVC; s++) {
+		if (id >= first_be[s] && id < first_be[s] + svcs[s].n) {
+			if (svc)
+				*svc = s;
+			return &svcs[s].be[id - first_be[s]];
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running one frame and checking the outcome                          */
+/* ------------------------------------------------------------------ */
+
+struct xrun {
+	__u8 in[PKT_MAX_FRAME];
+	size_t in_len;
+	__u8 out[PKT_MAX_FRAME];
+	size_t out_len;
+	__u32 verdict;
+	struct fx_counters before, after;
+	long flows_before, flows_after;
+};
+
+struct xexp {
+	__u32 verdict;
+	const __u8 *pkt; /* expected output; NULL: the input, untouched */
+	size_t len;
+	bool any_bytes;	 /* do not compare the output (dropped after rewrite) */
+	struct fx_counters delta;
+	long flows_delta;
+};
+
+/* Entries of both connection tables: xlb_flows and xlb_embryos. */
+static long flow_entries(void)
+{
+	return fx_map_count(lb->m.flows) + fx_map_count(lb->m.embryos);
+}
+
+static int xrun(struct xrun *r, int ifindex, char *why, size_t n)
+{
+	int err;
+
+	r->flows_before = flow_entries();
+	err = fx_counters_read(&lb->m, &r->before);
+	if (!err)
+		err = fx_run(lb->prog_fd, ifindex, r->in, r->in_len, r->out,
+			     sizeof(r->out), &r->out_len, &r->verdict);
+	if (!err)
+		err = fx_counters_read(&lb->m, &r->after);
+	r->flows_after = flow_entries();
+	if (err)
+		snprintf(why, n, "test run / map read failed: %s",
+			 strerror(-err));
+	return err;
+}
+
+/* "drop_ttl+1 new_flow+1": the stats that changed during the run. */
+static const char *stat_changes(const struct xrun *r)
+{
+	static char buf[256];
+	size_t used = 0;
+
+	buf[0] = 0;
+	for (__u32 s = 0; s < XLB_STAT_MAX && used < sizeof(buf) - 40; s++) {
+		long long d = (long long)(r->after.stats[s] - r->before.stats[s]);
+
+		if (d)
+			used += snprintf(buf + used, sizeof(buf) - used,
+					 "%s%s%+lld", used ? " " : "",
+					 fx_stat_name(s), d);
+	}
+	return used ? buf : "none";
+}
+
+static void d_stat(struct fx_counters *d, __u32 stat)
+{
+	d->stats[stat]++;
+}
+
+static void d_traffic(struct fx_counters *d, __u32 svc, __u32 be,
+		      size_t bytes, bool packet, bool new_conn)
+{
+	if (packet) {
+		d->svc[svc].packets++;
+		d->svc[svc].bytes += bytes;
+		d->be[be].packets++;
+		d->be[be].bytes += bytes;
+	}
+	if (new_conn) {
+		d->svc[svc].conns++;
+		d->be[be].conns++;
+	}
+}
+
+static void counters_add(struct fx_counters *out, const struct fx_counters *a,
+			 const struct fx_counters *d)
+{
+	for (int s = 0; s < XLB_STAT_MAX; s++)
+		out->stats[s] = a->stats[s] + d->stats[s];
+	for (int i = 0; i < FX_MAX_SVC; i++) {
+		out->svc[i].conns = a->svc[i].conns + d->svc[i].conns;
+		out->svc[i].packets = a->svc[i].packets + d->svc[i].packets;
+		out->svc[i].bytes = a->svc[i].bytes + d->svc[i].bytes;
+	}
+	for (int i = 0; i < FX_MAX_BE; i++) {
+		out->be[i].conns = a->be[i].conns + d->be[i].conns;
+		out->be[i].packets = a->be[i].packets + d->be[i].packets;
+		out->be[i].bytes = a->be[i].bytes + d->be[i].bytes;
+	}
+}
+
+static bool xcheck(const char *name, const struct xrun *r,
+		   const struct xexp *e, char *why, size_t n)
+{
+	struct fx_counters want;
+	char cwhy[256];
+
+	if (r->verdict != e->verdict) {
+		snprintf(why, n, "verdict %s, expected %s (counters: %s)",
+			 fx_verdict_name(r->verdict),
+			 fx_verdict_name(e->verdict), stat_changes(r));
+		printf("  case %s:\n", name);
+		pkt_hexdump(stdout, "input", r->in, r->in_len, -1);
+		pkt_hexdump(stdout, "output", r->out, r->out_len, -1);
+		return false;
+	}
+	if (!e->any_bytes) {
+		const __u8 *exp = e->pkt ? e->pkt : r->in;
+		size_t exp_len = e->pkt ? e->len : r->in_len;
+		long off = pkt_first_diff(exp, exp_len, r->out, r->out_len,
+					  e->pkt != NULL);
+
+		if (off >= 0) {
+			snprintf(why, n, "%s at byte %ld (see dump)",
+				 e->pkt ? "output differs from expected" :
+					  "frame modified",
+				 off);
+			printf("  case %s:\n", name);
+			pkt_print_diff(stdout, exp, exp_len, r->out, r->out_len,
+				       off);
+			return false;
+		}
+	}
+	if (e->verdict == XDP_TX || e->verdict == XDP_REDIRECT) {
+		if (pkt_csum_verify(r->out, r->out_len, cwhy, sizeof(cwhy))) {
+			snprintf(why, n, "output checksum: %s", cwhy);
+			printf("  case %s:\n", name);
+			pkt_hexdump(stdout, "actual", r->out, r->out_len, -1);
+			return false;
+		}
+	}
+	counters_add(&want, &r->before, &e->delta);
+	if (fx_counters_cmp(&want, &r->after, cwhy, sizeof(cwhy))) {
+		snprintf(why, n, "%s (stats changed: %s)", cwhy,
+			 stat_changes(r));
+		return false;
+	}
+	if (r->flows_after - r->flows_before != e->flows_delta) {
+		snprintf(why, n, "flow entries %ld -> %ld, expected %+ld",
+			 r->flows_before, r->flows_after, e->flows_delta);
+		return false;
+	}
+	return true;
+}
+
+/* Run a frame that must come out untouched with `verdict`, counting
+ * `stat` once plus whatever *extra says (may be NULL). */
+static bool same_frame(const char *name, const __u8 *in, size_t len,
+		       __u32 verdict, __u32 stat,
+		       const struct fx_counters *extra, long flows_delta,
+		       char *why, size_t n)
+{
+	static struct xrun r;
+	struct xexp e = { .verdict = verdict, .flows_delta = flows_delta };
+
+	if (extra)
+		e.delta = *extra;
+	d_stat(&e.delta, stat);
+	memcpy(r.in, in, len);
+	r.in_len = len;
+	if (xrun(&r, if0, why, n))
+		return false;
+	return xcheck(name, &r, &e, why, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections: client <-> VIP, SNAT:nat <-> backend                    */
+/* ------------------------------------------------------------------ */
+
+enum dir { C2B, B2C };
+#define F_NEW 1u     /* the packet must create the connection */
+#define F_RESCHED 2u /* ... replacing a finished one (syn_rescheduled) */
+
+struct conn {
+	int svc;
+	const char *client;
+	__u16 cport;
+	int be;		 /* backend id, -1 until the first packet */
+	__u16 nat_port;	 /* host order */
+	bool established; /* pair in xlb_flows (backend answered), else in
+			   * xlb_embryos */
+};
+
+#define CONN(s, addr, port) { .svc = (s), .client = (addr), .cport = (port), .be = -1 }
+
+static void base_spec(struct pkt_spec *s, __u8 flags, size_t payload,
+		      __u8 seed)
+{
+	pkt_spec_init(s);
+	s->tcp_flags = flags;
+	if (flags & PKT_TCP_ACK)
+		s->ack = 777777;
+	s->payload_len = payload;
+	s->payload_seed = seed;
+}
+
+/* Client -> VIP packet of c. */
+static void c2b_spec(const struct conn *c, struct pkt_spec *s, __u8 flags,
+		     size_t payload)
+{
+	const struct svc_def *d = &svcs[c->svc];
+
+	base_spec(s, flags, payload, (__u8)c->cport);
+	memcpy(s->dmac, mac_if0, 6);
+	memcpy(s->smac, mac_client, 6);
+	pkt_spec_addrs(s, c->client, d->vip);
+	s->proto = d->proto;
+	s->sport = c->cport;
+	s->dport = d->port;
+}
+
+/* Backend -> SNAT:nat packet of c (c->be known). */
+static void b2c_spec(const struct conn *c, struct pkt_spec *s, __u8 flags,
+		     size_t payload)
+{
+	const struct svc_def *d = &svcs[c->svc];
+	const struct be_def *b = be_of(c->be, NULL);
+
+	base_spec(s, flags, payload, (__u8)(c->cport + 99));
+	s->seq = 424242;
+	pkt_mac(b->mac, s->smac);
+	memcpy(s->dmac, b->egress == EG_IF2 ? mac_if2 : mac_if0, 6);
+	pkt_spec_addrs(s, b->addr, d->vip);
+	s->proto = d->proto;
+	s->sport = b->port;
+	s->dport = c->nat_port;
+}
+
+static void key_c2b(const struct conn *c, struct xlb_flow_key *k)
+{
+	const struct svc_def *d = &svcs[c->svc];
+	__u8 a[16], v[16], f = pkt_addr(c->client, a);
+
+	pkt_addr(d->vip, v);
+	fx_flow_key(k, f, d->proto, a, c->cport, v, d->port);
+}
+
+static void key_b2c(const struct conn *c, __u32 be, __u16 nat,
+		    struct xlb_flow_key *k)
+{
+	const struct svc_def *d = &svcs[c->svc];
+	const struct be_def *b = be_of(be, NULL);
+	__u8 a[16], v[16], f = pkt_addr(b->addr, a);
+
+	pkt_addr(d->vip, v);
+	fx_flow_key(k, f, d->proto, a, b->port, v, nat);
+}
+
+static const char *key_str(const struct xlb_flow_key *k)
+{
+	static char buf[160];
+	char s[64], d[64];
+	int af = k->family == XLB_FAMILY_V6 ? AF_INET6 : AF_INET;
+
+	inet_ntop(af, k->src.bytes, s, sizeof(s));
+	inet_ntop(af, k->dst.bytes, d, sizeof(d));
+	snprintf(buf, sizeof(buf), "%s:%u -> %s:%u proto %u", s,
+		 ntohs(k->sport), d, ntohs(k->dport), k->proto);
+	return buf;
+}
+
+/* Find an entry in xlb_flows or xlb_embryos; *established tells which. */
+static int find_entry(const struct xlb_flow_key *k, struct xlb_flow *v,
+		      bool *established)
+{
+	*established = !fx_flow_get(lb->m.flows, k, v);
+	if (*established)
+		return 0;
+	return fx_flow_get(lb->m.embryos, k, v);
+}
+
+/* Both entries of c, field by field, in xlb_flows if c->established,
+ * else in xlb_embryos. */
+static bool check_pair(const struct conn *c, char *why, size_t n)
+{
+	const struct svc_def *d = &svcs[c->svc];
+	const struct be_def *b = be_of(c->be, NULL);
+	struct xlb_flow_key kc, kb, want;
+	struct xlb_flow fc, fb;
+	__u8 a[16], v[16], ba[16], f;
+
+	const char *table = c->established ? "xlb_flows" : "xlb_embryos";
+	bool est_c, est_b;
+
+	key_c2b(c, &kc);
+	key_b2c(c, c->be, c->nat_port, &kb);
+	if (find_entry(&kc, &fc, &est_c)) {
+		snprintf(why, n, "no flow entry for %s", key_str(&kc));
+		return false;
+	}
+	if (find_entry(&kb, &fb, &est_b)) {
+		snprintf(why, n, "no reverse entry for %s", key_str(&kb));
+		return false;
+	}
+	if (est_c != c->established || est_b != c->established) {
+		snprintf(why, n, "pair not (only) in %s: client entry in %s, "
+			 "reverse entry in %s", table,
+			 est_c ? "xlb_flows" : "xlb_embryos",
+			 est_b ? "xlb_flows" : "xlb_embryos");
+		return false;
+	}
+	f = pkt_addr(c->client, a);
+	pkt_addr(d->vip, v);
+	pkt_addr(b->addr, ba);
+	fx_flow_key(&want, f, d->proto, v, c->nat_port, ba, b->port);
+	if (memcmp(&fc.rewritten, &want, sizeof(want)) ||
+	    fc.dir != XLB_DIR_TO_BACKEND || fc.backend_id != (__u32)c->be ||
+	    fc.service_id != c->svc) {
+		snprintf(why, n,
+			 "client entry: rewritten %s dir %u backend %u "
+			 "service %u",
+			 key_str(&fc.rewritten), fc.dir, fc.backend_id,
+			 fc.service_id);
+		return false;
+	}
+	fx_flow_key(&want, f, d->proto, v, d->port, a, c->cport);
+	if (memcmp(&fb.rewritten, &want, sizeof(want)) ||
+	    fb.dir != XLB_DIR_TO_CLIENT || fb.backend_id != (__u32)c->be ||
+	    fb.service_id != c->svc) {
+		snprintf(why, n,
+			 "reverse entry: rewritten %s dir %u backend %u "
+			 "service %u",
+			 key_str(&fb.rewritten), fb.dir, fb.backend_id,
+			 fb.service_id);
+		return false;
+	}
+	return true;
+}
+
+/* Expected output of a forwarded packet in direction dir. */
+static void expect_spec(const struct conn *c, enum dir dir,
+			const struct pkt_spec *in, struct pkt_spec *out)
+{
+	const struct svc_def *d = &svcs[c->svc];
+	const struct be_def *b = be_of(c->be, NULL);
+
+	*out = *in;
+	out->ttl = in->ttl - 1;
+	if (dir == C2B) {
+		pkt_spec_addrs(out, d->vip, b->addr);
+		out->sport = c->nat_port;
+		out->dport = b->port;
+		pkt_mac(b->mac, out->dmac);
+		memcpy(out->smac, b->egress == EG_IF2 ? mac_if2 : mac_if0, 6);
+	} else {
+		pkt_spec_addrs(out, d->vip, c->client);
+		out->sport = d->port;
+		out->dport = c->cport;
+		memcpy(out->dmac, out->family == 4 ? mac_gw4 : mac_gw6, 6);
+		memcpy(out->smac, mac_if0, 6);
+	}
+}
+
+/*
+ * Send `in` for c in direction dir and expect it forwarded (XDP_TX, or
+ * XDP_REDIRECT for a backend on the other interface).  F_NEW: learn the
+ * backend and NAT port from xlb_flows (backend of the service and equal
+ * to want_be if >= 0, port in range, both entries right); otherwise they
+ * must be unchanged.
+ */
+static bool do_fwd(const char *name, struct conn *c, enum dir dir,
+		   const struct pkt_spec *in, unsigned flags, int want_be,
+		   char *why, size_t n)
+{
+	static struct xrun r;
+	static __u8 exp_buf[PKT_MAX_FRAME];
+	struct xexp e = { .verdict = XDP_TX };
+	struct pkt_spec out;
+	struct xlb_flow_key k;
+	struct xlb_flow f;
+	int old_be = c->be, svc;
+	__u16 old_nat = c->nat_port;
+	const struct be_def *b;
+	bool promote = false;
+
+	r.in_len = pkt_build(in, r.in, sizeof(r.in));
+	if (!r.in_len) {
+		snprintf(why, n, "cannot build the input frame");
+		return false;
+	}
+	if (xrun(&r, if0, why, n))
+		return false;
+
+	if (dir == C2B) {
+		bool est;
+
+		key_c2b(c, &k);
+		if (find_entry(&k, &f, &est)) {
+			snprintf(why, n, "no flow for %s; verdict %s (counters: %s)",
+				 key_str(&k), fx_verdict_name(r.verdict),
+				 stat_changes(&r));
+			return false;
+		}
+		if (flags & F_NEW) {
+			c->established = false; /* half-open until answered */
+			c->be = (int)f.backend_id;
+			c->nat_port = ntohs(f.rewritten.sport);
+			if (!be_of(f.backend_id, &svc) || svc != c->svc) {
+				snprintf(why, n, "backend id %u is not one of "
+					 "service %d's", f.backend_id, c->svc);
+				return false;
+			}
+			if (want_be >= 0 && c->be != want_be) {
+				snprintf(why, n, "scheduled to backend %d (%s), "
+					 "expected %d (%s)", c->be,
+					 be_of(c->be, NULL)->addr, want_be,
+					 be_of(want_be, NULL)->addr);
+				return false;
+			}
+			if (c->nat_port < nat_min || c->nat_port > nat_max) {
+				snprintf(why, n, "NAT port %u outside %u-%u",
+					 c->nat_port, nat_min, nat_max);
+				return false;
+			}
+		} else if (f.backend_id != (__u32)c->be ||
+			   ntohs(f.rewritten.sport) != c->nat_port) {
+			snprintf(why, n, "flow moved: backend %d port %u -> "
+				 "backend %u port %u", c->be, c->nat_port,
+				 f.backend_id, ntohs(f.rewritten.sport));
+			return false;
+		}
+		if (!check_pair(c, why, n))
+			return false;
+		if (flags & F_RESCHED) {
+			struct xlb_flow_key old;
+
+			key_b2c(c, old_be, old_nat, &old);
+			if ((old_be != c->be || old_nat != c->nat_port) &&
+			    !find_entry(&old, &f, &est)) {
+				snprintf(why, n, "old reverse entry %s left "
+					 "behind", key_str(&old));
+				return false;
+			}
+		}
+	}
+	if (dir == B2C) {
+		/* the backend's first packet moves the pair to xlb_flows */
+		promote = !c->established;
+		c->established = true;
+		if (!check_pair(c, why, n))
+			return false;
+	}
+	b = be_of(c->be, NULL);
+	if (dir == C2B && b->egress == EG_IF2)
+		e.verdict = XDP_REDIRECT;
+	if (promote)
+		d_stat(&e.delta, XLB_STAT_PROMOTED);
+	expect_spec(c, dir, in, &out);
+	e.len = pkt_build(&out, exp_buf, sizeof(exp_buf));
+	e.pkt = exp_buf;
+	d_stat(&e.delta, dir == C2B ? XLB_STAT_FWD_TO_BACKEND :
+				      XLB_STAT_FWD_TO_CLIENT);
+	if (flags & F_NEW) {
+		d_stat(&e.delta, XLB_STAT_NEW_FLOW);
+		e.flows_delta = 2;
+	}
+	if (flags & F_RESCHED) {
+		d_stat(&e.delta, XLB_STAT_SYN_RESCHEDULED);
+		e.flows_delta = 0;
+	}
+	d_traffic(&e.delta, c->svc, c->be, r.in_len, true, flags & F_NEW);
+	return xcheck(name, &r, &e, why, n);
+}
+
+static bool fwd(const char *name, struct conn *c, enum dir dir,
+		const struct pkt_spec *in, unsigned flags, int want_be)
+{
+	char why[WHY_LEN];
+	bool ok = do_fwd(name, c, dir, in, flags, want_be, why, sizeof(why));
+
+	report(name, ok, why);
+	return ok;
+}
+
+/* Shorthands: a plain packet of c. */
+static bool fwd_c2b(const char *name, struct conn *c, __u8 flags,
+		    size_t payload, unsigned fl, int want_be)
+{
+	struct pkt_spec s;
+
+	c2b_spec(c, &s, flags, payload);
+	return fwd(name, c, C2B, &s, fl, want_be);
+}
+
+static bool fwd_b2c(const char *name, struct conn *c, __u8 flags,
+		    size_t payload)
+{
+	struct pkt_spec s;
+
+	b2c_spec(c, &s, flags, payload);
+	return fwd(name, c, B2C, &s, 0, -1);
+}
+
+#define F_ANY_BYTES 4u /* not_fwd: output not compared (dropped late) */
+
+/* A packet of c that must not be forwarded: untouched (unless
+ * F_ANY_BYTES), `verdict`, `stat` + 1.  F_NEW: a SYN that creates the
+ * (half-open) connection first, counting new_flow, conns and two
+ * entries. */
+static bool not_fwd(const char *name, struct conn *c, const struct pkt_spec *s,
+		    __u32 verdict, __u32 stat, unsigned flags)
+{
+	static struct xrun r;
+	struct xexp e = { .verdict = verdict,
+			  .any_bytes = (flags & F_ANY_BYTES) != 0 };
+	char why[WHY_LEN];
+	bool ok;
+
+	r.in_len = pkt_build(s, r.in, sizeof(r.in));
+	d_stat(&e.delta, stat);
+	ok = !xrun(&r, if0, why, sizeof(why));
+	if (ok && (flags & F_NEW)) {
+		struct xlb_flow_key k;
+		struct xlb_flow f;
+		bool est;
+
+		key_c2b(c, &k);
+		if (find_entry(&k, &f, &est)) {
+			snprintf(why, sizeof(why), "no flow for %s (counters: %s)",
+				 key_str(&k), stat_changes(&r));
+			ok = false;
+		} else {
+			c->be = (int)f.backend_id;
+			c->nat_port = ntohs(f.rewritten.sport);
+			c->established = false;
+			d_stat(&e.delta, XLB_STAT_NEW_FLOW);
+			d_traffic(&e.delta, c->svc, c->be, 0, false, true);
+			e.flows_delta = 2;
+			ok = check_pair(c, why, sizeof(why));
+		}
+	}
+	if (ok)
+		ok = xcheck(name, &r, &e, why, sizeof(why));
+	report(name, ok, why);
+	return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Self-tests of the reference (the assertions can fail)               */
+/* ------------------------------------------------------------------ */
+
+static void test_reference(void)
+{
+	/* RFC 1071-style known vector: IPv4 header with checksum 0xb861 */
+	static const __u8 known[] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00, 0x45, 0x00,
+		0x00, 0x14, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00,
+		0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+	};
+	__u8 a[256], b[256], k[sizeof(known)];
+	struct pkt_spec s;
+	char why[WHY_LEN] = "";
+	size_t n;
+	long off;
+	bool ok = true;
+
+	/* known vector: our sum gives the published checksum */
+	memcpy(k, known, sizeof(k));
+	k[14 + 3] = 0x73; /* tot_len 0x73 as in the published example */
+	pkt_ipv4_fix_csum(k, sizeof(k));
+	if (k[24] != 0xb8 || k[25] != 0x61) {
+		snprintf(why, sizeof(why), "IPv4 header checksum 0x%02x%02x, "
+			 "published 0xb861", k[24], k[25]);
+		ok = false;
+	}
+	report("reference_ipv4_known_vector", ok, why);
+
+	pkt_spec_init(&s);
+	pkt_spec_addrs(&s, "203.0.113.1", VIP4);
+	s.proto = IPPROTO_TCP;
+	s.sport = 1;
+	s.dport = 2;
+	s.payload_len = 33;
+	n = pkt_build(&s, a, sizeof(a));
+	memcpy(b, a, n);
+	ok = pkt_first_diff(a, n, b, n, false) == -1 &&
+	     !pkt_csum_verify(a, n, why, sizeof(why));
+	b[60] ^= 0x40;
+	off = pkt_first_diff(a, n, b, n, true);
+	ok = ok && off == 60 && pkt_csum_verify(b, n, why, sizeof(why)) != 0;
+	ok = ok && pkt_first_diff(a, n, b, n - 1, false) == 60;
+	ok = ok && pkt_first_diff(a, n, a, n - 1, false) == (long)n - 1;
+	report("reference_detects_changed_byte_and_bad_tcp_csum", ok,
+	       "a flipped payload byte or a length change went unnoticed");
+
+	/* 0x0000 vs 0xffff: equal for TCP (incremental), not for UDP */
+	memcpy(b, a, n);
+	a[14 + 20 + 16] = a[14 + 20 + 17] = 0;
+	b[14 + 20 + 16] = b[14 + 20 + 17] = 0xff;
+	ok = pkt_first_diff(a, n, b, n, true) == -1 &&
+	     pkt_first_diff(a, n, b, n, false) == 14 + 20 + 16;
+	s.proto = IPPROTO_UDP;
+	n = pkt_build(&s, a, sizeof(a));
+	memcpy(b, a, n);
+	a[14 + 20 + 6] = a[14 + 20 + 7] = 0;
+	b[14 + 20 + 6] = b[14 + 20 + 7] = 0xff;
+	ok = ok && pkt_first_diff(a, n, b, n, true) == 14 + 20 + 6;
+	/* UDP/IPv4 0 = none (valid); UDP/IPv6 0 invalid */
+	ok = ok && !pkt_csum_verify(a, n, why, sizeof(why));
+	pkt_spec_addrs(&s, "2001:db8:200::1", VIP6);
+	n = pkt_build(&s, a, sizeof(a));
+	ok = ok && !pkt_csum_verify(a, n, why, sizeof(why));
+	a[14 + 40 + 6] = a[14 + 40 + 7] = 0;
+	ok = ok && pkt_csum_verify(a, n, why, sizeof(why)) != 0;
+	report("reference_csum_zero_rules", ok,
+	       "0x0000/0xffff equivalence or UDP zero rule not applied");
+}
+
+/* /proc/net/snmp (Name: fields / Name: values) or snmp6 (name value). */
+static long long snmp_get(const char *file, const char *group,
+			  const char *field)
+{
+	char line1[2048], line2[2048];
+	FILE *f = fopen(file, "r");
+	long long v = -1;
+
+	if (!f)
+		return -1;
+	if (strstr(file, "snmp6")) {
+		char name[128];
+		long long val;
+
+		while (fscanf(f, "%127s %lld", name, &val) == 2)
+			if (!strcmp(name, field))
+				v = val;
+		fclose(f);
+		return v;
+	}
+	while (fgets(line1, sizeof(line1), f) && fgets(line2, sizeof(line2), f)) {
+		char *s1, *s2, *t1, *t2;
+		size_t gl = strlen(group);
+
+		if (strncmp(line1, group, gl) || line1[gl] != ':')
+			continue;
+		t1 = strtok_r(line1, " \n", &s1);
+		t2 = strtok_r(line2, " \n", &s2);
+		while ((t1 = strtok_r(NULL, " \n", &s1)) &&
+		       (t2 = strtok_r(NULL, " \n", &s2)))
+			if (!strcmp(t1, field))
+				v = atoll(t2);
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * The kernel as an independent checksum oracle: frames from the builder
+ * are sent through the peer (xlbt1, AF_PACKET) to xlbt0, where the stack
+ * (no XDP attached) verifies them: to a closed port, a good TCP segment
+ * is answered with a RST (OutRsts) and a good UDP datagram counts NoPorts;
+ * a bad one counts InCsumErrors.  A corrupted frame must be refused, so
+ * the oracle is shown to be able to fail.
+ */
+struct oracle_case {
+	const char *name;
+	const char *src, *dst;
+	__u8 proto;
+	size_t payload;
+	__u8 ip_opt_len;
+	bool corrupt;
+};
+
+static bool oracle_send(int fd, const __u8 *frame, size_t len)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_ifindex = fx_ifindex(FX_PEER),
+		.sll_halen = 6,
+	};
+
+	memcpy(sll.sll_addr, mac_if0, 6);
+	return sendto(fd, frame, len, 0, (struct sockaddr *)&sll,
+		      sizeof(sll)) == (ssize_t)len;
+}
+
+static void test_oracle(void)
+{
+	static const struct oracle_case cases[] = {
+		{ "oracle_kernel_accepts_tcp4_odd", "203.0.113.200", VIP4,
+		  IPPROTO_TCP, 1001, 0, false },
+		{ "oracle_kernel_accepts_tcp4_options_big", "203.0.113.200",
+		  VIP4, IPPROTO_TCP, 2999, 8, false },
+		{ "oracle_kernel_accepts_udp4_odd", "203.0.113.200", VIP4,
+		  IPPROTO_UDP, 777, 0, false },
+		{ "oracle_kernel_accepts_tcp6_odd", "2001:db8:200::200", VIP6,
+		  IPPROTO_TCP, 1501, 0, false },
+		{ "oracle_kernel_accepts_udp6_odd", "2001:db8:200::200", VIP6,
+		  IPPROTO_UDP, 3001, 0, false },
+		{ "oracle_kernel_rejects_corrupted_udp4", "203.0.113.200", VIP4,
+		  IPPROTO_UDP, 100, 0, true },
+		{ "oracle_kernel_rejects_corrupted_tcp6", "2001:db8:200::200",
+		  VIP6, IPPROTO_TCP, 100, 0, true },
+	};
+	int fd = socket(AF_PACKET, SOCK_RAW, 0);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct oracle_case *c = &cases[i];
+		bool v6 = strchr(c->src, ':') != NULL;
+		/* TCP counts both families in /proc/net/snmp */
+		const char *file = v6 && c->proto == IPPROTO_UDP ?
+					   "/proc/net/snmp6" :
+					   "/proc/net/snmp";
+		const char *grp = c->proto == IPPROTO_TCP ? "Tcp" : "Udp";
+		const char *good = c->proto == IPPROTO_TCP ? "OutRsts" :
+				   v6			   ? "Udp6NoPorts" :
+							     "NoPorts";
+		const char *bad = c->proto == IPPROTO_TCP ? "InCsumErrors" :
+				  v6			  ? "Udp6InCsumErrors" :
+							    "InCsumErrors";
+		const char *gfile;
+		char why[WHY_LEN] = "";
+		long long g0, b0, g1 = 0, b1 = 0, h0, h1;
+
+		gfile = file;
+		__u8 frame[PKT_MAX_FRAME];
+		struct pkt_spec s;
+		size_t n;
+
+		if (fd < 0) {
+			xtest_skip(c->name, "AF_PACKET socket: %s",
+				   strerror(errno));
+			continue;
+		}
+		pkt_spec_init(&s);
+		memcpy(s.dmac, mac_if0, 6);
+		memcpy(s.smac, mac_client, 6);
+		pkt_spec_addrs(&s, c->src, c->dst);
+		s.proto = c->proto;
+		s.sport = 33000 + i;
+		s.dport = 9; /* discard: nothing listens */
+		s.tcp_flags = PKT_TCP_ACK | PKT_TCP_PSH;
+		s.ack = 1;
+		s.payload_len = c->payload;
+		s.payload_seed = (__u8)i;
+		s.ip_opt_len = c->ip_opt_len;
+		n = pkt_build(&s, frame, sizeof(frame));
+		if (c->corrupt)
+			frame[n - 1] ^= 0x01;
+		g0 = snmp_get(gfile, grp, good);
+		b0 = snmp_get(file, grp, bad);
+		h0 = snmp_get("/proc/net/snmp", "Ip", "InHdrErrors");
+		if (g0 < 0 || b0 < 0 || !oracle_send(fd, frame, n)) {
+			xtest_skip(c->name, "cannot read SNMP counters or send");
+			continue;
+		}
+		for (int t = 0; t < 200; t++) {
+			g1 = snmp_get(gfile, grp, good);
+			b1 = snmp_get(file, grp, bad);
+			if (g1 != g0 || b1 != b0)
+				break;
+			usleep(1000);
+		}
+		h1 = snmp_get("/proc/net/snmp", "Ip", "InHdrErrors");
+		if (c->corrupt ? (b1 != b0 + 1 || g1 != g0) :
+				 (g1 != g0 + 1 || b1 != b0 || h1 != h0))
+			snprintf(why, sizeof(why),
+				 "%s %+lld, %s %+lld, Ip InHdrErrors %+lld",
+				 good, g1 - g0, bad, b1 - b0, h1 - h0);
+		report(c->name, !why[0], why);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Cases                                                               */
+/* ------------------------------------------------------------------ */
+
+static void vlan_tags(struct pkt_spec *s, int n)
+{
+	static const struct pkt_vlan one[] = { { PKT_ETH_P_8021Q, 100 } };
+	static const struct pkt_vlan two[] = { { PKT_ETH_P_8021AD, 200 },
+					       { PKT_ETH_P_8021Q, 0x2000 | 300 } };
+	static const struct pkt_vlan three[] = { { PKT_ETH_P_8021AD, 200 },
+						 { PKT_ETH_P_8021Q, 300 },
+						 { PKT_ETH_P_8021Q, 400 } };
+
+	s->n_vlans = n;
+	memcpy(s->vlans, n == 1 ? one : n == 2 ? two : three,
+	       n * sizeof(struct pkt_vlan));
+}
+
+static void test_tcp4_flow(void)
+{
+	static const size_t sizes[] = { 1,    2,    3,	  511,	1000, 1459,
+					1460, 1461, 1501, 2047, 2999, 3400 };
+	struct conn a = CONN(S_TCP, "203.0.113.1", 40001);
+	struct conn b = CONN(S_TCP, "203.0.113.2", 40001);
+	struct conn p = CONN(S_TCP, "203.0.113.3", 40002);
+	__u32 be0 = first_be[S_TCP];
+	struct pkt_spec s;
+	char name[64];
+
+	if (!fwd_c2b("tcp4_syn_new_flow", &a, PKT_TCP_SYN, 0, F_NEW, be0))
+		return;
+	fwd_c2b("tcp4_syn_retransmit_same_flow", &a, PKT_TCP_SYN, 0, 0, -1);
+	fwd_b2c("tcp4_reply_synack", &a, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	fwd_c2b("tcp4_ack_same_flow", &a, PKT_TCP_ACK, 0, 0, -1);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(name, sizeof(name), "tcp4_data_%zu", sizes[i]);
+		fwd_c2b(name, &a, PKT_TCP_ACK | PKT_TCP_PSH, sizes[i], 0, -1);
+	}
+	fwd_b2c("tcp4_reply_data_1", &a, PKT_TCP_ACK | PKT_TCP_PSH, 1);
+	fwd_b2c("tcp4_reply_data_1447", &a, PKT_TCP_ACK | PKT_TCP_PSH, 1447);
+	fwd_b2c("tcp4_reply_data_3001", &a, PKT_TCP_ACK | PKT_TCP_PSH, 3001);
+
+	c2b_spec(&a, &s, PKT_TCP_ACK, 99);
+	s.tcp_opt_len = 12;
+	fwd("tcp4_tcp_options_kept", &a, C2B, &s, 0, -1);
+	c2b_spec(&a, &s, PKT_TCP_ACK, 64);
+	s.frag = PKT_IP_DF;
+	s.tos = 0xb8;
+	s.ip_id = 0xfedc;
+	fwd("tcp4_df_tos_id_kept_not_a_fragment", &a, C2B, &s, 0, -1);
+	c2b_spec(&a, &s, PKT_TCP_ACK, 0);
+	s.ttl = 2;
+	fwd("tcp4_ttl2_leaves_with_ttl1", &a, C2B, &s, 0, -1);
+
+	/* rr: second client goes to the second backend, 8000 -> 8080 */
+	fwd_c2b("tcp4_second_client_port_translated", &b, PKT_TCP_SYN, 0,
+		F_NEW, be0 + 1);
+	fwd_b2c("tcp4_second_client_reply_from_8080", &b,
+		PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	fwd_c2b("tcp4_first_client_unaffected", &a, PKT_TCP_ACK, 5, 0, -1);
+
+	/* Ethernet padding after the IP packet: kept, not counted in csum */
+	c2b_spec(&p, &s, PKT_TCP_SYN, 0);
+	s.trailer_len = 6;
+	fwd("tcp4_ethernet_padding_kept", &p, C2B, &s, F_NEW, be0);
+	b2c_spec(&p, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	s.trailer_len = 6;
+	fwd("tcp4_reply_ethernet_padding_kept", &p, B2C, &s, 0, -1);
+}
+
+static void test_ttl(void)
+{
+	struct conn a = CONN(S_TCP, "203.0.113.5", 40005);
+	struct conn n = CONN(S_TCP, "203.0.113.6", 40006);
+	struct conn v6 = CONN(S_TCP6, "2001:db8:200::5", 40005);
+	struct pkt_spec s;
+
+	if (!fwd_c2b("ttl_setup_flow", &a, PKT_TCP_SYN, 0, F_NEW, -1) ||
+	    !fwd_b2c("ttl_setup_reply", &a, PKT_TCP_SYN | PKT_TCP_ACK, 0))
+		return;
+	c2b_spec(&a, &s, PKT_TCP_ACK, 10);
+	s.ttl = 1;
+	not_fwd("ttl1_existing_flow_dropped", &a, &s, XDP_DROP,
+		XLB_STAT_DROP_TTL, 0);
+	s.ttl = 0;
+	not_fwd("ttl0_existing_flow_dropped", &a, &s, XDP_DROP,
+		XLB_STAT_DROP_TTL, 0);
+	b2c_spec(&a, &s, PKT_TCP_ACK, 10);
+	s.ttl = 1;
+	not_fwd("ttl1_reply_dropped", &a, &s, XDP_DROP, XLB_STAT_DROP_TTL,
+		0);
+	/* a SYN with TTL 1 creates the connection, then is dropped */
+	c2b_spec(&n, &s, PKT_TCP_SYN, 0);
+	s.ttl = 1;
+	not_fwd("ttl1_syn_dropped", &n, &s, XDP_DROP, XLB_STAT_DROP_TTL, F_NEW);
+	c2b_spec(&v6, &s, PKT_TCP_SYN, 0);
+	s.ttl = 1;
+	not_fwd("hoplimit1_ipv6_syn_dropped", &v6, &s, XDP_DROP,
+		XLB_STAT_DROP_TTL, F_NEW);
+}
+
+/* Frames that are not ours, or not allowed: a table. */
+struct raw_case {
+	const char *name;
+	const char *src, *dst; /* src NULL: ARP request */
+	__u8 proto;
+	__u16 sport, dport;
+	__u8 flags;
+	int vlans;
+	__u16 frag;
+	const char *ext; /* IPv6: "hbh", "frag", "frag_later" */
+	size_t payload;
+	__u32 verdict, stat;
+};
+
+static size_t raw_build(const struct raw_case *c, __u8 *buf, size_t cap)
+{
+	struct pkt_spec s;
+	__u8 arp[28] = { 0, 1, 8, 0, 6, 4, 0, 1 };
+
+	pkt_spec_init(&s);
+	memcpy(s.dmac, mac_if0, 6);
+	memcpy(s.smac, mac_client, 6);
+	if (!c->src) {
+		memset(s.dmac, 0xff, 6);
+		memcpy(arp + 8, mac_client, 6);
+		__u8 ip[16];
+
+		pkt_addr(FX_GW4, ip);
+		memcpy(arp + 14, ip, 4);
+		pkt_addr(VIP4, ip);
+		memcpy(arp + 24, ip, 4);
+		s.ethertype = PKT_ETH_P_ARP;
+		s.payload = arp;
+		s.payload_len = sizeof(arp);
+		return pkt_build(&s, buf, cap);
+	}
+	pkt_spec_addrs(&s, c->src, c->dst);
+	s.proto = c->proto;
+	s.sport = c->sport;
+	s.dport = c->dport;
+	s.tcp_flags = c->flags;
+	if (c->flags & PKT_TCP_ACK)
+		s.ack = 1;
+	s.frag = c->frag;
+	s.payload_len = c->payload;
+	if (c->vlans)
+		vlan_tags(&s, c->vlans);
+	if (c->ext) {
+		s.ip6_ext = true;
+		s.ip6_ext_type = strcmp(c->ext, "hbh") ? 44 : 0;
+		s.ip6_frag = !strcmp(c->ext, "frag") ? 1 : 0x5a8;
+	}
+	return pkt_build(&s, buf, cap);
+}
+
+static void test_raw_table(void)
+{
+	static const struct raw_case cases[] = {
+		/* not for a service: passed untouched */
+		{ "pass_vip_other_port", "203.0.113.50", VIP4, IPPROTO_TCP,
+		  40000, 8001, PKT_TCP_SYN, 0, 0, NULL, 0, XDP_PASS,
+		  XLB_STAT_PASS_NO_SERVICE },
+		{ "pass_other_address_service_port", "203.0.113.50",
+		  "198.51.100.99", IPPROTO_TCP, 40000, 8000, PKT_TCP_SYN, 0, 0,
+		  NULL, 0, XDP_PASS, XLB_STAT_PASS_NO_SERVICE },
+		{ "pass_udp_to_tcp_service_port", "203.0.113.50", VIP4,
+		  IPPROTO_UDP, 40000, 8000, 0, 0, 0, NULL, 20, XDP_PASS,
+		  XLB_STAT_PASS_NO_SERVICE },
+		{ "pass_tcp_to_udp_service_port", "203.0.113.50", VIP4,
+		  IPPROTO_TCP, 40000, 5353, PKT_TCP_SYN, 0, 0, NULL, 0,
+		  XDP_PASS, XLB_STAT_PASS_NO_SERVICE },
+		{ "pass_ipv4_to_ipv6_service_port", "203.0.113.50", VIP4,
+		  IPPROTO_TCP, 40000, 80, PKT_TCP_SYN, 0, 0, NULL, 0, XDP_PASS,
+		  XLB_STAT_PASS_NO_SERVICE },
+		{ "pass_ipv6_vip_other_port", "2001:db8:200::50", VIP6,
+		  IPPROTO_TCP, 40000, 81, PKT_TCP_SYN, 0, 0, NULL, 0, XDP_PASS,
+		  XLB_STAT_PASS_NO_SERVICE },
+		{ "pass_source_port_8000_not_hijacked", "198.51.100.50",
+		  "203.0.113.9", IPPROTO_TCP, 8000, 5555,
+		  PKT_TCP_SYN | PKT_TCP_ACK, 0, 0, NULL, 0, XDP_PASS,
+		  XLB_STAT_PASS_NO_SERVICE },
+		{ "pass_backend_to_nat_port_no_flow", "198.51.100.11", VIP4,
+		  IPPROTO_TCP, 8000, 20000, PKT_TCP_SYN | PKT_TCP_ACK, 0, 0,
+		  NULL, 0, XDP_PASS, XLB_STAT_PASS_NO_SERVICE },
+		{ "pass_backend_syn_to_nat_port_no_flow", "198.51.100.11", VIP4,
+		  IPPROTO_TCP, 8000, 20001, PKT_TCP_SYN, 0, 0, NULL, 0,
+		  XDP_PASS, XLB_STAT_PASS_NO_SERVICE },
+		{ "pass_vlan_vip_other_port", "203.0.113.50", VIP4, IPPROTO_TCP,
+		  40000, 8001, PKT_TCP_SYN, 1, 0, NULL, 0, XDP_PASS,
+		  XLB_STAT_PASS_NO_SERVICE },
+		{ "pass_icmp_echo_to_vip", "203.0.113.50", VIP4, IPPROTO_ICMP,
+		  7, 0, 0, 0, 0, NULL, 56, XDP_PASS, XLB_STAT_PASS_ICMP },
+		{ "pass_icmpv6_echo_to_vip", "2001:db8:200::50", VIP6,
+		  IPPROTO_ICMPV6, 7, 0, 0, 0, 0, NULL, 56, XDP_PASS,
+		  XLB_STAT_PASS_ICMP },
+		{ "pass_gre_to_vip", "203.0.113.50", VIP4, IPPROTO_GRE, 0, 0,
+		  0, 0, 0, NULL, 24, XDP_PASS, XLB_STAT_PASS_NOT_L4 },
+		{ "pass_arp_request", NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0,
+		  XDP_PASS, XLB_STAT_PASS_NOT_IP },
+		{ "pass_three_vlan_tags", "203.0.113.50", VIP4, IPPROTO_TCP,
+		  40000, 8000, PKT_TCP_SYN, 3, 0, NULL, 0, XDP_PASS,
+		  XLB_STAT_PASS_NOT_IP },
+		{ "pass_ipv6_hop_by_hop_to_vip", "2001:db8:200::50", VIP6,
+		  IPPROTO_TCP, 40000, 80, PKT_TCP_SYN, 0, 0, "hbh", 0, XDP_PASS,
+		  XLB_STAT_PASS_IPV6_EXT },
+		/* fragments: passed untouched */
+		{ "frag_udp_first_mf", "203.0.113.50", VIP4, IPPROTO_UDP, 40000,
+		  5353, 0, 0, PKT_IP_MF, NULL, 64, XDP_PASS,
+		  XLB_STAT_PASS_FRAGMENT },
+		{ "frag_udp_last_offset", "203.0.113.50", VIP4, IPPROTO_UDP,
+		  40000, 5353, 0, 0, 185, NULL, 64, XDP_PASS,
+		  XLB_STAT_PASS_FRAGMENT },
+		{ "frag_tcp_syn_mf", "203.0.113.50", VIP4, IPPROTO_TCP, 40000,
+		  8000, PKT_TCP_SYN, 0, PKT_IP_MF, NULL, 8, XDP_PASS,
+		  XLB_STAT_PASS_FRAGMENT },
+		{ "frag_tcp_middle_mf_offset", "203.0.113.50", VIP4,
+		  IPPROTO_TCP, 40000, 8000, PKT_TCP_ACK, 0, PKT_IP_MF | 10,
+		  NULL, 8, XDP_PASS, XLB_STAT_PASS_FRAGMENT },
+		{ "frag_df_and_mf_vlan", "203.0.113.50", VIP4, IPPROTO_TCP,
+		  40000, 8000, PKT_TCP_SYN, 2, PKT_IP_DF | PKT_IP_MF, NULL, 8,
+		  XDP_PASS, XLB_STAT_PASS_FRAGMENT },
+		{ "frag_ipv6_first", "2001:db8:200::50", VIP6, IPPROTO_TCP,
+		  40000, 80, PKT_TCP_SYN, 0, 0, "frag", 8, XDP_PASS,
+		  XLB_STAT_PASS_FRAGMENT },
+		{ "frag_ipv6_later", "2001:db8:200::50", VIP6, IPPROTO_UDP,
+		  40000, 5353, 0, 0, 0, "frag_later", 64, XDP_PASS,
+		  XLB_STAT_PASS_FRAGMENT },
+		/* TCP that does not open a connection, without state */
+		{ "drop_ack_no_flow", "203.0.113.51", VIP4, IPPROTO_TCP, 40000,
+		  8000, PKT_TCP_ACK, 0, 0, NULL, 0, XDP_DROP,
+		  XLB_STAT_DROP_NO_FLOW },
+		{ "drop_synack_no_flow", "203.0.113.51", VIP4, IPPROTO_TCP,
+		  40000, 8000, PKT_TCP_SYN | PKT_TCP_ACK, 0, 0, NULL, 0,
+		  XDP_DROP, XLB_STAT_DROP_NO_FLOW },
+		{ "drop_rst_no_flow", "203.0.113.51", VIP4, IPPROTO_TCP, 40000,
+		  8000, PKT_TCP_RST, 0, 0, NULL, 0, XDP_DROP,
+		  XLB_STAT_DROP_NO_FLOW },
+		{ "drop_syn_rst_no_flow", "203.0.113.51", VIP4, IPPROTO_TCP,
+		  40000, 8000, PKT_TCP_SYN | PKT_TCP_RST, 0, 0, NULL, 0,
+		  XDP_DROP, XLB_STAT_DROP_NO_FLOW },
+		{ "drop_fin_ack_no_flow", "203.0.113.51", VIP4, IPPROTO_TCP,
+		  40000, 8000, PKT_TCP_FIN | PKT_TCP_ACK, 0, 0, NULL, 0,
+		  XDP_DROP, XLB_STAT_DROP_NO_FLOW },
+		{ "drop_data_no_flow", "203.0.113.51", VIP4, IPPROTO_TCP, 40000,
+		  8000, PKT_TCP_ACK | PKT_TCP_PSH, 0, 0, NULL, 100, XDP_DROP,
+		  XLB_STAT_DROP_NO_FLOW },
+		{ "drop_vlan_ack_no_flow", "203.0.113.51", VIP4, IPPROTO_TCP,
+		  40000, 8000, PKT_TCP_ACK, 2, 0, NULL, 0, XDP_DROP,
+		  XLB_STAT_DROP_NO_FLOW },
+		{ "drop_ipv6_ack_no_flow", "2001:db8:200::51", VIP6,
+		  IPPROTO_TCP, 40000, 80, PKT_TCP_ACK, 0, 0, NULL, 0, XDP_DROP,
+		  XLB_STAT_DROP_NO_FLOW },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct raw_case *c = &cases[i];
+		__u8 buf[PKT_MAX_FRAME];
+		char why[WHY_LEN];
+		size_t n = raw_build(c, buf, sizeof(buf));
+		bool ok = n && same_frame(c->name, buf, n, c->verdict, c->stat,
+					  NULL, 0, why, sizeof(why));
+
+		if (!n)
+			snprintf(why, sizeof(why), "cannot build frame");
+		report(c->name, ok, why);
+	}
+}
+
+/* Every truncation of a frame (14 bytes and more) is passed untouched as
+ * malformed, creating nothing. */
+static void truncations(const char *name, const struct pkt_spec *s)
+{
+	__u8 full[PKT_MAX_FRAME];
+	size_t n = pkt_build(s, full, sizeof(full));
+	char why[WHY_LEN] = "cannot build frame";
+	bool ok = n > 14;
+
+	for (size_t cut = 14; ok && cut < n; cut++) {
+		char w[WHY_LEN / 2];
+
+		ok = same_frame(name, full, cut, XDP_PASS,
+				XLB_STAT_PASS_MALFORMED, NULL, 0, w, sizeof(w));
+		if (!ok)
+			snprintf(why, sizeof(why), "cut at %zu of %zu: %s", cut,
+				 n, w);
+	}
+	report(name, ok, why);
+}
+
+static void test_malformed(void)
+{
+	struct conn a = CONN(S_TCP, "203.0.113.80", 40080);
+	struct conn u = CONN(S_UDP, "203.0.113.80", 40080);
+	struct conn t6 = CONN(S_TCP6, "2001:db8:200::80", 40080);
+	struct conn u6 = CONN(S_UDP6, "2001:db8:200::80", 40080);
+	struct conn live = CONN(S_TCP, "203.0.113.81", 40081);
+	__u8 buf[PKT_MAX_FRAME];
+	char why[WHY_LEN], name[64];
+	struct pkt_spec s;
+	size_t n, l3;
+	bool ok;
+
+	c2b_spec(&a, &s, PKT_TCP_SYN, 0);
+	truncations("truncated_tcp4_syn_every_offset", &s);
+	s.ip_opt_len = 40;
+	s.tcp_opt_len = 40;
+	s.payload_len = 3;
+	truncations("truncated_tcp4_options_every_offset", &s);
+	c2b_spec(&u, &s, 0, 5);
+	truncations("truncated_udp4_every_offset", &s);
+	c2b_spec(&t6, &s, PKT_TCP_SYN, 0);
+	truncations("truncated_tcp6_syn_every_offset", &s);
+	c2b_spec(&u6, &s, 0, 3);
+	truncations("truncated_udp6_every_offset", &s);
+	c2b_spec(&a, &s, PKT_TCP_SYN, 0);
+	vlan_tags(&s, 1);
+	truncations("truncated_vlan1_tcp4_every_offset", &s);
+	c2b_spec(&t6, &s, PKT_TCP_SYN, 0);
+	vlan_tags(&s, 2);
+	truncations("truncated_vlan2_tcp6_every_offset", &s);
+	/* a truncated packet of a live flow is not forwarded either */
+	if (fwd_c2b("truncated_live_flow_setup", &live, PKT_TCP_SYN, 0, F_NEW,
+		    -1)) {
+		c2b_spec(&live, &s, PKT_TCP_ACK, 40);
+		truncations("truncated_live_flow_every_offset", &s);
+		b2c_spec(&live, &s, PKT_TCP_ACK, 40);
+		truncations("truncated_live_reply_every_offset", &s);
+	}
+
+	/* consistent lengths, bad header fields */
+	c2b_spec(&a, &s, PKT_TCP_SYN, 0);
+	n = pkt_build(&s, buf, sizeof(buf));
+	l3 = 14;
+	for (int ihl = 0; ihl < 5; ihl++) {
+		__u8 f[PKT_MAX_FRAME];
+
+		memcpy(f, buf, n);
+		f[l3] = 0x40 | ihl;
+		pkt_ipv4_fix_csum(f, n);
+		snprintf(name, sizeof(name), "malformed_ipv4_ihl_%d", ihl);
+		ok = same_frame(name, f, n, XDP_PASS, XLB_STAT_PASS_MALFORMED,
+				NULL, 0, why, sizeof(why));
+		report(name, ok, why);
+	}
+	for (int doff = 0; doff < 5; doff++) {
+		__u8 f[PKT_MAX_FRAME];
+
+		memcpy(f, buf, n);
+		f[l3 + 20 + 12] = (__u8)(doff << 4);
+		snprintf(name, sizeof(name), "malformed_tcp_doff_%d", doff);
+		ok = same_frame(name, f, n, XDP_PASS, XLB_STAT_PASS_MALFORMED,
+				NULL, 0, why, sizeof(why));
+		report(name, ok, why);
+	}
+	{
+		static const struct {
+			const char *name;
+			size_t off;  /* byte offset from l3 */
+			__u8 value;
+			bool fix;
+		} pokes[] = {
+			{ "malformed_ipv4_version_5", 0, 0x55, true },
+			{ "malformed_ipv4_version_6_in_ipv4_frame", 0, 0x65,
+			  true },
+			{ "malformed_ipv4_tot_len_beyond_frame", 3, 41, true },
+			{ "malformed_ipv4_tot_len_below_ihl", 3, 19, true },
+			{ "malformed_ipv4_tot_len_zero", 3, 0, true },
+			{ "malformed_tcp_doff_15_beyond_frame", 32, 0xf0,
+			  false },
+		};
+
+		for (size_t i = 0; i < sizeof(pokes) / sizeof(pokes[0]); i++) {
+			__u8 f[PKT_MAX_FRAME];
+
+			memcpy(f, buf, n);
+			f[l3 + pokes[i].off] = pokes[i].value;
+			if (pokes[i].fix)
+				pkt_ipv4_fix_csum(f, n);
+			ok = same_frame(pokes[i].name, f, n, XDP_PASS,
+					XLB_STAT_PASS_MALFORMED, NULL, 0, why,
+					sizeof(why));
+			report(pokes[i].name, ok, why);
+		}
+	}
+	/* IHL 15 claimed, only 20 header bytes + TCP in the packet */
+	{
+		__u8 f[PKT_MAX_FRAME];
+
+		memcpy(f, buf, n);
+		f[l3] = 0x4f;
+		pkt_ipv4_fix_csum(f, n);
+		ok = same_frame("malformed_ipv4_ihl_15_beyond_tot_len", f, n,
+				XDP_PASS, XLB_STAT_PASS_MALFORMED, NULL, 0, why,
+				sizeof(why));
+		report("malformed_ipv4_ihl_15_beyond_tot_len", ok, why);
+	}
+	/* L4 header cut, IP length consistent with the cut */
+	{
+		__u8 f[PKT_MAX_FRAME];
+
+		memcpy(f, buf, n);
+		f[l3 + 3] = 20 + 19;
+		pkt_ipv4_fix_csum(f, n);
+		ok = same_frame("malformed_tcp_header_cut_ip_consistent", f,
+				14 + 39, XDP_PASS, XLB_STAT_PASS_MALFORMED,
+				NULL, 0, why, sizeof(why));
+		report("malformed_tcp_header_cut_ip_consistent", ok, why);
+	}
+	c2b_spec(&u, &s, 0, 0);
+	n = pkt_build(&s, buf, sizeof(buf));
+	buf[l3 + 3] = 20 + 7;
+	pkt_ipv4_fix_csum(buf, n);
+	ok = same_frame("malformed_udp_header_cut_ip_consistent", buf, 14 + 27,
+			XDP_PASS, XLB_STAT_PASS_MALFORMED, NULL, 0, why,
+			sizeof(why));
+	report("malformed_udp_header_cut_ip_consistent", ok, why);
+
+	c2b_spec(&t6, &s, PKT_TCP_SYN, 0);
+	n = pkt_build(&s, buf, sizeof(buf));
+	buf[l3 + 5] = 21; /* payload_len 21 > 20 present */
+	ok = same_frame("malformed_ipv6_payload_len_beyond_frame", buf, n,
+			XDP_PASS, XLB_STAT_PASS_MALFORMED, NULL, 0, why,
+			sizeof(why));
+	report("malformed_ipv6_payload_len_beyond_frame", ok, why);
+	buf[l3 + 5] = 20;
+	buf[l3] = 0x45; /* version 4 in an IPv6 frame */
+	ok = same_frame("malformed_ipv6_version_4_in_ipv6_frame", buf, n,
+			XDP_PASS, XLB_STAT_PASS_MALFORMED, NULL, 0, why,
+			sizeof(why));
+	report("malformed_ipv6_version_4_in_ipv6_frame", ok, why);
+	buf[l3] = 0x60;
+	buf[l3 + 5] = 19;
+	ok = same_frame("malformed_ipv6_tcp_header_cut_consistent", buf, n - 1,
+			XDP_PASS, XLB_STAT_PASS_MALFORMED, NULL, 0, why,
+			sizeof(why));
+	report("malformed_ipv6_tcp_header_cut_consistent", ok, why);
+
+	/*
+	 * The IP length says there is no L4 header, but the frame carries
+	 * one in its Ethernet padding: the L4 header lies outside the IP
+	 * packet, so the packet is inconsistent and must not open a flow.
+	 */
+	c2b_spec(&a, &s, PKT_TCP_SYN, 0);
+	n = pkt_build(&s, buf, sizeof(buf));
+	buf[l3 + 3] = 20;
+	pkt_ipv4_fix_csum(buf, n);
+	ok = same_frame("malformed_tcp_header_outside_ipv4_tot_len", buf, n,
+			XDP_PASS, XLB_STAT_PASS_MALFORMED, NULL, 0, why,
+			sizeof(why));
+	report("malformed_tcp_header_outside_ipv4_tot_len", ok, why);
+	c2b_spec(&t6, &s, PKT_TCP_SYN, 0);
+	n = pkt_build(&s, buf, sizeof(buf));
+	buf[l3 + 5] = 0;
+	ok = same_frame("malformed_tcp_header_outside_ipv6_payload_len", buf,
+			n, XDP_PASS, XLB_STAT_PASS_MALFORMED, NULL, 0, why,
+			sizeof(why));
+	report("malformed_tcp_header_outside_ipv6_payload_len", ok, why);
+}
+
+/* Make the last two payload bytes (len even) such that a full
+ * recomputation of the translated datagram's UDP checksum gives 0: the
+ * program must then send 0xffff.  Returns false if that failed. */
+static bool udp_payload_to_zero(const struct conn *c, enum dir dir,
+				struct pkt_spec *in, __u8 *payload, size_t len)
+{
+	static __u8 f[PKT_MAX_FRAME];
+	struct pkt_spec out;
+	size_t n;
+	int sum;
+
+	for (size_t i = 0; i < len; i++)
+		payload[i] = (__u8)(i * 13 + 5);
+	payload[len - 2] = payload[len - 1] = 0;
+	in->payload = payload;
+	in->payload_len = len;
+	expect_spec(c, dir, in, &out);
+	n = pkt_build(&out, f, sizeof(f));
+	sum = pkt_l4_csum_compute(f, n);
+	if (sum < 0)
+		return false;
+	payload[len - 2] = (__u8)(sum >> 8);
+	payload[len - 1] = (__u8)sum;
+	n = pkt_build(&out, f, sizeof(f));
+	/* full recomputation 0; the builder (like the program) writes 0xffff */
+	return pkt_l4_csum_compute(f, n) == 0 && f[n - len - 2] == 0xff &&
+	       f[n - len - 1] == 0xff;
+}
+
+static void udp_zero_case(const char *name, struct conn *c, enum dir dir)
+{
+	__u8 payload[64];
+	struct pkt_spec s;
+
+	if (dir == C2B)
+		c2b_spec(c, &s, 0, 0);
+	else
+		b2c_spec(c, &s, 0, 0);
+	if (!udp_payload_to_zero(c, dir, &s, payload, sizeof(payload))) {
+		xtest_fail(name, "could not construct a datagram whose "
+			   "translated checksum computes to 0");
+		return;
+	}
+	fwd(name, c, dir, &s, 0, -1);
+}
+
+static void test_udp(void)
+{
+	struct conn u1 = CONN(S_UDP, "203.0.113.60", 33001);
+	struct conn u2 = CONN(S_UDP, "203.0.113.61", 33002);
+	struct conn u6 = CONN(S_UDP6, "2001:db8:200::60", 33003);
+	struct pkt_spec s;
+
+	if (fwd_c2b("udp4_new_flow", &u1, 0, 30, F_NEW, first_be[S_UDP])) {
+		fwd_c2b("udp4_second_datagram_same_flow", &u1, 0, 1473, 0, -1);
+		fwd_b2c("udp4_reply", &u1, 0, 100);
+		fwd_b2c("udp4_reply_odd_2001", &u1, 0, 2001);
+		udp_zero_case("udp4_csum_computing_to_zero_sent_as_ffff", &u1,
+			      C2B);
+		udp_zero_case("udp4_reply_csum_computing_to_zero_sent_as_ffff",
+			      &u1, B2C);
+	}
+	c2b_spec(&u2, &s, 0, 41);
+	s.udp_no_csum = true;
+	if (fwd("udp4_csum_zero_new_flow_stays_zero", &u2, C2B, &s, F_NEW,
+		first_be[S_UDP] + 1)) {
+		b2c_spec(&u2, &s, 0, 41);
+		s.udp_no_csum = true;
+		fwd("udp4_csum_zero_reply_stays_zero", &u2, B2C, &s, 0, -1);
+		c2b_spec(&u2, &s, 0, 0);
+		s.udp_no_csum = true;
+		fwd("udp4_csum_zero_empty_payload", &u2, C2B, &s, 0, -1);
+	}
+	if (fwd_c2b("udp6_new_flow", &u6, 0, 30, F_NEW, first_be[S_UDP6])) {
+		fwd_c2b("udp6_datagram_3001", &u6, 0, 3001, 0, -1);
+		fwd_b2c("udp6_reply", &u6, 0, 511);
+		udp_zero_case("udp6_csum_computing_to_zero_sent_as_ffff", &u6,
+			      C2B);
+		udp_zero_case("udp6_reply_csum_computing_to_zero_sent_as_ffff",
+			      &u6, B2C);
+	}
+}
+
+static void test_vlan(void)
+{
+	struct conn v1 = CONN(S_TCP, "203.0.113.30", 41000);
+	struct conn v2 = CONN(S_TCP, "203.0.113.31", 41001);
+	struct conn v6 = CONN(S_TCP6, "2001:db8:200::31", 41002);
+	struct conn vu = CONN(S_UDP, "203.0.113.32", 41003);
+	struct pkt_spec s;
+
+	c2b_spec(&v1, &s, PKT_TCP_SYN, 0);
+	vlan_tags(&s, 1);
+	if (fwd("vlan1_tcp4_syn_new_flow", &v1, C2B, &s, F_NEW, -1)) {
+		c2b_spec(&v1, &s, PKT_TCP_ACK, 1333);
+		vlan_tags(&s, 1);
+		fwd("vlan1_tcp4_data_1333", &v1, C2B, &s, 0, -1);
+		b2c_spec(&v1, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		vlan_tags(&s, 1);
+		fwd("vlan1_tcp4_reply", &v1, B2C, &s, 0, -1);
+	}
+	c2b_spec(&v2, &s, PKT_TCP_SYN, 0);
+	vlan_tags(&s, 2);
+	if (fwd("vlan2_tcp4_syn_new_flow", &v2, C2B, &s, F_NEW, -1)) {
+		c2b_spec(&v2, &s, PKT_TCP_ACK, 77);
+		vlan_tags(&s, 2);
+		fwd("vlan2_tcp4_data_77", &v2, C2B, &s, 0, -1);
+		b2c_spec(&v2, &s, PKT_TCP_ACK, 1999);
+		vlan_tags(&s, 2);
+		fwd("vlan2_tcp4_reply_1999", &v2, B2C, &s, 0, -1);
+	}
+	c2b_spec(&v6, &s, PKT_TCP_SYN, 0);
+	vlan_tags(&s, 2);
+	if (fwd("vlan2_tcp6_syn_new_flow", &v6, C2B, &s, F_NEW, -1)) {
+		b2c_spec(&v6, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		vlan_tags(&s, 2);
+		fwd("vlan2_tcp6_reply", &v6, B2C, &s, 0, -1);
+	}
+	c2b_spec(&vu, &s, 0, 99);
+	vlan_tags(&s, 1);
+	if (fwd("vlan1_udp4_new_flow", &vu, C2B, &s, F_NEW, -1)) {
+		b2c_spec(&vu, &s, 0, 99);
+		vlan_tags(&s, 1);
+		fwd("vlan1_udp4_reply", &vu, B2C, &s, 0, -1);
+	}
+}
+
+static void test_ip_options(void)
+{
+	char name[64];
+
+	for (int ihl = 6; ihl <= 15; ihl++) {
+		struct conn o = CONN(S_TCP, "203.0.113.40", 42000 + ihl);
+		struct pkt_spec s;
+
+		c2b_spec(&o, &s, PKT_TCP_SYN, 0);
+		s.ip_opt_len = (ihl - 5) * 4;
+		snprintf(name, sizeof(name), "ipv4_options_ihl_%d_syn", ihl);
+		if (!fwd(name, &o, C2B, &s, F_NEW, -1))
+			continue;
+		c2b_spec(&o, &s, PKT_TCP_ACK, 100 + ihl);
+		s.ip_opt_len = (ihl - 5) * 4;
+		snprintf(name, sizeof(name), "ipv4_options_ihl_%d_data_%d", ihl,
+			 100 + ihl);
+		fwd(name, &o, C2B, &s, 0, -1);
+		b2c_spec(&o, &s, PKT_TCP_ACK, 777);
+		s.ip_opt_len = (ihl - 5) * 4;
+		snprintf(name, sizeof(name), "ipv4_options_ihl_%d_reply_777",
+			 ihl);
+		fwd(name, &o, B2C, &s, 0, -1);
+	}
+}
+
+static void test_same_source_port(void)
+{
+	struct conn p1 = CONN(S_ONE, "203.0.113.70", 5555);
+	struct conn p2 = CONN(S_ONE, "203.0.113.71", 5555);
+	char why[WHY_LEN] = "";
+
+	if (!fwd_c2b("same_sport_client1_syn", &p1, PKT_TCP_SYN, 0, F_NEW,
+		     first_be[S_ONE]) ||
+	    !fwd_c2b("same_sport_client2_syn", &p2, PKT_TCP_SYN, 0, F_NEW,
+		     first_be[S_ONE]))
+		return;
+	if (p1.nat_port == p2.nat_port)
+		snprintf(why, sizeof(why), "both got NAT port %u", p1.nat_port);
+	report("same_sport_distinct_nat_ports", !why[0], why);
+	fwd_b2c("same_sport_reply_reaches_client2", &p2,
+		PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	fwd_b2c("same_sport_reply_reaches_client1", &p1,
+		PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	fwd_c2b("same_sport_client1_data", &p1, PKT_TCP_ACK, 11, 0, -1);
+	fwd_c2b("same_sport_client2_data", &p2, PKT_TCP_ACK, 22, 0, -1);
+	fwd_b2c("same_sport_reply_data_client1", &p1, PKT_TCP_ACK, 333);
+	fwd_b2c("same_sport_reply_data_client2", &p2, PKT_TCP_ACK, 444);
+}
+
+/*
+ * A second instance with two NAT ports and room for three established
+ * connections: probing finds the second port, a third connection to the
+ * same backend finds none, another backend has ports of its own, and
+ * the promotion of a fourth connection finds xlb_flows full.
+ */
+static void test_nat_range(void)
+{
+	struct conn q1 = CONN(S_ONE, "203.0.113.90", 6000);
+	struct conn q2 = CONN(S_ONE, "203.0.113.91", 6000);
+	struct conn q3 = CONN(S_ONE, "203.0.113.92", 6000);
+	struct conn q4 = CONN(S_ONE_B, "203.0.113.92", 6000);
+	struct conn q5 = CONN(S_ONE_B, "203.0.113.93", 6000);
+	struct fx_lb lb2;
+	struct pkt_spec s;
+	char why[WHY_LEN] = "";
+	int err;
+
+	err = fx_load(&lb2, 3, 20000, 20001);
+	if (!err)
+		err = svc_conf_install(&lb2, S_ONE, false);
+	if (!err)
+		err = svc_conf_install(&lb2, S_ONE_B, false);
+	if (err) {
+		xtest_fail("natports_instance_setup", "%s", strerror(-err));
+		fx_unload(&lb2);
+		return;
+	}
+	lb = &lb2;
+	nat_min = 20000;
+	nat_max = 20001;
+	if (fwd_c2b("natports_two_port_range_first", &q1, PKT_TCP_SYN, 0,
+		    F_NEW, -1) &&
+	    fwd_c2b("natports_two_port_range_second_probes", &q2, PKT_TCP_SYN,
+		    0, F_NEW, -1)) {
+		if (q1.nat_port == q2.nat_port)
+			snprintf(why, sizeof(why), "both got %u", q1.nat_port);
+		report("natports_two_port_range_distinct", !why[0], why);
+		c2b_spec(&q3, &s, PKT_TCP_SYN, 0);
+		not_fwd("natports_exhausted_dropped", &q3, &s, XDP_DROP,
+			XLB_STAT_DROP_NAT_PORTS, 0);
+		fwd_c2b("natports_other_backend_has_own_ports", &q4,
+			PKT_TCP_SYN, 0, F_NEW, -1);
+		fwd_c2b("natports_other_backend_second", &q5, PKT_TCP_SYN, 0,
+			F_NEW, -1);
+		fwd_b2c("natports_reply_promotes_first", &q1,
+			PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		fwd_b2c("natports_reply_promotes_second", &q2,
+			PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		fwd_b2c("natports_reply_promotes_third", &q4,
+			PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		b2c_spec(&q5, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		not_fwd("natports_promotion_flow_table_full_dropped", &q5, &s,
+			XDP_DROP, XLB_STAT_DROP_TABLE_FULL, 0);
+		fwd_c2b("natports_established_unaffected", &q1, PKT_TCP_ACK, 9,
+			0, -1);
+		c2b_spec(&q3, &s, PKT_TCP_SYN, 0);
+		not_fwd("natports_still_exhausted_after_promotion", &q3, &s,
+			XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
+	}
+	lb = &lb_main;
+	nat_min = XLB_DEFAULT_NAT_PORT_MIN;
+	nat_max = XLB_DEFAULT_NAT_PORT_MAX;
+	fx_unload(&lb2);
+}
+
+/* n new connections of service svc from 203.0.113.<base+i>:port; the
+ * backend of each (relative to the service's first) into seq. */
+static bool new_flows(int svc, int base, __u16 port, int n, int *seq,
+		      const int *want, char *why, size_t len)
+{
+	for (int i = 0; i < n; i++) {
+		static char addr[32];
+		struct conn c = CONN(svc, addr, port);
+		struct pkt_spec s;
+
+		snprintf(addr, sizeof(addr), "203.0.113.%d", base + i);
+		c2b_spec(&c, &s, PKT_TCP_SYN, 0);
+		if (!do_fwd("new_flows", &c, C2B, &s, F_NEW,
+			    want ? (int)first_be[svc] + want[i] : -1, why,
+			    len)) {
+			size_t u = strlen(why);
+
+			snprintf(why + u, len - u, " (flow %d)", i);
+			return false;
+		}
+		seq[i] = c.be - (int)first_be[svc];
+	}
+	return true;
+}
+
+static const char *seq_str(const int *seq, int n)
+{
+	static char buf[64];
+
+	for (int i = 0; i < n && i < 63; i++)
+		buf[i] = (char)('a' + seq[i]);
+	buf[n < 63 ? n : 63] = 0;
+	return buf;
+}
+
+static void test_scheduling(void)
+{
+	static const int rr3[] = { 0, 1, 2, 0, 1, 2 };
+	static const int to_b[] = { 1, 1, 1, 1 };
+	static const int to_a[] = { 0, 0, 0, 0 };
+	struct conn d1 = CONN(S_DRAIN, "203.0.113.140", 47000);
+	struct conn d2 = CONN(S_DRAIN, "203.0.113.141", 47000);
+	char why[WHY_LEN] = "";
+	int seq[8];
+	bool ok;
+	int err;
+
+	/* rr: a b c a b c */
+	ok = new_flows(S_RR3, 150, 48000, 6, seq, rr3, why, sizeof(why));
+	report("rr_three_backends_in_turn", ok, why);
+
+	/* wrr 1,2: every period of 3 new flows has exactly 1 a and 2 b */
+	ok = new_flows(S_WRR, 160, 48000, 6, seq, NULL, why, sizeof(why));
+	for (int p = 0; ok && p < 2; p++) {
+		int a = 0, b = 0;
+
+		for (int i = 3 * p; i < 3 * p + 3; i++)
+			if (seq[i] == 0)
+				a++;
+			else
+				b++;
+		if (a != 1 || b != 2) {
+			snprintf(why, sizeof(why),
+				 "period %d has %d a and %d b (sequence %s)",
+				 p, a, b, seq_str(seq, 6));
+			ok = false;
+		}
+	}
+	report("wrr_weights_1_2_per_period", ok, why);
+
+	/* weight 0 from the start: never picked */
+	ok = new_flows(S_W0, 170, 48000, 4, seq, to_b, why, sizeof(why));
+	report("weight0_backend_never_picked", ok, why);
+
+	/* no backend with weight > 0: drop, no state */
+	{
+		struct conn c = CONN(S_NOBE, "203.0.113.175", 48000);
+		struct pkt_spec s;
+
+		c2b_spec(&c, &s, PKT_TCP_SYN, 0);
+		not_fwd("no_live_backend_dropped", &c, &s, XDP_DROP,
+			XLB_STAT_DROP_NO_BACKEND, 0);
+	}
+
+	/* drain: weight set to 0 and the schedule reinstalled */
+	if (!fwd_c2b("drain_first_flow_backend_a", &d1, PKT_TCP_SYN, 0, F_NEW,
+		     first_be[S_DRAIN]) ||
+	    !fwd_c2b("drain_second_flow_backend_b", &d2, PKT_TCP_SYN, 0, F_NEW,
+		     first_be[S_DRAIN] + 1))
+		return;
+	fwd_b2c("drain_second_flow_established", &d2,
+		PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	svcs[S_DRAIN].be[1].weight = 0;
+	err = svc_conf_install(lb, S_DRAIN, true);
+	report("drain_schedule_reinstalled_weight0", !err,
+	       err ? strerror(-err) : "");
+	fwd_c2b("drain_existing_flow_keeps_backend", &d2, PKT_TCP_ACK, 100, 0,
+		-1);
+	fwd_b2c("drain_existing_flow_reply", &d2, PKT_TCP_ACK, 50);
+	ok = new_flows(S_DRAIN, 180, 48000, 4, seq, to_a, why, sizeof(why));
+	report("drain_new_flows_avoid_weight0_backend", ok, why);
+	fwd_c2b("drain_existing_flow_still_flowing", &d2, PKT_TCP_ACK, 7, 0,
+		-1);
+	svcs[S_DRAIN].be[1].weight = 1;
+}
+
+static void test_resched(void)
+{
+	struct conn r = CONN(S_RESCHED, "203.0.113.120", 45000);
+	__u32 a = first_be[S_RESCHED], b = a + 1;
+
+	if (!fwd_c2b("resched_syn_new_flow", &r, PKT_TCP_SYN, 0, F_NEW, a))
+		return;
+	fwd_b2c("resched_synack", &r, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	fwd_c2b("resched_client_fin", &r, PKT_TCP_FIN | PKT_TCP_ACK, 0, 0, -1);
+	fwd_b2c("resched_backend_fin", &r, PKT_TCP_FIN | PKT_TCP_ACK, 0);
+	fwd_c2b("resched_client_last_ack", &r, PKT_TCP_ACK, 0, 0, -1);
+	fwd_c2b("resched_syn_after_fin_rescheduled", &r, PKT_TCP_SYN, 0,
+		F_NEW | F_RESCHED, b);
+	fwd_c2b("resched_syn_retransmit_not_rescheduled", &r, PKT_TCP_SYN, 0,
+		0, -1);
+	fwd_b2c("resched_new_backend_reply", &r, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	fwd_c2b("resched_syn_retransmit_established_not_rescheduled", &r,
+		PKT_TCP_SYN, 0, 0, -1);
+	fwd_b2c("resched_backend_rst", &r, PKT_TCP_RST | PKT_TCP_ACK, 0);
+	fwd_c2b("resched_syn_after_backend_rst_rescheduled", &r, PKT_TCP_SYN,
+		0, F_NEW | F_RESCHED, a);
+	fwd_b2c("resched_third_backend_reply", &r, PKT_TCP_SYN | PKT_TCP_ACK,
+		0);
+	fwd_c2b("resched_client_rst", &r, PKT_TCP_RST, 0, 0, -1);
+	fwd_c2b("resched_syn_after_client_rst_rescheduled", &r, PKT_TCP_SYN, 0,
+		F_NEW | F_RESCHED, b);
+	fwd_b2c("resched_final_reply", &r, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+}
+
+static void test_ipv6(void)
+{
+	struct conn x = CONN(S_TCP6, "2001:db8:200::1", 40000);
+	struct conn y = CONN(S_TCP6, "2001:db8:200::2", 40000);
+
+	if (!fwd_c2b("tcp6_syn_new_flow", &x, PKT_TCP_SYN, 0, F_NEW, -1))
+		return;
+	fwd_b2c("tcp6_reply_synack", &x, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	fwd_c2b("tcp6_ack", &x, PKT_TCP_ACK, 0, 0, -1);
+	fwd_c2b("tcp6_data_1", &x, PKT_TCP_ACK | PKT_TCP_PSH, 1, 0, -1);
+	fwd_c2b("tcp6_data_1001", &x, PKT_TCP_ACK | PKT_TCP_PSH, 1001, 0, -1);
+	fwd_c2b("tcp6_data_3001", &x, PKT_TCP_ACK | PKT_TCP_PSH, 3001, 0, -1);
+	fwd_b2c("tcp6_reply_data_999", &x, PKT_TCP_ACK | PKT_TCP_PSH, 999);
+	fwd_b2c("tcp6_reply_data_2500", &x, PKT_TCP_ACK | PKT_TCP_PSH, 2500);
+	/* rr: the next new flow goes to the other backend */
+	fwd_c2b("tcp6_next_client_other_backend", &y, PKT_TCP_SYN, 0, F_NEW,
+		(int)(2 * first_be[S_TCP6] + 1) - x.be);
+	fwd_b2c("tcp6_next_client_reply", &y, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+}
+
+/*
+ * ICMP errors quoting a packet of a tracked connection.  leg C2B: the
+ * quoted packet is one the balancer sent to the backend (SNAT:nat ->
+ * backend); a router on the backend side reports it to the SNAT address,
+ * and the client must get it from the VIP, quoting its own packet.  leg
+ * B2C: the quoted packet went to the client (VIP -> client); the error
+ * must reach the backend from the SNAT address, quoting the backend's
+ * packet.  Everything but addresses, ports and checksums stays as it is,
+ * including the quoted L4 checksum.
+ */
+struct icmp_err {
+	__u8 type, code;
+	__u32 rest;
+	__u8 ttl;     /* of the error packet */
+	int quote_l4; /* L4 bytes quoted (8 normally) */
+};
+
+static size_t icmp_quote(const struct pkt_spec *sp, int l4_bytes, __u8 *out,
+			 __u8 *ports_out)
+{
+	__u8 f[PKT_MAX_FRAME];
+	struct pkt_layout lo;
+	size_t n = pkt_build(sp, f, sizeof(f)), len;
+
+	if (!n || pkt_parse(f, n, &lo, NULL, 0))
+		return 0;
+	len = lo.l4_off - lo.l3_off + l4_bytes;
+	memcpy(out, f + lo.l3_off, len);
+	if (ports_out)
+		memcpy(ports_out, f + lo.l4_off, 8);
+	return len;
+}
+
+static bool do_icmp(const char *name, struct conn *c, enum dir leg,
+		    const struct icmp_err *ie, __u32 verdict, __u32 stat,
+		    char *why, size_t n)
+{
+	static struct xrun r;
+	static __u8 exp_buf[PKT_MAX_FRAME];
+	const struct svc_def *d = &svcs[c->svc];
+	const struct be_def *b = be_of(c->be, NULL);
+	__u8 quote[128], quote_exp[128], l4_sent[8];
+	struct pkt_spec orig, sent, back, err, out;
+	struct xexp e = { .verdict = verdict };
+	size_t qlen;
+	bool v6;
+
+	/* the packet as its sender made it, and as the balancer sent it */
+	if (leg == C2B)
+		c2b_spec(c, &orig, PKT_TCP_ACK, 0);
+	else
+		b2c_spec(c, &orig, PKT_TCP_ACK, 0);
+	orig.seq = 0x01020304;
+	expect_spec(c, leg, &orig, &sent);
+	v6 = sent.family == 6;
+	qlen = icmp_quote(&sent, ie->quote_l4, quote, l4_sent);
+	/* quoted back as its sender sent it (TTL as quoted) */
+	back = orig;
+	back.ttl = sent.ttl;
+	icmp_quote(&back, 8, quote_exp, NULL);
+	if (d->proto == IPPROTO_UDP) /* quoted UDP checksum left alone */
+		memcpy(quote_exp + qlen - ie->quote_l4 + 6, l4_sent + 6, 2);
+
+	pkt_spec_init(&err);
+	err.ttl = ie->ttl;
+	err.proto = v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	err.icmp_custom = true;
+	err.icmp_type = ie->type;
+	err.icmp_code = ie->code;
+	err.icmp_rest = ie->rest;
+	err.payload = quote;
+	err.payload_len = qlen;
+	memcpy(err.dmac, mac_if0, 6);
+	if (leg == C2B) { /* from a router next to the backend */
+		pkt_mac(b->mac, err.smac);
+		pkt_spec_addrs(&err, v6 ? "2001:db8:100::1" : "198.51.100.1",
+			       d->vip);
+	} else {	  /* from a router on the client's side */
+		memcpy(err.smac, v6 ? mac_gw6 : mac_gw4, 6);
+		pkt_spec_addrs(&err, v6 ? "2001:db8:200::fe" : "203.0.113.254",
+			       d->vip);
+	}
+	r.in_len = pkt_build(&err, r.in, sizeof(r.in));
+	if (xrun(&r, if0, why, n))
+		return false;
+
+	out = err;
+	out.ttl = err.ttl - 1;
+	out.payload = quote_exp;
+	memcpy(out.smac, mac_if0, 6);
+	if (leg == C2B) {
+		pkt_spec_addrs(&out, d->vip, c->client);
+		memcpy(out.dmac, v6 ? mac_gw6 : mac_gw4, 6);
+	} else {
+		pkt_spec_addrs(&out, d->vip, b->addr);
+		pkt_mac(b->mac, out.dmac);
+	}
+	if (verdict == XDP_TX) {
+		e.len = pkt_build(&out, exp_buf, sizeof(exp_buf));
+		e.pkt = exp_buf;
+	}
+	d_stat(&e.delta, stat);
+	return xcheck(name, &r, &e, why, n);
+}
+
+static void icmp(const char *name, struct conn *c, enum dir leg,
+		 const struct icmp_err *ie, __u32 verdict, __u32 stat)
+{
+	char why[WHY_LEN];
+
+	report(name, do_icmp(name, c, leg, ie, verdict, stat, why, sizeof(why)),
+	       why);
+}
+
+static void test_icmp(void)
+{
+	static const struct icmp_err frag4 = { 3, 4, 1400, 64, 8 };
+	static const struct icmp_err port4 = { 3, 3, 0, 64, 8 };
+	static const struct icmp_err time4 = { 11, 0, 0, 64, 8 };
+	static const struct icmp_err ptb6 = { 2, 0, 1280, 64, 8 };
+	static const struct icmp_err unr6 = { 1, 4, 0, 64, 8 };
+	static const struct icmp_err frag4_ttl1 = { 3, 4, 1400, 1, 8 };
+	static const struct icmp_err frag4_short = { 3, 4, 1400, 64, 2 };
+	struct conn t = CONN(S_TCP, "203.0.113.190", 49000);
+	struct conn u = CONN(S_UDP, "203.0.113.191", 49001);
+	struct conn h = CONN(S_TCP, "203.0.113.192", 49002);
+	struct conn t6 = CONN(S_TCP6, "2001:db8:200::190", 49000);
+	struct conn ghost = CONN(S_TCP, "203.0.113.193", 49003);
+
+	if (fwd_c2b("icmp_setup_tcp4", &t, PKT_TCP_SYN, 0, F_NEW, -1) &&
+	    fwd_b2c("icmp_setup_tcp4_reply", &t, PKT_TCP_SYN | PKT_TCP_ACK,
+		    0)) {
+		icmp("icmp4_frag_needed_backend_side_to_client", &t, C2B,
+		     &frag4, XDP_TX, XLB_STAT_FWD_ICMP);
+		icmp("icmp4_port_unreach_client_side_to_backend", &t, B2C,
+		     &port4, XDP_TX, XLB_STAT_FWD_ICMP);
+		icmp("icmp4_error_ttl1_dropped", &t, C2B, &frag4_ttl1,
+		     XDP_DROP, XLB_STAT_DROP_TTL);
+		icmp("icmp4_error_quote_without_ports_passed", &t, C2B,
+		     &frag4_short, XDP_PASS, XLB_STAT_PASS_ICMP);
+	}
+	if (fwd_c2b("icmp_setup_udp4", &u, 0, 10, F_NEW, -1) &&
+	    fwd_b2c("icmp_setup_udp4_reply", &u, 0, 10)) {
+		icmp("icmp4_time_exceeded_udp_backend_side_to_client", &u, C2B,
+		     &time4, XDP_TX, XLB_STAT_FWD_ICMP);
+		icmp("icmp4_port_unreach_udp_client_side_to_backend", &u, B2C,
+		     &port4, XDP_TX, XLB_STAT_FWD_ICMP);
+	}
+	if (fwd_c2b("icmp_setup_half_open", &h, PKT_TCP_SYN, 0, F_NEW, -1))
+		icmp("icmp4_port_unreach_half_open_to_client", &h, C2B, &port4,
+		     XDP_TX, XLB_STAT_FWD_ICMP);
+	if (fwd_c2b("icmp_setup_tcp6", &t6, PKT_TCP_SYN, 0, F_NEW, -1) &&
+	    fwd_b2c("icmp_setup_tcp6_reply", &t6, PKT_TCP_SYN | PKT_TCP_ACK,
+		    0)) {
+		icmp("icmp6_packet_too_big_backend_side_to_client", &t6, C2B,
+		     &ptb6, XDP_TX, XLB_STAT_FWD_ICMP);
+		icmp("icmp6_unreach_client_side_to_backend", &t6, B2C, &unr6,
+		     XDP_TX, XLB_STAT_FWD_ICMP);
+	}
+	/* quoting a connection that does not exist: untouched */
+	ghost.be = (int)first_be[S_TCP];
+	ghost.nat_port = 30001;
+	icmp("icmp4_error_unknown_flow_passed", &ghost, C2B, &frag4, XDP_PASS,
+	     XLB_STAT_PASS_ICMP);
+}
+
+struct ev_seen {
+	int n;
+	struct xlb_event last;
+};
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct ev_seen *seen = ctx;
+
+	if (size >= sizeof(struct xlb_event))
+		memcpy(&seen->last, data, sizeof(seen->last));
+	seen->n++;
+	return 0;
+}
+
+static void test_fib(void)
+{
+	struct conn un = CONN(S_UNREACH, "203.0.113.130", 46000);
+	struct conn nr = CONN(S_NOROUTE, "203.0.113.131", 46000);
+	struct conn nn = CONN(S_NONEIGH, "203.0.113.132", 46000);
+	struct conn mt = CONN(S_MTU, "203.0.113.133", 46000);
+	struct conn rd = CONN(S_REDIR, "203.0.113.134", 46000);
+	struct ev_seen seen = { 0 };
+	struct ring_buffer *rb;
+	char why[WHY_LEN] = "";
+	struct pkt_spec s;
+	__u8 be13[16];
+	__u32 key;
+
+	c2b_spec(&un, &s, PKT_TCP_SYN, 0);
+	not_fwd("fib_unreachable_route_syn_dropped", &un, &s, XDP_DROP,
+		XLB_STAT_DROP_FIB_UNREACH, F_NEW);
+	not_fwd("fib_unreachable_route_retransmit_dropped", &un, &s, XDP_DROP,
+		XLB_STAT_DROP_FIB_UNREACH, 0);
+	c2b_spec(&nr, &s, PKT_TCP_SYN, 0);
+	not_fwd("fib_no_route_syn_dropped", &nr, &s, XDP_DROP,
+		XLB_STAT_DROP_FIB_UNREACH, F_NEW);
+
+	rb = ring_buffer__new(lb->m.daemon_events, on_event, &seen, NULL);
+	if (rb)
+		ring_buffer__consume(rb);
+	seen.n = 0;
+	c2b_spec(&nn, &s, PKT_TCP_SYN, 0);
+	not_fwd("fib_no_neigh_syn_dropped", &nn, &s, XDP_DROP,
+		XLB_STAT_DROP_FIB_NO_NEIGH, F_NEW);
+	if (rb)
+		ring_buffer__consume(rb);
+	pkt_addr("198.51.100.13", be13);
+	if (!rb)
+		snprintf(why, sizeof(why), "ring_buffer__new failed");
+	else if (seen.n != 1)
+		snprintf(why, sizeof(why), "%d daemon events, expected 1",
+			 seen.n);
+	else if (seen.last.type != XLB_EVENT_NO_NEIGH ||
+		 seen.last.ifindex != (__u32)if0 ||
+		 seen.last.family != XLB_FAMILY_V4 ||
+		 memcmp(seen.last.client.bytes, be13, 16))
+		snprintf(why, sizeof(why),
+			 "event type %u ifindex %u family %u addr %08x",
+			 seen.last.type, seen.last.ifindex, seen.last.family,
+			 ntohl(seen.last.client.ip4));
+	report("fib_no_neigh_reported_to_daemon", !why[0], why);
+	ring_buffer__free(rb);
+	if (!fx_sh("ip neigh replace 198.51.100.13 lladdr " BE13_MAC
+		   " dev " FX_IF " nud permanent"))
+		fwd_c2b("fib_no_neigh_resolved_retransmit_forwarded", &nn,
+			PKT_TCP_SYN, 0, 0, -1);
+
+	/* route mtu 1400: a 1401-byte packet cannot go */
+	if (fwd_c2b("fib_mtu_route_syn", &mt, PKT_TCP_SYN, 0, F_NEW, -1)) {
+		c2b_spec(&mt, &s, PKT_TCP_ACK, 1400 - 40 + 1);
+		not_fwd("fib_mtu_exceeded_dropped", &mt, &s, XDP_DROP,
+			XLB_STAT_DROP_FIB_FRAG, 0);
+		fwd_c2b("fib_mtu_exactly_fits_forwarded", &mt, PKT_TCP_ACK,
+			1400 - 40, 0, -1);
+	}
+
+	/* backend behind another interface: redirect via xlb_tx_ports */
+	c2b_spec(&rd, &s, PKT_TCP_SYN, 0);
+	not_fwd("redirect_egress_not_in_tx_ports_dropped", &rd, &s, XDP_DROP,
+		XLB_STAT_DROP_REDIRECT, F_NEW | F_ANY_BYTES);
+	key = (__u32)if2;
+	if (bpf_map_update_elem(lb->m.tx_ports, &key, &key, BPF_ANY))
+		xtest_fail("redirect_egress_in_tx_ports_redirected",
+			   "xlb_tx_ports update: %s", strerror(errno));
+	else
+		fwd_c2b("redirect_egress_in_tx_ports_redirected", &rd,
+			PKT_TCP_SYN, 0, 0, -1);
+}
+
+int main(void)
+{
+	static const char *const extra[] = {
+		"ip route add unreachable 192.0.2.64/26",
+		"ip route add 198.51.100.15/32 dev " FX_IF " mtu lock 1400",
+		"ip neigh replace 198.51.100.15 lladdr " BE15_MAC " dev " FX_IF
+		" nud permanent",
+		"ip link add " IF2 " type veth peer name " PEER2,
+		"ip link set " IF2 " address " IF2_MAC " up",
+		"ip link set " PEER2 " up",
+		"ip addr add 192.0.2.1/26 dev " IF2,
+		"ip neigh replace 192.0.2.20 lladdr " BE20_MAC " dev " IF2
+		" nud permanent",
+	};
+	char why[WHY_LEN] = "";
+	__u32 next_be = 0;
+	int err = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	test_reference();
+	if (fx_netns_enter(why, sizeof(why))) {
+		xtest_skip("xdp_data_path", "%s", why);
+		return xtest_done();
+	}
+	err = fx_topology_setup(why, sizeof(why));
+	for (size_t i = 0; !err && i < sizeof(extra) / sizeof(extra[0]); i++)
+		if (fx_sh("%s", extra[i])) {
+			snprintf(why, sizeof(why), "setup failed: %s", extra[i]);
+			err = -1;
+		}
+	if (err) {
+		xtest_fail("fixture_topology", "%s", why);
+		return xtest_done();
+	}
+	if0 = fx_ifindex(FX_IF);
+	if2 = fx_ifindex(IF2);
+	pkt_mac(FX_IF_MAC, mac_if0);
+	pkt_mac(IF2_MAC, mac_if2);
+	pkt_mac(CLIENT_MAC, mac_client);
+	pkt_mac(FX_GW4_MAC, mac_gw4);
+	pkt_mac(FX_GW6_MAC, mac_gw6);
+
+	err = fx_load(&lb_main, MAX_FLOWS, nat_min, nat_max);
+	if (err) {
+		if (err == -EPERM)
+			xtest_skip("xdp_data_path", "xlb_load: %s",
+				   strerror(-err));
+		else
+			xtest_fail("fixture_load", "xlb_load: %s",
+				   strerror(-err));
+		return xtest_done();
+	}
+	for (int i = 0; i < N_SVC && !err; i++) {
+		first_be[i] = next_be;
+		next_be += svcs[i].n;
+		err = svc_conf_install(&lb_main, i, false);
+		if (err)
+			snprintf(why, sizeof(why), "service %d: %s", i,
+				 strerror(-err));
+	}
+	report("fixture_load_and_install", !err, why);
+	if (err)
+		return xtest_done();
+
+	test_oracle();
+	test_tcp4_flow();
+	test_ttl();
+	test_raw_table();
+	test_malformed();
+	test_udp();
+	test_vlan();
+	test_ip_options();
+	test_same_source_port();
+	test_nat_range();
+	test_scheduling();
+	test_resched();
+	test_ipv6();
+	test_icmp();
+	test_fib();
+
+	fx_unload(&lb_main);
+	return xtest_done();
+}
