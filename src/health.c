@@ -505,6 +505,10 @@ int xlb_health_update(struct xlb_health *h, __u64 id,
 		return -EINVAL;
 	if (!t)
 		return -ENOENT;
+	if (same_check(&t->conf, c) && t->conf.interval_ms == c->interval_ms &&
+	    t->conf.timeout_ms == c->timeout_ms && t->conf.rise == c->rise &&
+	    t->conf.fall == c->fall && t->conf.jitter_pct == c->jitter_pct)
+		return 0; /* nothing changes (a reload): keep the rhythm */
 	check_close(h, t);
 	if (!same_check(&t->conf, c)) {
 		t->st.ok_streak = 0;
@@ -1055,11 +1059,15 @@ __u64 xlb_slow_start_next_ns(const struct xlb_slow_start *s,
 			     __u64 up_since_ns, __u64 now_ns)
 {
 	__u32 k = slow_start_step(s, up_since_ns, now_ns);
+	__u32 steps = slow_start_steps(s);
 
 	if (!k)
 		return 0;
-	return up_since_ns + (__u64)((unsigned __int128)s->window_ns * k /
-				     slow_start_steps(s));
+	/* rounded up: at that time elapsed * steps >= window * k, so the
+	 * step has really changed */
+	return up_since_ns + (__u64)(((unsigned __int128)s->window_ns * k +
+				      steps - 1) /
+				     steps);
 }
 
 /* ------------------------------------------------------------------ */

@@ -161,11 +161,13 @@ int xlb_health_add(struct xlb_health *h, __u64 id,
 		   const struct xlb_health_conf *c, __u64 now_ns);
 
 /*
- * Replace a target's conf.  A check in flight is abandoned (not counted)
- * and the next one starts as if the target were added at now_ns.  The
- * up/down state is kept; the streak counters are kept too unless what is
- * checked changed (address, port, kind, path, Host, status).  start_down
- * only matters at add.  0, -EINVAL or -ENOENT.
+ * Replace a target's conf.  If nothing but start_down differs, nothing
+ * happens (a reload re-applying the same checks keeps their rhythm).
+ * Otherwise a check in flight is abandoned (not counted) and the next one
+ * starts as if the target were added at now_ns; the up/down state is
+ * kept, and so are the streak counters unless what is checked changed
+ * (address, port, kind, path, Host, status).  start_down only matters at
+ * add.  0, -EINVAL or -ENOENT.
  */
 int xlb_health_update(struct xlb_health *h, __u64 id,
 		      const struct xlb_health_conf *c, __u64 now_ns);

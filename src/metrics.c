@@ -132,6 +132,8 @@ int xlb_metrics_snapshot_read(const struct xlb_maps *m,
 	err = xlb_stats_read(m, out->stats, NULL);
 	if (!err)
 		err = count_entries(m->flows, &out->flows);
+	if (!err)
+		err = count_entries(m->embryos, &out->half_open_flows);
 out:
 	xlb_view_free(&v);
 	if (err)
@@ -288,6 +290,11 @@ int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 	family(f, "xlb_flows", "gauge",
 	       "Entries in the flow table (two per tracked connection).");
 	fprintf(f, "xlb_flows %llu\n", (unsigned long long)s->flows);
+	family(f, "xlb_half_open_flows", "gauge",
+	       "Entries in the half-open table (two per connection whose "
+	       "backend has not answered yet).");
+	fprintf(f, "xlb_half_open_flows %llu\n",
+		(unsigned long long)s->half_open_flows);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -459,7 +466,9 @@ int xlb_metrics_start(const struct xlb_metrics_opts *o,
 		free(s);
 		return fd;
 	}
-	flags = o->mode == XLB_METRICS_THREAD ? MHD_USE_INTERNAL_POLLING_THREAD
+	/* AUTO picks epoll (else poll) for the internal thread: select()
+	 * would fail on a daemon with more than FD_SETSIZE fds open */
+	flags = o->mode == XLB_METRICS_THREAD ? MHD_USE_AUTO_INTERNAL_THREAD
 					      : MHD_USE_EPOLL;
 	if (o->listen.family == XLB_FAMILY_V6)
 		flags |= MHD_USE_IPv6;

@@ -20,6 +20,8 @@
  *       entries after XLB_STAT_VERDICT_MAX (events, not packets)
  *   xlb_flows                            gauge, flow-table entries (two
  *       per tracked connection)
+ *   xlb_half_open_flows                  gauge, half-open table entries
+ *       (two per connection whose backend has not answered yet)
  *
  * The server never prints.  It answers GET (and HEAD) /metrics with 200
  * and Content-Type "text/plain; version=0.0.4; charset=utf-8", with the
@@ -28,8 +30,9 @@
  * 500.  The query string is ignored.
  *
  * Two threading modes:
- *  - XLB_METRICS_THREAD (MHD_USE_INTERNAL_POLLING_THREAD): libmicrohttpd
- *    runs its own thread and calls render there; the callback must lock
+ *  - XLB_METRICS_THREAD (MHD_USE_INTERNAL_POLLING_THREAD with
+ *    MHD_USE_AUTO, i.e. epoll): libmicrohttpd runs its own thread and
+ *    calls render there; the callback must lock
  *    whatever it shares with the daemon's thread (the map reads of
  *    xlb_metrics_snapshot_read() are safe, the health engine is not).
  *  - XLB_METRICS_POLL (MHD_USE_EPOLL, no thread): the daemon polls
@@ -81,12 +84,15 @@ struct xlb_metrics_snapshot {
 	size_t n_backends;
 	__u64 stats[XLB_STAT_MAX]; /* by enum xlb_stat, summed over CPUs */
 	__u64 flows;               /* entries in xlb_flows */
+	__u64 half_open_flows;     /* entries in xlb_embryos */
 };
 
 /*
  * Fill a snapshot from the maps: services and in-use backends (as
  * xlb_view_read(), by service id then backend id), their traffic, the
- * global counters, and the number of flow-table entries.  A backend is up
+ * global counters, and the number of entries of the flow and half-open
+ * tables (read in batches: a table of a million entries costs a few
+ * hundred system calls).  A backend is up
  * if the health engine h (may be NULL) has a target with its id as user
  * id that is up; without such a target, if its map slot lacks
  * XLB_BACKEND_DOWN.  Backends whose service is missing (a change in
