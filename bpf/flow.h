@@ -118,21 +118,20 @@ static __always_inline int flow_claim_port(const struct xlb_flow_key *rkey,
 }
 
 /*
- * Create the half-open pair for a new connection in xlb_embryos and return
- * its client->backend entry, or NULL with *reason set.  The reverse entry
- * claims the NAT port first; if another CPU created the same connection
- * meanwhile, its entry wins and ours is withdrawn.
+ * Create the half-open pair for a new connection in xlb_embryos and copy
+ * its client->backend entry into *out.  Returns 0 or -reason.  The reverse
+ * entry claims the NAT port first; if another CPU created the same
+ * connection meanwhile, its entry wins and ours is withdrawn.
  */
-static __always_inline struct xlb_flow *
-flow_create(struct flow_new_ctx *c, __u16 port_min, __u16 port_max,
-	    __u64 now_ns, int *reason)
+static __always_inline int flow_create(struct flow_new_ctx *c,
+				       __u16 port_min, __u16 port_max,
+				       __u64 now_ns, struct xlb_flow *out)
 {
 	const struct xlb_flow_key *ckey = &c->pkt->key;
-	struct xlb_flow fwd = {}, rev = {};
+	struct xlb_flow rev = {}, *fwd = out, *stored;
 	struct xlb_flow_key rkey = {};
 	__u32 range = (__u32)port_max - port_min + 1;
 	__u32 start = flow_hash(ckey);
-	struct xlb_flow *stored;
 	int err = -EEXIST;
 
 	/* backend -> SNAT, rewritten to VIP -> client */
@@ -158,37 +157,36 @@ flow_create(struct flow_new_ctx *c, __u16 port_min, __u16 port_max,
 		if (err != -EEXIST)
 			break;
 	}
-	if (err) {
-		*reason = err == -EEXIST ? -XLB_STAT_DROP_NAT_PORTS :
-					   -XLB_STAT_DROP_TABLE_FULL;
-		return NULL;
-	}
+	if (err)
+		return err == -EEXIST ? -XLB_STAT_DROP_NAT_PORTS :
+					-XLB_STAT_DROP_TABLE_FULL;
 
 	/* client -> VIP, rewritten to SNAT -> backend */
-	fwd.rewritten.src = rkey.dst;
-	fwd.rewritten.dst = rkey.src;
-	fwd.rewritten.sport = rkey.dport;
-	fwd.rewritten.dport = rkey.sport;
-	fwd.rewritten.proto = rkey.proto;
-	fwd.rewritten.family = rkey.family;
-	fwd.created_ns = now_ns;
-	fwd.last_seen_ns = now_ns;
-	fwd.backend_id = c->backend_id;
-	fwd.service_id = c->svc->id;
-	fwd.dir = XLB_DIR_TO_BACKEND;
-	err = bpf_map_update_elem(&xlb_embryos, ckey, &fwd, BPF_NOEXIST);
+	__builtin_memset(fwd, 0, sizeof(*fwd));
+	fwd->rewritten.src = rkey.dst;
+	fwd->rewritten.dst = rkey.src;
+	fwd->rewritten.sport = rkey.dport;
+	fwd->rewritten.dport = rkey.sport;
+	fwd->rewritten.proto = rkey.proto;
+	fwd->rewritten.family = rkey.family;
+	fwd->created_ns = now_ns;
+	fwd->last_seen_ns = now_ns;
+	fwd->backend_id = c->backend_id;
+	fwd->service_id = c->svc->id;
+	fwd->dir = XLB_DIR_TO_BACKEND;
+	err = bpf_map_update_elem(&xlb_embryos, ckey, fwd, BPF_NOEXIST);
 	c->created = !err;
-	if (err) {
-		bpf_map_delete_elem(&xlb_embryos, &rkey);
-		if (err != -EEXIST) {
-			*reason = -XLB_STAT_DROP_TABLE_FULL;
-			return NULL;
-		}
-	}
+	if (!err)
+		return 0;
+	bpf_map_delete_elem(&xlb_embryos, &rkey);
+	if (err != -EEXIST)
+		return -XLB_STAT_DROP_TABLE_FULL;
+	/* another CPU created this connection first: follow its pair */
 	stored = bpf_map_lookup_elem(&xlb_embryos, ckey);
 	if (!stored)
-		*reason = -XLB_STAT_DROP_TABLE_FULL;
-	return stored;
+		return -XLB_STAT_DROP_TABLE_FULL;
+	*out = *stored;
+	return 0;
 }
 
 /*

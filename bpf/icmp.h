@@ -137,7 +137,7 @@ static __always_inline __u32 icmp_rewrite_inner(struct icmp_inner *in,
 static __always_inline int icmp_forward(struct xdp_md *ctx, struct xlb_pkt *p)
 {
 	struct xlb_flow_key key, outer, inner;
-	struct bpf_fib_lookup fib;
+	struct xlb_next_hop nh;
 	struct icmp_inner in = {};
 	struct xlb_flow *f;
 	__u16 *check;
@@ -160,7 +160,7 @@ static __always_inline int icmp_forward(struct xdp_md *ctx, struct xlb_pkt *p)
 	outer.dport = 0;
 	flow_partner_key(f, &inner);
 
-	rc = nat_next_hop(ctx, p, &outer, &fib);
+	rc = nat_next_hop(ctx, p, &outer, &nh);
 	if (rc)
 		return rc;
 	/* ICMPv6's checksum covers the pseudo-header: take the outer
@@ -171,7 +171,7 @@ static __always_inline int icmp_forward(struct xdp_md *ctx, struct xlb_pkt *p)
 	diff = csum_add(diff, icmp_rewrite_inner(&in, &inner));
 	check = p->icmp + 2;
 	*check = csum_apply(*check, diff);
-	return nat_transmit(ctx, p, &fib);
+	return nat_transmit(ctx, p, &nh);
 }
 
 #endif /* XLB_ICMP_H */

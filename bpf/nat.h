@@ -58,8 +58,9 @@ static __always_inline void report_no_neigh(const struct bpf_fib_lookup *fib)
 /* Look up the next hop of the packet once rewritten to `to`. */
 static __always_inline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
 				   const struct xlb_flow_key *to,
-				   struct bpf_fib_lookup *fib)
+				   struct xlb_next_hop *nh)
 {
+	struct bpf_fib_lookup fib_params, *fib = &fib_params;
 	int rc;
 
 	__builtin_memset(fib, 0, sizeof(*fib));
@@ -81,8 +82,12 @@ static __always_inline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
 		__builtin_memcpy(fib->ipv6_dst, to->dst.bytes, 16);
 	}
 	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		__builtin_memcpy(nh->dmac, fib->dmac, ETH_ALEN);
+		__builtin_memcpy(nh->smac, fib->smac, ETH_ALEN);
+		nh->ifindex = fib->ifindex;
 		return 0;
+	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		report_no_neigh(fib);
 	return rc < 0 ? -XLB_STAT_DROP_FIB_OTHER : fib_reason(rc);
@@ -163,10 +168,7 @@ static __always_inline void nat_rewrite(struct xlb_pkt *p,
 
 /* Before any rewrite: the hop limit allows one more hop, and the FIB
  * knows the next hop of the packet once it leaves as `to`.  0 or -reason. */
-static __always_inline int nat_next_hop(struct xdp_md *ctx,
-					const struct xlb_pkt *p,
-					const struct xlb_flow_key *to,
-					struct bpf_fib_lookup *fib)
+static __always_inline int nat_check_ttl(const struct xlb_pkt *p)
 {
 	if (p->ip4) {
 		if (p->ip4->ttl <= 1)
@@ -175,38 +177,72 @@ static __always_inline int nat_next_hop(struct xdp_md *ctx,
 		if (p->ip6->hop_limit <= 1)
 			return -XLB_STAT_DROP_TTL;
 	}
-	return nat_fib(ctx, p, to, fib);
+	return 0;
+}
+
+static __always_inline int nat_next_hop(struct xdp_md *ctx,
+					const struct xlb_pkt *p,
+					const struct xlb_flow_key *to,
+					struct xlb_next_hop *nh)
+{
+	int rc = nat_check_ttl(p);
+
+	return rc ? rc : nat_fib(ctx, p, to, nh);
+}
+
+/* The next hop of a flow's packets: the flow's cached FIB answer while it
+ * is fresh, else a new lookup, cached in the flow (which may be a copy:
+ * then the next packet looks up again). */
+static __always_inline int flow_next_hop(struct xdp_md *ctx,
+					 const struct xlb_pkt *p,
+					 struct xlb_flow *f, __u64 now_ns,
+					 struct xlb_next_hop *nh)
+{
+	int rc = nat_check_ttl(p);
+
+	if (rc)
+		return rc;
+	if (f->nh_at_ns && now_ns - f->nh_at_ns < XLB_NEXT_HOP_TTL_NS) {
+		*nh = f->nh;
+		return 0;
+	}
+	rc = nat_fib(ctx, p, &f->rewritten, nh);
+	if (!rc) {
+		f->nh = *nh;
+		f->nh_at_ns = now_ns;
+	}
+	return rc;
 }
 
 /* After the rewrite: MAC addresses from the FIB, then out.  Returns
  * XDP_TX or XDP_REDIRECT, or -reason. */
 static __always_inline int nat_transmit(struct xdp_md *ctx,
 					const struct xlb_pkt *p,
-					const struct bpf_fib_lookup *fib)
+					const struct xlb_next_hop *nh)
 {
 	int rc;
 
-	__builtin_memcpy(p->eth->h_dest, fib->dmac, ETH_ALEN);
-	__builtin_memcpy(p->eth->h_source, fib->smac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, nh->smac, ETH_ALEN);
 	/* VLAN-tagged frames are answered on the VLAN they came from. */
-	if (fib->ifindex == ctx->ingress_ifindex || p->vlan_tags)
+	if (nh->ifindex == ctx->ingress_ifindex || p->vlan_tags)
 		return XDP_TX;
-	rc = bpf_redirect_map(&xlb_tx_ports, fib->ifindex, XDP_DROP);
+	rc = bpf_redirect_map(&xlb_tx_ports, nh->ifindex, XDP_DROP);
 	return rc == XDP_REDIRECT ? rc : -XLB_STAT_DROP_REDIRECT;
 }
 
-/* Forward a TCP/UDP packet of a tracked flow as `to`. */
+/* Forward a TCP/UDP packet of the tracked flow f. */
 static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
-				       const struct xlb_flow_key *to)
+				       struct xlb_flow *f, __u64 now_ns)
 {
-	struct bpf_fib_lookup fib;
+	struct xlb_next_hop nh;
 	int rc;
 
-	rc = nat_next_hop(ctx, p, to, &fib);
+	rc = flow_next_hop(ctx, p, f, now_ns, &nh);
 	if (rc)
 		return rc;
-	nat_rewrite(p, to);
-	return nat_transmit(ctx, p, &fib);
+	nat_rewrite(p, &f->rewritten);
+	return nat_transmit(ctx, p, &nh);
 }
 
 #endif /* XLB_NAT_H */

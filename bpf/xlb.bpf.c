@@ -91,14 +91,13 @@ static __always_inline void trace_new_flow(const struct xlb_pkt *p,
 }
 
 /* No tracked flow matched: start one if the packet opens a connection to
- * a service.  Returns the new client->backend entry or NULL + *reason. */
-static __always_inline struct xlb_flow *new_flow(struct xlb_pkt *p,
-						 __u64 now_ns, int *reason)
+ * a service.  Copies the new client->backend entry into *f; 0 or -reason. */
+static __always_inline int new_flow(struct xlb_pkt *p, __u64 now_ns,
+				    struct xlb_flow *f)
 {
 	struct xlb_service_key skey = {};
 	struct flow_new_ctx c = { .pkt = p };
 	struct xlb_service *svc;
-	struct xlb_flow *f;
 	__u32 backend_id;
 	int rc;
 
@@ -107,37 +106,29 @@ static __always_inline struct xlb_flow *new_flow(struct xlb_pkt *p,
 	skey.proto = p->key.proto;
 	skey.family = p->key.family;
 	svc = bpf_map_lookup_elem(&xlb_services, &skey);
-	if (!svc) {
-		*reason = -XLB_STAT_PASS_NO_SERVICE;
-		return NULL;
-	}
+	if (!svc)
+		return -XLB_STAT_PASS_NO_SERVICE;
 	/* Only a bare SYN opens a TCP connection (SYN+FIN, SYN+RST and
 	 * SYN+ACK do not, as in Linux). */
 	if (p->tcp && (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK | XLB_TCP_RST |
-				       XLB_TCP_FIN)) != XLB_TCP_SYN) {
-		*reason = -XLB_STAT_DROP_NO_FLOW;
-		return NULL;
-	}
+				       XLB_TCP_FIN)) != XLB_TCP_SYN)
+		return -XLB_STAT_DROP_NO_FLOW;
 	rc = sched_pick(svc->id, &backend_id);
-	if (rc) {
-		*reason = rc;
-		return NULL;
-	}
+	if (rc)
+		return rc;
 	c.backend = bpf_map_lookup_elem(&xlb_backends, &backend_id);
-	if (!c.backend || !(c.backend->flags & XLB_BACKEND_IN_USE)) {
-		*reason = -XLB_STAT_DROP_NO_BACKEND;
-		return NULL;
-	}
+	if (!c.backend || !(c.backend->flags & XLB_BACKEND_IN_USE))
+		return -XLB_STAT_DROP_NO_BACKEND;
 	c.svc = svc;
 	c.backend_id = backend_id;
-	f = flow_create(&c, nat_port_min, nat_port_max, now_ns, reason);
-	if (f && c.created) {
+	rc = flow_create(&c, nat_port_min, nat_port_max, now_ns, f);
+	if (!rc && c.created) {
 		count(XLB_STAT_NEW_FLOW);
 		count_conn(&xlb_service_stats, f->service_id);
 		count_conn(&xlb_backend_stats, f->backend_id);
 		trace_new_flow(p, f, now_ns);
 	}
-	return f;
+	return rc;
 }
 
 static __always_inline bool flow_key_eq(const struct xlb_flow_key *a,
@@ -209,7 +200,7 @@ static __always_inline struct xlb_flow *flow_find(struct xlb_pkt *p,
 static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
-	struct xlb_flow *f;
+	struct xlb_flow *f, created;
 	__u64 now_ns;
 	__u8 port_bits;
 	__u32 dport;
@@ -240,12 +231,13 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	if (!f && rc)
 		return rc;
 	if (!f) {
-		f = new_flow(p, now_ns, &rc);
-		if (!f)
+		rc = new_flow(p, now_ns, &created);
+		if (rc)
 			return rc;
+		f = &created; /* a copy: its first packet needs no write-back */
 	}
 	flow_touch(f, p, now_ns);
-	rc = nat_forward(ctx, p, &f->rewritten);
+	rc = nat_forward(ctx, p, f, now_ns);
 	if (rc < 0)
 		return rc;
 	count_packet(&xlb_service_stats, f->service_id, p->frame_bytes);

@@ -24,6 +24,7 @@
 #define XLB_SCHED_MAX_SLOTS 65536 /* cap of one service's schedule table */
 #define XLB_NAT_PORT_PROBES 16  /* NAT ports tried for one new flow */
 #define XLB_MAX_IFACES 64       /* interfaces in the redirect map */
+#define XLB_NEXT_HOP_TTL_NS 1000000000ULL /* a flow's cached FIB answer */
 
 #define XLB_FAMILY_V4 4
 #define XLB_FAMILY_V6 6
@@ -76,10 +77,20 @@ enum xlb_tcp_state {
  * with; the partner entry's key is that tuple with src/dst swapped, so a
  * pair is always found (and removed) from either half.
  */
+/* Where a packet of a flow goes next: the FIB's answer, cached in the
+ * flow for XLB_NEXT_HOP_TTL_NS so that a busy flow skips the lookup. */
+struct xlb_next_hop {
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 ifindex;
+};
+
 struct xlb_flow {
 	struct xlb_flow_key rewritten;
 	__u64 created_ns;   /* bpf_ktime_get_ns() at the first packet */
 	__u64 last_seen_ns; /* last packet in this direction */
+	__u64 nh_at_ns;     /* when nh was looked up; 0 = never */
+	struct xlb_next_hop nh;
 	__u32 backend_id;
 	__u16 service_id;
 	__u8 dir;   /* enum xlb_flow_dir */
@@ -218,7 +229,8 @@ struct xlb_event {
 
 _Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key");
-_Static_assert(sizeof(struct xlb_flow) == 64, "xlb_flow");
+_Static_assert(sizeof(struct xlb_next_hop) == 16, "xlb_next_hop");
+_Static_assert(sizeof(struct xlb_flow) == 88, "xlb_flow");
 _Static_assert(sizeof(struct xlb_service_key) == 20, "xlb_service_key");
 _Static_assert(sizeof(struct xlb_service) == 24, "xlb_service");
 _Static_assert(sizeof(struct xlb_backend) == 24, "xlb_backend");
