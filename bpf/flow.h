@@ -2,7 +2,8 @@
 /*
  * Connection tracking: a connection is a pair of entries, one per
  * direction, inserted and removed together: in xlb_embryos (LRU) while
- * half-open, in xlb_flows (hash, never evicted) once the backend answered.
+ * half-open, in xlb_flows (hash, never evicted) once the client has
+ * spoken after the backend's answer (the handshake's final ACK).
  * The NAT source port of the backend leg is claimed by inserting the
  * backend->SNAT entry with BPF_NOEXIST: a port is in use exactly while that
  * entry exists, so two connections can never share a tuple, on any CPU.
@@ -14,6 +15,15 @@
 #include "parse.h"
 
 #define EEXIST 17
+
+/* An event counter (not a verdict). */
+static __always_inline void count_event(__u32 stat)
+{
+	__u64 *n = bpf_map_lookup_elem(&xlb_stats, &stat);
+
+	if (n)
+		*n += 1;
+}
 
 /* Flow entries' last_seen_ns is refreshed at most this often, so that a
  * busy flow does not dirty its cache line on every packet. */
@@ -103,18 +113,40 @@ struct flow_new_ctx {
 	const struct xlb_service *svc;
 	const struct xlb_backend *backend;
 	__u32 backend_id;
+	struct xlb_flow *rev; /* scratch for the reverse entry */
 	bool created; /* out: false if another CPU created it first */
 };
 
+/* A half-open pair older than this gives its NAT port to a new
+ * connection that needs it: a real handshake completes within a round
+ * trip, a spoofed one never does. */
+#define XLB_EMBRYO_GRACE_NS 1000000000ULL
+
 /* A NAT port is free for this backend if no pair, established or
  * half-open, uses the backend->SNAT tuple; claiming it is the NOEXIST
- * insert into xlb_embryos (a promotion re-checks xlb_flows with NOEXIST). */
+ * insert into xlb_embryos (a promotion re-checks xlb_flows with NOEXIST).
+ * A port held by a stale half-open pair is taken over, so that a flood of
+ * spoofed SYNs cannot hold every port of a backend. */
 static __always_inline int flow_claim_port(const struct xlb_flow_key *rkey,
-					   const struct xlb_flow *rev)
+					   const struct xlb_flow *rev,
+					   __u64 now_ns)
 {
+	struct xlb_flow_key old_partner;
+	struct xlb_flow *old;
+	int err;
+
 	if (bpf_map_lookup_elem(&xlb_flows, rkey))
 		return -EEXIST;
-	return bpf_map_update_elem(&xlb_embryos, rkey, rev, BPF_NOEXIST);
+	err = bpf_map_update_elem(&xlb_embryos, rkey, rev, BPF_NOEXIST);
+	if (err != -EEXIST)
+		return err;
+	old = bpf_map_lookup_elem(&xlb_embryos, rkey);
+	if (!old || now_ns - old->created_ns < XLB_EMBRYO_GRACE_NS)
+		return -EEXIST;
+	flow_partner_key(old, &old_partner);
+	bpf_map_delete_elem(&xlb_embryos, &old_partner);
+	count_event(XLB_STAT_PORT_TAKEOVER);
+	return bpf_map_update_elem(&xlb_embryos, rkey, rev, BPF_ANY);
 }
 
 /*
@@ -128,7 +160,7 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 				       __u64 now_ns, struct xlb_flow *out)
 {
 	const struct xlb_flow_key *ckey = &c->pkt->key;
-	struct xlb_flow rev = {}, *fwd = out, *stored;
+	struct xlb_flow *fwd = out, *stored, *rev = c->rev;
 	struct xlb_flow_key rkey = {};
 	__u32 range = (__u32)port_max - port_min + 1;
 	__u32 start = flow_hash(ckey);
@@ -140,20 +172,21 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 	rkey.sport = c->backend->port;
 	rkey.proto = ckey->proto;
 	rkey.family = ckey->family;
-	rev.rewritten.src = ckey->dst;
-	rev.rewritten.dst = ckey->src;
-	rev.rewritten.sport = ckey->dport;
-	rev.rewritten.dport = ckey->sport;
-	rev.rewritten.proto = ckey->proto;
-	rev.rewritten.family = ckey->family;
-	rev.created_ns = now_ns;
-	rev.backend_id = c->backend_id;
-	rev.service_id = c->svc->id;
-	rev.dir = XLB_DIR_TO_CLIENT;
+	__builtin_memset(rev, 0, sizeof(*rev));
+	rev->rewritten.src = ckey->dst;
+	rev->rewritten.dst = ckey->src;
+	rev->rewritten.sport = ckey->dport;
+	rev->rewritten.dport = ckey->sport;
+	rev->rewritten.proto = ckey->proto;
+	rev->rewritten.family = ckey->family;
+	rev->created_ns = now_ns;
+	rev->backend_id = c->backend_id;
+	rev->service_id = c->svc->id;
+	rev->dir = XLB_DIR_TO_CLIENT;
 
 	for (int i = 0; i < XLB_NAT_PORT_PROBES; i++) {
 		rkey.dport = bpf_htons(port_min + (start + i) % range);
-		err = flow_claim_port(&rkey, &rev);
+		err = flow_claim_port(&rkey, rev, now_ns);
 		if (err != -EEXIST)
 			break;
 	}
@@ -190,44 +223,33 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 }
 
 /*
- * The backend answered a half-open connection (its first packet hit the
- * backend->SNAT entry `rev` in xlb_embryos, whose partner the caller has
- * checked): move the pair to xlb_flows,
- * where it is never evicted.  Returns the backend->client entry now in
- * xlb_flows, or NULL with *reason (table full).
+ * The client spoke again after the backend answered (for TCP: the ACK
+ * that completes the handshake, which a spoofed source never sends):
+ * move the pair from xlb_embryos to xlb_flows, where it is never evicted.
+ * fkey/fwd is the client->backend half, rev its partner.  Copies the
+ * client half into *out; 0 or -reason (table full).
  */
-static __always_inline struct xlb_flow *
-flow_promote(const struct xlb_flow_key *rkey, const struct xlb_flow *rev,
-	     int *reason)
+static __always_inline int flow_promote(const struct xlb_flow_key *fkey,
+					const struct xlb_flow *fwd,
+					const struct xlb_flow *rev,
+					struct xlb_flow *out)
 {
-	struct xlb_flow_key ckey;
-	struct xlb_flow fwd, *embryo_fwd, *stored;
+	struct xlb_flow_key rkey;
 	int err;
 
-	flow_partner_key(rev, &ckey);
-	embryo_fwd = bpf_map_lookup_elem(&xlb_embryos, &ckey);
-	if (!embryo_fwd) { /* evicted meanwhile */
-		*reason = -XLB_STAT_DROP_NO_FLOW;
-		return NULL;
-	}
-	fwd = *embryo_fwd;
-	err = bpf_map_update_elem(&xlb_flows, &ckey, &fwd, BPF_NOEXIST);
+	*out = *fwd;
+	flow_partner_key(fwd, &rkey);
+	err = bpf_map_update_elem(&xlb_flows, fkey, out, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		return -XLB_STAT_DROP_TABLE_FULL;
+	err = bpf_map_update_elem(&xlb_flows, &rkey, rev, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
-		*reason = -XLB_STAT_DROP_TABLE_FULL;
-		return NULL;
+		bpf_map_delete_elem(&xlb_flows, fkey);
+		return -XLB_STAT_DROP_TABLE_FULL;
 	}
-	err = bpf_map_update_elem(&xlb_flows, rkey, rev, BPF_NOEXIST);
-	if (err && err != -EEXIST) {
-		bpf_map_delete_elem(&xlb_flows, &ckey);
-		*reason = -XLB_STAT_DROP_TABLE_FULL;
-		return NULL;
-	}
-	bpf_map_delete_elem(&xlb_embryos, &ckey);
-	bpf_map_delete_elem(&xlb_embryos, rkey);
-	stored = bpf_map_lookup_elem(&xlb_flows, rkey);
-	if (!stored)
-		*reason = -XLB_STAT_DROP_TABLE_FULL;
-	return stored;
+	bpf_map_delete_elem(&xlb_embryos, &rkey);
+	bpf_map_delete_elem(&xlb_embryos, fkey);
+	return 0;
 }
 
 #endif /* XLB_FLOW_H */

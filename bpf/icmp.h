@@ -134,9 +134,12 @@ static __always_inline __u32 icmp_rewrite_inner(struct icmp_inner *in,
 
 /* Translate an ICMP error that quotes a tracked flow.  Returns an XDP
  * action or -reason (PASS_ICMP when it is not ours). */
-static __always_inline int icmp_forward(struct xdp_md *ctx, struct xlb_pkt *p)
+static __noinline int icmp_forward(struct xdp_md *ctx, struct xlb_pkt *p,
+				   struct xlb_scratch *scratch)
 {
-	struct xlb_flow_key key, outer, inner;
+	struct xlb_flow_key *key = &scratch->keys[0];
+	struct xlb_flow_key *outer = &scratch->keys[1];
+	struct xlb_flow_key *inner = &scratch->keys[2];
 	struct xlb_next_hop nh;
 	struct icmp_inner in = {};
 	struct xlb_flow *f;
@@ -146,29 +149,29 @@ static __always_inline int icmp_forward(struct xdp_md *ctx, struct xlb_pkt *p)
 
 	if (!icmp_is_error(p, *(__u8 *)p->icmp))
 		return -XLB_STAT_PASS_ICMP;
-	rc = icmp_parse_inner(p, &in, &key);
+	rc = icmp_parse_inner(p, &in, key);
 	if (rc)
 		return rc;
-	f = bpf_map_lookup_elem(&xlb_flows, &key);
+	f = bpf_map_lookup_elem(&xlb_flows, key);
 	if (!f)
-		f = bpf_map_lookup_elem(&xlb_embryos, &key);
+		f = bpf_map_lookup_elem(&xlb_embryos, key);
 	if (!f)
 		return -XLB_STAT_PASS_ICMP;
-	outer = f->rewritten;
-	outer.proto = p->key.proto;
-	outer.sport = 0;
-	outer.dport = 0;
-	flow_partner_key(f, &inner);
+	*outer = f->rewritten;
+	outer->proto = p->key.proto;
+	outer->sport = 0;
+	outer->dport = 0;
+	flow_partner_key(f, inner);
 
-	rc = nat_next_hop(ctx, p, &outer, &nh);
+	rc = nat_next_hop(ctx, p, outer, &nh);
 	if (rc)
 		return rc;
 	/* ICMPv6's checksum covers the pseudo-header: take the outer
 	 * address change into account there too. */
-	diff = nat_rewrite_ip(p, &outer, 0);
+	diff = nat_rewrite_ip(p, outer, 0);
 	if (p->ip4)
 		diff = 0;
-	diff = csum_add(diff, icmp_rewrite_inner(&in, &inner));
+	diff = csum_add(diff, icmp_rewrite_inner(&in, inner));
 	check = p->icmp + 2;
 	*check = csum_apply(*check, diff);
 	return nat_transmit(ctx, p, &nh);

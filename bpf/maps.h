@@ -124,6 +124,22 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } xlb_daemon_events SEC(".maps");
 
+/* Per-CPU scratch space for flow entries being built (keeps them off the
+ * 512-byte BPF stack).  XDP runs to completion on a CPU: no two packets
+ * share a CPU's scratch at once. */
+struct xlb_scratch {
+	struct xlb_flow flow; /* the packet's flow when it is a copy */
+	struct xlb_flow rev;  /* reverse entry of a new connection */
+	struct xlb_flow_key keys[3]; /* ICMP: flow, outer and quoted tuples */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_scratch);
+} xlb_scratch SEC(".maps");
+
 /* ifindex -> interface: egress interfaces other than the ingress one. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

@@ -55,8 +55,10 @@ static __always_inline void report_no_neigh(const struct bpf_fib_lookup *fib)
 	bpf_ringbuf_submit(ev, 0);
 }
 
-/* Look up the next hop of the packet once rewritten to `to`. */
-static __always_inline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
+/* Look up the next hop of the packet once rewritten to `to`.  Its own
+ * BPF function: the lookup's parameter block stays off the caller's
+ * stack frame. */
+static __noinline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
 				   const struct xlb_flow_key *to,
 				   struct xlb_next_hop *nh)
 {
@@ -130,8 +132,9 @@ static __always_inline __u32 nat_rewrite_ip(struct xlb_pkt *p,
 }
 
 /* Rewrite addresses and ports to `to`, decrement TTL / hop limit, and fix
- * the IPv4 header and L4 checksums incrementally. */
-static __always_inline void nat_rewrite(struct xlb_pkt *p,
+ * the IPv4 header and L4 checksums incrementally.  Its own BPF function:
+ * the checksum arithmetic's register spills stay off the caller's frame. */
+static __noinline void nat_rewrite(struct xlb_pkt *p,
 					const struct xlb_flow_key *to)
 {
 	__u32 old_ports, new_ports, l4_diff = 0;

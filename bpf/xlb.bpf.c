@@ -92,9 +92,12 @@ static __always_inline void trace_new_flow(const struct xlb_pkt *p,
 
 /* No tracked flow matched: start one if the packet opens a connection to
  * a service.  Copies the new client->backend entry into *f; 0 or -reason. */
-static __always_inline int new_flow(struct xlb_pkt *p, __u64 now_ns,
-				    struct xlb_flow *f)
+/* A separate BPF function (own stack frame): the new-flow path's locals
+ * do not add to the established path's stack. */
+static __noinline int new_flow(struct xlb_pkt *p, __u64 now_ns,
+			       struct xlb_scratch *scratch)
 {
+	struct xlb_flow *f = &scratch->flow;
 	struct xlb_service_key skey = {};
 	struct flow_new_ctx c = { .pkt = p };
 	struct xlb_service *svc;
@@ -121,6 +124,7 @@ static __always_inline int new_flow(struct xlb_pkt *p, __u64 now_ns,
 		return -XLB_STAT_DROP_NO_BACKEND;
 	c.svc = svc;
 	c.backend_id = backend_id;
+	c.rev = &scratch->rev;
 	rc = flow_create(&c, nat_port_min, nat_port_max, now_ns, f);
 	if (!rc && c.created) {
 		count(XLB_STAT_NEW_FLOW);
@@ -143,9 +147,10 @@ static __always_inline bool flow_key_eq(const struct xlb_flow_key *a,
 }
 
 /* An entry of xlb_embryos is only trusted while its partner is there and
- * points back at it: LRU eviction removes entries one at a time. */
-static __always_inline bool embryo_paired(const struct xlb_flow_key *key,
-					  const struct xlb_flow *f)
+ * points back at it: LRU eviction removes entries one at a time.  Returns
+ * the partner, or NULL. */
+static __always_inline struct xlb_flow *
+embryo_partner(const struct xlb_flow_key *key, const struct xlb_flow *f)
 {
 	struct xlb_flow_key partner_key, back;
 	struct xlb_flow *partner;
@@ -153,22 +158,27 @@ static __always_inline bool embryo_paired(const struct xlb_flow_key *key,
 	flow_partner_key(f, &partner_key);
 	partner = bpf_map_lookup_elem(&xlb_embryos, &partner_key);
 	if (!partner)
-		return false;
+		return NULL;
 	flow_partner_key(partner, &back);
-	return flow_key_eq(&back, key);
+	return flow_key_eq(&back, key) ? partner : NULL;
 }
 
 /*
  * Find the flow entry of the packet: an established pair in xlb_flows, or
- * a half-open one in xlb_embryos (promoted to xlb_flows when the backend's
- * first packet arrives).  NULL with *reason 0 means no state.
+ * a half-open one in xlb_embryos, promoted to xlb_flows when the client
+ * speaks after the backend has answered.  Returns 0 with *out pointing at
+ * the entry in its map (NULL: no state), 1 if the entry was promoted and
+ * copied into *scratch, or -reason.  A separate BPF function, so that its
+ * keys do not weigh on the caller's stack frame.
  */
-static __always_inline struct xlb_flow *flow_find(struct xlb_pkt *p,
-						  int *reason)
+static __noinline int flow_find(struct xlb_pkt *p, struct xlb_flow *scratch,
+				struct xlb_flow **out)
 {
 	struct xlb_flow *f = bpf_map_lookup_elem(&xlb_flows, &p->key);
+	struct xlb_flow *partner;
+	int rc;
 
-	*reason = 0;
+	*out = NULL;
 	if (f) {
 		/* a client SYN reusing a finished connection's tuple */
 		if (f->dir == XLB_DIR_TO_BACKEND && p->tcp &&
@@ -177,30 +187,40 @@ static __always_inline struct xlb_flow *flow_find(struct xlb_pkt *p,
 		    flow_is_over(f)) {
 			flow_delete_pair(&p->key, f);
 			count(XLB_STAT_SYN_RESCHEDULED);
-			return NULL;
+			return 0;
 		}
-		return f;
+		*out = f;
+		return 0;
 	}
 	f = bpf_map_lookup_elem(&xlb_embryos, &p->key);
 	if (!f)
-		return NULL;
-	if (!embryo_paired(&p->key, f)) {
+		return 0;
+	partner = embryo_partner(&p->key, f);
+	if (!partner) {
 		/* a stale half: forget it; a SYN starts afresh */
 		bpf_map_delete_elem(&xlb_embryos, &p->key);
-		return NULL;
+		return 0;
 	}
-	if (f->dir == XLB_DIR_TO_CLIENT) {
-		f = flow_promote(&p->key, f, reason);
-		if (f)
-			count(XLB_STAT_PROMOTED);
+	/* the backend answered (its entry was touched) and the client
+	 * speaks again, other than a retransmitted SYN */
+	if (f->dir == XLB_DIR_TO_BACKEND && partner->last_seen_ns &&
+	    !(p->tcp_flags & XLB_TCP_SYN)) {
+		rc = flow_promote(&p->key, f, partner, scratch);
+		if (rc)
+			return rc;
+		count(XLB_STAT_PROMOTED);
+		return 1;
 	}
-	return f;
+	*out = f;
+	return 0;
 }
 
 static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
-	struct xlb_flow *f, created;
+	struct xlb_scratch *scratch;
+	struct xlb_flow *f;
+	__u32 zero = 0;
 	__u64 now_ns;
 	__u8 port_bits;
 	__u32 dport;
@@ -211,8 +231,11 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	rc = parse_packet(p, data);
 	if (rc)
 		return rc;
+	scratch = bpf_map_lookup_elem(&xlb_scratch, &zero);
+	if (!scratch)
+		return XDP_ABORTED; /* cannot happen: a one-slot array */
 	if (p->icmp) {
-		rc = icmp_forward(ctx, p);
+		rc = icmp_forward(ctx, p, scratch);
 		if (rc >= 0)
 			count(XLB_STAT_FWD_ICMP);
 		return rc;
@@ -227,14 +250,16 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 		return -XLB_STAT_PASS_NO_SERVICE;
 
 	now_ns = bpf_ktime_get_ns();
-	f = flow_find(p, &rc);
-	if (!f && rc)
+	rc = flow_find(p, &scratch->flow, &f);
+	if (rc < 0)
 		return rc;
+	if (rc == 1)
+		f = &scratch->flow; /* promoted: forwarded from the copy */
 	if (!f) {
-		rc = new_flow(p, now_ns, &created);
+		rc = new_flow(p, now_ns, scratch);
 		if (rc)
 			return rc;
-		f = &created; /* a copy: its first packet needs no write-back */
+		f = &scratch->flow; /* a copy: no write-back needed */
 	}
 	flow_touch(f, p, now_ns);
 	rc = nat_forward(ctx, p, f, now_ns);

@@ -40,8 +40,9 @@ struct xlb_addr {
 
 /* Connection-tracking key: one packet direction's 5-tuple, as seen on the
  * wire.  Each connection owns two: client->VIP and backend->SNAT.  A new
- * connection's pair lives in xlb_embryos (LRU, bounded) until the backend
- * answers; then it moves to xlb_flows (never evicted).  Spoofed SYNs can
+ * connection's pair lives in xlb_embryos (LRU, bounded) until the client
+ * speaks again after the backend's answer (TCP: the handshake's final
+ * ACK); then it moves to xlb_flows (never evicted).  Spoofed SYNs can
  * only churn the half-open table. */
 struct xlb_flow_key {
 	struct xlb_addr src;
@@ -62,10 +63,11 @@ enum xlb_flow_dir {
  * (their flags and last_seen_ns) for expiry and `xlb conns`. */
 enum xlb_tcp_state {
 	XLB_TCP_SYN_SENT = 0, /* client SYN forwarded, no answer yet */
-	XLB_TCP_ESTABLISHED,  /* backend answered (SYN-ACK or data) */
+	XLB_TCP_ESTABLISHED,  /* handshake complete (pair in xlb_flows) */
 	XLB_TCP_CLOSING,      /* FIN seen in either direction */
 	XLB_TCP_CLOSED,       /* RST seen, or FIN seen in both directions */
 	XLB_UDP,              /* not TCP: one idle timeout */
+	XLB_TCP_SYN_RECV,     /* backend answered, client has not confirmed */
 };
 
 /* Per-direction flag bits in xlb_flow.flags */
@@ -185,6 +187,7 @@ enum xlb_stat {
 	XLB_STAT_NEW_FLOW = XLB_STAT_VERDICT_MAX, /* connections created */
 	XLB_STAT_SYN_RESCHEDULED, /* SYN on a closed flow's tuple: pair replaced */
 	XLB_STAT_PROMOTED,        /* half-open pairs moved to xlb_flows */
+	XLB_STAT_PORT_TAKEOVER,   /* NAT port taken from a stale half-open pair */
 	XLB_STAT_EVENT_LOST,      /* trace/daemon record dropped (ring full) */
 	XLB_STAT_MAX,
 };

@@ -34,7 +34,8 @@ enum xlb_tcp_state xlb_conn_state(const struct xlb_conn *c)
 	/* the backend->client entry is touched by the backend's first packet */
 	if (!c->has_rev || c->rev.last_seen_ns == 0)
 		return XLB_TCP_SYN_SENT;
-	return XLB_TCP_ESTABLISHED;
+	/* promoted only when the client confirmed the backend's answer */
+	return c->half_open ? XLB_TCP_SYN_RECV : XLB_TCP_ESTABLISHED;
 }
 
 const char *xlb_conn_state_name(enum xlb_tcp_state s)
@@ -42,6 +43,8 @@ const char *xlb_conn_state_name(enum xlb_tcp_state s)
 	switch (s) {
 	case XLB_TCP_SYN_SENT:
 		return "syn_sent";
+	case XLB_TCP_SYN_RECV:
+		return "syn_recv";
 	case XLB_TCP_ESTABLISHED:
 		return "established";
 	case XLB_TCP_CLOSING:
@@ -68,6 +71,7 @@ __u64 xlb_conn_timeout_ns(const struct xlb_conn *c,
 {
 	switch (xlb_conn_state(c)) {
 	case XLB_TCP_SYN_SENT:
+	case XLB_TCP_SYN_RECV:
 		return t->syn_ns;
 	case XLB_TCP_ESTABLISHED:
 		return t->established_ns;
@@ -154,7 +158,7 @@ static int read_all(int fd, struct xlb_flow_key **keys_out,
 	return 0;
 }
 
-int xlb_conn_walk(int flows_fd,
+int xlb_conn_walk(int flows_fd, bool half_open,
 		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx)
 {
 	struct xlb_flow_key *keys;
@@ -165,7 +169,8 @@ int xlb_conn_walk(int flows_fd,
 	if (err)
 		return err;
 	for (size_t i = 0; i < n && !err; i++) {
-		struct xlb_conn c = { .key = keys[i], .fwd = vals[i] };
+		struct xlb_conn c = { .key = keys[i], .fwd = vals[i],
+				      .half_open = half_open };
 		struct xlb_flow_key pk;
 
 		if (vals[i].dir == XLB_DIR_TO_BACKEND) {
@@ -232,11 +237,11 @@ static int expire_one(const struct xlb_conn *c, void *arg)
 	return 0;
 }
 
-int xlb_conn_expire(int flows_fd, const struct xlb_timeouts *t,
-		    __u64 now_ns, __u64 *removed)
+int xlb_conn_expire(int flows_fd, bool half_open,
+		    const struct xlb_timeouts *t, __u64 now_ns, __u64 *removed)
 {
 	struct expire_ctx e = { .fd = flows_fd, .t = t, .now_ns = now_ns };
-	int err = xlb_conn_walk(flows_fd, expire_one, &e);
+	int err = xlb_conn_walk(flows_fd, half_open, expire_one, &e);
 
 	if (removed)
 		*removed = e.removed;
@@ -248,10 +253,10 @@ int xlb_conn_expire_all(const struct xlb_maps *m,
 			__u64 *removed)
 {
 	__u64 a = 0, b = 0;
-	int err = xlb_conn_expire(m->flows, t, now_ns, &a);
+	int err = xlb_conn_expire(m->flows, false, t, now_ns, &a);
 
 	if (!err)
-		err = xlb_conn_expire(m->embryos, t, now_ns, &b);
+		err = xlb_conn_expire(m->embryos, true, t, now_ns, &b);
 	if (removed)
 		*removed = a + b;
 	return err;
@@ -261,7 +266,7 @@ int xlb_conn_walk_all(const struct xlb_maps *m,
 		      int (*cb)(const struct xlb_conn *c, void *ctx),
 		      void *ctx)
 {
-	int err = xlb_conn_walk(m->flows, cb, ctx);
+	int err = xlb_conn_walk(m->flows, false, cb, ctx);
 
-	return err ? err : xlb_conn_walk(m->embryos, cb, ctx);
+	return err ? err : xlb_conn_walk(m->embryos, true, cb, ctx);
 }

@@ -10,7 +10,7 @@
 
 /* Idle timeouts per state (nanoseconds). */
 struct xlb_timeouts {
-	__u64 syn_ns;         /* SYN forwarded, backend has not answered */
+	__u64 syn_ns;         /* handshake not complete (syn_sent, syn_recv) */
 	__u64 established_ns; /* both sides have spoken */
 	__u64 closing_ns;     /* FIN seen in one direction */
 	__u64 closed_ns;      /* RST seen, or FIN in both directions */
@@ -32,6 +32,7 @@ struct xlb_conn {
 	struct xlb_flow fwd;
 	struct xlb_flow rev; /* zero if missing */
 	bool has_rev;
+	bool half_open; /* the pair is in xlb_embryos */
 };
 
 enum xlb_tcp_state xlb_conn_state(const struct xlb_conn *c);
@@ -41,9 +42,10 @@ __u64 xlb_conn_last_seen_ns(const struct xlb_conn *c);
 __u64 xlb_conn_timeout_ns(const struct xlb_conn *c,
 			  const struct xlb_timeouts *t);
 
-/* Call cb for every connection in the flow table (snapshot).  cb returns
- * 0 to go on, anything else stops the walk and is returned. */
-int xlb_conn_walk(int flows_fd,
+/* Call cb for every connection in the table flows_fd (snapshot); half_open
+ * says which table it is.  cb returns 0 to go on, anything else stops the
+ * walk and is returned. */
+int xlb_conn_walk(int flows_fd, bool half_open,
 		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx);
 
 /* Remove both entries of a connection from the table flows_fd.  0 if
@@ -53,8 +55,8 @@ int xlb_conn_delete(int flows_fd, const struct xlb_conn *c);
 
 /* Remove every connection idle longer than its state's timeout, and
  * half pairs older than closed_ns.  *removed counts connections. */
-int xlb_conn_expire(int flows_fd, const struct xlb_timeouts *t,
-		    __u64 now_ns, __u64 *removed);
+int xlb_conn_expire(int flows_fd, bool half_open,
+		    const struct xlb_timeouts *t, __u64 now_ns, __u64 *removed);
 
 /* Expire both tables: established pairs (xlb_flows) and half-open ones
  * (xlb_embryos, which is LRU-bounded but expired all the same). */

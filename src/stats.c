@@ -31,6 +31,7 @@ const char *const xlb_stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_NEW_FLOW] = "new_flow",
 	[XLB_STAT_SYN_RESCHEDULED] = "syn_rescheduled",
 	[XLB_STAT_PROMOTED] = "promoted",
+	[XLB_STAT_PORT_TAKEOVER] = "port_takeover",
 	[XLB_STAT_EVENT_LOST] = "event_lost",
 };
 

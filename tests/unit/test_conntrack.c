@@ -67,6 +67,7 @@ static void test_states(void)
 		bool replied, has_rev;
 		enum xlb_tcp_state want;
 		__u64 want_timeout;
+		bool half_open;
 	} cases[] = {
 		{ "state_syn_sent", IPPROTO_TCP, 0, 0, false, true,
 		  XLB_TCP_SYN_SENT, 60 * S },
@@ -88,6 +89,8 @@ static void test_states(void)
 		  XLB_TCP_SYN_SENT, 60 * S },
 		{ "state_udp", IPPROTO_UDP, 0, 0, true, true, XLB_UDP,
 		  300 * S },
+		{ "state_syn_recv_half_open", IPPROTO_TCP, 0, 0, true, true,
+		  XLB_TCP_SYN_RECV, 60 * S, true },
 		{ "state_udp_one_way", IPPROTO_UDP, 0, 0, false, true, XLB_UDP,
 		  300 * S },
 	};
@@ -102,6 +105,7 @@ static void test_states(void)
 		c.rev.flags = cases[i].rev_flags;
 		c.rev.last_seen_ns = cases[i].replied ? 5 * S : 0;
 		c.has_rev = cases[i].has_rev;
+		c.half_open = cases[i].half_open;
 		got = xlb_conn_state(&c);
 		timeout = xlb_conn_timeout_ns(&c, &T);
 		if (got != cases[i].want || timeout != cases[i].want_timeout)
@@ -225,7 +229,7 @@ static void test_expire(void)
 	half.rev.created_ns = 100 * S;
 	insert_pair(fd, &half, false, true);
 
-	err = xlb_conn_expire(fd, &T, 1000 * S, &removed);
+	err = xlb_conn_expire(fd, false, &T, 1000 * S, &removed);
 	if (err) {
 		xtest_fail(name, "xlb_conn_expire: %s", strerror(-err));
 		goto out;
