@@ -50,8 +50,11 @@ part() {
 	echo
 	echo "\$ xlb stats -i $LB_IF"
 	xlb_cmd stats -i "$LB_IF" 2>&1 | sed 's/^/  /'
-	xlb_stop INT || die "${T_REASON:-xlb did not stop}"
-	echo "(xlb stopped: exit $XLB_RC)"
+	echo
+	echo "\$ xlb stop -i $LB_IF"
+	xlb_stop || die "${T_REASON:-xlb did not stop}"
+	sed 's/^/  /' "$CASE_DIR/xlb-stop.log"
+	echo "(xlb run exited with $XLB_RC; nothing attached or pinned)"
 }
 
 CASE_SEQ=1

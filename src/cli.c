@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ctl.h"
 
 void xlb_errf(const char *fmt, ...)
 {
@@ -84,6 +85,76 @@ int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name)
 				 strerror(-err));
 		return XLB_EXIT_RUNTIME;
 	}
+	return 0;
+}
+
+/* Add the instance called e (an entry of XLB_RUN_DIR or XLB_PIN_ROOT, with
+ * ext after the name) to names if it belongs to this network namespace. */
+static void collect(const char *e, const char *ext, const char *suffix,
+		    char (*names)[IFNAMSIZ], int *n, int max)
+{
+	char buf[IFNAMSIZ + 64];
+	size_t len = strlen(e), el = strlen(ext);
+	char *at;
+
+	if (e[0] == '.' || len <= el || len >= sizeof(buf) ||
+	    strcmp(e + len - el, ext))
+		return;
+	memcpy(buf, e, len - el);
+	buf[len - el] = 0;
+	at = strchr(buf, '@');
+	if (at ? strcmp(at, suffix) : suffix[0] != 0)
+		return;
+	if (at)
+		*at = 0;
+	if (strlen(buf) >= IFNAMSIZ)
+		return;
+	for (int i = 0; i < *n; i++)
+		if (!strcmp(names[i], buf))
+			return;
+	if (*n < max)
+		strcpy(names[(*n)++], buf);
+}
+
+int xlb_instance_pick(const char *ifname, char *name)
+{
+	char names[8][IFNAMSIZ], suffix[32];
+	const char *dirs[] = { XLB_RUN_DIR, XLB_PIN_ROOT };
+	const char *exts[] = { ".sock", "" };
+	int n = 0;
+
+	if (ifname) {
+		if (strlen(ifname) >= IFNAMSIZ) {
+			xlb_errf("interface name \"%s\" is too long", ifname);
+			return XLB_EXIT_USAGE;
+		}
+		snprintf(name, IFNAMSIZ, "%s", ifname);
+		return 0;
+	}
+	xlb_netns_suffix(suffix, sizeof(suffix));
+	for (int i = 0; i < 2; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+
+		while (d && (e = readdir(d)))
+			collect(e->d_name, exts[i], suffix, names, &n, 8);
+		if (d)
+			closedir(d);
+	}
+	if (n == 0) {
+		xlb_errf("no running instance in this network namespace (no "
+			 "daemon socket in %s, nothing pinned in %s): start one "
+			 "with xlb run",
+			 XLB_RUN_DIR, XLB_PIN_ROOT);
+		return XLB_EXIT_RUNTIME;
+	}
+	if (n > 1) {
+		xlb_errf("several instances run (%s, %s%s): name one with -i "
+			 "IFACE",
+			 names[0], names[1], n > 2 ? ", ..." : "");
+		return XLB_EXIT_USAGE;
+	}
+	snprintf(name, IFNAMSIZ, "%s", names[0]);
 	return 0;
 }
 

@@ -16,6 +16,8 @@ int cmd_run(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_conns(int argc, char **argv);
+/* service, backend, show, save, reload, stop: through the daemon */
+int cmd_ctl(int argc, char **argv);
 
 /* "xlb: <message>" on stderr. */
 void xlb_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -24,6 +26,11 @@ void xlb_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * ifname is NULL; name (IFNAMSIZ) gets its interface.  Prints the error
  * and returns an exit code (0 on success). */
 int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name);
+
+/* The instance a control command addresses: ifname, or else the only one
+ * in this network namespace (a daemon socket or pinned state).  name
+ * (IFNAMSIZ) gets it.  Prints the error and returns an exit code. */
+int xlb_instance_pick(const char *ifname, char *name);
 
 /* Parse -i IFACE and -j from argv for the read-only commands; unknown
  * options are a usage error.  Returns 0 or an exit code. */

@@ -126,7 +126,9 @@ struct xlb_config_service *xlb_config_service_add(struct xlb_config *c,
 	}
 	s = &c->svcs[c->n_svcs++];
 	memset(s, 0, sizeof(*s));
-	s->vip = *vip;
+	s->vip.addr = vip->addr; /* field by field: no padding garbage */
+	s->vip.family = vip->family;
+	s->vip.port = vip->port;
 	s->proto = proto;
 	s->algo = XLB_ALGO_RR;
 	xlb_health_conf_init(&s->check);
@@ -165,7 +167,9 @@ xlb_config_backend_add(struct xlb_config_service *s,
 	}
 	b = &s->backends[s->n_backends++];
 	memset(b, 0, sizeof(*b));
-	b->ep = *ep;
+	b->ep.addr = ep->addr;
+	b->ep.family = ep->family;
+	b->ep.port = ep->port;
 	b->weight = weight;
 	b->id = XLB_ID_NONE;
 	return b;
@@ -332,6 +336,11 @@ int xlb_health_spec_parse(char *const *w, int n, bool *on,
 		c.kind = XLB_HEALTH_TCP;
 	} else if (!strcmp(w[0], "http")) {
 		c.kind = XLB_HEALTH_HTTP;
+		strcpy(c.http_path, "/");
+		if (n > 1 && w[1][0] != '/' && n % 2 == 0)
+			return errmsg(err, errlen,
+				      "health path \"%s\" must start with '/'",
+				      w[1]);
 		if (n > 1 && w[1][0] == '/') {
 			if (strlen(w[1]) >= sizeof(c.http_path))
 				return errmsg(err, errlen,
@@ -452,8 +461,7 @@ void xlb_health_spec_write(bool on, const struct xlb_health_conf *c, FILE *f)
 		fprintf(f, " jitter %u", c->jitter_pct);
 }
 
-/* ADDR:PORT of a listening socket (metrics). */
-static int listen_addr_check(const char *s, char *err, size_t errlen)
+int xlb_listen_addr_check(const char *s, char *err, size_t errlen)
 {
 	char host[XLB_SPEC_MAXLEN];
 	const char *colon = strrchr(s, ':');
@@ -667,7 +675,7 @@ static int parse_global(struct parser *p, char **w, int n)
 			c->metrics[0] = 0;
 			return 0;
 		}
-		if (listen_addr_check(w[1], p->err, p->errlen))
+		if (xlb_listen_addr_check(w[1], p->err, p->errlen))
 			return perr_prefix(p);
 		snprintf(c->metrics, sizeof(c->metrics), "%s", w[1]);
 		return 0;

@@ -159,6 +159,10 @@ int xlb_duration_parse(const char *s, __u64 max_ms, __u64 *ms);
 /* The shortest exact form: "500ms", "2s", "6h". */
 const char *xlb_duration_str(__u64 ms, char *buf, size_t len);
 
+/* ADDR:PORT to listen on (metrics): 198.51.100.10:9100, [::1]:9100.
+ * 0 or -EINVAL with the reason in err. */
+int xlb_listen_addr_check(const char *s, char *err, size_t errlen);
+
 /* "auto", "native", "generic" */
 int xlb_xdp_mode_parse(const char *s, enum xlb_xdp_mode *mode);
 const char *xlb_xdp_mode_name(enum xlb_xdp_mode mode);

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 
 #include "loader.h"
+#include "pins.h"
 
 __u32 xlb_half_open_capacity(const struct xlb_load_opts *o)
 {
@@ -36,6 +37,8 @@ int xlb_load(const struct xlb_load_opts *o, struct xlb **skel_out,
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.xlb_embryos,
 					       2 * xlb_half_open_capacity(o));
+	if (!err && o->reuse_dir)
+		err = xlb_maps_reuse(skel->obj, o->reuse_dir);
 	if (!err)
 		err = xlb__load(skel);
 	if (!err)

@@ -16,6 +16,9 @@ struct xlb_load_opts {
 	__u32 max_half_open; /* half-open connections (0: max_flows / 4) */
 	__u16 nat_port_min; /* host order, inclusive */
 	__u16 nat_port_max;
+	/* Restart: reuse every map pinned in this directory (the pinned
+	 * sizes win); NULL = create every map. */
+	const char *reuse_dir;
 };
 
 #define XLB_LOAD_OPTS_DEFAULT                                              \

@@ -18,6 +18,12 @@ static const struct {
 	{ "stats", cmd_stats, "per-service/backend traffic and every counter" },
 	{ "trace", cmd_trace, "a line per new connection, live" },
 	{ "conns", cmd_conns, "list tracked connections" },
+	{ "service", cmd_ctl, "add, set, del, list services (VIP:PORT/PROTO)" },
+	{ "backend", cmd_ctl, "add, set, del, drain, undrain backends" },
+	{ "show", cmd_ctl, "services, backends, weights, health, state" },
+	{ "save", cmd_ctl, "print the running configuration (file format)" },
+	{ "reload", cmd_ctl, "re-read the configuration file (also SIGHUP)" },
+	{ "stop", cmd_ctl, "detach the data path and remove its pins" },
 };
 
 static void usage(FILE *f)

@@ -299,6 +299,10 @@ topo_min() {
 
 topo_down() {
 	local ns p
+	# xlb's data path outlives xlb run: remove it the way users do
+	if [ -n "$LB_IF" ] && [ -e "/run/netns/$NS_LB" ] && { [ -n "$XLB_PID" ] || xlb_pinned; }; then
+		xlb_cmd stop -i "$LB_IF" >/dev/null 2>&1
+	fi
 	stop_all_pids
 	for ns in "${NAMESPACES[@]}"; do
 		# Anything still running in our own namespaces was started by us.
@@ -312,6 +316,7 @@ topo_down() {
 			echo "  note: removing pins left behind: $p"
 			rm -rf "$p"
 		done
+		rm -f /run/xlb/"$LB_IF"@* /run/xlb/"$LB_IF".* 2>/dev/null
 	fi
 	XLB_PID=""
 }
@@ -392,17 +397,36 @@ xlb_start() {
 	fail "xlb run printed no 'attached' line within 10s (stdout not flushed?)"
 }
 
-# xlb_stop [SIGNAL]: stop xlb run; its exit status in XLB_RC.
+# xlb_stop [SIGNAL]: stop xlb run and remove its data path, so that
+# nothing stays attached or pinned.  Without SIGNAL: `xlb stop` (the daemon
+# detaches, unpins and exits).  With SIGNAL: the daemon is sent SIGNAL
+# first (it exits and leaves the data path attached and pinned, as for a
+# restart), then `xlb stop` removes the data path.  The exit status of xlb
+# run in XLB_RC.
 xlb_stop() {
 	[ -n "$XLB_PID" ] || return 0
-	local pid=$XLB_PID
+	local pid=$XLB_PID sig=${1:-}
 	XLB_PID=""
-	if stop_pid "$pid" "${1:-INT}" 5; then
+	if [ -n "$sig" ]; then
+		if ! stop_pid "$pid" "$sig" 5; then
+			XLB_RC=killed
+			fail "xlb run did not exit within 5s of SIG$sig"
+			return 1
+		fi
 		XLB_RC=$STOP_RC
-		return 0
 	fi
-	XLB_RC=killed
-	fail "xlb run did not exit within 5s of SIG${1:-INT}"
+	if ! xlb_cmd stop -i "$LB_IF" >"$CASE_DIR/xlb-stop.log" 2>&1; then
+		fail "xlb stop -i $LB_IF failed: $(tr '\n' ' ' <"$CASE_DIR/xlb-stop.log")"
+		stop_pid "$pid" KILL 2
+		return 1
+	fi
+	[ -n "$sig" ] && return 0
+	if ! wait_pid "$pid" 5; then
+		XLB_RC=killed
+		fail "xlb run did not exit within 5s of xlb stop"
+		return 1
+	fi
+	XLB_RC=$STOP_RC
 }
 
 # xlb_cmd ARGS...: run another xlb command in the lb namespace (bounded).

@@ -2,7 +2,8 @@
 # shellcheck disable=SC2015,SC2119  # "A && B || fail" is intended; helpers take optional args
 # Command-line errors and shutdown: a bad command line exits 2 (usage) or 1
 # (runtime) with one "xlb: ..." line naming the culprit and leaves nothing
-# attached or pinned; SIGINT/SIGTERM detach and unpin.
+# attached or pinned; SIGINT/SIGTERM end the daemon and leave the data path
+# (attached, pinned, forwarding) for the next xlb run; xlb stop removes it.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -78,18 +79,26 @@ case_badargs_not_root() {
 	bad_args '1|2' '(root|permi|privileg|CAP_)' --as-nobody -i "$LB_IF" --vip "$GOOD_VIP" --backends "$GOOD_BACKENDS"
 }
 
-# Start, forward, stop with SIGNAL: exit 0, nothing attached, nothing pinned.
+# Start, forward, stop with SIGNAL: exit 0, and the data path stays
+# (attached, pinned, forwarding) for the next xlb run; then `xlb stop`
+# removes it: nothing attached, nothing pinned.
 stop_cycle() {
-	local sig=$1 a
+	local sig=$1 a pid out
 	xlb_start --vip "$GOOD_VIP" --backends "$GOOD_BACKENDS" || return
 	xlb_attached || { fail "no XDP program on $LB_IF after 'attached'"; return; }
 	xlb_pinned || { fail "nothing pinned in $PIN_ROOT/$LB_IF while running"; return; }
 	a=$(http_loop "$NS_CLI" 2 "http://$VIP:8000/" | awk '{ print $1 }' | sort | xargs)
 	[ "$a" = "backend-01 backend-02" ] || { fail "VIP answers '$a' (expected backend-01 backend-02)"; return; }
-	xlb_stop "$sig" || return
-	[ "$XLB_RC" = 0 ] || { fail "xlb run exited with $XLB_RC after SIG$sig"; return; }
-	if xlb_attached; then fail "XDP program still attached after SIG$sig"; return; fi
-	if xlb_pinned; then fail "$PIN_ROOT/$LB_IF still there after SIG$sig"; return; fi
+	pid=$XLB_PID XLB_PID=""
+	stop_pid "$pid" "$sig" 5 || { fail "xlb run did not exit within 5s of SIG$sig"; return; }
+	[ "$STOP_RC" = 0 ] || { fail "xlb run exited with $STOP_RC after SIG$sig"; return; }
+	xlb_attached || { fail "SIG$sig detached the data path (it should stay for a restart)"; return; }
+	xlb_pinned || { fail "SIG$sig removed the pins (they should stay for a restart)"; return; }
+	a=$(http_loop "$NS_CLI" 2 "http://$VIP:8000/" | awk '{ print $1 }' | sort | xargs)
+	[ "$a" = "backend-01 backend-02" ] || { fail "after SIG$sig the VIP answers '$a'"; return; }
+	out=$(xlb_cmd stop -i "$LB_IF" 2>&1) || { fail "xlb stop failed: $out"; return; }
+	if xlb_attached; then fail "XDP program still attached after xlb stop"; return; fi
+	if xlb_pinned; then fail "$PIN_ROOT/$LB_IF still there after xlb stop"; return; fi
 }
 case_shutdown_and_restart() {
 	need_xlb || return

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2015,SC2119  # "A && B || fail" is intended; helpers take optional args
+# shellcheck disable=SC2015,SC2119,SC2016  # "A && B || fail" is intended; helpers take optional args; bash -c scripts
 # The IPv4 suite's checks over IPv6 (topology: lib.sh topo_ipv6): round-robin
 # and weighted round-robin distribution, two clients on the same source
 # port, a UDP service, 10 MiB intact, the balancer's own IPv6 address
@@ -42,7 +42,7 @@ case_rr6() {
 	head -n 10 "$out" | awk 'NR > 1 && $1 == prev { bad = 1 } { prev = $1 } END { exit bad }' ||
 		{ fail "first 10 answers do not alternate: $seq"; return; }
 	xlb_stop || return
-	[ "$XLB_RC" = 0 ] || fail "xlb run exited with $XLB_RC after SIGINT"
+	[ "$XLB_RC" = 0 ] || fail "xlb run exited with $XLB_RC after xlb stop"
 }
 
 case_wrr6() {

@@ -30,7 +30,7 @@ case_rr() {
 	check_alternating "$out" 10 || return
 	if ! check_alternating "$out" 300; then info "note: not all 300 alternate"; fi
 	xlb_stop || return
-	[ "$XLB_RC" = 0 ] || fail "xlb run exited with $XLB_RC after SIGINT"
+	[ "$XLB_RC" = 0 ] || fail "xlb run exited with $XLB_RC after xlb stop"
 }
 
 case_wrr() {

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The daemon's side of the control commands: each change is made on a
+ * copy of the running configuration and committed as one transaction
+ * (xlb_daemon_commit), or refused with one "xlb: ..." line naming the
+ * object and the cause, and nothing changes.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "daemon.h"
+#include "request.h"
+
+static int errf(FILE *f, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int errf(FILE *f, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("xlb: ", f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	return rc;
+}
+
+void xlb_daemon_show(const struct xlb_daemon *d, struct xlb_show *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->ifname = d->ifname;
+	s->c = &d->cur;
+	s->health = d->health;
+	s->pid = getpid();
+	s->xdp_mode = d->native ? "native" : "generic";
+	s->conf_path = d->conf_path;
+	s->metrics = d->metrics_bound[0] ? d->metrics_bound : NULL;
+	s->now_ns = xlb_now_ns();
+	s->events = d->events;
+	s->n_events = d->n_events;
+}
+
+static int commit(struct xlb_daemon *d, struct xlb_config *next, FILE *err)
+{
+	char why[1024];
+
+	if (xlb_daemon_commit(d, next, why, sizeof(why), err))
+		return errf(err, XLB_EXIT_RUNTIME, "%s", why);
+	return XLB_EXIT_OK;
+}
+
+/* Log a change on the daemon's stdout too. */
+static void logf_change(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_change(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("xlb: ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+static int service_op(struct xlb_daemon *d, const struct xlb_request *r,
+		      FILE *out, FILE *err)
+{
+	struct xlb_config next;
+	struct xlb_config_service *s;
+	char name[XLB_SPEC_MAXLEN + 8];
+	int rc;
+
+	if (xlb_config_copy(&next, &d->cur))
+		return errf(err, XLB_EXIT_RUNTIME, "out of memory");
+	s = xlb_config_service_find(&next, &r->vip, r->proto);
+	if (r->op == XLB_REQ_SERVICE_ADD) {
+		if (s) {
+			xlb_config_service_name(s, name, sizeof(name));
+			xlb_config_free(&next);
+			return errf(err, XLB_EXIT_RUNTIME,
+				    "service %s already exists (xlb service set "
+				    "changes it)",
+				    name);
+		}
+		s = xlb_config_service_add(&next, &r->vip, r->proto);
+		if (!s) {
+			xlb_config_free(&next);
+			return errf(err, XLB_EXIT_RUNTIME,
+				    "cannot add a service: %s",
+				    errno == E2BIG ? "at most 256 services" :
+						     strerror(errno));
+		}
+	} else if (!s) {
+		struct xlb_config_service tmp = { .vip = r->vip,
+						  .proto = r->proto };
+
+		xlb_config_free(&next);
+		return errf(err, XLB_EXIT_RUNTIME,
+			    "service %s does not exist (see xlb show)",
+			    xlb_config_service_name(&tmp, name, sizeof(name)));
+	}
+	xlb_config_service_name(s, name, sizeof(name));
+	if (r->op == XLB_REQ_SERVICE_DEL) {
+		xlb_config_service_del(&next, s - next.svcs);
+	} else {
+		if (r->has_algo)
+			s->algo = r->algo;
+		if (r->has_health) {
+			s->health = r->health_on;
+			s->check = r->check;
+		}
+		if (r->has_slow_start)
+			s->slow_start_ms = r->slow_start_ms;
+	}
+	rc = commit(d, &next, err);
+	if (rc)
+		return rc;
+	s = xlb_config_service_find(&d->cur, &r->vip, r->proto);
+	switch (r->op) {
+	case XLB_REQ_SERVICE_ADD:
+		fprintf(out, "service %s added (id %u)\n", name, s->id);
+		logf_change("service %s added (id %u, %s)", name, s->id,
+			    xlb_algo_name(s->algo));
+		break;
+	case XLB_REQ_SERVICE_DEL:
+		fprintf(out, "service %s deleted\n", name);
+		logf_change("service %s deleted; its connections are flushed",
+			    name);
+		break;
+	default:
+		fprintf(out, "service %s changed\n", name);
+		logf_change("service %s changed (%s%s)", name,
+			    xlb_algo_name(s->algo),
+			    s->health ? ", health checks on" : "");
+		break;
+	}
+	return XLB_EXIT_OK;
+}
+
+static int backend_op(struct xlb_daemon *d, const struct xlb_request *r,
+		      FILE *out, FILE *err)
+{
+	struct xlb_config next;
+	struct xlb_config_service *s;
+	struct xlb_config_backend *b;
+	char name[XLB_SPEC_MAXLEN + 8], ep[XLB_ENDPOINT_STRLEN];
+	const char *what = "";
+	int rc;
+
+	xlb_endpoint_str(&r->backend.addr, r->backend.family, r->backend.port,
+			 ep, sizeof(ep));
+	if (xlb_config_copy(&next, &d->cur))
+		return errf(err, XLB_EXIT_RUNTIME, "out of memory");
+	s = xlb_config_service_find(&next, &r->vip, r->proto);
+	if (!s) {
+		struct xlb_config_service tmp = { .vip = r->vip,
+						  .proto = r->proto };
+
+		xlb_config_free(&next);
+		return errf(err, XLB_EXIT_RUNTIME,
+			    "service %s does not exist (add it with xlb service "
+			    "add)",
+			    xlb_config_service_name(&tmp, name, sizeof(name)));
+	}
+	xlb_config_service_name(s, name, sizeof(name));
+	b = xlb_config_backend_find(s, &r->backend);
+	if (r->op == XLB_REQ_BACKEND_ADD) {
+		if (b) {
+			xlb_config_free(&next);
+			return errf(err, XLB_EXIT_RUNTIME,
+				    "backend %s of service %s already exists "
+				    "(xlb backend set changes it)",
+				    ep, name);
+		}
+		b = xlb_config_backend_add(s, &r->backend, r->weight);
+		if (!b) {
+			xlb_config_free(&next);
+			return errf(err, XLB_EXIT_RUNTIME,
+				    "cannot add backend %s to service %s: %s",
+				    ep, name, strerror(errno));
+		}
+		b->drain = r->drain;
+	} else if (!b) {
+		xlb_config_free(&next);
+		return errf(err, XLB_EXIT_RUNTIME,
+			    "backend %s is not in service %s (see xlb show)",
+			    ep, name);
+	}
+	switch (r->op) {
+	case XLB_REQ_BACKEND_ADD:
+		what = "added";
+		break;
+	case XLB_REQ_BACKEND_SET:
+		b->weight = r->weight;
+		what = "re-weighted";
+		break;
+	case XLB_REQ_BACKEND_DEL:
+		xlb_config_backend_del(s, b - s->backends);
+		b = NULL;
+		what = "deleted (its connections go on until they end)";
+		break;
+	case XLB_REQ_BACKEND_DRAIN:
+		b->drain = true;
+		what = "drained (no new connections)";
+		break;
+	case XLB_REQ_BACKEND_UNDRAIN:
+		if (b->drain && s->slow_start_ms)
+			b->up_since_ns = xlb_now_ns();
+		b->drain = false;
+		what = "undrained";
+		break;
+	default:
+		break;
+	}
+	rc = commit(d, &next, err);
+	if (rc)
+		return rc;
+	s = xlb_config_service_find(&d->cur, &r->vip, r->proto);
+	b = xlb_config_backend_find(s, &r->backend);
+	if (b) {
+		fprintf(out, "backend %s (id %u) of %s %s: weight %u, %s%s\n",
+			ep, b->id, name, what, b->weight, xlb_show_state(b),
+			b->down && s->health ?
+				" until its health checks pass" :
+				"");
+		logf_change("backend %u %s of %s %s: weight %u, %s", b->id, ep,
+			    name, what, b->weight, xlb_show_state(b));
+	} else {
+		fprintf(out, "backend %s of %s %s\n", ep, name, what);
+		logf_change("backend %s of %s %s", ep, name, what);
+	}
+	return XLB_EXIT_OK;
+}
+
+static int reload(struct xlb_daemon *d, FILE *out, FILE *err)
+{
+	struct xlb_config next;
+	char why[1024];
+	int rc;
+
+	if (!d->conf_path[0])
+		return errf(err, XLB_EXIT_RUNTIME,
+			    "reload: xlb run on %s was started without -c "
+			    "FILE: nothing to reload (xlb save > FILE, then "
+			    "restart with -c FILE)",
+			    d->ifname);
+	if (xlb_daemon_read_conf(d->opts, d->conf_path, &next, why,
+				 sizeof(why)))
+		return errf(err, XLB_EXIT_RUNTIME,
+			    "reload: %s; nothing changed", why);
+	if (!d->opts->ifname && next.ifname[0] &&
+	    strcmp(next.ifname, d->ifname)) {
+		rc = errf(err, XLB_EXIT_RUNTIME,
+			  "reload: %s:%d: interface %s differs from the "
+			  "running instance's (%s); nothing changed",
+			  d->conf_path, next.lines.interface, next.ifname,
+			  d->ifname);
+		xlb_config_free(&next);
+		return rc;
+	}
+	rc = xlb_daemon_commit(d, &next, why, sizeof(why), err);
+	if (rc)
+		return errf(err, XLB_EXIT_RUNTIME,
+			    "reload: %s; nothing changed", why);
+	fprintf(out, "reloaded %s: %zu services\n", d->conf_path,
+		d->cur.n_svcs);
+	logf_change("reloaded %s: %zu services", d->conf_path, d->cur.n_svcs);
+	return XLB_EXIT_OK;
+}
+
+int xlb_daemon_request(struct xlb_daemon *d, int argc, char **argv, FILE *out,
+		       FILE *err)
+{
+	struct xlb_request r;
+	struct xlb_show s;
+	char why[512];
+	int rc;
+
+	rc = xlb_request_parse(argc, argv, &r, why, sizeof(why));
+	if (rc > 0) {
+		xlb_request_usage(argv[0], out);
+		return XLB_EXIT_OK;
+	}
+	if (rc)
+		return errf(err, XLB_EXIT_USAGE, "%s", why);
+	switch (r.op) {
+	case XLB_REQ_SERVICE_ADD:
+	case XLB_REQ_SERVICE_SET:
+	case XLB_REQ_SERVICE_DEL:
+		return service_op(d, &r, out, err);
+	case XLB_REQ_BACKEND_ADD:
+	case XLB_REQ_BACKEND_SET:
+	case XLB_REQ_BACKEND_DEL:
+	case XLB_REQ_BACKEND_DRAIN:
+	case XLB_REQ_BACKEND_UNDRAIN:
+		return backend_op(d, &r, out, err);
+	case XLB_REQ_SERVICE_LIST:
+	case XLB_REQ_SHOW:
+		xlb_daemon_show(d, &s);
+		if (r.op == XLB_REQ_SHOW && r.json)
+			return xlb_show_json(&s, out) ? XLB_EXIT_RUNTIME : 0;
+		if (r.op == XLB_REQ_SHOW)
+			xlb_show_text(&s, out);
+		else if (r.json)
+			return xlb_show_services_json(&s, out) ?
+				       XLB_EXIT_RUNTIME :
+				       0;
+		else
+			xlb_show_services_text(&s, out);
+		return XLB_EXIT_OK;
+	case XLB_REQ_SAVE:
+		return xlb_config_write(&d->cur, out) ? XLB_EXIT_RUNTIME : 0;
+	case XLB_REQ_RELOAD:
+		return reload(d, out, err);
+	case XLB_REQ_STOP:
+		rc = xlb_daemon_teardown(d);
+		d->stop_requested = true;
+		if (rc)
+			return errf(err, XLB_EXIT_RUNTIME,
+				    "stop: cannot remove everything pinned in "
+				    "%s: %s",
+				    d->pin_dir, strerror(-rc));
+		fprintf(out, "stopped xlb on %s: detached, unpinned\n",
+			d->ifname);
+		return XLB_EXIT_OK;
+	}
+	return XLB_EXIT_USAGE;
+}

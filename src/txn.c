@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Configuration transactions (see txn.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include "stats.h"
+#include "tables.h"
+#include "txn.h"
+#include "view.h"
+
+struct idset {
+	__u8 backends[XLB_MAX_BACKENDS / 8];
+	__u8 services[XLB_MAX_SERVICES / 8];
+};
+
+static void bit_set(__u8 *map, __u32 i)
+{
+	map[i / 8] |= 1u << (i % 8);
+}
+
+static bool bit_test(const __u8 *map, __u32 i)
+{
+	return map[i / 8] & (1u << (i % 8));
+}
+
+static int msg(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int msg(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Ids named by tracked flows                                          */
+/* ------------------------------------------------------------------ */
+
+struct ref_ctx {
+	struct idset *ids;
+	__s64 max_backend, max_service;
+};
+
+static int ref_one(const struct xlb_conn *c, void *arg)
+{
+	struct ref_ctx *r = arg;
+	__u32 b = c->fwd.backend_id, s = c->fwd.service_id;
+
+	if (b < XLB_MAX_BACKENDS) {
+		bit_set(r->ids->backends, b);
+		if (b > r->max_backend)
+			r->max_backend = b;
+	}
+	if (s < XLB_MAX_SERVICES) {
+		bit_set(r->ids->services, s);
+		if (s > r->max_service)
+			r->max_service = s;
+	}
+	return 0;
+}
+
+static int referenced_ids(const struct xlb_maps *m, struct idset *ids,
+			  __s64 *max_backend, __s64 *max_service)
+{
+	struct ref_ctx r = { .ids = ids, .max_backend = -1, .max_service = -1 };
+	int err = xlb_conn_walk_all(m, ref_one, &r);
+
+	if (max_backend)
+		*max_backend = r.max_backend;
+	if (max_service)
+		*max_service = r.max_service;
+	return err;
+}
+
+int xlb_txn_init(struct xlb_txn *t, const struct xlb_maps *m,
+		 const struct xlb_config *cur)
+{
+	struct idset *ids = calloc(1, sizeof(*ids));
+	__s64 max_b, max_s;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->m = m;
+	if (!ids)
+		return -ENOMEM;
+	err = referenced_ids(m, ids, &max_b, &max_s);
+	free(ids);
+	if (err)
+		return err;
+	for (size_t i = 0; i < cur->n_svcs; i++) {
+		const struct xlb_config_service *s = &cur->svcs[i];
+
+		if (s->id != XLB_ID_NONE && (__s64)s->id > max_s)
+			max_s = s->id;
+		for (size_t j = 0; j < s->n_backends; j++)
+			if (s->backends[j].id != XLB_ID_NONE &&
+			    (__s64)s->backends[j].id > max_b)
+				max_b = s->backends[j].id;
+	}
+	t->next_backend_id = max_b + 1;
+	t->next_service_id = max_s + 1;
+	if (t->next_backend_id >= XLB_MAX_BACKENDS) {
+		t->next_backend_id = 0;
+		t->backend_wrapped = true;
+	}
+	if (t->next_service_id >= XLB_MAX_SERVICES) {
+		t->next_service_id = 0;
+		t->service_wrapped = true;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading the maps back                                               */
+/* ------------------------------------------------------------------ */
+
+static int clear_backend(const struct xlb_maps *m, __u32 id)
+{
+	struct xlb_backend zero = {};
+
+	return bpf_map_update_elem(m->backends, &id, &zero, BPF_ANY) ? -errno :
+									0;
+}
+
+int xlb_txn_read(const struct xlb_maps *m, struct xlb_config *c)
+{
+	struct xlb_config_service **by_id;
+	struct xlb_view v;
+	int err;
+
+	xlb_config_init(c);
+	by_id = calloc(XLB_MAX_SERVICES, sizeof(*by_id));
+	if (!by_id)
+		return -ENOMEM;
+	err = xlb_view_read(m, &v);
+	if (err) {
+		free(by_id);
+		return err;
+	}
+	/* two passes: the array may move while services are added */
+	for (size_t i = 0; i < v.n_svcs && !err; i++) {
+		const struct xlb_view_service *vs = &v.svcs[i];
+		struct xlb_endpoint vip = { .addr = vs->key.vip,
+					    .family = vs->key.family,
+					    .port = ntohs(vs->key.port) };
+		struct xlb_config_service *s;
+
+		s = xlb_config_service_add(c, &vip, vs->key.proto);
+		if (!s) {
+			err = -errno;
+			break;
+		}
+		s->id = vs->svc.id;
+		s->algo = vs->svc.algo;
+		s->snat = vs->svc.snat;
+	}
+	for (size_t i = 0; i < c->n_svcs && !err; i++)
+		if (c->svcs[i].id < XLB_MAX_SERVICES)
+			by_id[c->svcs[i].id] = &c->svcs[i];
+	for (size_t i = 0; i < v.n_backends && !err; i++) {
+		const struct xlb_view_backend *vb = &v.backends[i];
+		struct xlb_config_service *s = vb->b.service_id <
+							       XLB_MAX_SERVICES ?
+						       by_id[vb->b.service_id] :
+						       NULL;
+		struct xlb_endpoint ep = { .addr = vb->b.addr,
+					   .family = vb->b.family,
+					   .port = ntohs(vb->b.port) };
+		struct xlb_config_backend *b;
+
+		if (!s || ep.family != s->vip.family ||
+		    xlb_config_backend_find(s, &ep)) {
+			/* left over by an interrupted transaction */
+			err = clear_backend(m, vb->id);
+			continue;
+		}
+		b = xlb_config_backend_add(s, &ep, vb->b.weight);
+		if (!b) {
+			err = -errno;
+			break;
+		}
+		b->id = vb->id;
+		b->drain = (vb->b.flags & XLB_BACKEND_DRAIN) && vb->b.weight;
+		b->down = vb->b.flags & XLB_BACKEND_DOWN;
+	}
+	/* schedule tables of services that are gone */
+	for (__u32 id = 0; id < XLB_MAX_SERVICES && !err; id++) {
+		__u32 inner_id;
+
+		if (by_id[id] ||
+		    bpf_map_lookup_elem(m->schedules, &id, &inner_id))
+			continue;
+		if (bpf_map_delete_elem(m->schedules, &id) && errno != ENOENT)
+			err = -errno;
+	}
+	xlb_view_free(&v);
+	free(by_id);
+	if (err)
+		xlb_config_free(c);
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Schedules                                                           */
+/* ------------------------------------------------------------------ */
+
+__u32 xlb_txn_effective_weight(const struct xlb_config_service *s,
+			       const struct xlb_config_backend *b,
+			       __u64 now_ns)
+{
+	struct xlb_slow_start ss = {
+		.window_ns = (__u64)s->slow_start_ms * 1000000,
+	};
+
+	if (b->drain)
+		return 0;
+	if (!s->slow_start_ms || !b->up_since_ns)
+		return b->weight;
+	return xlb_slow_start_weight(&ss, b->weight, b->up_since_ns, now_ns);
+}
+
+__u64 xlb_txn_next_ramp_ns(const struct xlb_config *c, __u64 now_ns)
+{
+	__u64 next = 0;
+
+	for (size_t i = 0; i < c->n_svcs; i++) {
+		const struct xlb_config_service *s = &c->svcs[i];
+		struct xlb_slow_start ss = {
+			.window_ns = (__u64)s->slow_start_ms * 1000000,
+		};
+
+		if (!s->slow_start_ms)
+			continue;
+		for (size_t j = 0; j < s->n_backends; j++) {
+			const struct xlb_config_backend *b = &s->backends[j];
+			__u64 t;
+
+			if (!b->up_since_ns || b->down || b->drain)
+				continue;
+			t = xlb_slow_start_next_ns(&ss, b->up_since_ns, now_ns);
+			if (t && (!next || t < next))
+				next = t;
+		}
+	}
+	return next;
+}
+
+static void fnv(__u64 *h, const void *data, size_t n)
+{
+	const __u8 *p = data;
+
+	for (size_t i = 0; i < n; i++) {
+		*h ^= p[i];
+		*h *= 0x100000001b3ull;
+	}
+}
+
+/* What a service's schedule table is built from, hashed (never 0). */
+static __u64 sched_sig(const struct xlb_config_service *s, __u64 now_ns)
+{
+	__u64 h = 0xcbf29ce484222325ull;
+	__u32 algo = s->algo;
+
+	fnv(&h, &algo, sizeof(algo));
+	for (size_t i = 0; i < s->n_backends; i++) {
+		const struct xlb_config_backend *b = &s->backends[i];
+		__u32 w = xlb_txn_effective_weight(s, b, now_ns);
+		__u8 live = !b->down;
+
+		fnv(&h, &b->id, sizeof(b->id));
+		fnv(&h, &w, sizeof(w));
+		fnv(&h, &live, sizeof(live));
+	}
+	return h ? h : 1;
+}
+
+static int install_schedule(const struct xlb_maps *m,
+			    const struct xlb_config_service *s, __u64 now_ns,
+			    bool *approx)
+{
+	struct xlb_sched_backend *in;
+	__u32 *slots;
+	int len, err;
+
+	in = calloc(s->n_backends ? s->n_backends : 1, sizeof(*in));
+	slots = calloc(XLB_SCHED_MAX_SLOTS, sizeof(*slots));
+	if (!in || !slots) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_backends; i++) {
+		in[i].id = s->backends[i].id;
+		in[i].weight = xlb_txn_effective_weight(s, &s->backends[i],
+							now_ns);
+		in[i].live = !s->backends[i].down;
+	}
+	len = xlb_sched_build(s->algo, in, s->n_backends, slots,
+			      XLB_SCHED_MAX_SLOTS, approx);
+	err = len < 0 ? len : xlb_schedule_write(m, s->id, slots, len);
+out:
+	free(in);
+	free(slots);
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                             */
+/* ------------------------------------------------------------------ */
+
+static void backend_slot(const struct xlb_config_service *s,
+			 const struct xlb_config_backend *b,
+			 struct xlb_backend *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->addr = b->ep.addr;
+	v->port = htons(b->ep.port);
+	v->service_id = s->id;
+	v->weight = b->weight;
+	v->family = b->ep.family;
+	v->flags = XLB_BACKEND_IN_USE;
+	if (b->drain || !b->weight)
+		v->flags |= XLB_BACKEND_DRAIN;
+	if (b->down)
+		v->flags |= XLB_BACKEND_DOWN;
+}
+
+static void service_key(const struct xlb_config_service *s,
+			struct xlb_service_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->vip = s->vip.addr;
+	k->port = htons(s->vip.port);
+	k->proto = s->proto;
+	k->family = s->vip.family;
+}
+
+static void service_value(const struct xlb_config_service *s,
+			  struct xlb_service *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->snat = s->snat;
+	v->id = s->id;
+	v->algo = s->algo;
+}
+
+static __u8 port_bit(__u8 proto)
+{
+	return proto == IPPROTO_UDP ? XLB_PORT_UDP : XLB_PORT_TCP;
+}
+
+/* xlb_service_ports[port] = what the services of c listen on there. */
+static int write_port_bits(const struct xlb_maps *m,
+			   const struct xlb_config *c, __u16 port)
+{
+	__u32 key = port;
+	__u8 bits = 0;
+
+	for (size_t i = 0; i < c->n_svcs; i++)
+		if (c->svcs[i].vip.port == port)
+			bits |= port_bit(c->svcs[i].proto);
+	return bpf_map_update_elem(m->service_ports, &key, &bits, BPF_ANY) ?
+		       -errno :
+		       0;
+}
+
+static int reset_cursor(const struct xlb_maps *m, __u32 id)
+{
+	struct xlb_cursor zero = {};
+
+	return bpf_map_update_elem(m->cursors, &id, &zero, BPF_ANY) ? -errno :
+								       0;
+}
+
+struct flush_ctx {
+	int fd;
+	const __u8 *services; /* bitmap of the services whose flows go */
+};
+
+static int flush_one(const struct xlb_conn *c, void *arg)
+{
+	struct flush_ctx *f = arg;
+
+	if (c->fwd.service_id < XLB_MAX_SERVICES &&
+	    bit_test(f->services, c->fwd.service_id))
+		xlb_conn_delete(f->fd, c);
+	return 0;
+}
+
+static int flush_services(const struct xlb_maps *m, const __u8 *services)
+{
+	struct flush_ctx f = { .fd = m->flows, .services = services };
+	int err = xlb_conn_walk(m->flows, false, flush_one, &f);
+
+	f.fd = m->embryos;
+	if (!err)
+		err = xlb_conn_walk(m->embryos, true, flush_one, &f);
+	return err;
+}
+
+struct write_opts {
+	bool force;    /* rewrite everything (rollback) */
+	bool rollback; /* keep counters and cursors */
+};
+
+/* Make the maps hold `to` instead of `from` (see the order in txn.h). */
+static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
+			struct xlb_config *to, __u64 now_ns,
+			const struct write_opts *o, char *what, size_t whatlen,
+			char *warn, size_t warnlen)
+{
+	__u8 gone[XLB_MAX_SERVICES / 8] = {};
+	char name[XLB_SPEC_MAXLEN + 8];
+	bool any_gone = false;
+	int err = 0;
+
+	for (size_t i = 0; i < to->n_svcs; i++) {
+		struct xlb_config_service *s = &to->svcs[i];
+		const struct xlb_config_service *o_s =
+			xlb_config_service_find(from, &s->vip, s->proto);
+		struct xlb_service_key key;
+		struct xlb_service val, old;
+		bool fresh = !o_s || o_s->id != s->id, approx = false;
+		__u64 sig = sched_sig(s, now_ns);
+
+		xlb_config_service_name(s, name, sizeof(name));
+		if (fresh && !o->rollback) {
+			err = reset_cursor(m, s->id);
+			if (!err)
+				err = xlb_traffic_clear(m->service_stats, s->id);
+			if (err)
+				return msg(what, whatlen, err,
+					   "service %s: cannot reset its "
+					   "counters",
+					   name);
+		}
+		for (size_t j = 0; j < s->n_backends; j++) {
+			const struct xlb_config_backend *b = &s->backends[j];
+			const struct xlb_config_backend *ob =
+				fresh ? NULL :
+					xlb_config_backend_find(o_s, &b->ep);
+			struct xlb_backend v, ov;
+			__u32 id = b->id;
+
+			if (ob && ob->id != b->id)
+				ob = NULL;
+			backend_slot(s, b, &v);
+			if (ob)
+				backend_slot(o_s, ob, &ov);
+			if (!ob && !o->rollback)
+				err = xlb_traffic_clear(m->backend_stats, id);
+			if (!err && (!ob || o->force || memcmp(&v, &ov, sizeof(v))) &&
+			    bpf_map_update_elem(m->backends, &id, &v, BPF_ANY))
+				err = -errno;
+			if (err)
+				return msg(what, whatlen, err,
+					   "service %s: cannot write backend "
+					   "%u",
+					   name, id);
+		}
+		if (fresh || o->force || o_s->sched_sig != sig) {
+			err = install_schedule(m, s, now_ns, &approx);
+			if (err)
+				return msg(what, whatlen, err,
+					   "service %s: cannot install its "
+					   "schedule",
+					   name);
+			if (approx && warn) {
+				size_t used = strlen(warn);
+
+				snprintf(warn + used, warnlen - used,
+					 "%sservice %s: its weights need more "
+					 "than %d schedule slots; they are "
+					 "scaled (approximate)",
+					 used ? "\n" : "", name,
+					 XLB_SCHED_MAX_SLOTS);
+			}
+		}
+		s->sched_sig = sig;
+		service_key(s, &key);
+		service_value(s, &val);
+		if (fresh || o->force ||
+		    bpf_map_lookup_elem(m->services, &key, &old) ||
+		    memcmp(&old, &val, sizeof(val))) {
+			if (bpf_map_update_elem(m->services, &key, &val,
+						BPF_ANY))
+				return msg(what, whatlen, -errno,
+					   "service %s: cannot write its entry",
+					   name);
+		}
+		err = write_port_bits(m, to, s->vip.port);
+		if (err)
+			return msg(what, whatlen, err,
+				   "service %s: cannot write its port", name);
+	}
+	/* services that go: entry first, then ports, then the rest */
+	for (size_t i = 0; i < from->n_svcs; i++) {
+		const struct xlb_config_service *o_s = &from->svcs[i];
+		const struct xlb_config_service *s =
+			xlb_config_service_find(to, &o_s->vip, o_s->proto);
+		struct xlb_service_key key;
+
+		if (s && s->id == o_s->id)
+			continue;
+		bit_set(gone, o_s->id);
+		any_gone = true;
+		service_key(o_s, &key);
+		if (!s && bpf_map_delete_elem(m->services, &key) &&
+		    errno != ENOENT)
+			return msg(what, whatlen, -errno,
+				   "service %s: cannot delete its entry",
+				   xlb_config_service_name(o_s, name,
+							   sizeof(name)));
+	}
+	for (size_t i = 0; i < from->n_svcs && any_gone; i++) {
+		const struct xlb_config_service *o_s = &from->svcs[i];
+
+		if (!bit_test(gone, o_s->id))
+			continue;
+		err = write_port_bits(m, to, o_s->vip.port);
+		if (err)
+			return msg(what, whatlen, err, "cannot write port %u",
+				   o_s->vip.port);
+	}
+	for (size_t i = 0; i < from->n_svcs && any_gone; i++) {
+		const struct xlb_config_service *o_s = &from->svcs[i];
+		__u32 id = o_s->id;
+		bool reused = false;
+
+		if (!bit_test(gone, id))
+			continue;
+		/* (a rollback may hand the id straight back) */
+		for (size_t k = 0; k < to->n_svcs; k++)
+			reused |= to->svcs[k].id == id;
+		if (!reused && bpf_map_delete_elem(m->schedules, &id) &&
+		    errno != ENOENT)
+			return msg(what, whatlen, -errno,
+				   "service %s: cannot delete its schedule",
+				   xlb_config_service_name(o_s, name,
+							   sizeof(name)));
+		for (size_t j = 0; j < o_s->n_backends && !reused; j++) {
+			err = clear_backend(m, o_s->backends[j].id);
+			if (err)
+				return msg(what, whatlen, err,
+					   "cannot clear backend %u",
+					   o_s->backends[j].id);
+		}
+	}
+	if (any_gone) {
+		err = flush_services(m, gone);
+		if (err)
+			return msg(what, whatlen, err,
+				   "cannot flush the connections of removed "
+				   "services");
+	}
+	/* backends that left a kept service */
+	for (size_t i = 0; i < to->n_svcs; i++) {
+		const struct xlb_config_service *s = &to->svcs[i];
+		const struct xlb_config_service *o_s =
+			xlb_config_service_find(from, &s->vip, s->proto);
+
+		if (!o_s || o_s->id != s->id)
+			continue;
+		for (size_t j = 0; j < o_s->n_backends; j++) {
+			const struct xlb_config_backend *ob = &o_s->backends[j];
+			const struct xlb_config_backend *b =
+				xlb_config_backend_find(s, &ob->ep);
+
+			if (b && b->id == ob->id)
+				continue;
+			err = clear_backend(m, ob->id);
+			if (err)
+				return msg(what, whatlen, err,
+					   "cannot clear backend %u", ob->id);
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Apply                                                               */
+/* ------------------------------------------------------------------ */
+
+static int alloc_id(__u32 *cursor, __u32 max, bool *wrapped,
+		    const __u8 *used, const __u8 *referenced, __u32 *out)
+{
+	for (__u32 tries = 0; tries < max; tries++) {
+		__u32 id = *cursor;
+
+		if (++*cursor == max) {
+			*cursor = 0;
+			*wrapped = true;
+		}
+		if (bit_test(used, id) || (referenced && bit_test(referenced, id)))
+			continue;
+		*out = id;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+/* Inherit ids and health state from cur for what has none yet. */
+static void inherit(const struct xlb_txn *t, const struct xlb_config *cur,
+		    struct xlb_config *next)
+{
+	for (size_t i = 0; i < next->n_svcs; i++) {
+		struct xlb_config_service *s = &next->svcs[i];
+		const struct xlb_config_service *o = NULL;
+
+		if (s->id == XLB_ID_NONE) {
+			o = xlb_config_service_find(cur, &s->vip, s->proto);
+			s->id = o ? o->id : XLB_ID_NONE;
+			s->sched_sig = o ? o->sched_sig : 0;
+		} else {
+			o = xlb_config_service_find(cur, &s->vip, s->proto);
+		}
+		for (size_t j = 0; j < s->n_backends; j++) {
+			struct xlb_config_backend *b = &s->backends[j];
+			const struct xlb_config_backend *ob;
+
+			if (b->id == XLB_ID_NONE) {
+				ob = o ? xlb_config_backend_find(o, &b->ep) :
+					 NULL;
+				if (ob) {
+					b->id = ob->id;
+					b->down = ob->down;
+					b->up_since_ns = ob->up_since_ns;
+				} else {
+					b->down = o && s->health &&
+						  t->new_backends_down;
+					b->up_since_ns = 0;
+				}
+			}
+			if (!s->health)
+				b->down = false;
+		}
+	}
+}
+
+int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
+		  struct xlb_config *next, __u64 now_ns, char *err,
+		  size_t errlen, char *warn, size_t warnlen)
+{
+	struct write_opts fwd = {}, back = { .force = true, .rollback = true };
+	struct idset *used, *ref = NULL;
+	struct xlb_config undo;
+	char what[256] = "";
+	int rc = 0;
+
+	if (warn && warnlen)
+		warn[0] = 0;
+	used = calloc(1, sizeof(*used));
+	if (!used)
+		return msg(err, errlen, -ENOMEM, "out of memory");
+	inherit(t, cur, next);
+	for (int pass = 0; pass < 2; pass++) {
+		const struct xlb_config *c = pass ? next : cur;
+
+		for (size_t i = 0; i < c->n_svcs; i++) {
+			const struct xlb_config_service *s = &c->svcs[i];
+
+			if (s->id < XLB_MAX_SERVICES)
+				bit_set(used->services, s->id);
+			for (size_t j = 0; j < s->n_backends; j++)
+				if (s->backends[j].id < XLB_MAX_BACKENDS)
+					bit_set(used->backends,
+						s->backends[j].id);
+		}
+	}
+	for (size_t i = 0; i < next->n_svcs && !rc; i++) {
+		struct xlb_config_service *s = &next->svcs[i];
+
+		for (int step = 0; step <= (int)s->n_backends && !rc; step++) {
+			bool is_svc = step == 0;
+			__u32 *id = is_svc ? &s->id : &s->backends[step - 1].id;
+			bool *wrapped = is_svc ? &t->service_wrapped :
+						 &t->backend_wrapped;
+
+			if (*id != XLB_ID_NONE)
+				continue;
+			if (*wrapped && !ref) {
+				ref = calloc(1, sizeof(*ref));
+				rc = ref ? referenced_ids(t->m, ref, NULL, NULL) :
+					   -ENOMEM;
+				if (rc) {
+					msg(err, errlen, rc,
+					    "cannot read the flow table: %s",
+					    strerror(-rc));
+					break;
+				}
+			}
+			if (is_svc)
+				rc = alloc_id(&t->next_service_id,
+					      XLB_MAX_SERVICES, wrapped,
+					      used->services,
+					      *wrapped ? ref->services : NULL,
+					      id);
+			else
+				rc = alloc_id(&t->next_backend_id,
+					      XLB_MAX_BACKENDS, wrapped,
+					      used->backends,
+					      *wrapped ? ref->backends : NULL,
+					      id);
+			if (rc == -ENOSPC)
+				msg(err, errlen, rc,
+				    is_svc ? "no free service id: at most %d "
+					     "services" :
+					     "no free backend id: %d are in use "
+					     "or named by tracked connections",
+				    is_svc ? XLB_MAX_SERVICES :
+					     XLB_MAX_BACKENDS);
+			else if (!rc)
+				bit_set(is_svc ? used->services :
+						 used->backends,
+					*id);
+		}
+	}
+	free(used);
+	free(ref);
+	if (rc)
+		return rc;
+	rc = write_config(t->m, cur, next, now_ns, &fwd, what, sizeof(what),
+			  warn, warnlen);
+	if (!rc)
+		return 0;
+	msg(err, errlen, rc, "%s: %s (the previous configuration is restored)",
+	    what, strerror(-rc));
+	if (xlb_config_copy(&undo, cur))
+		return rc;
+	write_config(t->m, next, &undo, now_ns, &back, what, sizeof(what),
+		     NULL, 0);
+	xlb_config_free(&undo);
+	return rc;
+}

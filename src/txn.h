@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Configuration transactions: turn the running configuration into a new
+ * one by writing only the difference into the maps, in an order that
+ * never shows a new flow half a change:
+ *
+ *   for each service of the new configuration:
+ *     its backend slots (new ones, changed weights/flags), then its
+ *     schedule table swapped in as a new inner map (only if what it is
+ *     built from changed), then the service entry, then its port bit;
+ *   then for each service that goes: its service entry is deleted, the
+ *     port bits recomputed, its schedule and backend slots cleared and its
+ *     connections flushed;
+ *   then the slots of the backends that left a kept service are cleared
+ *     (their service's table no longer names them, and the swap waited for
+ *     every program still using the old table).
+ *
+ * Established flows never move: they carry their backend's address, and a
+ * backend id is never given again while a flow may still name it (ids are
+ * allocated in increasing order, wrapping around XLB_MAX_BACKENDS only past
+ * ids that no tracked flow uses).  Scheduling cursors are kept, so the
+ * smooth WRR sequence of a service continues across weight changes; a new
+ * service starts its cursor at 0.  A removed backend's flows go on until
+ * they end or expire.
+ *
+ * Nothing here prints; functions return 0 or -errno with one message in
+ * err naming the object and the cause.
+ */
+#ifndef XLB_TXN_H
+#define XLB_TXN_H
+
+#include "config.h"
+#include "maps.h"
+
+struct xlb_txn {
+	const struct xlb_maps *m;
+	__u32 next_backend_id; /* allocation cursors */
+	__u32 next_service_id;
+	bool backend_wrapped; /* a cursor went round: ask the flow table */
+	bool service_wrapped;
+	/* New backends of a service that already ran, when the service has
+	 * health checks, start down (until `rise` checks pass). */
+	bool new_backends_down;
+};
+
+/* Allocation cursors past every id in use in cur or named by a tracked
+ * flow (one walk of the flow tables).  0 or -errno. */
+int xlb_txn_init(struct xlb_txn *t, const struct xlb_maps *m,
+		 const struct xlb_config *cur);
+
+/*
+ * The running configuration as the maps hold it (services, backends, ids,
+ * weights, drain and down flags, SNAT addresses), for a daemon that adopts
+ * pinned state; the global settings are defaults.  Services in id order,
+ * backends in id order.  Backend slots that name no service are cleared.
+ */
+int xlb_txn_read(const struct xlb_maps *m, struct xlb_config *c);
+
+/*
+ * Make the maps hold next instead of cur.  Services and backends of next
+ * that are in cur (same VIP:port/proto; same address:port) keep their ids
+ * and health state; the others get new ids.  next's run-time fields are
+ * filled in (ids, down, sched_sig); each service's snat must be set by the
+ * caller.  now_ns is for slow start.  Validation (ids available) happens
+ * before anything is written; if a write fails, cur is written back and
+ * the error returned.  warn (may be NULL) gets warnings, e.g. approximate
+ * weights, "" if none.
+ */
+int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
+		  struct xlb_config *next, __u64 now_ns, char *err,
+		  size_t errlen, char *warn, size_t warnlen);
+
+/* Effective weight of a backend now (drain 0, slow start ramp). */
+__u32 xlb_txn_effective_weight(const struct xlb_config_service *s,
+			       const struct xlb_config_backend *b,
+			       __u64 now_ns);
+
+/* When the effective weight of some backend of c next changes (slow
+ * start), 0 if never. */
+__u64 xlb_txn_next_ramp_ns(const struct xlb_config *c, __u64 now_ns);
+
+#endif /* XLB_TXN_H */

@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2119  # "A && B || fail" is intended; helpers take optional args
+# Control plane at run time, under continuous load from the client (one new
+# connection per request): adding, re-weighting, draining and removing
+# backends fails no request; a dead backend fails requests only until its
+# health check notices (the time is measured and printed); a reload with a
+# broken file changes nothing and names the line; the metrics endpoint
+# agrees with `xlb stats -j`; save -> run -c round-trips; the control
+# socket is root-only; bad commands give one clear line.
+set -u
+# shellcheck source-path=SCRIPTDIR source=control_lib.sh
+. "$(dirname "$0")/control_lib.sh"
+
+HEALTH="http / interval 300ms timeout 200ms rise 2 fall 2"
+
+# ccase NAME TOPO FN: run_case, with the run files of the case removed.
+ccase() {
+	eval "_cc_$3() { $3; local rc=\$?; load_stop; control_cleanup; return \$rc; }"
+	run_case "$1" "$2" "_cc_$3"
+}
+
+case_changes_under_load() {
+	local t0 n3 n1
+	need_xlb || return
+	start_http_backends && start_backend3 || return
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $VIP:8000/tcp algo wrr
+	health $HEALTH
+	backend $BE1_IP weight 1
+	backend $BE2_IP weight 1
+EOF
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	load_start || return
+	requests_reach backend-02 5 || return
+	mark "backend add .13"
+	t0=$(now_ms)
+	xlb_ok backend add "$VIP:8000" "$BE3_IP" --weight 2 || return
+	requests_reach backend-03 10 || return
+	info "new backend in rotation after $(($(now_ms) - t0)) ms (health rise 2 x 300ms)"
+	mark "backend set .11 weight 3"
+	xlb_ok backend set "$VIP:8000" "$BE1_IP" --weight 3 || return
+	sleep 1
+	mark "backend drain .13"
+	xlb_ok backend drain "$VIP:8000" "$BE3_IP" || return
+	sleep 0.5
+	t0=$(now_ms)
+	sleep 1
+	n3=$(load_count backend-03 "$t0")
+	[ "$n3" -eq 0 ] || { fail "$n3 new connections reached the drained backend"; return; }
+	mark "backend undrain .13"
+	xlb_ok backend undrain "$VIP:8000" "$BE3_IP" || return
+	requests_reach backend-03 5 || return
+	mark "backend del .12"
+	xlb_ok backend del "$VIP:8000" "$BE2_IP" || return
+	sleep 0.5
+	t0=$(now_ms)
+	sleep 1
+	[ "$(load_count backend-02 "$t0")" -eq 0 ] || { fail "the deleted backend still gets new connections"; return; }
+	mark "service set rr"
+	xlb_ok service set "$VIP:8000" --algo rr || return
+	sleep 1
+	mark "end"
+	load_stop
+	load_report
+	n1=$(load_count backend-01) n3=$(load_count backend-03)
+	[ "$LOAD_TOTAL" -ge 200 ] || { fail "only $LOAD_TOTAL requests made"; return; }
+	[ "$LOAD_FAILED" -eq 0 ] || { fail "$LOAD_FAILED of $LOAD_TOTAL requests failed"; return; }
+	show_json || { fail "xlb show -j failed"; return; }
+	[ "$(backend_field "$BE1_IP:8000" weight)" = 3 ] &&
+		[ "$(backend_field "$BE3_IP:8000" id)" = 2 ] &&
+		[ "$(backend_field "$BE2_IP:8000" id)" = absent ] ||
+		{ fail "show -j does not reflect the changes: $(cat "$CASE_DIR/show.json")"; return; }
+	xlb_ok stop || return
+	xlb_gone
+}
+
+case_health_detects_dead_backend() {
+	local pid2 t_kill t_down t_last_fail failed back
+	need_xlb || return
+	start_http "$NS_BE1" "$BE1_IP" backend-01 8000 || return
+	start_http "$NS_BE2" "$BE2_IP" backend-02 8000 || return
+	pid2=$BG_PID
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $VIP:8000/tcp
+	health $HEALTH
+	backend $BE1_IP
+	backend $BE2_IP
+EOF
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	load_start || return
+	requests_reach backend-02 5 || return
+	t_kill=$(now_ms)
+	mark "kill backend-02 server"
+	stop_pid "$pid2" KILL 2
+	wait_for 10 "the health check to take backend-02 down" grep -q "198.51.100.12:8000.* is down" "$XLB_LOG" || return
+	t_down=$(now_ms)
+	sleep 1
+	mark "backend-02 down"
+	failed=$(load_count fail "$t_kill")
+	t_last_fail=$(awk '$2 == "fail" { t = $1 } END { printf "%.0f\n", t }' "$LOAD_OUT")
+	[ "$(load_count fail "$t_down")" -eq 0 ] ||
+		{ fail "requests still fail after the backend left rotation"; return; }
+	# back: the server returns, rise checks bring it in
+	start_http "$NS_BE2" "$BE2_IP" backend-02 8000 || return
+	mark "backend-02 server back"
+	back=$(now_ms)
+	requests_reach backend-02 10 || return
+	mark "end"
+	load_stop
+	load_report
+	echo "  detection: backend-02 out of rotation $((t_down - t_kill)) ms after its server died" \
+		"(interval 300ms, fall 2); $failed requests failed, the last $((t_last_fail > 0 ? t_last_fail - t_kill : 0)) ms after the kill;" \
+		"back in rotation $(($(now_ms) - back)) ms after its server returned"
+	[ $((t_down - t_kill)) -le 3000 ] || { fail "detection took $((t_down - t_kill)) ms"; return; }
+	show_json && [ "$(backend_field "$BE2_IP:8000" state)" = up ] ||
+		{ fail "backend-02 not up in show: $(cat "$CASE_DIR/show.json")"; return; }
+	xlb_cmd show >"$CASE_DIR/show.txt"
+	grep -q "198.51.100.12:8000 of $VIP:8000/tcp down" "$CASE_DIR/show.txt" &&
+		grep -q "198.51.100.12:8000 of $VIP:8000/tcp up" "$CASE_DIR/show.txt" ||
+		{ fail "xlb show lists no health transitions: $(cat "$CASE_DIR/show.txt")"; return; }
+	xlb_ok stop
+}
+
+case_reload_broken_file() {
+	local before after err rc
+	need_xlb || return
+	start_http_backends || return
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $VIP:8000/tcp algo wrr
+	backend $BE1_IP weight 1
+	backend $BE2_IP weight 2
+EOF
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	load_start || return
+	before=$(xlb_cmd save)
+	# a change and an error on line 5: nothing of it may apply
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $VIP:8000/tcp algo rr
+	backend $BE1_IP weight 5
+	backend $BE2_IP weight 2
+service $VIP:9000
+	backend 198.51.100.300
+EOF
+	mark "broken reload"
+	xlb_cmd reload >"$CASE_DIR/reload.out" 2>"$CASE_DIR/reload.err"
+	rc=$? err=$(cat "$CASE_DIR/reload.err")
+	info "xlb reload: exit $rc: $err"
+	[ "$rc" = 1 ] || { fail "reload of a broken file exited $rc"; return; }
+	[ "$(wc -l <"$CASE_DIR/reload.err")" = 1 ] && [[ "$err" == "xlb: reload: $CASE_DIR/xlb.conf:5: backend \"198.51.100.300\": not an IPv4 or IPv6 address; nothing changed" ]] ||
+		{ fail "unexpected message: $err"; return; }
+	after=$(xlb_cmd save)
+	[ "$before" = "$after" ] || { fail "the running configuration changed: $after"; return; }
+	# SIGHUP with the same file: refused as well
+	mark "broken SIGHUP"
+	kill -HUP "$XLB_PID"
+	wait_for 5 "the SIGHUP reload error" grep -q "SIGHUP: reload failed" "$XLB_LOG" || return
+	[ "$(xlb_cmd save)" = "$before" ] || { fail "SIGHUP changed the configuration"; return; }
+	# fixed: reload applies it
+	sed -i 's/198.51.100.300/198.51.100.11/' "$CASE_DIR/xlb.conf"
+	start_http "$NS_BE1" "$BE1_IP" backend-01-9000 9000 || return
+	mark "good reload"
+	xlb_ok reload || return
+	xlb_cmd save >"$CASE_DIR/after.conf"
+	grep -q "service $VIP:8000/tcp algo rr" "$CASE_DIR/after.conf" &&
+		grep -q "backend $BE1_IP:8000 weight 5" "$CASE_DIR/after.conf" &&
+		grep -q "service $VIP:9000/tcp" "$CASE_DIR/after.conf" ||
+		{ fail "reload did not apply: $(cat "$CASE_DIR/after.conf")"; return; }
+	in_ns 5 "$NS_CLI" curl -s --max-time 3 "http://$VIP:9000/" | grep -q backend-01-9000 ||
+		{ fail "the reloaded service does not answer"; return; }
+	mark "end"
+	load_stop
+	load_report
+	[ "$LOAD_FAILED" -eq 0 ] || { fail "$LOAD_FAILED requests failed"; return; }
+	xlb_ok stop
+}
+
+case_metrics_match_stats() {
+	local port=9100
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP@2" --algo wrr \
+		--metrics "127.0.0.1:$port" || return
+	http_loop "$NS_CLI" 12 "http://$VIP:8000/" >"$CASE_DIR/answers.txt"
+	sleep 0.3
+	in_ns 5 "$NS_LB" curl -sS --max-time 3 "http://127.0.0.1:$port/metrics" >"$CASE_DIR/metrics.txt" ||
+		{ fail "scrape failed"; return; }
+	xlb_cmd stats -i "$LB_IF" -j >"$CASE_DIR/stats.json" || { fail "xlb stats -j failed"; return; }
+	why=$("$PY" - "$CASE_DIR/metrics.txt" "$CASE_DIR/stats.json" <<'EOF'
+import json, re, sys
+samples = {}
+for line in open(sys.argv[1]):
+    if line.startswith("#") or not line.strip():
+        continue
+    m = re.match(r'^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$', line.strip())
+    if not m:
+        print("unparsable line: %r" % line); sys.exit(1)
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+    samples[(m.group(1), tuple(sorted(labels.items())))] = float(m.group(3))
+st = json.load(open(sys.argv[2]))
+errs, n = [], 0
+def check(name, labels, want):
+    global n
+    got = samples.get((name, tuple(sorted(labels.items()))))
+    n += 1
+    if got != want:
+        errs.append("%s%s = %r, xlb stats says %r" % (name, labels, got, want))
+for s in st["services"]:
+    for k in ("connections", "packets", "bytes"):
+        check("xlb_service_%s_total" % k, {"vip": s["vip"]}, s["conns" if k == "connections" else k])
+    for b in s["backends"]:
+        lab = {"vip": s["vip"], "backend": b["addr"]}
+        for k in ("connections", "packets", "bytes"):
+            check("xlb_backend_%s_total" % k, lab, b["conns" if k == "connections" else k])
+        check("xlb_backend_weight", lab, b["weight"])
+        check("xlb_backend_up", lab, 1 if b["state"] != "down" else 0)
+for k, v in st["counters"].items():
+    if k == "rx":
+        continue
+    if ("xlb_packets_total", (("reason", k),)) in samples:
+        check("xlb_packets_total", {"reason": k}, v)
+    else:
+        check("xlb_events_total", {"event": k}, v)
+if errs:
+    print("; ".join(errs)); sys.exit(1)
+print("%d samples equal" % n)
+EOF
+	) || { fail "metrics differ from xlb stats: $why"; return; }
+	info "metrics vs xlb stats -j: $why"
+	grep -q 'xlb_backend_connections_total{vip="198.51.100.10:8000/tcp",backend="198.51.100.12:8000"} 8' "$CASE_DIR/metrics.txt" ||
+		{ fail "backend-02 (weight 2) should have 8 of 12 connections: $(grep backend_connections "$CASE_DIR/metrics.txt")"; return; }
+	xlb_ok stop
+}
+
+case_save_round_trip() {
+	local a b
+	need_xlb || return
+	start_http_backends || return
+	xlb_start || return
+	xlb_ok service add "$VIP:8000" --algo wrr --health "tcp interval 1s rise 1" || return
+	xlb_ok backend add "$VIP:8000" "$BE1_IP" --weight 3 || return
+	xlb_ok backend add "$VIP:8000" "$BE2_IP:8000" --drain || return
+	xlb_ok service add "$VIP:5353/udp" || return
+	xlb_ok backend add "$VIP:5353/udp" "$BE2_IP" || return
+	xlb_cmd save >"$CASE_DIR/saved.conf" || { fail "xlb save failed"; return; }
+	info "saved: $(grep -v '^#' "$CASE_DIR/saved.conf" | tr '\n\t' '| ')"
+	xlb_ok stop || return
+	xlb_gone || return
+	xlb_start -c "$CASE_DIR/saved.conf" || return
+	a=$(grep -v '^#' "$CASE_DIR/saved.conf")
+	b=$(xlb_cmd save | grep -v '^#')
+	[ "$a" = "$b" ] || { fail "save after run -c differs: $b"; return; }
+	xlb_ok stop
+}
+
+case_socket_root_only() {
+	local sock mode dmode out rc
+	need_xlb || return
+	xlb_start || return
+	sock=$(compgen -G "/run/xlb/$LB_IF@*.sock" | head -n1)
+	[ -S "$sock" ] || { fail "no control socket for $LB_IF in /run/xlb"; return; }
+	mode=$(stat -c %a "$sock") dmode=$(stat -c %a /run/xlb)
+	info "socket $sock mode $mode, directory mode $dmode"
+	[ "$mode" = 600 ] && [ "$dmode" = 700 ] || { fail "modes $mode/$dmode, expected 600/700"; return; }
+	xlb_nsexec "$NS_LB"
+	out=$(tmo 5 "${XLB_NSEXEC[@]}" setpriv --reuid=65534 --regid=65534 --clear-groups "$XLB" show 2>&1)
+	rc=$?
+	info "as nobody: exit $rc: $out"
+	[ "$rc" = 1 ] && [[ "$out" == "xlb: show: must be root"* ]] || { fail "non-root show: exit $rc: $out"; return; }
+	out=$(tmo 5 "${XLB_NSEXEC[@]}" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$PY" -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])' "$sock" 2>&1)
+	[ $? != 0 ] || { fail "nobody could connect to the control socket"; return; }
+	xlb_ok stop
+}
+
+# bad_cmd RC CULPRIT ARGS...: xlb ARGS exits RC with one "xlb: " line
+# matching CULPRIT.
+bad_cmd() {
+	local want=$1 culprit=$2 rc err
+	shift 2
+	xlb_cmd "$@" >/dev/null 2>"$CASE_DIR/err.log"
+	rc=$? err=$(cat "$CASE_DIR/err.log")
+	info "xlb $*: exit $rc: $err"
+	[ "$rc" = "$want" ] || { fail "xlb $*: exit $rc, expected $want: $err"; return 1; }
+	[ "$(wc -l <"$CASE_DIR/err.log")" = 1 ] && [[ "$err" == "xlb: "* ]] ||
+		{ fail "xlb $*: not one 'xlb: ' line: $err"; return 1; }
+	grep -qE -- "$culprit" "$CASE_DIR/err.log" || { fail "xlb $*: does not name '$culprit': $err"; return 1; }
+}
+
+case_command_errors() {
+	need_xlb || return
+	bad_cmd 1 "no xlb run daemon on $LB_IF" backend add -i "$LB_IF" "$VIP:8000" "$BE1_IP" || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP" || return
+	bad_cmd 2 '198\.51\.100\.300' backend add "$VIP:8000" 198.51.100.300 || return
+	bad_cmd 2 'weight' backend set "$VIP:8000" "$BE1_IP" || return
+	bad_cmd 2 'frob' service frob || return
+	bad_cmd 1 "service $VIP:9999/tcp does not exist" backend add "$VIP:9999" "$BE1_IP" || return
+	bad_cmd 1 "backend $BE2_IP:8000 is not in service $VIP:8000/tcp" backend del "$VIP:8000" "$BE2_IP" || return
+	bad_cmd 1 "service $VIP:8000/tcp already exists" service add "$VIP:8000" || return
+	bad_cmd 1 "backend $BE1_IP:8000 of service $VIP:8000/tcp already exists" backend add "$VIP:8000" "$BE1_IP" || return
+	bad_cmd 1 "started without -c" reload || return
+	bad_cmd 1 "IPv6 address for service \[2001:db8::10\]:80/tcp" service add "[2001:db8::10]:80" || return
+	xlb_ok stop
+}
+
+ccase changes_under_load full case_changes_under_load
+ccase health_detects_dead_backend full case_health_detects_dead_backend
+ccase reload_broken_file full case_reload_broken_file
+ccase metrics_match_stats full case_metrics_match_stats
+ccase save_round_trip full case_save_round_trip
+ccase socket_root_only min case_socket_root_only
+ccase command_errors min case_command_errors
+e2e_finish

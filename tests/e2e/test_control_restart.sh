@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2119  # "A && B || fail" is intended; helpers take optional args
+# Restart without loss, under continuous load and with a long transfer in
+# flight: `kill -9` of xlb run then a restart (the data path keeps running
+# meanwhile, the new daemon adopts the pinned maps and swaps its program
+# into the pinned link); SIGTERM then a restart with a changed
+# configuration (a planned upgrade); a second xlb run on the same interface
+# is refused; xlb stop without a daemon removes everything.
+set -u
+# shellcheck source-path=SCRIPTDIR source=control_lib.sh
+. "$(dirname "$0")/control_lib.sh"
+
+ccase() {
+	eval "_cc_$3() { $3; local rc=\$?; load_stop; control_cleanup; return \$rc; }"
+	run_case "$1" "$2" "_cc_$3"
+}
+
+prog_id() { ip -n "$NS_LB" link show dev "$LB_IF" | sed -n 's/.*prog\/xdp id \([0-9]*\).*/\1/p'; }
+
+# transfer_start: a rate-limited 10 MiB download through the VIP (about 5 s).
+TRANSFER_PID=""
+transfer_start() {
+	rm -f "$CASE_DIR/big.out"
+	bg transfer "$NS_CLI" curl -sS --max-time 40 --limit-rate 2M \
+		-o "$CASE_DIR/big.out" "http://$VIP:8000/big.bin"
+	TRANSFER_PID=$BG_PID
+	wait_for 5 "the transfer to start" test -s "$CASE_DIR/big.out"
+}
+
+# transfer_check: it completes, intact (sha256).
+transfer_check() {
+	local want got
+	wait_pid "$TRANSFER_PID" 40
+	[ "$STOP_RC" = 0 ] || { fail "the transfer failed (curl exit $STOP_RC): $(cat "$CASE_DIR/transfer.log")"; return 1; }
+	want=$(sha256sum <"$(big_file)" | awk '{ print $1 }')
+	got=$(sha256sum <"$CASE_DIR/big.out" | awk '{ print $1 }')
+	[ "$got" = "$want" ] || { fail "the transfer arrived corrupted ($(stat -c %s "$CASE_DIR/big.out") bytes)"; return 1; }
+	info "10 MiB transfer across the restart: intact (sha256 $got)"
+}
+
+# alternation: consecutive answers of the load that came from the same
+# backend (rr over two backends: 0 if the cursor went on across restarts).
+repeats() { awk '$2 == "ok" { if ($3 == prev) n++; prev = $3 } END { print n + 0 }' "$LOAD_OUT"; }
+
+case_kill9_restart() {
+	local ids_before ids_after p1 p2 t_kill t_up
+	need_xlb || return
+	start_http_backends || return
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $VIP:8000/tcp algo rr
+	health http / interval 500ms timeout 300ms
+	backend $BE1_IP
+	backend $BE2_IP
+EOF
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	show_json && ids_before=$(backend_field "$BE1_IP:8000" id),$(backend_field "$BE2_IP:8000" id)
+	p1=$(prog_id)
+	transfer_start || return
+	load_start || return
+	sleep 1
+	mark "kill -9 xlb run"
+	t_kill=$(now_ms)
+	stop_pid "$XLB_PID" KILL 2
+	XLB_PID=""
+	xlb_attached && xlb_pinned || { fail "the data path went away with the daemon"; return; }
+	sleep 1.5
+	xlb_cmd show >"$CASE_DIR/show-nodaemon.txt" 2>&1 && grep -q "no daemon" "$CASE_DIR/show-nodaemon.txt" ||
+		{ fail "show without a daemon: $(cat "$CASE_DIR/show-nodaemon.txt")"; return; }
+	mark "xlb run again"
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	t_up=$(now_ms)
+	grep -q "adopted the pinned state" "$XLB_LOG" || { fail "the new daemon did not adopt the pinned state"; return; }
+	p2=$(prog_id)
+	info "no daemon for $((t_up - t_kill)) ms; XDP program $p1 replaced by $p2 in the pinned link"
+	[ -n "$p2" ] && [ "$p1" != "$p2" ] || { fail "program not swapped ($p1 -> $p2)"; return; }
+	sleep 1
+	mark "end"
+	transfer_check || return
+	load_stop
+	load_report
+	[ "$LOAD_FAILED" -eq 0 ] || { fail "$LOAD_FAILED of $LOAD_TOTAL requests failed"; return; }
+	[ "$(load_count ok "$t_kill" "$t_up")" -gt 0 ] || { fail "no request was served while no daemon ran"; return; }
+	info "rr answers repeating a backend: $(repeats) of $LOAD_TOTAL (the cursor continued)"
+	[ "$(repeats)" -eq 0 ] || { fail "the rr sequence restarted or jumped: $(repeats) repeats"; return; }
+	show_json && ids_after=$(backend_field "$BE1_IP:8000" id),$(backend_field "$BE2_IP:8000" id)
+	[ "$ids_before" = "$ids_after" ] || { fail "backend ids changed: $ids_before -> $ids_after"; return; }
+	xlb_ok stop || return
+	xlb_gone
+}
+
+case_sigterm_upgrade() {
+	local t0 rc out
+	need_xlb || return
+	start_http_backends && start_backend3 || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	transfer_start || return
+	load_start || return
+	sleep 0.5
+	mark "SIGTERM"
+	stop_pid "$XLB_PID" TERM 5 || { fail "xlb run did not exit on SIGTERM"; return; }
+	XLB_PID=""
+	[ "$STOP_RC" = 0 ] || { fail "xlb run exited $STOP_RC on SIGTERM"; return; }
+	grep -q "stays attached" "$XLB_LOG" || { fail "no exit message: $(tail -n1 "$XLB_LOG")"; return; }
+	xlb_attached && xlb_pinned || { fail "SIGTERM detached the data path"; return; }
+	out=$(xlb_cmd backend add "$VIP:8000" "$BE3_IP" 2>&1)
+	rc=$?
+	[ "$rc" = 1 ] && [[ "$out" == "xlb: no xlb run daemon on $LB_IF"* ]] ||
+		{ fail "a change without a daemon: exit $rc: $out"; return; }
+	sleep 0.5
+	mark "xlb run, new config"
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP,$BE3_IP@2" --algo wrr || return
+	grep -q "adopted the pinned state" "$XLB_LOG" || { fail "not adopted"; return; }
+	requests_reach backend-03 5 || return
+	mark "end"
+	transfer_check || return
+	load_stop
+	load_report
+	[ "$LOAD_FAILED" -eq 0 ] || { fail "$LOAD_FAILED of $LOAD_TOTAL requests failed"; return; }
+	show_json || return
+	[ "$(backend_field "$BE1_IP:8000" id)" = 0 ] && [ "$(backend_field "$BE2_IP:8000" id)" = 1 ] &&
+		[ "$(backend_field "$BE3_IP:8000" id)" = 2 ] && [ "$(backend_field "$BE3_IP:8000" weight)" = 2 ] ||
+		{ fail "ids/weights after the upgrade: $(cat "$CASE_DIR/show.json")"; return; }
+	t0=$(now_ms)
+	xlb_ok stop || return
+	info "xlb stop took $(($(now_ms) - t0)) ms"
+	wait_pid "$XLB_PID" 5
+	[ "$STOP_RC" = 0 ] || { fail "xlb run exited $STOP_RC after xlb stop"; return; }
+	XLB_PID=""
+	xlb_gone
+}
+
+case_second_run_refused() {
+	local out rc
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	xlb_nsexec "$NS_LB"
+	out=$(tmo 10 "${XLB_NSEXEC[@]}" "$XLB" run -i "$LB_IF" --vip "$VIP:8000" --backends "$BE1_IP" 2>&1)
+	rc=$?
+	info "second xlb run: exit $rc: $out"
+	[ "$rc" = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] &&
+		[[ "$out" == "xlb: xlb run (pid $XLB_PID) already serves $LB_IF"* ]] ||
+		{ fail "second run: exit $rc: $out"; return; }
+	[ "$(http_loop "$NS_CLI" 2 "http://$VIP:8000/" | awk '{ print $1 }' | sort | xargs)" = "backend-01 backend-02" ] ||
+		{ fail "the first instance was disturbed"; return; }
+	xlb_ok stop
+}
+
+case_stop_without_daemon() {
+	local out
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	stop_pid "$XLB_PID" KILL 2
+	XLB_PID=""
+	out=$(xlb_cmd stop 2>&1) || { fail "xlb stop without a daemon: $out"; return; }
+	info "xlb stop: $out"
+	xlb_gone
+}
+
+ccase kill9_restart_keeps_connections full case_kill9_restart
+ccase sigterm_then_upgraded_config full case_sigterm_upgrade
+ccase second_run_refused full case_second_run_refused
+ccase stop_without_daemon full case_stop_without_daemon
+e2e_finish

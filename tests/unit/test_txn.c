@@ -1,0 +1,500 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Configuration transactions (src/txn.c) on a loaded program, with packets
+ * through BPF_PROG_TEST_RUN: ids are assigned and kept, never reused while
+ * a flow names them (also across the wrap-around), re-weighting keeps the
+ * cursor and established flows, removing or draining a backend stops its
+ * new flows but not its old ones, removing a service clears its entry,
+ * port bit, schedule and flows, a transaction that cannot be validated
+ * changes nothing, and the maps read back as the configuration that was
+ * applied.  Needs root (namespaces, BPF); SKIPs otherwise.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+
+#include "fixture.h"
+#include "pkt.h"
+#include "txn.h"
+#include "xtest.h"
+
+#define VIP "198.51.100.10"
+#define CLIENT "203.0.113.20"
+#define ERRLEN 200
+
+static struct fx_lb lb;
+static struct xlb_txn txn;
+static struct xlb_config cur;
+static int ifindex;
+static __u8 mac_if[6], mac_gw[6];
+
+/* Parse text and apply it over cur; 0 or the error (message in err). */
+static int apply(const char *text, char *err)
+{
+	struct xlb_config next;
+	char warn[256];
+	int rc = xlb_config_parse("t.conf", text, &next, err, ERRLEN);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < next.n_svcs; i++)
+		next.svcs[i].snat = next.svcs[i].vip.addr; /* as xlb run does */
+	rc = xlb_txn_apply(&txn, &cur, &next, xlb_now_ns(), err, ERRLEN, warn,
+			   sizeof(warn));
+	if (rc) {
+		xlb_config_free(&next);
+		return rc;
+	}
+	xlb_config_free(&cur);
+	cur = next;
+	return 0;
+}
+
+/* One TCP packet client:cport -> VIP:vport (flags); returns the last
+ * octet of the backend it went to, 0 if it was not forwarded. */
+static int send_tcp(__u16 cport, __u16 vport, __u8 flags, __u8 proto)
+{
+	struct pkt_spec s;
+	__u8 in[256], out[512];
+	size_t in_len, out_len;
+	__u32 verdict;
+
+	pkt_spec_init(&s);
+	memcpy(s.dmac, mac_if, 6);
+	memcpy(s.smac, mac_gw, 6);
+	pkt_spec_addrs(&s, CLIENT, VIP);
+	s.proto = proto;
+	s.sport = cport;
+	s.dport = vport;
+	s.tcp_flags = flags;
+	if (flags & PKT_TCP_ACK)
+		s.ack = 1000;
+	in_len = pkt_build(&s, in, sizeof(in));
+	if (!in_len || fx_run(lb.prog_fd, ifindex, in, in_len, out, sizeof(out),
+			      &out_len, &verdict))
+		return -1;
+	if (verdict != XDP_TX && verdict != XDP_REDIRECT)
+		return 0;
+	return out[14 + 19]; /* IPv4 destination, last byte */
+}
+
+static int syn(__u16 cport)
+{
+	return send_tcp(cport, 8000, PKT_TCP_SYN, IPPROTO_TCP);
+}
+
+static int ack(__u16 cport)
+{
+	return send_tcp(cport, 8000, PKT_TCP_ACK, IPPROTO_TCP);
+}
+
+static struct xlb_config_backend *backend(const char *addr)
+{
+	struct xlb_addr a = {};
+
+	inet_pton(AF_INET, addr, a.bytes);
+	for (size_t i = 0; i < cur.n_svcs; i++)
+		for (size_t j = 0; j < cur.svcs[i].n_backends; j++)
+			if (!memcmp(&cur.svcs[i].backends[j].ep.addr, &a, 16))
+				return &cur.svcs[i].backends[j];
+	return NULL;
+}
+
+static __u32 id_of(const char *addr)
+{
+	struct xlb_config_backend *b = backend(addr);
+
+	return b ? b->id : XLB_ID_NONE;
+}
+
+static int slot(__u32 id, struct xlb_backend *v)
+{
+	return bpf_map_lookup_elem(lb.m.backends, &id, v) ? -errno : 0;
+}
+
+/* The schedule table of service id: its length, slots in out. */
+static int table(__u32 id, __u32 *out, size_t max)
+{
+	__u32 inner_id, key = 0, len;
+	int fd, rc = 0;
+
+	if (bpf_map_lookup_elem(lb.m.schedules, &id, &inner_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &key, &len))
+		rc = -errno;
+	for (key = 1; !rc && key <= len && key <= max; key++)
+		if (bpf_map_lookup_elem(fd, &key, &out[key - 1]))
+			rc = -errno;
+	close(fd);
+	return rc ? rc : (int)len;
+}
+
+static __u64 cursor(__u32 id)
+{
+	struct xlb_cursor c = {};
+
+	bpf_map_lookup_elem(lb.m.cursors, &id, &c);
+	return c.next;
+}
+
+static __u8 port_bits(__u32 port)
+{
+	__u8 b = 0;
+
+	bpf_map_lookup_elem(lb.m.service_ports, &port, &b);
+	return b;
+}
+
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			char why_[256];                                    \
+			snprintf(why_, sizeof(why_), __VA_ARGS__);         \
+			xtest_fail(name, "line %d: %s: %s", __LINE__, #cond, \
+				   why_);                                  \
+			return;                                            \
+		}                                                          \
+	} while (0)
+
+#define SVC_AB                                                             \
+	"service " VIP ":8000 algo rr\n backend 198.51.100.11\n"           \
+	" backend 198.51.100.12\n"
+
+static void t_install(void)
+{
+	const char *name = "install_from_empty";
+	struct xlb_backend v;
+	__u32 slots[8];
+	char err[ERRLEN];
+	int n;
+
+	CHECK(!apply(SVC_AB, err), "%s", err);
+	CHECK(cur.svcs[0].id == 0, "service id %u", cur.svcs[0].id);
+	CHECK(id_of("198.51.100.11") == 0 && id_of("198.51.100.12") == 1,
+	      "ids %u %u", id_of("198.51.100.11"), id_of("198.51.100.12"));
+	CHECK(!slot(1, &v) && v.flags == XLB_BACKEND_IN_USE && v.weight == 1 &&
+		      ntohs(v.port) == 8000 && v.service_id == 0,
+	      "slot 1 flags %u", v.flags);
+	n = table(0, slots, 8);
+	CHECK(n == 2 && slots[0] == 0 && slots[1] == 1, "table len %d", n);
+	CHECK(port_bits(8000) == XLB_PORT_TCP, "bits %u", port_bits(8000));
+	CHECK(syn(1000) == 11 && syn(1001) == 12 && syn(1002) == 11 &&
+		      syn(1003) == 12,
+	      "rr sequence");
+	xtest_pass(name);
+}
+
+static void t_reweight(void)
+{
+	const char *name = "reweight_keeps_ids_cursor_flows";
+	struct xlb_sched_backend in[2] = { { 0, 1, true }, { 1, 3, true } };
+	__u32 slots[8], want[8];
+	char err[ERRLEN];
+	int n, m, first = syn(2000);
+	__u64 before = cursor(0);
+
+	CHECK(first > 0, "syn");
+	CHECK(!apply("service " VIP ":8000 algo wrr\n"
+		     " backend 198.51.100.11 weight 1\n"
+		     " backend 198.51.100.12 weight 3\n",
+		     err),
+	      "%s", err);
+	CHECK(id_of("198.51.100.11") == 0 && id_of("198.51.100.12") == 1,
+	      "ids changed");
+	CHECK(cursor(0) == before, "cursor %llu, was %llu",
+	      (unsigned long long)cursor(0), (unsigned long long)before);
+	n = table(0, slots, 8);
+	m = xlb_sched_build(XLB_ALGO_WRR, in, 2, want, 8, NULL);
+	CHECK(n == 4 && m == 4 && !memcmp(slots, want, 4 * sizeof(*want)),
+	      "table len %d", n);
+	CHECK(ack(2000) == first, "established flow moved to .%d (was .%d)",
+	      ack(2000), first);
+	xtest_pass(name);
+}
+
+static void t_remove_backend(void)
+{
+	const char *name = "remove_backend_keeps_its_flows";
+	struct xlb_backend v;
+	char err[ERRLEN];
+	__u16 port = 0;
+
+	/* a connection to .12 */
+	for (__u16 p = 3000; p < 3010 && !port; p++)
+		if (syn(p) == 12)
+			port = p;
+	CHECK(port, "no SYN went to .12");
+	CHECK(!apply("service " VIP ":8000 algo wrr\n"
+		     " backend 198.51.100.11 weight 1\n"
+		     " backend 198.51.100.14 weight 1\n",
+		     err),
+	      "%s", err);
+	CHECK(id_of("198.51.100.14") == 2, "new backend got id %u",
+	      id_of("198.51.100.14"));
+	CHECK(!slot(1, &v) && !(v.flags & XLB_BACKEND_IN_USE),
+	      "slot of the removed backend still in use");
+	CHECK(ack(port) == 12, "its flow went to .%d", ack(port));
+	for (__u16 p = 3100; p < 3110; p++)
+		CHECK(syn(p) != 12, "a new flow went to the removed backend");
+	/* the id of .12 stays unused: a flow names it */
+	CHECK(!apply("service " VIP ":8000 algo wrr\n"
+		     " backend 198.51.100.11 weight 1\n"
+		     " backend 198.51.100.14 weight 1\n"
+		     " backend 198.51.100.12 weight 1\n",
+		     err),
+	      "%s", err);
+	CHECK(id_of("198.51.100.12") == 3, "re-added backend got id %u",
+	      id_of("198.51.100.12"));
+	xtest_pass(name);
+}
+
+static void t_drain(void)
+{
+	const char *name = "drain_stops_new_flows_only";
+	struct xlb_backend v;
+	char err[ERRLEN];
+	__u16 port = 0;
+
+	for (__u16 p = 4000; p < 4010 && !port; p++)
+		if (syn(p) == 11)
+			port = p;
+	CHECK(port, "no SYN went to .11");
+	CHECK(!apply("service " VIP ":8000 algo wrr\n"
+		     " backend 198.51.100.11 weight 1 drain\n"
+		     " backend 198.51.100.14 weight 1\n"
+		     " backend 198.51.100.12 weight 1\n",
+		     err),
+	      "%s", err);
+	CHECK(!slot(id_of("198.51.100.11"), &v) &&
+		      v.flags == (XLB_BACKEND_IN_USE | XLB_BACKEND_DRAIN) &&
+		      v.weight == 1,
+	      "flags %u weight %u", v.flags, v.weight);
+	CHECK(ack(port) == 11, "drained backend's flow went to .%d", ack(port));
+	for (__u16 p = 4100; p < 4110; p++)
+		CHECK(syn(p) != 11, "a new flow went to the drained backend");
+	xtest_pass(name);
+}
+
+static void t_read_back(void)
+{
+	const char *name = "maps_read_back_as_applied";
+	struct xlb_config r;
+	int rc;
+
+	/* a down backend too */
+	backend("198.51.100.14")->down = true;
+	rc = xlb_txn_read(&lb.m, &r);
+	CHECK(!rc, "read: %d", rc);
+	CHECK(r.n_svcs == 1 && r.svcs[0].id == cur.svcs[0].id &&
+		      r.svcs[0].algo == XLB_ALGO_WRR &&
+		      r.svcs[0].n_backends == 3,
+	      "services");
+	for (size_t i = 0; i < 3; i++) {
+		const struct xlb_config_backend *a = &r.svcs[0].backends[i];
+		const struct xlb_config_backend *b =
+			xlb_config_backend_find(&cur.svcs[0], &a->ep);
+
+		CHECK(b && a->id == b->id && a->weight == b->weight &&
+			      a->drain == b->drain,
+		      "backend %zu", i);
+		/* the down flag of .14 was not applied: not in the maps */
+		CHECK(!a->down, "backend %zu down", i);
+	}
+	backend("198.51.100.14")->down = false;
+	xlb_config_free(&r);
+	xtest_pass(name);
+}
+
+static void t_remove_service(void)
+{
+	const char *name = "remove_service_clears_it";
+	const char *two = "service " VIP ":8000 algo wrr\n"
+			  " backend 198.51.100.11 weight 1 drain\n"
+			  " backend 198.51.100.14 weight 1\n"
+			  " backend 198.51.100.12 weight 1\n"
+			  "service " VIP ":8000/udp\n"
+			  " backend 198.51.100.11\n";
+	struct xlb_service_key k = {};
+	struct xlb_service sv;
+	char err[ERRLEN];
+	__u32 udp_id, udp_be, inner;
+	long flows_before;
+
+	CHECK(!apply(two, err), "%s", err);
+	udp_id = cur.svcs[1].id;
+	udp_be = cur.svcs[1].backends[0].id;
+	CHECK(udp_id == 1 && udp_be == 4, "udp service %u backend %u", udp_id,
+	      udp_be);
+	CHECK(port_bits(8000) == (XLB_PORT_TCP | XLB_PORT_UDP), "bits %u",
+	      port_bits(8000));
+	CHECK(send_tcp(5000, 8000, 0, IPPROTO_UDP) == 11, "udp flow");
+	flows_before = fx_map_count(lb.m.flows) + fx_map_count(lb.m.embryos);
+	CHECK(!apply("service " VIP ":8000 algo wrr\n"
+		     " backend 198.51.100.11 weight 1 drain\n"
+		     " backend 198.51.100.14 weight 1\n"
+		     " backend 198.51.100.12 weight 1\n",
+		     err),
+	      "%s", err);
+	k.vip.ip4 = cur.svcs[0].vip.addr.ip4;
+	k.port = htons(8000);
+	k.proto = IPPROTO_UDP;
+	k.family = XLB_FAMILY_V4;
+	CHECK(bpf_map_lookup_elem(lb.m.services, &k, &sv), "udp entry left");
+	CHECK(port_bits(8000) == XLB_PORT_TCP, "bits %u", port_bits(8000));
+	CHECK(bpf_map_lookup_elem(lb.m.schedules, &udp_id, &inner),
+	      "udp schedule left");
+	CHECK(fx_map_count(lb.m.flows) + fx_map_count(lb.m.embryos) ==
+		      flows_before - 2,
+	      "flows %ld, were %ld",
+	      fx_map_count(lb.m.flows) + fx_map_count(lb.m.embryos),
+	      flows_before);
+	CHECK(ack(2000) > 0, "a TCP flow of the kept service was flushed");
+	xtest_pass(name);
+}
+
+static void t_wrap(void)
+{
+	const char *name = "ids_wrap_past_referenced";
+	char err[ERRLEN];
+
+	/* ids 0 (.11), 2 (.14), 3 (.12) in use; 1 named by a flow (4 was
+	 * the removed UDP service's: its flows were flushed) */
+	txn.next_backend_id = XLB_MAX_BACKENDS - 1;
+	CHECK(!apply("service " VIP ":8000 algo wrr\n"
+		     " backend 198.51.100.11 weight 1 drain\n"
+		     " backend 198.51.100.14 weight 1\n"
+		     " backend 198.51.100.12 weight 1\n"
+		     " backend 198.51.100.15 weight 1\n"
+		     " backend 198.51.100.16 weight 1\n",
+		     err),
+	      "%s", err);
+	CHECK(id_of("198.51.100.15") == XLB_MAX_BACKENDS - 1, "id %u",
+	      id_of("198.51.100.15"));
+	CHECK(id_of("198.51.100.16") == 4, "id %u (1 is named by a flow)",
+	      id_of("198.51.100.16"));
+	xtest_pass(name);
+}
+
+static void t_init(void)
+{
+	const char *name = "init_past_used_and_referenced";
+	struct xlb_txn t;
+	int rc = xlb_txn_init(&t, &lb.m, &cur);
+
+	CHECK(!rc, "init %d", rc);
+	/* 65535 is in use: the cursor wraps and asks the flows */
+	CHECK(t.next_backend_id == 0 && t.backend_wrapped, "next %u",
+	      t.next_backend_id);
+	CHECK(t.next_service_id == 1, "next service %u", t.next_service_id);
+	xtest_pass(name);
+}
+
+static void t_exhausted(void)
+{
+	const char *name = "no_free_id_changes_nothing";
+	size_t cap = 64 * 1024, len = 0;
+	char *text = malloc(cap), err[ERRLEN] = "";
+	struct xlb_service_key k = {};
+	struct xlb_service sv;
+	int rc;
+
+	CHECK(text, "oom");
+	CHECK(!apply("", err), "%s", err);
+	for (int i = 0; i < XLB_MAX_SERVICES; i++)
+		len += snprintf(text + len, cap - len,
+				"service " VIP ":%d\n backend 198.51.100.11\n",
+				10000 + i);
+	rc = apply(text, err);
+	CHECK(!rc, "%s", err);
+	/* 256 services in use: replacing one needs a 257th id */
+	len = 0;
+	for (int i = 1; i <= XLB_MAX_SERVICES; i++)
+		len += snprintf(text + len, cap - len,
+				"service " VIP ":%d\n backend 198.51.100.11\n",
+				10000 + i);
+	rc = apply(text, err);
+	free(text);
+	CHECK(rc == -ENOSPC, "rc %d", rc);
+	CHECK(!strcmp(err, "no free service id: at most 256 services"),
+	      "message: %s", err);
+	k.vip.ip4 = cur.svcs[0].vip.addr.ip4;
+	k.port = htons(10000);
+	k.proto = IPPROTO_TCP;
+	k.family = XLB_FAMILY_V4;
+	CHECK(!bpf_map_lookup_elem(lb.m.services, &k, &sv),
+	      "a service of the running configuration is gone");
+	k.port = htons(10000 + XLB_MAX_SERVICES);
+	CHECK(bpf_map_lookup_elem(lb.m.services, &k, &sv),
+	      "the refused service was installed");
+	CHECK(port_bits(10000) == XLB_PORT_TCP &&
+		      !port_bits(10000 + XLB_MAX_SERVICES),
+	      "port bits changed");
+	xtest_pass(name);
+}
+
+static void t_slow_start(void)
+{
+	const char *name = "slow_start_effective_weight";
+	struct xlb_config_service s = { .slow_start_ms = 10000 };
+	struct xlb_config_backend b = { .weight = 100,
+					.up_since_ns = XLB_NS_PER_SEC };
+
+	CHECK(xlb_txn_effective_weight(&s, &b, XLB_NS_PER_SEC) == 10,
+	      "at start %u", xlb_txn_effective_weight(&s, &b, XLB_NS_PER_SEC));
+	CHECK(xlb_txn_effective_weight(&s, &b, 6 * XLB_NS_PER_SEC) == 60,
+	      "half way %u",
+	      xlb_txn_effective_weight(&s, &b, 6 * XLB_NS_PER_SEC));
+	CHECK(xlb_txn_effective_weight(&s, &b, 20 * XLB_NS_PER_SEC) == 100,
+	      "after");
+	b.drain = true;
+	CHECK(xlb_txn_effective_weight(&s, &b, 20 * XLB_NS_PER_SEC) == 0,
+	      "drained");
+	xtest_pass(name);
+}
+
+int main(void)
+{
+	char why[256];
+	int rc;
+
+	t_slow_start();
+	if (fx_netns_enter(why, sizeof(why)) ||
+	    fx_topology_setup(why, sizeof(why))) {
+		xtest_skip("transactions", "%s", why);
+		return xtest_done();
+	}
+	ifindex = fx_ifindex(FX_IF);
+	pkt_mac(FX_IF_MAC, mac_if);
+	pkt_mac(FX_GW4_MAC, mac_gw);
+	rc = fx_load(&lb, 4096, 1024, 32767);
+	if (rc) {
+		xtest_skip("transactions", "cannot load xlb: %s",
+			   strerror(-rc));
+		return xtest_done();
+	}
+	xlb_config_init(&cur);
+	rc = xlb_txn_init(&txn, &lb.m, &cur);
+	if (rc) {
+		xtest_fail("txn_init", "%s", strerror(-rc));
+		return xtest_done();
+	}
+	t_install();
+	t_reweight();
+	t_remove_backend();
+	t_drain();
+	t_read_back();
+	t_remove_service();
+	t_wrap();
+	t_init();
+	t_exhausted();
+	xlb_config_free(&cur);
+	fx_unload(&lb);
+	return xtest_done();
+}
