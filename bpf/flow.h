@@ -51,14 +51,15 @@ static __always_inline void flow_partner_key(const struct xlb_flow *f,
 }
 
 /* Remove both entries of the connection that `key`/`f` belongs to. */
-static __always_inline void flow_delete_pair(const struct xlb_flow_key *key,
+static __always_inline void flow_delete_pair(void *table,
+					     const struct xlb_flow_key *key,
 					     const struct xlb_flow *f)
 {
 	struct xlb_flow_key partner;
 
 	flow_partner_key(f, &partner);
-	bpf_map_delete_elem(&xlb_flows, &partner);
-	bpf_map_delete_elem(&xlb_flows, key);
+	bpf_map_delete_elem(table, &partner);
+	bpf_map_delete_elem(table, key);
 }
 
 /* Mix the client tuple into a starting point for NAT port probing. */
@@ -86,16 +87,44 @@ static __always_inline void flow_touch(struct xlb_flow *f,
 		bits |= XLB_FLOW_FIN_SEEN;
 	if (p->tcp_flags & XLB_TCP_RST)
 		bits |= XLB_FLOW_RST_SEEN;
+	/* the backend's SYN-ACK: the client's ACK must acknowledge it
+	 * before the pair is promoted (a blind ACK cannot) */
+	if (p->tcp && f->dir == XLB_DIR_TO_CLIENT &&
+	    (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) ==
+		    (XLB_TCP_SYN | XLB_TCP_ACK) &&
+	    !(f->flags & XLB_FLOW_SYN_ACK_SEEN)) {
+		f->syn_ack_seq = p->tcp->seq;
+		bits |= XLB_FLOW_SYN_ACK_SEEN;
+	}
 	if ((f->flags & bits) != bits)
 		f->flags |= bits;
 	if (now_ns - f->last_seen_ns >= XLB_TOUCH_NS)
 		f->last_seen_ns = now_ns;
 }
 
+/* Has this half-open connection been answered by the backend and
+ * confirmed by this client packet?  For TCP: a non-SYN packet whose ACK
+ * number acknowledges the backend's SYN-ACK; for UDP: any datagram after
+ * the backend's answer. */
+static __always_inline bool flow_confirmed(const struct xlb_pkt *p,
+					   const struct xlb_flow *rev)
+{
+	if (!rev->last_seen_ns)
+		return false;
+	if (!p->tcp)
+		return true;
+	if (p->tcp_flags & XLB_TCP_SYN || !(p->tcp_flags & XLB_TCP_ACK) ||
+	    !(rev->flags & XLB_FLOW_SYN_ACK_SEEN))
+		return false;
+	return p->tcp->ack_seq ==
+	       bpf_htonl(bpf_ntohl(rev->syn_ack_seq) + 1);
+}
+
 /* A client SYN that hits an existing entry starts a new connection on the
  * same tuple if the old one is over (FIN or RST seen on either side);
  * otherwise it is a retransmission and follows the existing flow. */
-static __always_inline bool flow_is_over(const struct xlb_flow *f)
+static __always_inline bool flow_is_over(const struct xlb_flow *f,
+					 void *table)
 {
 	struct xlb_flow_key partner;
 	struct xlb_flow *other;
@@ -103,9 +132,16 @@ static __always_inline bool flow_is_over(const struct xlb_flow *f)
 	if (f->flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN))
 		return true;
 	flow_partner_key(f, &partner);
-	other = bpf_map_lookup_elem(&xlb_flows, &partner);
+	other = bpf_map_lookup_elem(table, &partner);
 	return other &&
 	       (other->flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN));
+}
+
+/* A bare SYN from the client (not a SYN-ACK, RST or FIN). */
+static __always_inline bool pkt_is_bare_syn(const struct xlb_pkt *p)
+{
+	return p->tcp && (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) ==
+				 XLB_TCP_SYN;
 }
 
 struct flow_new_ctx {
@@ -133,6 +169,7 @@ static __always_inline int flow_claim_port(const struct xlb_flow_key *rkey,
 {
 	struct xlb_flow_key old_partner;
 	struct xlb_flow *old;
+	__u64 seen;
 	int err;
 
 	if (bpf_map_lookup_elem(&xlb_flows, rkey))
@@ -141,7 +178,14 @@ static __always_inline int flow_claim_port(const struct xlb_flow_key *rkey,
 	if (err != -EEXIST)
 		return err;
 	old = bpf_map_lookup_elem(&xlb_embryos, rkey);
-	if (!old || now_ns - old->created_ns < XLB_EMBRYO_GRACE_NS)
+	if (!old)
+		return -EEXIST;
+	seen = old->created_ns;
+	/* signed: another CPU may have created it after we read the clock */
+	if ((__s64)(now_ns - seen) < (__s64)XLB_EMBRYO_GRACE_NS)
+		return -EEXIST;
+	/* one CPU takes a given stale pair over: the one that renews it */
+	if (__sync_val_compare_and_swap(&old->created_ns, seen, now_ns) != seen)
 		return -EEXIST;
 	flow_partner_key(old, &old_partner);
 	bpf_map_delete_elem(&xlb_embryos, &old_partner);

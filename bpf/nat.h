@@ -12,6 +12,7 @@
 #include "parse.h"
 #include "csum.h"
 
+#define XLB_LOOPBACK_IFINDEX 1 /* lo, in every network namespace */
 #define AF_INET 2
 #define AF_INET6 10
 
@@ -69,7 +70,11 @@ static __noinline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
 	fib->l4_protocol = to->proto;
 	fib->sport = to->sport;
 	fib->dport = to->dport;
-	fib->ifindex = ctx->ingress_ifindex;
+	/* Asked as if the packet came from the loopback interface: the FIB
+	 * then needs forwarding enabled on lo only, not on the interface the
+	 * traffic arrives on, so the kernel does not route what xlb passes
+	 * (not an open relay).  The result names the egress interface. */
+	fib->ifindex = XLB_LOOPBACK_IFINDEX;
 	if (p->ip4) {
 		fib->family = AF_INET;
 		fib->tos = p->ip4->tos;

@@ -181,11 +181,9 @@ static __noinline int flow_find(struct xlb_pkt *p, struct xlb_flow *scratch,
 	*out = NULL;
 	if (f) {
 		/* a client SYN reusing a finished connection's tuple */
-		if (f->dir == XLB_DIR_TO_BACKEND && p->tcp &&
-		    (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) ==
-			    XLB_TCP_SYN &&
-		    flow_is_over(f)) {
-			flow_delete_pair(&p->key, f);
+		if (f->dir == XLB_DIR_TO_BACKEND && pkt_is_bare_syn(p) &&
+		    flow_is_over(f, &xlb_flows)) {
+			flow_delete_pair(&xlb_flows, &p->key, f);
 			count(XLB_STAT_SYN_RESCHEDULED);
 			return 0;
 		}
@@ -201,10 +199,21 @@ static __noinline int flow_find(struct xlb_pkt *p, struct xlb_flow *scratch,
 		bpf_map_delete_elem(&xlb_embryos, &p->key);
 		return 0;
 	}
-	/* the backend answered (its entry was touched) and the client
-	 * speaks again, other than a retransmitted SYN */
-	if (f->dir == XLB_DIR_TO_BACKEND && partner->last_seen_ns &&
-	    !(p->tcp_flags & XLB_TCP_SYN)) {
+	if (f->dir != XLB_DIR_TO_BACKEND) {
+		*out = f;
+		return 0;
+	}
+	/* a SYN after the backend refused (RST) or a FIN: start afresh */
+	if (pkt_is_bare_syn(p) &&
+	    ((f->flags | partner->flags) &
+	     (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN))) {
+		flow_delete_pair(&xlb_embryos, &p->key, f);
+		count(XLB_STAT_SYN_RESCHEDULED);
+		return 0;
+	}
+	if (flow_confirmed(p, partner)) {
+		/* record this packet's FIN/RST before the copy moves */
+		flow_touch(f, p, bpf_ktime_get_ns());
 		rc = flow_promote(&p->key, f, partner, scratch);
 		if (rc)
 			return rc;

@@ -73,6 +73,7 @@ enum xlb_tcp_state {
 /* Per-direction flag bits in xlb_flow.flags */
 #define XLB_FLOW_FIN_SEEN (1u << 0) /* this direction sent a FIN */
 #define XLB_FLOW_RST_SEEN (1u << 1) /* this direction sent a RST */
+#define XLB_FLOW_SYN_ACK_SEEN (1u << 2) /* TO_CLIENT: syn_ack_seq is set */
 
 /*
  * Connection-tracking value.  rewritten is the tuple the packet leaves
@@ -97,6 +98,8 @@ struct xlb_flow {
 	__u16 service_id;
 	__u8 dir;   /* enum xlb_flow_dir */
 	__u8 flags; /* XLB_FLOW_* bits, this direction */
+	__be32 syn_ack_seq; /* TO_CLIENT, TCP: the backend's SYN-ACK seq */
+	__u32 pad;
 };
 
 /* Service lookup key: VIP:port/proto. */
@@ -233,7 +236,7 @@ struct xlb_event {
 _Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key");
 _Static_assert(sizeof(struct xlb_next_hop) == 16, "xlb_next_hop");
-_Static_assert(sizeof(struct xlb_flow) == 88, "xlb_flow");
+_Static_assert(sizeof(struct xlb_flow) == 96, "xlb_flow");
 _Static_assert(sizeof(struct xlb_service_key) == 20, "xlb_service_key");
 _Static_assert(sizeof(struct xlb_service) == 24, "xlb_service");
 _Static_assert(sizeof(struct xlb_backend) == 24, "xlb_backend");

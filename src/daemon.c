@@ -209,8 +209,11 @@ static int write_sysctl(const char *path, const char *value)
 	return err;
 }
 
-/* bpf_fib_lookup() forwards only if forwarding is on for the ingress
- * interface. */
+/* bpf_fib_lookup() answers only if forwarding is on for the interface it
+ * is asked about.  The program asks about the loopback interface (see
+ * nat_fib()), so forwarding is turned on there only: the kernel forwards
+ * nothing that arrives on IFACE (xlb is not an open relay), unless the
+ * operator turned that on. */
 static int enable_forwarding(const struct xlb_daemon *d,
 			     const struct xlb_config *c)
 {
@@ -223,8 +226,8 @@ static int enable_forwarding(const struct xlb_daemon *d,
 	for (int i = 0; i < 2 && !err; i++) {
 		if (!fam[i])
 			continue;
-		snprintf(path, sizeof(path), "/proc/sys/net/ipv%d/conf/%s/forwarding",
-			 i ? 6 : 4, d->ifname);
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv%d/conf/lo/forwarding",
+			 i ? 6 : 4);
 		err = write_sysctl(path, "1");
 	}
 	return err;
@@ -583,8 +586,8 @@ int xlb_daemon_commit(struct xlb_daemon *d, struct xlb_config *next,
 	}
 	rc = enable_forwarding(d, next);
 	if (rc) {
-		snprintf(err, errlen, "cannot enable forwarding on %s: %s",
-			 d->ifname, strerror(-rc));
+		snprintf(err, errlen, "cannot enable forwarding on lo: %s",
+			 strerror(-rc));
 		goto fail;
 	}
 	rc = xlb_txn_apply(&d->txn, &d->cur, next, now, why, sizeof(why),

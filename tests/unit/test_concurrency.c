@@ -13,7 +13,16 @@
  *     picks);
  *   - no two connections share a NAT tuple: every connection has two
  *     entries, each points at the other, and the NAT tuples are distinct
- *     (also under heavy port contention with a small NAT port range).
+ *     (also under heavy port contention with a small NAT port range);
+ *   - SYNs alone (a flood: nobody completes the handshake) only create
+ *     half-open pairs in xlb_embryos: xlb_flows stays empty, nothing is
+ *     promoted;
+ *   - within a run far shorter than the 1 s grace of half-open pairs, no
+ *     NAT port is taken over; when every port is held by a stale
+ *     half-open pair, each new connection takes over exactly one, and
+ *     every connection that was forwarded keeps its pair;
+ *   - full handshakes (SYN, SYN-ACK, ACK) on every CPU at once: every
+ *     pair is promoted exactly once, and moved whole to xlb_flows.
  *
  * Threads pin themselves with the raw sched_setaffinity system call (no
  * cpu_set_t / _GNU_SOURCE: with src/ on the <> include path, <sched.h>
@@ -24,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -61,10 +71,16 @@ static struct svc svcs[N_SVC] = {
 	[SVC_RR] = { 8001, XLB_ALGO_RR, { 1, 1, 1 }, 3 },
 };
 
+enum worker_mode {
+	W_SYN,	     /* SYNs only */
+	W_HANDSHAKE, /* SYN, the backend's SYN-ACK, the client's ACK */
+};
+
 struct worker {
 	pthread_t tid;
 	int cpu;
 	int index;
+	enum worker_mode mode;
 	struct fx_lb *lb;
 	int ifindex;
 	int n_svc;	     /* services 0..n_svc-1 get SYNs */
@@ -73,9 +89,64 @@ struct worker {
 	pthread_barrier_t *start;
 	/* results */
 	long tx, drops_nat, other;
+	long hs_done, hs_fail; /* W_HANDSHAKE: all three forwarded, or not */
 	int err;
 	bool pinned;
 };
+
+/* W_HANDSHAKE: the connection's SYN was forwarded; answer it from the
+ * backend its half-open pair names, then send the client's ACK.  Both
+ * must be forwarded (XDP_TX).  0, 1 (a verdict was not XDP_TX) or -errno. */
+static int handshake_rest(struct worker *w, const struct pkt_spec *syn,
+			  __u8 *in, __u8 *out, size_t out_cap)
+{
+	struct xlb_flow_key k;
+	struct xlb_flow f;
+	struct pkt_spec s;
+	size_t n, out_len;
+	__u32 verdict, synack_seq;
+	int err;
+
+	fx_flow_key(&k, XLB_FAMILY_V4, IPPROTO_TCP, syn->src, syn->sport,
+		    syn->dst, syn->dport);
+	if (fx_flow_get(w->lb->m.embryos, &k, &f))
+		return 1;
+	pkt_spec_init(&s);
+	pkt_mac("02:00:00:00:00:11", s.smac);
+	pkt_mac(FX_IF_MAC, s.dmac);
+	s.family = XLB_FAMILY_V4;
+	memcpy(s.src, f.rewritten.dst.bytes, 4);
+	memcpy(s.dst, f.rewritten.src.bytes, 4);
+	s.proto = IPPROTO_TCP;
+	s.sport = ntohs(f.rewritten.dport);
+	s.dport = ntohs(f.rewritten.sport);
+	s.tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK;
+	s.ack = syn->seq + 1;
+	synack_seq = s.seq;
+	n = pkt_build(&s, in, 128);
+	err = fx_run(w->lb->prog_fd, w->ifindex, in, n, out, out_cap, &out_len,
+		     &verdict);
+	if (err || verdict != XDP_TX)
+		return err ? err : 1;
+	s = *syn;
+	s.tcp_flags = PKT_TCP_ACK;
+	s.seq = syn->seq + 1;
+	s.ack = synack_seq + 1; /* acknowledges the SYN-ACK: promotes */
+	n = pkt_build(&s, in, 128);
+	err = fx_run(w->lb->prog_fd, w->ifindex, in, n, out, out_cap, &out_len,
+		     &verdict);
+	if (err || verdict != XDP_TX)
+		return err ? err : 1;
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void report_line(const char *name, bool ok, const char *why)
 {
@@ -149,6 +220,17 @@ static void *worker_main(void *arg)
 				w->drops_nat++; /* checked via counters */
 			else
 				w->other++;
+			if (w->mode == W_HANDSHAKE && verdict == XDP_TX) {
+				int rc = handshake_rest(w, &s, in, out,
+							sizeof(out));
+
+				if (rc < 0)
+					w->err = rc;
+				else if (rc)
+					w->hs_fail++;
+				else
+					w->hs_done++;
+			}
 		}
 	}
 	return NULL;
@@ -412,6 +494,23 @@ static void test_schedule_under_load(int ifindex, int nthreads)
 		}
 		report_line(name, ok, why);
 	}
+
+	/* a SYN flood: every pair half-open, xlb_flows untouched */
+	{
+		long flows = fx_map_count(lb.m.flows);
+		long embryos = fx_map_count(lb.m.embryos);
+
+		ok = !err && flows == 0 && embryos == 2 * tx &&
+		     c.stats[XLB_STAT_PROMOTED] == 0 &&
+		     c.stats[XLB_STAT_PORT_TAKEOVER] == 0;
+		snprintf(why, sizeof(why), "xlb_flows %ld entries, xlb_embryos "
+			 "%ld (expected 0 and %ld), promoted %llu, "
+			 "port_takeover %llu",
+			 flows, embryos, 2 * tx,
+			 (unsigned long long)c.stats[XLB_STAT_PROMOTED],
+			 (unsigned long long)c.stats[XLB_STAT_PORT_TAKEOVER]);
+		report_line("concurrent_syn_flood_stays_half_open", ok, why);
+	}
 out:
 	free(t.conns);
 	free(w);
@@ -422,7 +521,9 @@ out:
  * Port contention: one backend, CONTENTION_PORTS NAT ports, and as many
  * SYNs from all CPUs as ports: probing collides constantly.  Whatever
  * gets through, no NAT tuple may be given twice, and every SYN is either
- * forwarded (one new connection) or dropped as drop_nat_ports.
+ * forwarded (one new connection) or dropped as drop_nat_ports.  All the
+ * pairs are younger than the 1 s grace (the run is checked to be shorter):
+ * no port may be taken over, so every forwarded SYN keeps its pair.
  */
 static void test_port_contention(int ifindex, int nthreads)
 {
@@ -440,6 +541,7 @@ static void test_port_contention(int ifindex, int nthreads)
 	struct fx_counters c;
 	long tx = 0, drops = 0, other = 0;
 	struct fx_lb lb;
+	double t0, took;
 	int err;
 	bool ok;
 
@@ -463,11 +565,13 @@ static void test_port_contention(int ifindex, int nthreads)
 		w[i].dport_override = 9000;
 		w[i].syns = per_thread;
 	}
+	t0 = now_s();
 	if (run_workers(w, nthreads, why, sizeof(why))) {
 		xtest_fail("concurrent_port_contention_no_shared_tuple", "%s",
 			   why);
 		goto out;
 	}
+	took = now_s() - t0;
 	for (int i = 0; i < nthreads; i++) {
 		tx += w[i].tx;
 		drops += w[i].drops_nat;
@@ -486,6 +590,18 @@ static void test_port_contention(int ifindex, int nthreads)
 		 (unsigned long long)c.stats[XLB_STAT_DROP_NAT_PORTS]);
 	printf("  contention: %s\n", why);
 	report_line("concurrent_port_contention_verdicts_counted", ok, why);
+	if (took >= 0.9) {
+		xtest_skip("concurrent_port_contention_no_takeover_of_young_pairs",
+			   "the run took %.2f s: pairs may have aged", took);
+	} else {
+		ok = !err && c.stats[XLB_STAT_PORT_TAKEOVER] == 0;
+		snprintf(why, sizeof(why), "port_takeover %llu in a %.3f s run "
+			 "(every pair younger than 1 s)",
+			 (unsigned long long)c.stats[XLB_STAT_PORT_TAKEOVER],
+			 took);
+		report_line("concurrent_port_contention_no_takeover_of_young_pairs",
+			    ok, why);
+	}
 	if (scan_tables(&lb, o.nat_port_min, o.nat_port_max, &t))
 		xtest_fail("concurrent_port_contention_no_shared_tuple", "%s",
 			   t.why);
@@ -494,6 +610,231 @@ static void test_port_contention(int ifindex, int nthreads)
 			 t.n_conns, tx);
 		report_line("concurrent_port_contention_no_shared_tuple",
 			    t.n_conns == tx, why);
+	}
+out:
+	free(t.conns);
+	free(w);
+	fx_unload(&lb);
+}
+
+/*
+ * Takeover under load: every NAT port of the backend is held by a stale
+ * half-open pair (a spoofed SYN answered by the backend, created long
+ * ago: inserted through the map), then SYNs from all CPUs at once.  No
+ * port is free, so each forwarded SYN took over exactly one stale pair;
+ * each port is held by exactly one pair afterwards, and every forwarded
+ * SYN's connection is among them (none taken over again, none sharing a
+ * tuple).
+ */
+#define STALE_CLIENT "203.0.113.250"
+
+static int prefill_stale(struct fx_lb *lb, __u16 min, __u16 max)
+{
+	__u8 client[16], vip[16], be[16];
+	struct xlb_flow_key kc, kb;
+	struct xlb_flow fc = {}, fb = {};
+
+	pkt_addr(STALE_CLIENT, client);
+	pkt_addr(VIP, vip);
+	pkt_addr(be_addrs[0], be);
+	for (__u32 port = min; port <= max; port++) {
+		fx_flow_key(&kc, XLB_FAMILY_V4, IPPROTO_TCP, client, port, vip,
+			    9000);
+		fx_flow_key(&kb, XLB_FAMILY_V4, IPPROTO_TCP, be, 9000, vip,
+			    port);
+		fx_flow_key(&fc.rewritten, XLB_FAMILY_V4, IPPROTO_TCP, vip, port,
+			    be, 9000);
+		fx_flow_key(&fb.rewritten, XLB_FAMILY_V4, IPPROTO_TCP, vip, 9000,
+			    client, port);
+		fc.created_ns = fb.created_ns = 1; /* long ago */
+		fc.last_seen_ns = fb.last_seen_ns = 1; /* answered */
+		fc.dir = XLB_DIR_TO_BACKEND;
+		fb.dir = XLB_DIR_TO_CLIENT;
+		if (bpf_map_update_elem(lb->m.embryos, &kc, &fc, BPF_NOEXIST) ||
+		    bpf_map_update_elem(lb->m.embryos, &kb, &fb, BPF_NOEXIST))
+			return -errno;
+	}
+	return 0;
+}
+
+static void test_takeover_under_load(int ifindex, int nthreads)
+{
+	static const __u16 one[1] = { 1 };
+	int per_thread = CONTENTION_PORTS / nthreads;
+	struct xlb_load_opts o = {
+		.max_flows = 4 * CONTENTION_PORTS,
+		.max_half_open = 8 * CONTENTION_PORTS,
+		.nat_port_min = 20000,
+		.nat_port_max = 20000 + CONTENTION_PORTS - 1,
+	};
+	struct worker *w = calloc(nthreads, sizeof(*w));
+	struct table_scan t = { 0 };
+	char why[WHY_LEN] = "";
+	struct fx_counters c;
+	long tx = 0, drops = 0, other = 0, stale = 0, fresh = 0;
+	__u8 stale_addr[16];
+	struct fx_lb lb;
+	int err;
+	bool ok;
+
+	if (per_thread < 1)
+		per_thread = 1;
+	err = fx_load_opts(&lb, &o);
+	if (!err)
+		err = svc_install(&lb, 0, 9000, XLB_ALGO_RR, one, 1, 0);
+	if (!err)
+		err = prefill_stale(&lb, o.nat_port_min, o.nat_port_max);
+	if (err || !w) {
+		xtest_fail("concurrent_takeover_setup", "%s",
+			   strerror(err ? -err : ENOMEM));
+		free(w);
+		if (!err)
+			fx_unload(&lb);
+		return;
+	}
+	for (int i = 0; i < nthreads; i++) {
+		w[i].cpu = i;
+		w[i].index = i;
+		w[i].lb = &lb;
+		w[i].ifindex = ifindex;
+		w[i].n_svc = 1;
+		w[i].dport_override = 9000;
+		w[i].syns = per_thread;
+	}
+	if (run_workers(w, nthreads, why, sizeof(why))) {
+		xtest_fail("concurrent_takeover_counted", "%s", why);
+		goto out;
+	}
+	for (int i = 0; i < nthreads; i++) {
+		tx += w[i].tx;
+		drops += w[i].drops_nat;
+		other += w[i].other;
+	}
+	err = fx_counters_read(&lb.m, &c);
+	ok = !err && other == 0 && tx > 0 &&
+	     tx + drops == (long)per_thread * nthreads &&
+	     c.stats[XLB_STAT_NEW_FLOW] == (__u64)tx &&
+	     c.stats[XLB_STAT_DROP_NAT_PORTS] == (__u64)drops &&
+	     c.stats[XLB_STAT_PORT_TAKEOVER] == (__u64)tx;
+	snprintf(why, sizeof(why),
+		 "%ld TX + %ld drops of %ld SYNs; counters new_flow %llu "
+		 "drop_nat_ports %llu port_takeover %llu (expected = TX)",
+		 tx, drops, (long)per_thread * nthreads,
+		 (unsigned long long)c.stats[XLB_STAT_NEW_FLOW],
+		 (unsigned long long)c.stats[XLB_STAT_DROP_NAT_PORTS],
+		 (unsigned long long)c.stats[XLB_STAT_PORT_TAKEOVER]);
+	printf("  takeover: %s\n", why);
+	report_line("concurrent_takeover_one_stale_port_per_new_flow", ok, why);
+	if (scan_tables(&lb, o.nat_port_min, o.nat_port_max, &t)) {
+		xtest_fail("concurrent_takeover_every_forwarded_syn_keeps_its_pair",
+			   "%s", t.why);
+		goto out;
+	}
+	pkt_addr(STALE_CLIENT, stale_addr);
+	for (long i = 0; i < t.n_conns; i++) {
+		if (!memcmp(t.conns[i].key.src.bytes, stale_addr, 16))
+			stale++;
+		else
+			fresh++;
+	}
+	ok = fresh == tx && stale == CONTENTION_PORTS - tx &&
+	     fx_map_count(lb.m.flows) == 0;
+	snprintf(why, sizeof(why), "%ld new connections in the tables (%ld "
+		 "TX), %ld stale pairs left (expected %ld)", fresh, tx, stale,
+		 CONTENTION_PORTS - tx);
+	report_line("concurrent_takeover_every_forwarded_syn_keeps_its_pair",
+		    ok, why);
+out:
+	free(t.conns);
+	free(w);
+	fx_unload(&lb);
+}
+
+/*
+ * Handshakes under load: every CPU completes SYN, SYN-ACK, ACK for
+ * connections of its own.  Every pair is promoted exactly once (by the
+ * ACK), and ends up whole in xlb_flows, nothing left half-open.
+ */
+#define HANDSHAKES_PER_THREAD 600
+
+static void test_handshakes_under_load(int ifindex, int nthreads)
+{
+	static const __u16 w111[3] = { 1, 1, 1 };
+	long total = (long)nthreads * HANDSHAKES_PER_THREAD;
+	struct xlb_load_opts o = {
+		.max_flows = 2 * total,
+		.max_half_open = 4 * total,
+		.nat_port_min = XLB_DEFAULT_NAT_PORT_MIN,
+		.nat_port_max = XLB_DEFAULT_NAT_PORT_MAX,
+	};
+	struct worker *w = calloc(nthreads, sizeof(*w));
+	struct table_scan t = { 0 };
+	char why[WHY_LEN] = "";
+	struct fx_counters c;
+	long tx = 0, done = 0, failed = 0, other = 0, flows, embryos;
+	struct fx_lb lb;
+	int err;
+	bool ok;
+
+	err = fx_load_opts(&lb, &o);
+	if (!err)
+		err = svc_install(&lb, 0, 8000, XLB_ALGO_RR, w111, 3, 0);
+	if (err || !w) {
+		xtest_fail("concurrent_handshakes_setup", "%s",
+			   strerror(err ? -err : ENOMEM));
+		free(w);
+		if (!err)
+			fx_unload(&lb);
+		return;
+	}
+	for (int i = 0; i < nthreads; i++) {
+		w[i].cpu = i;
+		w[i].index = i;
+		w[i].mode = W_HANDSHAKE;
+		w[i].lb = &lb;
+		w[i].ifindex = ifindex;
+		w[i].n_svc = 1;
+		w[i].dport_override = 8000;
+		w[i].syns = HANDSHAKES_PER_THREAD;
+	}
+	if (run_workers(w, nthreads, why, sizeof(why))) {
+		xtest_fail("concurrent_handshakes_all_promoted", "%s", why);
+		goto out;
+	}
+	for (int i = 0; i < nthreads; i++) {
+		tx += w[i].tx;
+		done += w[i].hs_done;
+		failed += w[i].hs_fail;
+		other += w[i].drops_nat + w[i].other;
+	}
+	err = fx_counters_read(&lb.m, &c);
+	flows = fx_map_count(lb.m.flows);
+	embryos = fx_map_count(lb.m.embryos);
+	ok = !err && tx == total && done == total && failed == 0 &&
+	     other == 0 && c.stats[XLB_STAT_NEW_FLOW] == (__u64)total &&
+	     c.stats[XLB_STAT_PROMOTED] == (__u64)total &&
+	     c.stats[XLB_STAT_FWD_TO_CLIENT] == (__u64)total &&
+	     c.stats[XLB_STAT_FWD_TO_BACKEND] == 2 * (__u64)total &&
+	     c.stats[XLB_STAT_PORT_TAKEOVER] == 0 && flows == 2 * total &&
+	     embryos == 0;
+	snprintf(why, sizeof(why),
+		 "%ld handshakes done, %ld failed of %ld; promoted %llu "
+		 "new_flow %llu port_takeover %llu; xlb_flows %ld entries, "
+		 "xlb_embryos %ld",
+		 done, failed, total,
+		 (unsigned long long)c.stats[XLB_STAT_PROMOTED],
+		 (unsigned long long)c.stats[XLB_STAT_NEW_FLOW],
+		 (unsigned long long)c.stats[XLB_STAT_PORT_TAKEOVER], flows,
+		 embryos);
+	printf("  handshakes: %s\n", why);
+	report_line("concurrent_handshakes_all_promoted", ok, why);
+	if (scan_tables(&lb, o.nat_port_min, o.nat_port_max, &t))
+		xtest_fail("concurrent_handshakes_pairs_whole", "%s", t.why);
+	else {
+		snprintf(why, sizeof(why), "%ld connections in the tables, "
+			 "%ld handshakes", t.n_conns, total);
+		report_line("concurrent_handshakes_pairs_whole",
+			    t.n_conns == total, why);
 	}
 out:
 	free(t.conns);
@@ -520,5 +861,7 @@ int main(void)
 	ifindex = fx_ifindex(FX_IF);
 	test_schedule_under_load(ifindex, nthreads);
 	test_port_contention(ifindex, nthreads);
+	test_takeover_under_load(ifindex, nthreads);
+	test_handshakes_under_load(ifindex, nthreads);
 	return xtest_done();
 }

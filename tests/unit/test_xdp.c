@@ -9,9 +9,21 @@
  * MACs of the static neighbours; untouched frames byte for byte), every
  * checksum of a forwarded frame recomputed from scratch, the deltas of all
  * counters (xlb_stats per reason, xlb_traffic per service and backend,
- * summed over CPUs) and of the number of flow entries.  New connections
- * are checked in xlb_flows: both entries, the NAT port inside the
- * configured range.  One PASS/FAIL/SKIP line per case.
+ * summed over CPUs) and of the number of entries of xlb_flows and of
+ * xlb_embryos, separately.  New connections are checked entry by entry:
+ * both halves, the NAT port inside the configured range, and the table
+ * that holds them.
+ *
+ * Connection model (struct conn): a new pair is half-open, in xlb_embryos;
+ * the backend's first packet marks it answered (the reverse entry's
+ * last_seen_ns becomes non-zero) without moving it; the client's next
+ * packet that is not a SYN, once answered, moves the pair to xlb_flows and
+ * counts `promoted` (even if that packet is then dropped, e.g. TTL 1:
+ * promotion happens at the lookup).  A client packet before the answer,
+ * a retransmitted SYN, and every backend packet never promote.  do_fwd()
+ * and not_fwd() derive the expected promotion, counters and table deltas
+ * from this model; the half-open cases check it step by step.
+ * One PASS/FAIL/SKIP line per case.
  */
 #include <errno.h>
 #include <poll.h>
@@ -209,7 +221,8 @@ struct xrun {
 	size_t out_len;
 	__u32 verdict;
 	struct fx_counters before, after;
-	long flows_before, flows_after;
+	long flows_before, flows_after;     /* xlb_flows entries */
+	long embryos_before, embryos_after; /* xlb_embryos entries */
 };
 
 struct xexp {
@@ -218,27 +231,24 @@ struct xexp {
 	size_t len;
 	bool any_bytes;	 /* do not compare the output (dropped after rewrite) */
 	struct fx_counters delta;
-	long flows_delta;
+	long flows_delta;   /* xlb_flows entries */
+	long embryos_delta; /* xlb_embryos entries */
 };
-
-/* Entries of both connection tables: xlb_flows and xlb_embryos. */
-static long flow_entries(void)
-{
-	return fx_map_count(lb->m.flows) + fx_map_count(lb->m.embryos);
-}
 
 static int xrun(struct xrun *r, int ifindex, char *why, size_t n)
 {
 	int err;
 
-	r->flows_before = flow_entries();
+	r->flows_before = fx_map_count(lb->m.flows);
+	r->embryos_before = fx_map_count(lb->m.embryos);
 	err = fx_counters_read(&lb->m, &r->before);
 	if (!err)
 		err = fx_run(lb->prog_fd, ifindex, r->in, r->in_len, r->out,
 			     sizeof(r->out), &r->out_len, &r->verdict);
 	if (!err)
 		err = fx_counters_read(&lb->m, &r->after);
-	r->flows_after = flow_entries();
+	r->flows_after = fx_map_count(lb->m.flows);
+	r->embryos_after = fx_map_count(lb->m.embryos);
 	if (err)
 		snprintf(why, n, "test run / map read failed: %s",
 			 strerror(-err));
@@ -346,16 +356,22 @@ static bool xcheck(const char *name, const struct xrun *r,
 			 stat_changes(r));
 		return false;
 	}
-	if (r->flows_after - r->flows_before != e->flows_delta) {
-		snprintf(why, n, "flow entries %ld -> %ld, expected %+ld",
-			 r->flows_before, r->flows_after, e->flows_delta);
+	if (r->flows_after - r->flows_before != e->flows_delta ||
+	    r->embryos_after - r->embryos_before != e->embryos_delta) {
+		snprintf(why, n, "xlb_flows entries %ld -> %ld, expected %+ld; "
+			 "xlb_embryos entries %ld -> %ld, expected %+ld "
+			 "(stats changed: %s)",
+			 r->flows_before, r->flows_after, e->flows_delta,
+			 r->embryos_before, r->embryos_after, e->embryos_delta,
+			 stat_changes(r));
 		return false;
 	}
 	return true;
 }
 
 /* Run a frame that must come out untouched with `verdict`, counting
- * `stat` once plus whatever *extra says (may be NULL). */
+ * `stat` once plus whatever *extra says (may be NULL); xlb_flows changes
+ * by flows_delta entries, xlb_embryos not at all. */
 static bool same_frame(const char *name, const __u8 *in, size_t len,
 		       __u32 verdict, __u32 stat,
 		       const struct fx_counters *extra, long flows_delta,
@@ -381,6 +397,7 @@ static bool same_frame(const char *name, const __u8 *in, size_t len,
 enum dir { C2B, B2C };
 #define F_NEW 1u     /* the packet must create the connection */
 #define F_RESCHED 2u /* ... replacing a finished one (syn_rescheduled) */
+#define F_TAKEOVER 8u /* ... on the NAT port of a stale half-open pair */
 
 struct conn {
 	int svc;
@@ -388,19 +405,48 @@ struct conn {
 	__u16 cport;
 	int be;		 /* backend id, -1 until the first packet */
 	__u16 nat_port;	 /* host order */
-	bool established; /* pair in xlb_flows (backend answered), else in
-			   * xlb_embryos */
+	bool answered;	 /* the backend has sent a packet on this pair */
+	bool synack_seen; /* ... and one of them was a SYN-ACK */
+	bool established; /* pair in xlb_flows (the client spoke after the
+			   * answer), else in xlb_embryos */
 };
 
 #define CONN(s, addr, port) { .svc = (s), .client = (addr), .cport = (port), .be = -1 }
+
+/* The promotion rule: a packet of the client on a half-open pair that the
+ * backend has answered moves the pair to xlb_flows; for TCP it must be an
+ * ACK (not a SYN) that acknowledges the backend's SYN-ACK (seq 424242),
+ * for UDP any datagram. */
+static bool will_promote(const struct conn *c, enum dir dir,
+			 const struct pkt_spec *s)
+{
+	if (dir != C2B || c->be < 0 || c->established || !c->answered)
+		return false;
+	if (s->proto != IPPROTO_TCP)
+		return true;
+	return c->synack_seen && !(s->tcp_flags & PKT_TCP_SYN) &&
+	       (s->tcp_flags & PKT_TCP_ACK) && s->ack == 424242 + 1;
+}
+
+/* The backend's packet s marks c answered (and notes a SYN-ACK). */
+static void mark_answered(struct conn *c, const struct pkt_spec *s)
+{
+	c->answered = true;
+	if ((s->tcp_flags & (PKT_TCP_SYN | PKT_TCP_ACK)) ==
+	    (PKT_TCP_SYN | PKT_TCP_ACK))
+		c->synack_seen = true;
+}
 
 static void base_spec(struct pkt_spec *s, __u8 flags, size_t payload,
 		      __u8 seed)
 {
 	pkt_spec_init(s);
 	s->tcp_flags = flags;
+	/* the backend's packets carry seq 424242 (b2c_spec): a client ACK
+	 * acknowledges its SYN-ACK, which the program checks before it
+	 * promotes a half-open connection (no blind ACK) */
 	if (flags & PKT_TCP_ACK)
-		s->ack = 777777;
+		s->ack = 424243;
 	s->payload_len = payload;
 	s->payload_seed = seed;
 }
@@ -480,14 +526,25 @@ static int find_entry(const struct xlb_flow_key *k, struct xlb_flow *v,
 	return fx_flow_get(lb->m.embryos, k, v);
 }
 
-/* Both entries of c, field by field, in xlb_flows if c->established,
- * else in xlb_embryos. */
+/* The key is in neither table. */
+static bool key_absent(const struct xlb_flow_key *k)
+{
+	struct xlb_flow v;
+
+	return fx_flow_get(lb->m.flows, k, &v) == -ENOENT &&
+	       fx_flow_get(lb->m.embryos, k, &v) == -ENOENT;
+}
+
+/* Both entries of c, field by field, in xlb_flows (and not in
+ * xlb_embryos) if c->established, else in xlb_embryos only; created
+ * together; the reverse entry touched (last_seen_ns != 0) exactly when
+ * the backend has answered. */
 static bool check_pair(const struct conn *c, char *why, size_t n)
 {
 	const struct svc_def *d = &svcs[c->svc];
 	const struct be_def *b = be_of(c->be, NULL);
 	struct xlb_flow_key kc, kb, want;
-	struct xlb_flow fc, fb;
+	struct xlb_flow fc, fb, dup;
 	__u8 a[16], v[16], ba[16], f;
 
 	const char *table = c->established ? "xlb_flows" : "xlb_embryos";
@@ -508,6 +565,12 @@ static bool check_pair(const struct conn *c, char *why, size_t n)
 			 "reverse entry in %s", table,
 			 est_c ? "xlb_flows" : "xlb_embryos",
 			 est_b ? "xlb_flows" : "xlb_embryos");
+		return false;
+	}
+	if (c->established && (!fx_flow_get(lb->m.embryos, &kc, &dup) ||
+			       !fx_flow_get(lb->m.embryos, &kb, &dup))) {
+		snprintf(why, n, "pair in xlb_flows, but a half still in "
+			 "xlb_embryos");
 		return false;
 	}
 	f = pkt_addr(c->client, a);
@@ -533,6 +596,22 @@ static bool check_pair(const struct conn *c, char *why, size_t n)
 			 "service %u",
 			 key_str(&fb.rewritten), fb.dir, fb.backend_id,
 			 fb.service_id);
+		return false;
+	}
+	if (!fc.created_ns || fc.created_ns != fb.created_ns ||
+	    !fc.last_seen_ns) {
+		snprintf(why, n, "entries not created together: client "
+			 "created %llu last seen %llu, reverse created %llu",
+			 (unsigned long long)fc.created_ns,
+			 (unsigned long long)fc.last_seen_ns,
+			 (unsigned long long)fb.created_ns);
+		return false;
+	}
+	if ((fb.last_seen_ns != 0) != c->answered) {
+		snprintf(why, n, "reverse entry last_seen_ns %llu, but the "
+			 "backend has %sanswered",
+			 (unsigned long long)fb.last_seen_ns,
+			 c->answered ? "" : "not ");
 		return false;
 	}
 	return true;
@@ -565,9 +644,11 @@ static void expect_spec(const struct conn *c, enum dir dir,
 /*
  * Send `in` for c in direction dir and expect it forwarded (XDP_TX, or
  * XDP_REDIRECT for a backend on the other interface).  F_NEW: learn the
- * backend and NAT port from xlb_flows (backend of the service and equal
- * to want_be if >= 0, port in range, both entries right); otherwise they
- * must be unchanged.
+ * backend and NAT port from the new half-open pair (backend of the
+ * service and equal to want_be if >= 0, port in range, both entries
+ * right, in xlb_embryos); otherwise they must be unchanged.  Whether the
+ * packet promotes the pair follows the model (will_promote): promoted +1,
+ * two entries moved from xlb_embryos to xlb_flows.
  */
 static bool do_fwd(const char *name, struct conn *c, enum dir dir,
 		   const struct pkt_spec *in, unsigned flags, int want_be,
@@ -581,13 +662,22 @@ static bool do_fwd(const char *name, struct conn *c, enum dir dir,
 	struct xlb_flow f;
 	int old_be = c->be, svc;
 	__u16 old_nat = c->nat_port;
+	bool was_established = c->established;
 	const struct be_def *b;
-	bool promote = false;
+	bool promote = !(flags & F_NEW) && will_promote(c, dir, in);
+	__u64 old_created = 0;
 
 	r.in_len = pkt_build(in, r.in, sizeof(r.in));
 	if (!r.in_len) {
 		snprintf(why, n, "cannot build the input frame");
 		return false;
+	}
+	if (dir == C2B && (flags & F_NEW)) {
+		bool est;
+
+		key_c2b(c, &k);
+		if (!find_entry(&k, &f, &est))
+			old_created = f.created_ns;
 	}
 	if (xrun(&r, if0, why, n))
 		return false;
@@ -602,8 +692,20 @@ static bool do_fwd(const char *name, struct conn *c, enum dir dir,
 				 stat_changes(&r));
 			return false;
 		}
+		if ((flags & F_NEW) && old_created &&
+		    f.created_ns == old_created) {
+			snprintf(why, n, "no new connection: the packet "
+				 "followed the existing pair in %s (backend "
+				 "%u, NAT port %u; counters: %s)",
+				 est ? "xlb_flows" : "xlb_embryos",
+				 f.backend_id, ntohs(f.rewritten.sport),
+				 stat_changes(&r));
+			return false;
+		}
 		if (flags & F_NEW) {
-			c->established = false; /* half-open until answered */
+			c->established = false; /* half-open until promoted */
+			c->answered = false;
+			c->synack_seen = false;
 			c->be = (int)f.backend_id;
 			c->nat_port = ntohs(f.rewritten.sport);
 			if (!be_of(f.backend_id, &svc) || svc != c->svc) {
@@ -630,6 +732,8 @@ static bool do_fwd(const char *name, struct conn *c, enum dir dir,
 				 f.backend_id, ntohs(f.rewritten.sport));
 			return false;
 		}
+		if (promote)
+			c->established = true;
 		if (!check_pair(c, why, n))
 			return false;
 		if (flags & F_RESCHED) {
@@ -645,29 +749,41 @@ static bool do_fwd(const char *name, struct conn *c, enum dir dir,
 		}
 	}
 	if (dir == B2C) {
-		/* the backend's first packet moves the pair to xlb_flows */
-		promote = !c->established;
-		c->established = true;
+		/* the backend's packets mark the pair answered, never move
+		 * it */
+		mark_answered(c, in);
 		if (!check_pair(c, why, n))
 			return false;
 	}
 	b = be_of(c->be, NULL);
 	if (dir == C2B && b->egress == EG_IF2)
 		e.verdict = XDP_REDIRECT;
-	if (promote)
+	if (promote) {
 		d_stat(&e.delta, XLB_STAT_PROMOTED);
+		e.flows_delta += 2;
+		e.embryos_delta -= 2;
+	}
 	expect_spec(c, dir, in, &out);
 	e.len = pkt_build(&out, exp_buf, sizeof(exp_buf));
 	e.pkt = exp_buf;
 	d_stat(&e.delta, dir == C2B ? XLB_STAT_FWD_TO_BACKEND :
 				      XLB_STAT_FWD_TO_CLIENT);
-	if (flags & F_NEW) {
+	if (flags & F_NEW)
 		d_stat(&e.delta, XLB_STAT_NEW_FLOW);
-		e.flows_delta = 2;
+	if (flags & F_NEW)
+		e.embryos_delta += 2;
+	if (flags & F_TAKEOVER) {
+		/* the stale pair that held the port is removed */
+		d_stat(&e.delta, XLB_STAT_PORT_TAKEOVER);
+		e.embryos_delta -= 2;
 	}
 	if (flags & F_RESCHED) {
+		/* the finished pair goes from the table that held it */
 		d_stat(&e.delta, XLB_STAT_SYN_RESCHEDULED);
-		e.flows_delta = 0;
+		if (was_established)
+			e.flows_delta -= 2;
+		else
+			e.embryos_delta -= 2;
 	}
 	d_traffic(&e.delta, c->svc, c->be, r.in_len, true, flags & F_NEW);
 	return xcheck(name, &r, &e, why, n);
@@ -702,18 +818,42 @@ static bool fwd_b2c(const char *name, struct conn *c, __u8 flags,
 	return fwd(name, c, B2C, &s, 0, -1);
 }
 
+/* A full handshake: SYN (new), SYN-ACK (answered), ACK (promotes). */
+static bool handshake(const char *prefix, struct conn *c, int want_be)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s_syn", prefix);
+	if (!fwd_c2b(name, c, PKT_TCP_SYN, 0, F_NEW, want_be))
+		return false;
+	snprintf(name, sizeof(name), "%s_synack", prefix);
+	if (!fwd_b2c(name, c, PKT_TCP_SYN | PKT_TCP_ACK, 0))
+		return false;
+	snprintf(name, sizeof(name), "%s_ack_promotes", prefix);
+	return fwd_c2b(name, c, PKT_TCP_ACK, 0, 0, -1);
+}
+
 #define F_ANY_BYTES 4u /* not_fwd: output not compared (dropped late) */
 
-/* A packet of c that must not be forwarded: untouched (unless
- * F_ANY_BYTES), `verdict`, `stat` + 1.  F_NEW: a SYN that creates the
- * (half-open) connection first, counting new_flow, conns and two
- * entries. */
-static bool not_fwd(const char *name, struct conn *c, const struct pkt_spec *s,
-		    __u32 verdict, __u32 stat, unsigned flags)
+/* A packet of c in direction dir that must not be forwarded: untouched
+ * (unless F_ANY_BYTES), `verdict`, `stat` + 1.  F_NEW: a SYN that creates
+ * the (half-open) connection first, counting new_flow, conns and two
+ * entries of xlb_embryos.  On an existing pair, the model applies: a
+ * packet dropped after the flow lookup (TTL, FIB, redirect) still marks
+ * the pair answered (backend) or promotes it (client), and a promotion
+ * that finds xlb_flows full (drop_table_full) leaves it half-open. */
+static bool not_fwd(const char *name, struct conn *c, enum dir dir,
+		    const struct pkt_spec *s, __u32 verdict, __u32 stat,
+		    unsigned flags)
 {
 	static struct xrun r;
 	struct xexp e = { .verdict = verdict,
 			  .any_bytes = (flags & F_ANY_BYTES) != 0 };
+	bool after_lookup = stat >= XLB_STAT_DROP_TTL &&
+			    stat < XLB_STAT_VERDICT_MAX;
+	bool promote = !(flags & F_NEW) && after_lookup &&
+		       will_promote(c, dir, s);
+	bool known = c->be >= 0 && !(flags & F_NEW);
 	char why[WHY_LEN];
 	bool ok;
 
@@ -734,11 +874,24 @@ static bool not_fwd(const char *name, struct conn *c, const struct pkt_spec *s,
 			c->be = (int)f.backend_id;
 			c->nat_port = ntohs(f.rewritten.sport);
 			c->established = false;
+			c->answered = false;
+			c->synack_seen = false;
 			d_stat(&e.delta, XLB_STAT_NEW_FLOW);
 			d_traffic(&e.delta, c->svc, c->be, 0, false, true);
-			e.flows_delta = 2;
+			e.embryos_delta = 2;
 			ok = check_pair(c, why, sizeof(why));
 		}
+	}
+	if (ok && known) {
+		if (promote) {
+			c->established = true;
+			d_stat(&e.delta, XLB_STAT_PROMOTED);
+			e.flows_delta = 2;
+			e.embryos_delta = -2;
+		}
+		if (dir == B2C && after_lookup)
+			mark_answered(c, s);
+		ok = check_pair(c, why, sizeof(why));
 	}
 	if (ok)
 		ok = xcheck(name, &r, &e, why, sizeof(why));
@@ -1005,8 +1158,13 @@ static void test_tcp4_flow(void)
 	if (!fwd_c2b("tcp4_syn_new_flow", &a, PKT_TCP_SYN, 0, F_NEW, be0))
 		return;
 	fwd_c2b("tcp4_syn_retransmit_same_flow", &a, PKT_TCP_SYN, 0, 0, -1);
-	fwd_b2c("tcp4_reply_synack", &a, PKT_TCP_SYN | PKT_TCP_ACK, 0);
-	fwd_c2b("tcp4_ack_same_flow", &a, PKT_TCP_ACK, 0, 0, -1);
+	fwd_b2c("tcp4_reply_synack_stays_half_open", &a,
+		PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	fwd_c2b("tcp4_syn_retransmit_after_synack_not_promoted", &a,
+		PKT_TCP_SYN, 0, 0, -1);
+	fwd_c2b("tcp4_handshake_ack_promotes", &a, PKT_TCP_ACK, 0, 0, -1);
+	fwd_c2b("tcp4_syn_retransmit_established_same_flow", &a, PKT_TCP_SYN,
+		0, 0, -1);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		snprintf(name, sizeof(name), "tcp4_data_%zu", sizes[i]);
 		fwd_c2b(name, &a, PKT_TCP_ACK | PKT_TCP_PSH, sizes[i], 0, -1);
@@ -1041,6 +1199,10 @@ static void test_tcp4_flow(void)
 	b2c_spec(&p, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
 	s.trailer_len = 6;
 	fwd("tcp4_reply_ethernet_padding_kept", &p, B2C, &s, 0, -1);
+	/* the promoting packet is forwarded from a copy: same rewrite */
+	c2b_spec(&p, &s, PKT_TCP_ACK, 0);
+	s.trailer_len = 6;
+	fwd("tcp4_promoting_ack_ethernet_padding_kept", &p, C2B, &s, 0, -1);
 }
 
 static void test_ttl(void)
@@ -1050,27 +1212,39 @@ static void test_ttl(void)
 	struct conn v6 = CONN(S_TCP6, "2001:db8:200::5", 40005);
 	struct pkt_spec s;
 
-	if (!fwd_c2b("ttl_setup_flow", &a, PKT_TCP_SYN, 0, F_NEW, -1) ||
-	    !fwd_b2c("ttl_setup_reply", &a, PKT_TCP_SYN | PKT_TCP_ACK, 0))
+	if (!handshake("ttl_setup", &a, -1))
 		return;
 	c2b_spec(&a, &s, PKT_TCP_ACK, 10);
 	s.ttl = 1;
-	not_fwd("ttl1_existing_flow_dropped", &a, &s, XDP_DROP,
+	not_fwd("ttl1_existing_flow_dropped", &a, C2B, &s, XDP_DROP,
 		XLB_STAT_DROP_TTL, 0);
 	s.ttl = 0;
-	not_fwd("ttl0_existing_flow_dropped", &a, &s, XDP_DROP,
+	not_fwd("ttl0_existing_flow_dropped", &a, C2B, &s, XDP_DROP,
 		XLB_STAT_DROP_TTL, 0);
 	b2c_spec(&a, &s, PKT_TCP_ACK, 10);
 	s.ttl = 1;
-	not_fwd("ttl1_reply_dropped", &a, &s, XDP_DROP, XLB_STAT_DROP_TTL,
-		0);
+	not_fwd("ttl1_reply_dropped", &a, B2C, &s, XDP_DROP,
+		XLB_STAT_DROP_TTL, 0);
 	/* a SYN with TTL 1 creates the connection, then is dropped */
 	c2b_spec(&n, &s, PKT_TCP_SYN, 0);
 	s.ttl = 1;
-	not_fwd("ttl1_syn_dropped", &n, &s, XDP_DROP, XLB_STAT_DROP_TTL, F_NEW);
+	not_fwd("ttl1_syn_dropped", &n, C2B, &s, XDP_DROP, XLB_STAT_DROP_TTL,
+		F_NEW);
+	/* a SYN-ACK with TTL 1 is dropped, but the backend has answered;
+	 * the handshake ACK with TTL 1 promotes (at the lookup), then is
+	 * dropped */
+	b2c_spec(&n, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	s.ttl = 1;
+	not_fwd("ttl1_synack_dropped_marks_answered", &n, B2C, &s, XDP_DROP,
+		XLB_STAT_DROP_TTL, 0);
+	c2b_spec(&n, &s, PKT_TCP_ACK, 0);
+	s.ttl = 1;
+	not_fwd("ttl1_handshake_ack_promotes_then_dropped", &n, C2B, &s,
+		XDP_DROP, XLB_STAT_DROP_TTL, 0);
+	fwd_c2b("ttl_promoted_flow_forwards", &n, PKT_TCP_ACK, 3, 0, -1);
 	c2b_spec(&v6, &s, PKT_TCP_SYN, 0);
 	s.ttl = 1;
-	not_fwd("hoplimit1_ipv6_syn_dropped", &v6, &s, XDP_DROP,
+	not_fwd("hoplimit1_ipv6_syn_dropped", &v6, C2B, &s, XDP_DROP,
 		XLB_STAT_DROP_TTL, F_NEW);
 }
 
@@ -1533,6 +1707,9 @@ static void test_vlan(void)
 		b2c_spec(&v1, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
 		vlan_tags(&s, 1);
 		fwd("vlan1_tcp4_reply", &v1, B2C, &s, 0, -1);
+		c2b_spec(&v1, &s, PKT_TCP_ACK, 0);
+		vlan_tags(&s, 1);
+		fwd("vlan1_tcp4_ack_promotes", &v1, C2B, &s, 0, -1);
 	}
 	c2b_spec(&v2, &s, PKT_TCP_SYN, 0);
 	vlan_tags(&s, 2);
@@ -1543,6 +1720,9 @@ static void test_vlan(void)
 		b2c_spec(&v2, &s, PKT_TCP_ACK, 1999);
 		vlan_tags(&s, 2);
 		fwd("vlan2_tcp4_reply_1999", &v2, B2C, &s, 0, -1);
+		c2b_spec(&v2, &s, PKT_TCP_ACK | PKT_TCP_PSH, 1501);
+		vlan_tags(&s, 2);
+		fwd("vlan2_tcp4_data_1501_promotes", &v2, C2B, &s, 0, -1);
 	}
 	c2b_spec(&v6, &s, PKT_TCP_SYN, 0);
 	vlan_tags(&s, 2);
@@ -1550,6 +1730,9 @@ static void test_vlan(void)
 		b2c_spec(&v6, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
 		vlan_tags(&s, 2);
 		fwd("vlan2_tcp6_reply", &v6, B2C, &s, 0, -1);
+		c2b_spec(&v6, &s, PKT_TCP_ACK, 0);
+		vlan_tags(&s, 2);
+		fwd("vlan2_tcp6_ack_promotes", &v6, C2B, &s, 0, -1);
 	}
 	c2b_spec(&vu, &s, 0, 99);
 	vlan_tags(&s, 1);
@@ -1557,6 +1740,10 @@ static void test_vlan(void)
 		b2c_spec(&vu, &s, 0, 99);
 		vlan_tags(&s, 1);
 		fwd("vlan1_udp4_reply", &vu, B2C, &s, 0, -1);
+		c2b_spec(&vu, &s, 0, 7);
+		vlan_tags(&s, 1);
+		fwd("vlan1_udp4_second_datagram_promotes", &vu, C2B, &s, 0,
+		    -1);
 	}
 }
 
@@ -1583,6 +1770,11 @@ static void test_ip_options(void)
 		snprintf(name, sizeof(name), "ipv4_options_ihl_%d_reply_777",
 			 ihl);
 		fwd(name, &o, B2C, &s, 0, -1);
+		c2b_spec(&o, &s, PKT_TCP_ACK, 0);
+		s.ip_opt_len = (ihl - 5) * 4;
+		snprintf(name, sizeof(name), "ipv4_options_ihl_%d_ack_promotes",
+			 ihl);
+		fwd(name, &o, C2B, &s, 0, -1);
 	}
 }
 
@@ -1610,12 +1802,257 @@ static void test_same_source_port(void)
 	fwd_b2c("same_sport_reply_data_client2", &p2, PKT_TCP_ACK, 444);
 }
 
+/* ------------------------------------------------------------------ */
+/* Half-open pairs: promotion, SYN-flood defence, NAT port takeover     */
+/* ------------------------------------------------------------------ */
+
+/* A copy of every entry of xlb_flows, to show that it was not touched. */
+struct flows_snap {
+	long n;
+	struct xlb_flow_key *k;
+	struct xlb_flow *v;
+};
+
+static int snap_take(struct flows_snap *s)
+{
+	struct xlb_flow_key k, next;
+	long cap = fx_map_count(lb->m.flows);
+	void *prev = NULL;
+
+	s->n = 0;
+	s->k = calloc(cap > 0 ? cap : 1, sizeof(*s->k));
+	s->v = calloc(cap > 0 ? cap : 1, sizeof(*s->v));
+	if (cap < 0 || !s->k || !s->v)
+		return -ENOMEM;
+	while (s->n < cap && !bpf_map_get_next_key(lb->m.flows, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (fx_flow_get(lb->m.flows, &k, &s->v[s->n]))
+			return -EIO;
+		s->k[s->n++] = k;
+	}
+	return s->n == cap ? 0 : -EIO;
+}
+
+/* xlb_flows holds exactly the snapshot's entries, byte for byte. */
+static bool snap_same(const struct flows_snap *s, char *why, size_t n)
+{
+	long now = fx_map_count(lb->m.flows);
+	struct xlb_flow v;
+
+	if (now != s->n) {
+		snprintf(why, n, "xlb_flows had %ld entries, now %ld", s->n,
+			 now);
+		return false;
+	}
+	for (long i = 0; i < s->n; i++) {
+		if (fx_flow_get(lb->m.flows, &s->k[i], &v) ||
+		    memcmp(&v, &s->v[i], sizeof(v))) {
+			snprintf(why, n, "xlb_flows entry %s removed or changed",
+				 key_str(&s->k[i]));
+			return false;
+		}
+	}
+	return true;
+}
+
+static void snap_free(struct flows_snap *s)
+{
+	free(s->k);
+	free(s->v);
+}
+
+/* Make c's pair look `ns` older (created_ns of both entries, in the table
+ * that holds them): bpf_ktime_get_ns() is monotonic, so this is how a
+ * test ages a pair.  0 or -errno. */
+static int age_pair(const struct conn *c, __u64 ns)
+{
+	int fd = c->established ? lb->m.flows : lb->m.embryos;
+	struct xlb_flow_key k[2];
+	struct xlb_flow v;
+
+	key_c2b(c, &k[0]);
+	key_b2c(c, c->be, c->nat_port, &k[1]);
+	for (int i = 0; i < 2; i++) {
+		if (bpf_map_lookup_elem(fd, &k[i], &v))
+			return -errno;
+		v.created_ns = v.created_ns > ns ? v.created_ns - ns : 0;
+		if (bpf_map_update_elem(fd, &k[i], &v, BPF_EXIST))
+			return -errno;
+	}
+	return 0;
+}
+
+static void age(const char *name, const struct conn *c, __u64 ns)
+{
+	int err = age_pair(c, ns);
+
+	if (err)
+		xtest_fail(name, "ageing the pair: %s", strerror(-err));
+}
+
+static __u64 stat_now(__u32 stat)
+{
+	struct fx_counters c;
+
+	return fx_counters_read(&lb->m, &c) ? ~0ull : c.stats[stat];
+}
+
+#define SEC_NS 1000000000ull
+
+static void test_half_open(void)
+{
+	struct conn sp = CONN(S_TCP, "203.0.113.100", 44000);
+	struct conn h = CONN(S_TCP, "203.0.113.101", 44001);
+	struct conn u = CONN(S_UDP, "203.0.113.102", 44002);
+	struct conn u6 = CONN(S_UDP6, "2001:db8:200::102", 44002);
+	struct conn rs = CONN(S_TCP, "203.0.113.103", 44003);
+	struct conn bl = CONN(S_TCP, "203.0.113.105", 44005);
+	struct pkt_spec bs;
+	struct conn rb = CONN(S_TCP, "203.0.113.104", 44004);
+	struct flows_snap snap = { 0 };
+	struct xlb_flow_key kc, kb;
+	struct xlb_flow fc0, fb0, fc, fb;
+	char why[WHY_LEN] = "";
+	__u64 promoted0;
+	bool ok;
+
+	/* (a) a spoofed SYN: the backend answers, the client never speaks
+	 * again.  The pair stays half-open; xlb_flows is not touched. */
+	promoted0 = stat_now(XLB_STAT_PROMOTED);
+	if (snap_take(&snap)) {
+		xtest_fail("halfopen_spoofed_setup", "cannot read xlb_flows");
+	} else if (fwd_c2b("halfopen_spoofed_syn_new_flow", &sp, PKT_TCP_SYN,
+			   0, F_NEW, -1)) {
+		fwd_b2c("halfopen_spoofed_synack_translated", &sp,
+			PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		fwd_b2c("halfopen_spoofed_synack_retransmit_translated", &sp,
+			PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		fwd_c2b("halfopen_spoofed_syn_retransmit_not_promoted", &sp,
+			PKT_TCP_SYN, 0, 0, -1);
+		ok = check_pair(&sp, why, sizeof(why)) &&
+		     snap_same(&snap, why, sizeof(why));
+		if (ok && stat_now(XLB_STAT_PROMOTED) != promoted0) {
+			snprintf(why, sizeof(why), "promoted %llu -> %llu",
+				 (unsigned long long)promoted0,
+				 (unsigned long long)stat_now(XLB_STAT_PROMOTED));
+			ok = false;
+		}
+		report("halfopen_spoofed_pair_stays_in_embryos_flows_untouched",
+		       ok, why);
+	}
+	snap_free(&snap);
+
+	/* (b) the handshake's ACK promotes; client packets before the
+	 * backend's answer do not */
+	if (fwd_c2b("halfopen_syn_new_flow", &h, PKT_TCP_SYN, 0, F_NEW, -1)) {
+		fwd_c2b("halfopen_client_ack_before_answer_not_promoted", &h,
+			PKT_TCP_ACK, 0, 0, -1);
+		fwd_c2b("halfopen_client_data_before_answer_not_promoted", &h,
+			PKT_TCP_ACK | PKT_TCP_PSH, 100, 0, -1);
+		fwd_b2c("halfopen_synack_not_promoted", &h,
+			PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		key_c2b(&h, &kc);
+		key_b2c(&h, h.be, h.nat_port, &kb);
+		ok = !fx_flow_get(lb->m.embryos, &kc, &fc0) &&
+		     !fx_flow_get(lb->m.embryos, &kb, &fb0);
+		if (fwd_c2b("halfopen_handshake_ack_promotes", &h, PKT_TCP_ACK,
+			    0, 0, -1)) {
+			/* moved as they were, not rebuilt */
+			ok = ok && !fx_flow_get(lb->m.flows, &kc, &fc) &&
+			     !fx_flow_get(lb->m.flows, &kb, &fb);
+			ok = ok &&
+			     !memcmp(&fc.rewritten, &fc0.rewritten,
+				     sizeof(fc.rewritten)) &&
+			     !memcmp(&fb.rewritten, &fb0.rewritten,
+				     sizeof(fb.rewritten)) &&
+			     fc.created_ns == fc0.created_ns &&
+			     fb.created_ns == fb0.created_ns &&
+			     fb.last_seen_ns == fb0.last_seen_ns &&
+			     fc.backend_id == fc0.backend_id &&
+			     fb.backend_id == fb0.backend_id &&
+			     fc.flags == fc0.flags && fb.flags == fb0.flags;
+			report("halfopen_promoted_pair_moved_unchanged", ok,
+			       "xlb_flows entries differ from the half-open "
+			       "ones (rewritten, created, last seen, backend "
+			       "or flags)");
+			fwd_c2b("halfopen_data_after_promotion_not_promoted_again",
+				&h, PKT_TCP_ACK | PKT_TCP_PSH, 1000, 0, -1);
+			fwd_b2c("halfopen_reply_after_promotion", &h,
+				PKT_TCP_ACK | PKT_TCP_PSH, 700);
+		}
+	}
+
+	/* (c) UDP: request/response stays half-open; the client's second
+	 * datagram after a response promotes */
+	if (fwd_c2b("halfopen_udp4_request_new_flow", &u, 0, 40, F_NEW, -1)) {
+		fwd_b2c("halfopen_udp4_response_stays_half_open", &u, 0, 200);
+		fwd_b2c("halfopen_udp4_second_response_stays_half_open", &u, 0,
+			201);
+		fwd_c2b("halfopen_udp4_second_request_promotes", &u, 0, 41, 0,
+			-1);
+		fwd_b2c("halfopen_udp4_response_after_promotion", &u, 0, 202);
+		fwd_c2b("halfopen_udp4_third_request_established", &u, 0, 42, 0,
+			-1);
+	}
+	if (fwd_c2b("halfopen_udp6_request_new_flow", &u6, 0, 40, F_NEW, -1)) {
+		fwd_b2c("halfopen_udp6_response_stays_half_open", &u6, 0, 300);
+		fwd_c2b("halfopen_udp6_second_request_promotes", &u6, 0, 1, 0,
+			-1);
+	}
+
+	/* A blind ACK (a spoofer guessing, one round trip after its SYN):
+	 * its ACK number does not acknowledge the backend's SYN-ACK, so it
+	 * is forwarded but the pair stays half-open; the real ACK promotes. */
+	if (fwd_c2b("halfopen_blind_syn", &bl, PKT_TCP_SYN, 0, F_NEW, -1) &&
+	    fwd_b2c("halfopen_blind_synack", &bl, PKT_TCP_SYN | PKT_TCP_ACK,
+		    0)) {
+		c2b_spec(&bl, &bs, PKT_TCP_ACK, 0);
+		bs.ack = 12345;
+		if (fwd("halfopen_blind_ack_stays_half_open", &bl, C2B, &bs, 0,
+			-1))
+			fwd_c2b("halfopen_blind_then_real_ack_promotes", &bl,
+				PKT_TCP_ACK, 0, 0, -1);
+	}
+	/* A client RST right after the SYN-ACK (a SYN scan): it does not
+	 * acknowledge the SYN-ACK, so the pair stays half-open; like any RST
+	 * of a tracked flow it is recorded (xlb_flow.flags), so that the pair
+	 * counts as closed and a new SYN on the tuple starts a new
+	 * connection. */
+	if (fwd_c2b("halfopen_scan_syn", &rs, PKT_TCP_SYN, 0, F_NEW, -1) &&
+	    fwd_b2c("halfopen_scan_synack", &rs, PKT_TCP_SYN | PKT_TCP_ACK, 0) &&
+	    fwd_c2b("halfopen_scan_client_rst_stays_half_open", &rs,
+		    PKT_TCP_RST, 0, 0, -1)) {
+		key_c2b(&rs, &kc);
+		ok = !fx_flow_get(lb->m.embryos, &kc, &fc) &&
+		     (fc.flags & XLB_FLOW_RST_SEEN);
+		snprintf(why, sizeof(why), "client entry in xlb_embryos: flags "
+			 "0x%x, expected RST seen (0x%x)", fc.flags,
+			 XLB_FLOW_RST_SEEN);
+		report("halfopen_promoting_rst_recorded", ok, why);
+		fwd_c2b("halfopen_syn_after_promoting_rst_rescheduled", &rs,
+			PKT_TCP_SYN, 0, F_NEW | F_RESCHED, -1);
+	}
+	/* The backend refuses a half-open connection (RST): the pair is
+	 * over; a new SYN on the tuple starts a new connection. */
+	if (fwd_c2b("halfopen_refused_syn", &rb, PKT_TCP_SYN, 0, F_NEW, -1) &&
+	    fwd_b2c("halfopen_refused_backend_rst", &rb,
+		    PKT_TCP_RST | PKT_TCP_ACK, 0))
+		fwd_c2b("halfopen_syn_after_backend_rst_rescheduled", &rb,
+			PKT_TCP_SYN, 0, F_NEW | F_RESCHED, -1);
+}
+
 /*
  * A second instance with two NAT ports and room for three established
- * connections: probing finds the second port, a third connection to the
- * same backend finds none, another backend has ports of its own, and
- * the promotion of a fourth connection finds xlb_flows full.
+ * connections (6 entries of xlb_flows).  Probing finds the second port; a
+ * third connection to the same backend finds none while both are held
+ * by young half-open pairs; another backend has ports of its own; the
+ * promotion (the client's ACK) of a fourth connection finds xlb_flows
+ * full and leaves the pair half-open (its SYN-ACK went through).  Then,
+ * tables emptied: NAT port takeover from stale half-open pairs.
  */
+static void test_port_takeover(void);
+
 static void test_nat_range(void)
 {
 	struct conn q1 = CONN(S_ONE, "203.0.113.90", 6000);
@@ -1649,31 +2086,166 @@ static void test_nat_range(void)
 			snprintf(why, sizeof(why), "both got %u", q1.nat_port);
 		report("natports_two_port_range_distinct", !why[0], why);
 		c2b_spec(&q3, &s, PKT_TCP_SYN, 0);
-		not_fwd("natports_exhausted_dropped", &q3, &s, XDP_DROP,
-			XLB_STAT_DROP_NAT_PORTS, 0);
+		not_fwd("natports_exhausted_by_young_half_open_dropped", &q3,
+			C2B, &s, XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
 		fwd_c2b("natports_other_backend_has_own_ports", &q4,
 			PKT_TCP_SYN, 0, F_NEW, -1);
 		fwd_c2b("natports_other_backend_second", &q5, PKT_TCP_SYN, 0,
 			F_NEW, -1);
-		fwd_b2c("natports_reply_promotes_first", &q1,
+		fwd_b2c("natports_synack_first_not_promoted", &q1,
 			PKT_TCP_SYN | PKT_TCP_ACK, 0);
-		fwd_b2c("natports_reply_promotes_second", &q2,
+		fwd_b2c("natports_synack_second_not_promoted", &q2,
 			PKT_TCP_SYN | PKT_TCP_ACK, 0);
-		fwd_b2c("natports_reply_promotes_third", &q4,
+		fwd_b2c("natports_synack_third_not_promoted", &q4,
 			PKT_TCP_SYN | PKT_TCP_ACK, 0);
-		b2c_spec(&q5, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
-		not_fwd("natports_promotion_flow_table_full_dropped", &q5, &s,
-			XDP_DROP, XLB_STAT_DROP_TABLE_FULL, 0);
+		fwd_b2c("natports_synack_fourth_translated_table_nearly_full",
+			&q5, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		fwd_c2b("natports_ack_promotes_first", &q1, PKT_TCP_ACK, 0, 0,
+			-1);
+		fwd_c2b("natports_ack_promotes_second", &q2, PKT_TCP_ACK, 0, 0,
+			-1);
+		fwd_c2b("natports_ack_promotes_third_table_now_full", &q4,
+			PKT_TCP_ACK, 0, 0, -1);
+		/* (e) the table is full at the promotion: the client's ACK
+		 * is dropped, the pair stays half-open */
+		c2b_spec(&q5, &s, PKT_TCP_ACK, 0);
+		not_fwd("natports_promotion_flow_table_full_dropped", &q5, C2B,
+			&s, XDP_DROP, XLB_STAT_DROP_TABLE_FULL, 0);
+		fwd_b2c("natports_synack_retransmit_after_full_translated", &q5,
+			PKT_TCP_SYN | PKT_TCP_ACK, 0);
 		fwd_c2b("natports_established_unaffected", &q1, PKT_TCP_ACK, 9,
 			0, -1);
 		c2b_spec(&q3, &s, PKT_TCP_SYN, 0);
-		not_fwd("natports_still_exhausted_after_promotion", &q3, &s,
-			XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
+		not_fwd("natports_still_exhausted_after_promotion", &q3, C2B,
+			&s, XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
+		/* room again (as when user space expires a pair): the
+		 * retransmitted ACK promotes */
+		{
+			struct xlb_flow_key k1, k2;
+
+			key_c2b(&q4, &k1);
+			key_b2c(&q4, q4.be, q4.nat_port, &k2);
+			if (bpf_map_delete_elem(lb->m.flows, &k1) ||
+			    bpf_map_delete_elem(lb->m.flows, &k2))
+				xtest_fail("natports_room_freed", "delete: %s",
+					   strerror(errno));
+			else
+				fwd_c2b("natports_promotion_after_room_freed",
+					&q5, PKT_TCP_ACK, 0, 0, -1);
+		}
 	}
+	test_port_takeover();
 	lb = &lb_main;
 	nat_min = XLB_DEFAULT_NAT_PORT_MIN;
 	nat_max = XLB_DEFAULT_NAT_PORT_MAX;
 	fx_unload(&lb2);
+}
+
+/*
+ * (d) NAT port takeover, on the two-port instance (lb), tables emptied
+ * first: both ports of the backend held by half-open pairs.  Pairs
+ * younger than 1 s block the port (drop_nat_ports); a pair older than
+ * 1 s (aged through the map) gives its port to the new connection:
+ * port_takeover +1, both halves of the old pair gone, the new pair in
+ * xlb_embryos.  Established pairs are never taken over, however old.
+ */
+static void test_port_takeover(void)
+{
+	struct conn t1 = CONN(S_ONE, "203.0.113.94", 6001);
+	struct conn t2 = CONN(S_ONE, "203.0.113.95", 6001);
+	struct conn t3 = CONN(S_ONE, "203.0.113.96", 6001);
+	struct conn t4 = CONN(S_ONE, "203.0.113.97", 6001);
+	struct conn t5 = CONN(S_ONE, "203.0.113.98", 6001);
+	struct conn gone;
+	struct xlb_flow_key k;
+	struct pkt_spec s;
+	char why[WHY_LEN] = "";
+	__u16 port1, port2;
+	int err;
+
+	err = fx_map_clear(lb->m.flows);
+	if (!err)
+		err = fx_map_clear(lb->m.embryos);
+	if (err) {
+		xtest_fail("takeover_setup_tables_emptied", "%s",
+			   strerror(-err));
+		return;
+	}
+	/* t1: a spoofed SYN answered by the backend; t2: a plain SYN */
+	if (!fwd_c2b("takeover_first_half_open_syn", &t1, PKT_TCP_SYN, 0,
+		     F_NEW, -1) ||
+	    !fwd_b2c("takeover_first_synack_unanswered", &t1,
+		     PKT_TCP_SYN | PKT_TCP_ACK, 0) ||
+	    !fwd_c2b("takeover_second_half_open_syn", &t2, PKT_TCP_SYN, 0,
+		     F_NEW, -1))
+		return;
+	port1 = t1.nat_port;
+	port2 = t2.nat_port;
+	c2b_spec(&t3, &s, PKT_TCP_SYN, 0);
+	not_fwd("takeover_young_half_open_pairs_block_ports", &t3, C2B, &s,
+		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
+	age("takeover_half_a_second_old_still_blocks", &t1, SEC_NS / 2);
+	age("takeover_half_a_second_old_still_blocks", &t2, SEC_NS / 2);
+	not_fwd("takeover_half_a_second_old_still_blocks", &t3, C2B, &s,
+		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
+
+	/* t1 older than 1 s: t3 takes its port (whatever the probe order:
+	 * t2's is still young) */
+	age("takeover_stale_half_open_port_taken_over", &t1, 2 * SEC_NS);
+	if (!fwd_c2b("takeover_stale_half_open_port_taken_over", &t3,
+		     PKT_TCP_SYN, 0, F_NEW | F_TAKEOVER, -1))
+		return;
+	why[0] = 0;
+	key_c2b(&t1, &k);
+	if (t3.nat_port != port1)
+		snprintf(why, sizeof(why), "new pair got port %u, the stale "
+			 "pair held %u", t3.nat_port, port1);
+	else if (!key_absent(&k))
+		snprintf(why, sizeof(why), "old client entry %s left behind",
+			 key_str(&k));
+	else if (!check_pair(&t2, why, sizeof(why)))
+		strncat(why, " (young pair t2)", sizeof(why) - strlen(why) - 1);
+	report("takeover_old_pair_both_halves_gone_young_pair_kept", !why[0],
+	       why);
+	/* the reverse tuple now belongs to t3: the backend's answer goes
+	 * to the new client, the old client's ACK finds nothing */
+	fwd_b2c("takeover_backend_reply_reaches_new_client", &t3,
+		PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	gone = t1;
+	gone.be = -1;
+	c2b_spec(&gone, &s, PKT_TCP_ACK, 0);
+	not_fwd("takeover_old_client_ack_dropped_no_flow", &gone, C2B, &s,
+		XDP_DROP, XLB_STAT_DROP_NO_FLOW, 0);
+
+	/* t4: t2 is half a second old, t3 brand new: both block */
+	c2b_spec(&t4, &s, PKT_TCP_SYN, 0);
+	not_fwd("takeover_new_pair_not_taken_over", &t4, C2B, &s, XDP_DROP,
+		XLB_STAT_DROP_NAT_PORTS, 0);
+	age("takeover_second_stale_port_taken_over", &t2, SEC_NS);
+	if (fwd_c2b("takeover_second_stale_port_taken_over", &t4, PKT_TCP_SYN,
+		    0, F_NEW | F_TAKEOVER, -1)) {
+		key_c2b(&t2, &k);
+		why[0] = 0;
+		if (t4.nat_port != port2)
+			snprintf(why, sizeof(why), "new pair got port %u, the "
+				 "stale pair held %u", t4.nat_port, port2);
+		else if (!key_absent(&k))
+			snprintf(why, sizeof(why), "old client entry %s left "
+				 "behind", key_str(&k));
+		report("takeover_second_old_pair_gone", !why[0], why);
+	}
+
+	/* established pairs are never taken over, however old */
+	if (fwd_c2b("takeover_new_client_ack_promotes", &t3, PKT_TCP_ACK, 0, 0,
+		    -1)) {
+		age("takeover_old_established_pair_never_taken_over", &t3,
+		    10 * SEC_NS);
+		c2b_spec(&t5, &s, PKT_TCP_SYN, 0);
+		not_fwd("takeover_old_established_pair_never_taken_over", &t5,
+			C2B, &s, XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
+		fwd_c2b("takeover_old_established_pair_still_forwards", &t3,
+			PKT_TCP_ACK, 5, 0, -1);
+	}
 }
 
 /* n new connections of service svc from 203.0.113.<base+i>:port; the
@@ -1756,7 +2328,7 @@ static void test_scheduling(void)
 		struct pkt_spec s;
 
 		c2b_spec(&c, &s, PKT_TCP_SYN, 0);
-		not_fwd("no_live_backend_dropped", &c, &s, XDP_DROP,
+		not_fwd("no_live_backend_dropped", &c, C2B, &s, XDP_DROP,
 			XLB_STAT_DROP_NO_BACKEND, 0);
 	}
 
@@ -1790,6 +2362,7 @@ static void test_resched(void)
 	if (!fwd_c2b("resched_syn_new_flow", &r, PKT_TCP_SYN, 0, F_NEW, a))
 		return;
 	fwd_b2c("resched_synack", &r, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	fwd_c2b("resched_client_ack_promotes", &r, PKT_TCP_ACK, 0, 0, -1);
 	fwd_c2b("resched_client_fin", &r, PKT_TCP_FIN | PKT_TCP_ACK, 0, 0, -1);
 	fwd_b2c("resched_backend_fin", &r, PKT_TCP_FIN | PKT_TCP_ACK, 0);
 	fwd_c2b("resched_client_last_ack", &r, PKT_TCP_ACK, 0, 0, -1);
@@ -1798,6 +2371,9 @@ static void test_resched(void)
 	fwd_c2b("resched_syn_retransmit_not_rescheduled", &r, PKT_TCP_SYN, 0,
 		0, -1);
 	fwd_b2c("resched_new_backend_reply", &r, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	fwd_c2b("resched_syn_retransmit_after_reply_not_rescheduled", &r,
+		PKT_TCP_SYN, 0, 0, -1);
+	fwd_c2b("resched_new_client_ack_promotes", &r, PKT_TCP_ACK, 0, 0, -1);
 	fwd_c2b("resched_syn_retransmit_established_not_rescheduled", &r,
 		PKT_TCP_SYN, 0, 0, -1);
 	fwd_b2c("resched_backend_rst", &r, PKT_TCP_RST | PKT_TCP_ACK, 0);
@@ -1805,6 +2381,8 @@ static void test_resched(void)
 		0, F_NEW | F_RESCHED, a);
 	fwd_b2c("resched_third_backend_reply", &r, PKT_TCP_SYN | PKT_TCP_ACK,
 		0);
+	fwd_c2b("resched_third_client_ack_promotes", &r, PKT_TCP_ACK, 0, 0,
+		-1);
 	fwd_c2b("resched_client_rst", &r, PKT_TCP_RST, 0, 0, -1);
 	fwd_c2b("resched_syn_after_client_rst_rescheduled", &r, PKT_TCP_SYN, 0,
 		F_NEW | F_RESCHED, b);
@@ -1960,9 +2538,7 @@ static void test_icmp(void)
 	struct conn t6 = CONN(S_TCP6, "2001:db8:200::190", 49000);
 	struct conn ghost = CONN(S_TCP, "203.0.113.193", 49003);
 
-	if (fwd_c2b("icmp_setup_tcp4", &t, PKT_TCP_SYN, 0, F_NEW, -1) &&
-	    fwd_b2c("icmp_setup_tcp4_reply", &t, PKT_TCP_SYN | PKT_TCP_ACK,
-		    0)) {
+	if (handshake("icmp_setup_tcp4", &t, -1)) {
 		icmp("icmp4_frag_needed_backend_side_to_client", &t, C2B,
 		     &frag4, XDP_TX, XLB_STAT_FWD_ICMP);
 		icmp("icmp4_port_unreach_client_side_to_backend", &t, B2C,
@@ -1973,7 +2549,9 @@ static void test_icmp(void)
 		     &frag4_short, XDP_PASS, XLB_STAT_PASS_ICMP);
 	}
 	if (fwd_c2b("icmp_setup_udp4", &u, 0, 10, F_NEW, -1) &&
-	    fwd_b2c("icmp_setup_udp4_reply", &u, 0, 10)) {
+	    fwd_b2c("icmp_setup_udp4_reply", &u, 0, 10) &&
+	    fwd_c2b("icmp_setup_udp4_second_request_promotes", &u, 0, 10, 0,
+		    -1)) {
 		icmp("icmp4_time_exceeded_udp_backend_side_to_client", &u, C2B,
 		     &time4, XDP_TX, XLB_STAT_FWD_ICMP);
 		icmp("icmp4_port_unreach_udp_client_side_to_backend", &u, B2C,
@@ -1982,9 +2560,7 @@ static void test_icmp(void)
 	if (fwd_c2b("icmp_setup_half_open", &h, PKT_TCP_SYN, 0, F_NEW, -1))
 		icmp("icmp4_port_unreach_half_open_to_client", &h, C2B, &port4,
 		     XDP_TX, XLB_STAT_FWD_ICMP);
-	if (fwd_c2b("icmp_setup_tcp6", &t6, PKT_TCP_SYN, 0, F_NEW, -1) &&
-	    fwd_b2c("icmp_setup_tcp6_reply", &t6, PKT_TCP_SYN | PKT_TCP_ACK,
-		    0)) {
+	if (handshake("icmp_setup_tcp6", &t6, -1)) {
 		icmp("icmp6_packet_too_big_backend_side_to_client", &t6, C2B,
 		     &ptb6, XDP_TX, XLB_STAT_FWD_ICMP);
 		icmp("icmp6_unreach_client_side_to_backend", &t6, B2C, &unr6,
@@ -2027,12 +2603,12 @@ static void test_fib(void)
 	__u32 key;
 
 	c2b_spec(&un, &s, PKT_TCP_SYN, 0);
-	not_fwd("fib_unreachable_route_syn_dropped", &un, &s, XDP_DROP,
+	not_fwd("fib_unreachable_route_syn_dropped", &un, C2B, &s, XDP_DROP,
 		XLB_STAT_DROP_FIB_UNREACH, F_NEW);
-	not_fwd("fib_unreachable_route_retransmit_dropped", &un, &s, XDP_DROP,
+	not_fwd("fib_unreachable_route_retransmit_dropped", &un, C2B, &s, XDP_DROP,
 		XLB_STAT_DROP_FIB_UNREACH, 0);
 	c2b_spec(&nr, &s, PKT_TCP_SYN, 0);
-	not_fwd("fib_no_route_syn_dropped", &nr, &s, XDP_DROP,
+	not_fwd("fib_no_route_syn_dropped", &nr, C2B, &s, XDP_DROP,
 		XLB_STAT_DROP_FIB_UNREACH, F_NEW);
 
 	rb = ring_buffer__new(lb->m.daemon_events, on_event, &seen, NULL);
@@ -2040,7 +2616,7 @@ static void test_fib(void)
 		ring_buffer__consume(rb);
 	seen.n = 0;
 	c2b_spec(&nn, &s, PKT_TCP_SYN, 0);
-	not_fwd("fib_no_neigh_syn_dropped", &nn, &s, XDP_DROP,
+	not_fwd("fib_no_neigh_syn_dropped", &nn, C2B, &s, XDP_DROP,
 		XLB_STAT_DROP_FIB_NO_NEIGH, F_NEW);
 	if (rb)
 		ring_buffer__consume(rb);
@@ -2068,7 +2644,7 @@ static void test_fib(void)
 	/* route mtu 1400: a 1401-byte packet cannot go */
 	if (fwd_c2b("fib_mtu_route_syn", &mt, PKT_TCP_SYN, 0, F_NEW, -1)) {
 		c2b_spec(&mt, &s, PKT_TCP_ACK, 1400 - 40 + 1);
-		not_fwd("fib_mtu_exceeded_dropped", &mt, &s, XDP_DROP,
+		not_fwd("fib_mtu_exceeded_dropped", &mt, C2B, &s, XDP_DROP,
 			XLB_STAT_DROP_FIB_FRAG, 0);
 		fwd_c2b("fib_mtu_exactly_fits_forwarded", &mt, PKT_TCP_ACK,
 			1400 - 40, 0, -1);
@@ -2076,7 +2652,7 @@ static void test_fib(void)
 
 	/* backend behind another interface: redirect via xlb_tx_ports */
 	c2b_spec(&rd, &s, PKT_TCP_SYN, 0);
-	not_fwd("redirect_egress_not_in_tx_ports_dropped", &rd, &s, XDP_DROP,
+	not_fwd("redirect_egress_not_in_tx_ports_dropped", &rd, C2B, &s, XDP_DROP,
 		XLB_STAT_DROP_REDIRECT, F_NEW | F_ANY_BYTES);
 	key = (__u32)if2;
 	if (bpf_map_update_elem(lb->m.tx_ports, &key, &key, BPF_ANY))
@@ -2163,6 +2739,7 @@ int main(void)
 	test_nat_range();
 	test_scheduling();
 	test_resched();
+	test_half_open();
 	test_ipv6();
 	test_icmp();
 	test_fib();
