@@ -160,8 +160,35 @@ static int iface_addr(const char *ifname, __u8 family, struct xlb_addr *out)
 	return rc;
 }
 
+/* Is addr one of this node's addresses (any interface)? */
+static bool addr_is_local(const struct xlb_addr *addr, __u8 family)
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifa))
+		return false;
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (family == XLB_FAMILY_V4 && i->ifa_addr->sa_family == AF_INET)
+			found = ((struct sockaddr_in *)i->ifa_addr)
+					->sin_addr.s_addr == addr->ip4;
+		else if (family == XLB_FAMILY_V6 &&
+			 i->ifa_addr->sa_family == AF_INET6)
+			found = !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)
+						 ->sin6_addr,
+					addr->bytes, 16);
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
 /* Every service's source address on the backend leg: the configured snat
- * of its family, else the interface's address. */
+ * of its family, else the interface's address.  A configured snat must be
+ * one of the node's own addresses: xlb does not send traffic in the name
+ * of addresses it does not own (replies would not come back to it, and
+ * it would spoof someone else). */
 static int resolve_snat(const struct xlb_daemon *d, struct xlb_config *c,
 			char *err, size_t errlen)
 {
@@ -174,6 +201,19 @@ static int resolve_snat(const struct xlb_daemon *d, struct xlb_config *c,
 		int f = xlb_family_index(s->vip.family);
 
 		if (c->have_snat[f]) {
+			if (!addr_is_local(&c->snat[f], s->vip.family)) {
+				char a_str[XLB_ENDPOINT_STRLEN];
+
+				snprintf(err, errlen,
+					 "snat %s is not an address of this "
+					 "node: assign it to an interface "
+					 "first (ip addr add), or use one that "
+					 "is",
+					 xlb_addr_str(&c->snat[f],
+						      s->vip.family, a_str,
+						      sizeof(a_str)));
+				return -EADDRNOTAVAIL;
+			}
 			s->snat = c->snat[f];
 			continue;
 		}
