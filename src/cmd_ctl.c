@@ -120,6 +120,8 @@ static int stop_pinned(const char *name)
 	err = xlb_pins_remove(dir);
 	xlb_run_path(name, ".state", path, sizeof(path));
 	unlink(path);
+	xlb_run_path(name, ".events", path, sizeof(path));
+	unlink(path);
 	xlb_run_path(name, ".sock", path, sizeof(path));
 	unlink(path);
 	xlb_run_path(name, ".lock", path, sizeof(path));

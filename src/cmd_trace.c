@@ -4,6 +4,8 @@
  * xlb_trace_events ring.  The program emits records only while a tracer
  * holds the lease (xlb_settings.trace_until_ns), renewed every second, so
  * nobody pays for tracing when nobody traces.  One tracer at a time.
+ * Health transitions come from the daemon, which appends them to
+ * XLB_RUN_DIR/IFACE.events; the tracer follows that file too.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -13,9 +15,13 @@
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
 
+#include <stdlib.h>
+#include <sys/stat.h>
+
 #include "addr.h"
 #include "cli.h"
 #include "conntrack.h"
+#include "ctl.h"
 #include "json.h"
 
 #define LEASE_NS (3 * XLB_NS_PER_SEC)
@@ -70,6 +76,75 @@ static int on_event(void *arg, void *data, size_t size)
 	return 0;
 }
 
+/* One line of the daemon's events file (see daemon.c): ts, backend id,
+ * backend, service, up|down, count, reason. */
+static void print_health_line(const struct trace_ctx *t, char *line)
+{
+	char *f[7];
+	struct xlb_json j;
+	int n = 0;
+
+	for (char *p = line; n < 7; n++) {
+		f[n] = p;
+		p = strchr(p, '\t');
+		if (!p) {
+			n++;
+			break;
+		}
+		*p++ = 0;
+	}
+	if (n < 7 || strtoull(f[0], NULL, 10) < t->start_ns)
+		return;
+	if (!t->json) {
+		printf("health backend %s %s of %s %s after %s %s check%s%s%s\n",
+		       f[1], f[2], f[3], f[4], f[5],
+		       strcmp(f[4], "up") ? "failed" : "passed",
+		       strcmp(f[5], "1") ? "s" : "", f[6][0] ? ": " : "", f[6]);
+		return;
+	}
+	xlb_json_init(&j, stdout);
+	xlb_json_begin_object(&j);
+	xlb_json_kv_string(&j, "event", "health");
+	xlb_json_kv_u64(&j, "backend_id", strtoull(f[1], NULL, 10));
+	xlb_json_kv_string(&j, "backend", f[2]);
+	xlb_json_kv_string(&j, "vip", f[3]);
+	xlb_json_kv_string(&j, "state", f[4]);
+	xlb_json_kv_u64(&j, "checks", strtoull(f[5], NULL, 10));
+	xlb_json_kv_string(&j, "reason", f[6]);
+	xlb_json_end_object(&j);
+	xlb_json_end(&j);
+}
+
+/* Print the complete lines appended to the events file since *offset. */
+static void follow_events(const struct trace_ctx *t, const char *path,
+			  long *offset)
+{
+	char line[1024];
+	struct stat st;
+	FILE *f;
+
+	if (stat(path, &st))
+		return;
+	if (st.st_size < *offset)
+		*offset = 0; /* truncated by the daemon */
+	if (st.st_size == *offset)
+		return;
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	fseek(f, *offset, SEEK_SET);
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+
+		if (!len || line[len - 1] != '\n')
+			break; /* a partial line: read it next time */
+		line[len - 1] = 0;
+		*offset = ftell(f);
+		print_health_line(t, line);
+	}
+	fclose(f);
+}
+
 static int renew_lease(const struct xlb_maps *m, __u64 until_ns)
 {
 	struct xlb_settings s;
@@ -87,8 +162,10 @@ int cmd_trace(int argc, char **argv)
 	struct xlb_view_args a;
 	struct ring_buffer *rb;
 	char name[IFNAMSIZ];
+	char events[512] = "";
 	struct xlb_maps m;
 	__u64 renewed = 0;
+	long events_offset = 0;
 	int rc, err = 0;
 
 	rc = xlb_view_args_parse(argc, argv, "trace", &a);
@@ -107,6 +184,7 @@ int cmd_trace(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	xlb_run_path(name, ".events", events, sizeof(events));
 	while (!stop_requested) {
 		__u64 now = xlb_now_ns();
 
@@ -126,6 +204,7 @@ int cmd_trace(int argc, char **argv)
 			xlb_errf("trace ring: %s", strerror(-rc));
 			break;
 		}
+		follow_events(&t, events, &events_offset);
 	}
 	/* drain what arrived before the signal */
 	ring_buffer__consume(rb);

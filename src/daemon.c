@@ -463,6 +463,35 @@ static void on_health_change(void *ctx, const struct xlb_health_event *ev)
 		 ev->reason ? ev->reason : "");
 }
 
+/* Health transitions for `xlb trace`: one tab-separated line each in
+ * XLB_RUN_DIR/IFACE.events (0600): monotonic ns, backend id, backend,
+ * service, up|down, consecutive checks, reason.  Kept under 1 MiB. */
+static void append_trace_event(const struct xlb_daemon *d,
+			       const struct xlb_show_event *e)
+{
+	char path[512];
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	if (xlb_run_path(d->ifname, ".events", path, sizeof(path)))
+		return;
+	if (stat(path, &st) == 0 && st.st_size > (1 << 20))
+		truncate(path, 0);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	f = fdopen(fd, "a");
+	if (!f) {
+		close(fd);
+		return;
+	}
+	fprintf(f, "%llu\t%u\t%s\t%s\t%s\t%u\t%s\n",
+		(unsigned long long)xlb_now_ns(), e->backend_id, e->backend,
+		e->vip, e->up ? "up" : "down", e->count, e->reason);
+	fclose(f);
+}
+
 static void log_event(struct xlb_daemon *d, const struct xlb_health_change *c,
 		      const struct xlb_config_service *s,
 		      const struct xlb_config_backend *b)
@@ -484,6 +513,7 @@ static void log_event(struct xlb_daemon *d, const struct xlb_health_change *c,
 	xlb_endpoint_str(&b->ep.addr, b->ep.family, b->ep.port, e->backend,
 			 sizeof(e->backend));
 	xlb_config_service_name(s, e->vip, sizeof(e->vip));
+	append_trace_event(d, e);
 	printf("xlb: health: backend %u %s of %s is %s (%u %s check%s%s%s); "
 	       "%s rotation\n",
 	       b->id, e->backend, e->vip, c->up ? "up" : "down", c->count,

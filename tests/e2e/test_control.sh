@@ -75,7 +75,7 @@ EOF
 }
 
 case_health_detects_dead_backend() {
-	local pid2 t_kill t_down t_last_fail failed back
+	local pid2 t_kill t_down t_last_fail failed back tpid
 	need_xlb || return
 	start_http "$NS_BE1" "$BE1_IP" backend-01 8000 || return
 	start_http "$NS_BE2" "$BE2_IP" backend-02 8000 || return
@@ -87,6 +87,8 @@ service $VIP:8000/tcp
 	backend $BE2_IP
 EOF
 	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	bg trace "$NS_LB" "$XLB" trace -i "$LB_IF"
+	tpid=$BG_PID
 	load_start || return
 	requests_reach backend-02 5 || return
 	t_kill=$(now_ms)
@@ -118,6 +120,11 @@ EOF
 	grep -q "198.51.100.12:8000 of $VIP:8000/tcp down" "$CASE_DIR/show.txt" &&
 		grep -q "198.51.100.12:8000 of $VIP:8000/tcp up" "$CASE_DIR/show.txt" ||
 		{ fail "xlb show lists no health transitions: $(cat "$CASE_DIR/show.txt")"; return; }
+	# the live trace shows both transitions too
+	stop_pid "$tpid" INT 5
+	grep -q "^health backend 1 $BE2_IP:8000 of $VIP:8000/tcp down after" "$CASE_DIR/trace.log" &&
+		grep -q "^health backend 1 $BE2_IP:8000 of $VIP:8000/tcp up after" "$CASE_DIR/trace.log" ||
+		{ fail "xlb trace shows no health transitions: $(grep -v '^tcp' "$CASE_DIR/trace.log" | head -5)"; return; }
 	xlb_ok stop
 }
 
