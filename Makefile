@@ -87,6 +87,14 @@ bench: bench-build
 bench-quick: bench-build
 	./bench/run.sh --quick
 
+# Test tools (tests/tools/: the e2e flood generator); built with `all`.
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+all: $(TOOL_BINS)
+
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 format:
 	clang-format -i bpf/*.c bpf/*.h src/*.c src/*.h include/*.h tests/unit/*.c tests/unit/*.h
 
