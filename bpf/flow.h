@@ -16,6 +16,14 @@
 
 #define EEXIST 17
 
+/* The program's clock: CLOCK_MONOTONIC at tick resolution (a few ms),
+ * cheaper than bpf_ktime_get_ns() and fine for everything it times
+ * (idle ages, 1 s caches and grace periods). */
+static __always_inline __u64 xlb_now_ns(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
 /* An event counter (not a verdict). */
 static __always_inline void count_event(__u32 stat)
 {

@@ -11,6 +11,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "csum.h"
+#include "flow.h"
 
 #define XLB_LOOPBACK_IFINDEX 1 /* lo, in every network namespace */
 #define AF_INET 2
@@ -43,7 +44,7 @@ static __always_inline void report_no_neigh(const struct bpf_fib_lookup *fib)
 	if (!ev)
 		return;
 	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->ts_ns = bpf_ktime_get_ns();
+	ev->ts_ns = xlb_now_ns();
 	ev->type = XLB_EVENT_NO_NEIGH;
 	ev->ifindex = fib->ifindex;
 	if (fib->family == AF_INET) {

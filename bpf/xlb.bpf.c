@@ -94,14 +94,14 @@ static __always_inline void trace_new_flow(const struct xlb_pkt *p,
  * a service.  Copies the new client->backend entry into *f; 0 or -reason. */
 /* A separate BPF function (own stack frame): the new-flow path's locals
  * do not add to the established path's stack. */
-static __noinline int new_flow(struct xlb_pkt *p, __u64 now_ns,
-			       struct xlb_scratch *scratch)
+static __noinline int new_flow(struct xlb_pkt *p, struct xlb_scratch *scratch)
 {
 	struct xlb_flow *f = &scratch->flow;
 	struct xlb_service_key skey = {};
 	struct flow_new_ctx c = { .pkt = p };
 	struct xlb_service *svc;
 	__u32 backend_id;
+	__u64 now_ns;
 	int rc;
 
 	skey.vip = p->key.dst;
@@ -125,6 +125,9 @@ static __noinline int new_flow(struct xlb_pkt *p, __u64 now_ns,
 	c.svc = svc;
 	c.backend_id = backend_id;
 	c.rev = &scratch->rev;
+	/* the precise clock here: once per connection, and it orders
+	 * connections (created_ns) and NAT port takeovers exactly */
+	now_ns = bpf_ktime_get_ns();
 	rc = flow_create(&c, nat_port_min, nat_port_max, now_ns, f);
 	if (!rc && c.created) {
 		count(XLB_STAT_NEW_FLOW);
@@ -213,7 +216,7 @@ static __noinline int flow_find(struct xlb_pkt *p, struct xlb_flow *scratch,
 	}
 	if (flow_confirmed(p, partner)) {
 		/* record this packet's FIN/RST before the copy moves */
-		flow_touch(f, p, bpf_ktime_get_ns());
+		flow_touch(f, p, xlb_now_ns());
 		rc = flow_promote(&p->key, f, partner, scratch);
 		if (rc)
 			return rc;
@@ -258,18 +261,19 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	    (dport < nat_port_min || dport > nat_port_max))
 		return -XLB_STAT_PASS_NO_SERVICE;
 
-	now_ns = bpf_ktime_get_ns();
 	rc = flow_find(p, &scratch->flow, &f);
 	if (rc < 0)
 		return rc;
 	if (rc == 1)
 		f = &scratch->flow; /* promoted: forwarded from the copy */
 	if (!f) {
-		rc = new_flow(p, now_ns, scratch);
+		rc = new_flow(p, scratch);
 		if (rc)
 			return rc;
 		f = &scratch->flow; /* a copy: no write-back needed */
 	}
+	/* the clock is read only for packets that are ours */
+	now_ns = xlb_now_ns();
 	flow_touch(f, p, now_ns);
 	rc = nat_forward(ctx, p, f, now_ns);
 	if (rc < 0)
