@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "addr.h"
+#include "errmsg.h"
 
 /* Example appended to messages about a missing or empty backend list. */
 #define BACKENDS_EXAMPLE "198.51.100.11:8000,198.51.100.12:8000@2"
@@ -19,17 +20,8 @@
 /* addr_from_str() result for an IPv4-mapped IPv6 address. */
 #define ADDR_V4MAPPED 1
 
-static __attribute__((format(printf, 3, 4))) void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#define set_err(err, errlen, ...) \
+	((void)xlb_errmsg(err, errlen, 0, __VA_ARGS__))
 
 /*
  * Text to address.  Returns 0, -EINVAL, or ADDR_V4MAPPED with the embedded

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 
 #include "config.h"
+#include "errmsg.h"
 
 #define MAX_WORDS 64
 #define MS_PER_S 1000ull
@@ -270,19 +271,7 @@ const char *xlb_xdp_mode_name(enum xlb_xdp_mode mode)
 	}
 }
 
-static int errmsg(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int errmsg(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#define errmsg(err, errlen, ...) xlb_errmsg(err, errlen, -EINVAL, __VA_ARGS__)
 
 static int count_parse(const char *what, const char *s, __u64 min, __u64 max,
 		       __u64 *v, char *err, size_t errlen)

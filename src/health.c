@@ -20,6 +20,7 @@
 #include <sys/timerfd.h>
 
 #include "addr.h"
+#include "errmsg.h"
 #include "health.h"
 
 #define NS_PER_MS 1000000ULL
@@ -99,20 +100,8 @@ void xlb_health_conf_init(struct xlb_health_conf *c)
 	c->fall = XLB_HEALTH_FALL_DEFAULT;
 }
 
-static int conf_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int conf_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#define conf_err(err, errlen, ...) \
+	xlb_errmsg(err, errlen, -EINVAL, __VA_ARGS__)
 
 /* Printable ASCII without space: safe in a request line or header. */
 static bool token_ok(const char *s, size_t max, bool allow_empty)

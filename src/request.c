@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "request.h"
+#include "errmsg.h"
 
 #define HEALTH_WORDS 32
 
@@ -56,17 +57,7 @@ void xlb_request_usage(const char *object, FILE *f)
 		fprintf(f, "usage: xlb %s [-i IFACE]\n", object);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define fail(err, errlen, ...) xlb_errmsg(err, errlen, -EINVAL, __VA_ARGS__)
 
 static int health_arg(struct xlb_request *r, const char *spec, char *err,
 		      size_t errlen)

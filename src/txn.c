@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 
 #include "stats.h"
+#include "errmsg.h"
 #include "tables.h"
 #include "txn.h"
 #include "view.h"
@@ -28,19 +29,7 @@ static bool bit_test(const __u8 *map, __u32 i)
 	return map[i / 8] & (1u << (i % 8));
 }
 
-static int msg(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int msg(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
+#define msg xlb_errmsg
 
 /* ------------------------------------------------------------------ */
 /* Ids named by tracked flows                                          */
