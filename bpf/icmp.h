@@ -60,13 +60,22 @@ static __always_inline int icmp_parse_inner(struct xlb_pkt *p,
 {
 	void *data_end = p->data_end;
 	void *quoted = p->icmp + 8;
+	void *l3_end;
 	__u8 proto;
 
+	/* the quote must lie within the IP packet, not in link padding */
+	if (p->ip4)
+		l3_end = (void *)p->ip4 + bpf_ntohs(p->ip4->tot_len);
+	else if (p->ip6)
+		l3_end = (void *)(p->ip6 + 1) + bpf_ntohs(p->ip6->payload_len);
+	else
+		return -XLB_STAT_PASS_ICMP;
 	__builtin_memset(key, 0, sizeof(*key));
 	if (p->ip4) {
 		struct iphdr *ip = quoted;
 
-		if ((void *)(ip + 1) > data_end || ip->ihl < 5)
+		if ((void *)(ip + 1) > data_end || (void *)(ip + 1) > l3_end ||
+		    ip->ihl < 5)
 			return -XLB_STAT_PASS_ICMP;
 		in->ip4 = ip;
 		in->ports = quoted + ip->ihl * 4;
@@ -77,7 +86,7 @@ static __always_inline int icmp_parse_inner(struct xlb_pkt *p,
 	} else {
 		struct ipv6hdr *ip6 = quoted;
 
-		if ((void *)(ip6 + 1) > data_end)
+		if ((void *)(ip6 + 1) > data_end || (void *)(ip6 + 1) > l3_end)
 			return -XLB_STAT_PASS_ICMP;
 		in->ip6 = ip6;
 		in->ports = (void *)(ip6 + 1);
@@ -88,7 +97,8 @@ static __always_inline int icmp_parse_inner(struct xlb_pkt *p,
 	}
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return -XLB_STAT_PASS_ICMP;
-	if ((void *)(in->ports + 2) > data_end)
+	if ((void *)(in->ports + 2) > data_end ||
+	    (void *)(in->ports + 2) > l3_end)
 		return -XLB_STAT_PASS_ICMP;
 	key->proto = proto;
 	key->sport = in->ports[1];

@@ -177,6 +177,16 @@ static __noinline void nat_rewrite(struct xlb_pkt *p,
 
 /* Before any rewrite: the hop limit allows one more hop, and the FIB
  * knows the next hop of the packet once it leaves as `to`.  0 or -reason. */
+/* Length of the IP packet (what the FIB compares with the MTU). */
+static __always_inline __u32 pkt_ip_bytes(const struct xlb_pkt *p)
+{
+	if (p->ip4)
+		return bpf_ntohs(p->ip4->tot_len);
+	if (p->ip6)
+		return sizeof(struct ipv6hdr) + bpf_ntohs(p->ip6->payload_len);
+	return 0;
+}
+
 static __always_inline int nat_check_ttl(const struct xlb_pkt *p)
 {
 	if (p->ip4) {
@@ -207,16 +217,21 @@ static __always_inline int flow_next_hop(struct xdp_md *ctx,
 					 struct xlb_flow *f, __u64 now_ns,
 					 struct xlb_next_hop *nh)
 {
+	__u32 ip_bytes = pkt_ip_bytes(p);
 	int rc = nat_check_ttl(p);
 
 	if (rc)
 		return rc;
-	if (f->nh_at_ns && now_ns - f->nh_at_ns < XLB_NEXT_HOP_TTL_NS) {
+	/* the cache holds for packets no larger than one the FIB checked
+	 * against the egress MTU; a larger one asks the FIB again */
+	if (f->nh_at_ns && now_ns - f->nh_at_ns < XLB_NEXT_HOP_TTL_NS &&
+	    ip_bytes <= f->nh_max_bytes) {
 		*nh = f->nh;
 		return 0;
 	}
 	rc = nat_fib(ctx, p, &f->rewritten, nh);
 	if (!rc) {
+		f->nh_max_bytes = ip_bytes;
 		f->nh = *nh;
 		f->nh_at_ns = now_ns;
 	}

@@ -99,7 +99,7 @@ struct xlb_flow {
 	__u8 dir;   /* enum xlb_flow_dir */
 	__u8 flags; /* XLB_FLOW_* bits, this direction */
 	__be32 syn_ack_seq; /* TO_CLIENT, TCP: the backend's SYN-ACK seq */
-	__u32 pad;
+	__u32 nh_max_bytes; /* largest IP packet the FIB passed for nh (MTU) */
 };
 
 /* Service lookup key: VIP:port/proto. */
