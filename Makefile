@@ -100,3 +100,47 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+# Fuzzing (tests/fuzz/, docs/reliability.md).  The differential fuzzer of
+# the data path (model vs. BPF_PROG_TEST_RUN) and the libFuzzer harnesses
+# of the user-space parsers run briefly as part of `make test` (they are
+# build/tests/test_* programs); `make fuzz` runs them long:
+#   make fuzz [FUZZ_PACKETS=10000000] [FUZZ_TIME=300] [FUZZ_ARGS=...]
+#   (FUZZ_TIME: seconds per parser harness)
+FUZZ_CC      ?= clang
+FUZZ_PACKETS ?= 10000000
+FUZZ_TIME    ?= 300
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -g -O1 -std=gnu11 -fno-omit-frame-pointer $(FUZZ_SAN) \
+	-iquote include -iquote $(BUILD) -iquote src -iquote tests/fuzz
+FUZZ_HARNESS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_HARNESS))
+FUZZ_OBJS    := $(patsubst src/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS))
+DIFF_FUZZ_SRCS := tests/fuzz/diff_fuzz.c tests/fuzz/model.c tests/fuzz/gen.c
+
+$(BUILD)/fuzz/obj/%.o: src/%.c $(HDRS) $(BUILD)/xlb.skel.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+
+$(BUILD)/tests/test_diff_fuzz: $(DIFF_FUZZ_SRCS) $(wildcard tests/fuzz/*.h) $(TEST_LIB) $(wildcard tests/unit/*.h) $(BUILD)/libxlb.a $(BUILD)/xlb.skel.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -iquote tests/unit -iquote tests/fuzz -o $@ $(DIFF_FUZZ_SRCS) $(TEST_LIB) $(BUILD)/libxlb.a $(LDLIBS)
+
+$(BUILD)/tests/test_fuzz_parsers: tests/fuzz/run_parsers.sh $(FUZZ_BINS)
+	@mkdir -p $(dir $@)
+	install -m 0755 $< $@
+
+.PHONY: fuzz-build
+fuzz-build: all $(BUILD)/tests/test_diff_fuzz $(FUZZ_BINS) $(BUILD)/tests/test_fuzz_parsers
+
+test unit: $(BUILD)/tests/test_diff_fuzz $(BUILD)/tests/test_fuzz_parsers
+
+# both runs, then the verdict (FUZZ_ARGS: e.g. -s SEED, --lenient)
+fuzz: fuzz-build
+	@rc=0; \
+	$(BUILD)/tests/test_diff_fuzz -n $(FUZZ_PACKETS) -t 3600 $(FUZZ_ARGS) || rc=1; \
+	FUZZ_TIME=$(FUZZ_TIME) $(BUILD)/tests/test_fuzz_parsers || rc=1; \
+	exit $$rc

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2119  # "A && B || fail" is intended; helpers take optional args
+# Faults under load (issue 6): while a client keeps a bounded stream of
+# requests going (one new connection each, control_load.py) and a long
+# transfer runs on the backend that stays healthy:
+#   backend_killed     the other backend's server is killed
+#   backend_link_down  the other backend's link goes down, then up again
+#   config_reload      the configuration file changes and xlb reload
+#   flow_table_full    every connection slot is taken by live connections
+# Each case records its figures (requests, failures, time to detection)
+# in $CASE_DIR/figures (and in $FAULTS_FIGURES if set) and checks its
+# target: failures only until the health check takes the backend out
+# (fall x interval + timeout, plus the requests then in flight), none for
+# a reload, none for the established connections of a full table.
+# SIGKILL + restart of xlb run under load is test_control_restart.sh
+# (kill9_restart).  docs/reliability.md has the figures.
+set -u
+# shellcheck source-path=SCRIPTDIR source=control_lib.sh
+. "$(dirname "$0")/control_lib.sh"
+
+INTERVAL_MS=200 TIMEOUT_MS=150 FALL=2 RISE=2
+# detection bound: FALL failed checks, each up to INTERVAL + TIMEOUT, plus
+# one interval of phase and the load's 2 s request timeout in flight
+DETECT_MS=$((FALL * (INTERVAL_MS + TIMEOUT_MS) + INTERVAL_MS + 2000))
+
+fcase() {
+	eval "_fc_$3() { $3; local rc=\$?; load_stop; control_cleanup; return \$rc; }"
+	run_case "$1" "$2" "_fc_$3"
+}
+
+figure() {
+	echo "$CASE_NAME $*" >>"$CASE_DIR/figures"
+	[ -n "${FAULTS_FIGURES:-}" ] && echo "$CASE_NAME $*" >>"$FAULTS_FIGURES"
+	info "figure: $*"
+}
+
+health_conf() {
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $VIP:8000/tcp algo rr
+	health http / interval ${INTERVAL_MS}ms timeout ${TIMEOUT_MS}ms rise $RISE fall $FALL
+	backend $BE1_IP
+	backend $BE2_IP
+EOF
+}
+
+# transfer_on BACKEND: a 10 MiB download (about 10 s) that lands on
+# BACKEND (rr: retried until it does, at most 4 times).
+TRANSFER_PID=""
+transfer_on() {
+	local want=$1 i be
+	for ((i = 0; i < 4; i++)); do
+		rm -f "$CASE_DIR/big.out"
+		bg transfer "$NS_CLI" curl -sS --max-time 40 --limit-rate 1M \
+			-o "$CASE_DIR/big.out" "http://$VIP:8000/big.bin"
+		TRANSFER_PID=$BG_PID
+		sleep 0.5
+		be=$(xlb_cmd conns -i "$LB_IF" -j 2>/dev/null | "$PY" -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c.get("state") == "established":
+        print(c["backend"]); break')
+		[ "$be" = "$want:8000" ] && return 0
+		stop_pid "$TRANSFER_PID" KILL 2
+	done
+	fail "could not get the transfer onto $want"
+	return 1
+}
+
+transfer_check() {
+	local want got
+	wait_pid "$TRANSFER_PID" 45
+	want=$(sha256sum <"$(big_file)" | awk '{ print $1 }')
+	got=$(sha256sum <"$CASE_DIR/big.out" 2>/dev/null | awk '{ print $1 }')
+	figure "transfer curl_exit=$STOP_RC $([ "$got" = "$want" ] && echo intact || echo broken)"
+	[ "$STOP_RC" = 0 ] && [ "$got" = "$want" ] || { fail "the long transfer broke (curl exit $STOP_RC)"; return 1; }
+}
+
+# backend_state ADDR: up/down as xlb show -j says.
+backend_state() { show_json && backend_field "$1" state; }
+
+# wait_state ADDR STATE SECONDS: until xlb shows the backend in STATE;
+# the time it took (ms since $2's call) in WAITED_MS.
+WAITED_MS=0
+wait_state() {
+	local t0 i
+	t0=$(now_ms)
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(backend_state "$1")" = "$2" ] && { WAITED_MS=$(($(now_ms) - t0)); return 0; }
+		sleep 0.1
+	done
+	fail "$1 not $2 after $3 s (state $(backend_state "$1"))"
+	return 1
+}
+
+# load_window FROM_MS TO_MS: "N requests, F failed, last failure at +X ms".
+fail_stats() {
+	awk -v a="$1" -v b="$2" '$1 >= a && $1 < b { n++; if ($2 == "fail") { f++; last = $1 } }
+		END { printf "%d %d %d\n", n, f, f ? last - a : -1 }' "$LOAD_OUT"
+}
+
+case_backend_killed() {
+	local pid t_kill n f last
+	need_xlb || return
+	start_http "$NS_BE1" "$BE1_IP" backend-01 8000 || return
+	start_http "$NS_BE2" "$BE2_IP" backend-02 8000 || return
+	pid=$BG_PID # backend-02's server
+	health_conf
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	wait_state "$BE2_IP:8000" up 5 || return
+	transfer_on "$BE1_IP" || return
+	load_start || return
+	sleep 1
+	t_kill=$(now_ms)
+	mark "kill backend-02's server"
+	stop_pid "$pid" KILL 2
+	wait_state "$BE2_IP:8000" down 10 || return
+	figure "detection_ms=$WAITED_MS (health: interval ${INTERVAL_MS}ms timeout ${TIMEOUT_MS}ms fall $FALL)"
+	sleep 2
+	mark "end"
+	transfer_check || return
+	load_stop
+	load_report
+	read -r n f last < <(fail_stats "$t_kill" 99999999999999)
+	figure "requests=$LOAD_TOTAL failed=$LOAD_FAILED after_kill=$n failed_after_kill=$f last_failure_ms=$last bound_ms=$DETECT_MS"
+	[ "$(load_count fail 0 "$t_kill")" = 0 ] || { fail "failures before the kill"; return; }
+	[ "$last" -le "$DETECT_MS" ] || { fail "failures until +$last ms, past detection (bound $DETECT_MS ms)"; return; }
+	xlb_ok stop
+}
+
+case_backend_link_down() {
+	local t_down t_up n f last
+	need_xlb || return
+	start_http_backends || return
+	health_conf
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	wait_state "$BE2_IP:8000" up 5 || return
+	transfer_on "$BE1_IP" || return
+	load_start || return
+	sleep 1
+	t_down=$(now_ms)
+	mark "backend-02 link down"
+	ip -n "$NS_SW" link set p-backend-02 down || { fail "link down"; return; }
+	wait_state "$BE2_IP:8000" down 10 || return
+	figure "detection_ms=$WAITED_MS"
+	sleep 2.5 # the requests in flight at the failure time out (2 s)
+	t_up=$(now_ms)
+	mark "backend-02 link up"
+	ip -n "$NS_SW" link set p-backend-02 up || { fail "link up"; return; }
+	wait_state "$BE2_IP:8000" up 15 || return
+	figure "back_up_ms=$WAITED_MS (rise $RISE)"
+	requests_reach backend-02 5 || return
+	mark "end"
+	transfer_check || return
+	load_stop
+	load_report
+	read -r n f last < <(fail_stats "$t_down" "$t_up")
+	figure "requests=$LOAD_TOTAL failed=$LOAD_FAILED while_down=$n failed_while_down=$f last_failure_ms=$last bound_ms=$DETECT_MS failed_after_up=$(load_count fail "$t_up")"
+	[ "$(load_count fail 0 "$t_down")" = 0 ] || { fail "failures before the link went down"; return; }
+	[ "$last" -le "$DETECT_MS" ] || { fail "failures until +$last ms, past detection (bound $DETECT_MS ms)"; return; }
+	[ "$(load_count fail "$t_up")" = 0 ] || { fail "failures after the link came back"; return; }
+	xlb_ok stop
+}
+
+case_config_reload() {
+	need_xlb || return
+	start_http_backends && start_backend3 || return
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $VIP:8000/tcp algo rr
+	backend $BE1_IP
+	backend $BE2_IP
+EOF
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	transfer_on "$BE1_IP" || return
+	load_start || return
+	sleep 1
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $VIP:8000/tcp algo wrr
+	backend $BE1_IP weight 2
+	backend $BE2_IP weight 1 drain
+	backend $BE3_IP weight 3
+EOF
+	mark "xlb reload (wrr, drain backend-02, add backend-03)"
+	xlb_ok reload || return
+	requests_reach backend-03 5 || return
+	sleep 1
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $VIP:8000/tcp algo rr
+	backend $BE1_IP
+	backend $BE2_IP
+EOF
+	mark "xlb reload (back)"
+	xlb_ok reload || return
+	requests_reach backend-02 5 || return
+	sleep 1
+	mark "end"
+	transfer_check || return
+	load_stop
+	load_report
+	figure "requests=$LOAD_TOTAL failed=$LOAD_FAILED reloads=2"
+	[ "$LOAD_FAILED" = 0 ] || { fail "$LOAD_FAILED of $LOAD_TOTAL requests failed across the reloads"; return; }
+	xlb_ok stop
+}
+
+# max-flows 16: 16 connections held open (the echo server answers after
+# 6 s), then 8 more: refused (counted drop_table_full); the 16 complete.
+case_flow_table_full() {
+	local i ok=0 refused=0 a before after pids=()
+	need_xlb || return
+	start_tcp_echo "$NS_BE1" "$BE1_IP" 8001 backend-01 6 || return
+	xlb_start --vip "$VIP:8001" --backends "$BE1_IP" --max-flows 16 || return
+	for ((i = 0; i < 16; i++)); do
+		bg "held-$i" "$NS_CLI" "$PY" "$NETTOOL" tcp-client --dst "$VIP" --port 8001 --send "held-$i" --timeout 15
+		pids+=("$BG_PID")
+	done
+	sleep 1.5
+	a=$(xlb_cmd conns -i "$LB_IF" -j | "$PY" -c 'import json,sys; print(sum(c.get("state") == "established" for c in json.load(sys.stdin)))')
+	info "established: $a"
+	before=$(xlb_cmd stats -i "$LB_IF" -j | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["counters"]["drop_table_full"])')
+	for ((i = 0; i < 8; i++)); do
+		bg "extra-$i" "$NS_CLI" "$PY" "$NETTOOL" tcp-client --dst "$VIP" --port 8001 --send "extra-$i" --timeout 3
+		wait_pid "$BG_PID" 6
+		grep -q "backend-01 extra-$i" "$CASE_DIR/extra-$i.log" || refused=$((refused + 1))
+	done
+	after=$(xlb_cmd stats -i "$LB_IF" -j | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["counters"]["drop_table_full"])')
+	for ((i = 0; i < 16; i++)); do
+		wait_pid "${pids[$i]}" 20
+		grep -q "backend-01 held-$i" "$CASE_DIR/held-$i.log" && ok=$((ok + 1))
+	done
+	figure "held=16 established=$a completed=$ok extra=8 refused=$refused drop_table_full=+$((after - before))"
+	[ "$ok" = 16 ] || { fail "$ok of 16 established connections completed"; return; }
+	[ "$refused" = 8 ] || { fail "$((8 - refused)) of 8 connections over the limit were served"; return; }
+	[ $((after - before)) -ge 8 ] || { fail "drop_table_full +$((after - before)) for 8 refused connections"; return; }
+	# and a new connection works again once the table has room
+	sleep 1
+	a=$(in_ns 15 "$NS_CLI" "$PY" "$NETTOOL" tcp-client --dst "$VIP" --port 8001 --send again --timeout 10)
+	info "after the held connections closed: '$a'"
+	[ "$a" = "backend-01 again" ] || info "(a closed connection's slot is freed by xlb run's expiry, not at once)"
+	xlb_ok stop
+}
+
+fcase backend_killed full case_backend_killed
+fcase backend_link_down full case_backend_link_down
+fcase config_reload full case_config_reload
+fcase flow_table_full full case_flow_table_full
+e2e_finish

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2119,SC2016  # "A && B || fail" is intended; helpers take optional args; bash -c scripts
+# A UDP flood at the highest rate this machine makes (tests/tools/flood,
+# spoofed sources in 192.0.2.0/24, from a namespace on the balancer's
+# LAN, straight to its MAC) against a UDP service of the VIP, while
+# legitimate clients use that service and a TCP service of the same VIP:
+# the legitimate success rates during the flood are the figures (issue 6;
+# docs/reliability.md), and after the flood every request must succeed.
+# (The SYN flood is test_lifecycle.sh, syn_flood4/6.)
+# Environment: FLOOD_S (default 6), FLOOD_MAX (packet bound, 20000000),
+# FLOOD_MIN_TCP_PCT (minimum TCP success during the flood, default 50).
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+FLOOD=${FLOOD:-$ROOT/build/tools/flood}
+FLOOD_S=${FLOOD_S:-6}
+FLOOD_MAX=${FLOOD_MAX:-20000000}
+FLOOD_MIN_TCP_PCT=${FLOOD_MIN_TCP_PCT:-50}
+FLOOD_IP=198.51.100.67
+
+ctr() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["counters"][sys.argv[2]])' "$1" "$2"; }
+
+case_udp_flood() {
+	local ns_fl lb_mac fl_pid line sent pps w wpids=() udp_ok udp_all tcp_ok tcp_all
+	local after_udp after_tcp upct tpct why=()
+	need_xlb || return
+	[ -x "$FLOOD" ] || { skip "$FLOOD not built (make)"; return; }
+	start_http_backends || return
+	start_udp_echo "$NS_BE1" "$BE1_IP" 5353 backend-01 &&
+		start_udp_echo "$NS_BE2" "$BE2_IP" 5353 backend-02 || return
+	xlb_start --vip "$VIP:5353/udp" --backends "$BE1_IP,$BE2_IP" \
+		--vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	ns_fl=xlbt-$RUN_TOKEN-$CASE_SEQ-flood
+	ns_add "$ns_fl" && lan_port "$ns_fl" eth0 "$FLOOD_IP" p-flood || { fail "flood namespace"; return; }
+	lb_mac=$(ip -n "$NS_LB" -br link show dev "$LB_IF" | awk '{ print $3 }')
+	# the service works before
+	in_ns 20 "$NS_CLI" "$PY" "$NETTOOL" udp-client --dst "$VIP" --port 5353 --count 4 \
+		--timeout 1 --retries 2 >"$CASE_DIR/before.txt"
+	[ "$(grep -c '^backend-0' "$CASE_DIR/before.txt")" = 4 ] || { fail "UDP service not working before the flood"; return; }
+	xlb_cmd stats -i "$LB_IF" -j >"$CASE_DIR/s0.json" || { fail "xlb stats"; return; }
+
+	bg flood "$ns_fl" "$FLOOD" -i eth0 --dmac "$lb_mac" --dst "$VIP" --dport 5353 --proto udp \
+		--src 192.0.2.0/24 --count "$FLOOD_MAX" --duration "$FLOOD_S" --batch 64
+	fl_pid=$BG_PID
+	sleep 0.3
+	# legitimate clients while it runs, bounded by its end, time and count:
+	# UDP queries (each from a new socket: a new flow; one retry after
+	# 0.5 s) and HTTP requests (each a new connection)
+	bg during-udp "$NS_CLI" "$PY" -c '
+import os, socket, sys, time
+pid, vip, secs = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+end = time.monotonic() + secs
+for i in range(1000):
+    if time.monotonic() > end:
+        break
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        break
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.5)
+    ans = "timeout"
+    for attempt in range(2):
+        try:
+            s.sendto(b"q%d" % i, (vip, 5353))
+            ans = s.recv(512).decode(errors="replace").split()[0]
+            break
+        except OSError:
+            pass
+    s.close()
+    print(ans, flush=True)' "$fl_pid" "$VIP" $((FLOOD_S + 3))
+	wpids+=("$BG_PID")
+	bg during-tcp "$NS_CLI" bash -c '
+		end=$((SECONDS + $1))
+		for ((i = 0; i < 200 && SECONDS < end; i++)); do
+			kill -0 "$2" 2>/dev/null || break
+			curl -s --max-time 2 "$3" || echo "error-$?"
+			echo
+		done' _ $((FLOOD_S + 3)) "$fl_pid" "http://$VIP:8000/"
+	wpids+=("$BG_PID")
+	wait_pid "$fl_pid" $((FLOOD_S + 5))
+	for w in "${wpids[@]}"; do wait_pid "$w" 10; done
+	xlb_cmd stats -i "$LB_IF" -j >"$CASE_DIR/s1.json"
+	line=$(grep '^flood:' "$CASE_DIR/flood.log")
+	[ -n "$line" ] || { fail "flood tool printed nothing: $(head -c 300 "$CASE_DIR/flood.log")"; return; }
+	sent=$(sed -n 's/.* sent=\([0-9]*\).*/\1/p' <<<"$line") pps=$(sed -n 's/.* pps=\([0-9]*\).*/\1/p' <<<"$line")
+	udp_all=$(grep -c . "$CASE_DIR/during-udp.log") udp_ok=$(grep -c '^backend-0' "$CASE_DIR/during-udp.log")
+	tcp_all=$(grep -c . "$CASE_DIR/during-tcp.log") tcp_ok=$(grep -c '^backend-0' "$CASE_DIR/during-tcp.log")
+	upct=$(( udp_all ? 100 * udp_ok / udp_all : 0 )) tpct=$(( tcp_all ? 100 * tcp_ok / tcp_all : 0 ))
+	info "flood: $line"
+	info "during the flood: UDP $udp_ok of $udp_all queries answered ($upct%), TCP $tcp_ok of $tcp_all requests ($tpct%)"
+	info "counters during the flood: new_flow +$(( $(ctr "$CASE_DIR/s1.json" new_flow) - $(ctr "$CASE_DIR/s0.json" new_flow) )), fwd_to_backend +$(( $(ctr "$CASE_DIR/s1.json" fwd_to_backend) - $(ctr "$CASE_DIR/s0.json" fwd_to_backend) )), drop_fib_unreach +$(( $(ctr "$CASE_DIR/s1.json" drop_fib_unreach) - $(ctr "$CASE_DIR/s0.json" drop_fib_unreach) )), drop_nat_ports +$(( $(ctr "$CASE_DIR/s1.json" drop_nat_ports) - $(ctr "$CASE_DIR/s0.json" drop_nat_ports) ))"
+	# after: back to normal within 5 s
+	sleep 1
+	after_udp=$(in_ns 60 "$NS_CLI" "$PY" "$NETTOOL" udp-client --dst "$VIP" --port 5353 --count 20 \
+		--timeout 1 --retries 2 | grep -c '^backend-0')
+	after_tcp=$(http_loop "$NS_CLI" 20 "http://$VIP:8000/" | grep -c '^backend-0')
+	info "after the flood: UDP $after_udp of 20, TCP $after_tcp of 20"
+	echo "udp_flood pps=$pps sent=$sent udp_during=$udp_ok/$udp_all tcp_during=$tcp_ok/$tcp_all udp_after=$after_udp/20 tcp_after=$after_tcp/20" |
+		tee "$CASE_DIR/figures" >>"${FLOOD_FIGURES:-/dev/null}"
+	[ "$after_udp" = 20 ] || why+=("after the flood only $after_udp of 20 UDP queries answered")
+	[ "$after_tcp" = 20 ] || why+=("after the flood only $after_tcp of 20 HTTP requests succeeded")
+	[ "$tcp_all" -gt 0 ] && [ "$tpct" -lt "$FLOOD_MIN_TCP_PCT" ] &&
+		why+=("during the flood only $tcp_ok of $tcp_all HTTP requests succeeded ($tpct% < $FLOOD_MIN_TCP_PCT%)")
+	[ ${#why[@]} -eq 0 ] || fail "$(printf '%s; ' "${why[@]}" | sed 's/; $//')"
+}
+
+run_case udp_flood full case_udp_flood
+e2e_finish

@@ -1,0 +1,1442 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Reference model of the xlb data path (see model.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "model.h"
+
+#define ETH_HLEN 14
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+/* ------------------------------------------------------------------ */
+/* Checksums                                                           */
+/* ------------------------------------------------------------------ */
+
+uint64_t m_sum(const uint8_t *p, size_t n, uint64_t acc)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		acc += rd16(p + i);
+	if (n & 1)
+		acc += (uint64_t)p[n - 1] << 8;
+	return acc;
+}
+
+uint16_t m_fold(uint64_t acc)
+{
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)acc;
+}
+
+/* Pseudo-header sum of an L4 segment (RFC 768/793, RFC 8200 8.1). */
+static uint64_t pseudo_sum(uint8_t family, const uint8_t *src,
+			   const uint8_t *dst, uint8_t proto, size_t seg_len)
+{
+	uint64_t acc = 0;
+
+	if (family == 4) {
+		acc = m_sum(src, 4, acc);
+		acc = m_sum(dst, 4, acc);
+		acc += proto;
+		acc += seg_len;
+	} else {
+		acc = m_sum(src, 16, acc);
+		acc = m_sum(dst, 16, acc);
+		acc += (seg_len >> 16) + (seg_len & 0xffff);
+		acc += proto;
+	}
+	return acc;
+}
+
+/* Sum of a region with its checksum field (at field, inside the region)
+ * counted as zero, plus pseudo. */
+static uint16_t sum_without_field(const uint8_t *f, size_t start, size_t len,
+				  size_t field, uint64_t pseudo)
+{
+	uint64_t acc = m_sum(f + start, len, pseudo);
+
+	return m_fold(acc - rd16(f + field)); /* the field is in acc */
+}
+
+/*
+ * The value of a checksum field such that the region (plus pseudo) sums
+ * to `target`, the sum the same region had in the input: 0xffff for a
+ * valid input, anything else for a broken one (whose error is kept, as
+ * an incremental update keeps it).  Computed from scratch.
+ */
+static uint16_t csum_keep(const uint8_t *f, size_t start, size_t len,
+			  size_t field, uint64_t pseudo, uint16_t target)
+{
+	uint16_t rest = sum_without_field(f, start, len, field, pseudo);
+
+	return m_fold((uint64_t)target + (uint16_t)~rest);
+}
+
+/* Total sum of a region of the input, its checksum field included. */
+static uint16_t sum_total(const uint8_t *f, size_t start, size_t len,
+			  uint64_t pseudo)
+{
+	return m_fold(m_sum(f + start, len, pseudo));
+}
+
+/* ------------------------------------------------------------------ */
+/* Tables                                                              */
+/* ------------------------------------------------------------------ */
+
+static uint64_t key_hash(const struct xlb_flow_key *k)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+static bool key_eq(const struct xlb_flow_key *a, const struct xlb_flow_key *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static int table_init(struct m_table *t, size_t max_entries)
+{
+	memset(t, 0, sizeof(*t));
+	t->n_buckets = 8192;
+	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
+	t->cap_items = 1024;
+	t->items = calloc(t->cap_items, sizeof(*t->items));
+	t->max_entries = max_entries;
+	return t->buckets && t->items ? 0 : -1;
+}
+
+static void table_clear(struct m_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->items[i]);
+	t->n = 0;
+	memset(t->buckets, 0, t->n_buckets * sizeof(*t->buckets));
+}
+
+static void table_free(struct m_table *t)
+{
+	table_clear(t);
+	free(t->buckets);
+	free(t->items);
+}
+
+struct m_entry *m_table_find(const struct m_table *t,
+			     const struct xlb_flow_key *k)
+{
+	struct m_entry *e = t->buckets[key_hash(k) % t->n_buckets];
+
+	for (; e; e = e->next)
+		if (key_eq(&e->key, k))
+			return e;
+	return NULL;
+}
+
+/* BPF_NOEXIST insert: 0, -EEXIST (17) or -E2BIG (7) when full. */
+static int table_insert(struct m_table *t, const struct xlb_flow_key *k,
+			const struct xlb_flow *v, const struct m_nh *nh,
+			bool touched, uint64_t created_lo, uint64_t created_hi)
+{
+	size_t b = key_hash(k) % t->n_buckets;
+	struct m_entry *e;
+
+	if (m_table_find(t, k))
+		return -17;
+	if (t->n >= t->max_entries)
+		return -7;
+	if (t->n == t->cap_items) {
+		void *n = realloc(t->items, 2 * t->cap_items * sizeof(*t->items));
+
+		if (!n)
+			abort();
+		t->items = n;
+		t->cap_items *= 2;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		abort();
+	e->key = *k;
+	e->val = *v;
+	if (nh)
+		e->nh = *nh;
+	e->touched = touched;
+	e->created_lo = created_lo;
+	e->created_hi = created_hi;
+	e->next = t->buckets[b];
+	t->buckets[b] = e;
+	e->idx = t->n;
+	t->items[t->n++] = e;
+	return 0;
+}
+
+int m_table_delete(struct m_table *t, const struct xlb_flow_key *k)
+{
+	struct m_entry **pp = &t->buckets[key_hash(k) % t->n_buckets], *e;
+
+	for (; (e = *pp); pp = &e->next) {
+		if (!key_eq(&e->key, k))
+			continue;
+		*pp = e->next;
+		t->items[e->idx] = t->items[--t->n];
+		t->items[e->idx]->idx = e->idx;
+		free(e);
+		return 0;
+	}
+	return -2;
+}
+
+bool m_flow_equal(const struct m_entry *e, const struct xlb_flow *b,
+		  const int *ifindex)
+{
+	const struct xlb_flow *a = &e->val;
+
+	if (memcmp(&a->rewritten, &b->rewritten, sizeof(a->rewritten)) ||
+	    a->backend_id != b->backend_id || a->service_id != b->service_id ||
+	    a->dir != b->dir || a->flags != b->flags ||
+	    ((a->flags & XLB_FLOW_SYN_ACK_SEEN) &&
+	     a->syn_ack_seq != b->syn_ack_seq))
+		return false;
+	if (!e->nh.lo)
+		return b->nh_at_ns == 0;
+	return b->nh_at_ns != 0 && (int)b->nh.ifindex == ifindex[e->nh.iface] &&
+	       b->nh_max_bytes == e->nh.max_bytes &&
+	       !memcmp(b->nh.smac, e->nh.smac, 6) &&
+	       !memcmp(b->nh.dmac, e->nh.dmac, 6);
+}
+
+int model_init(struct model *m, const struct m_topo *t, uint16_t nat_min,
+	       uint16_t nat_max, size_t flows_max, size_t embryos_max,
+	       unsigned int opts)
+{
+	memset(m, 0, sizeof(*m));
+	m->opts = opts;
+	m->topo = t;
+	m->nat_port_min = nat_min;
+	m->nat_port_max = nat_max;
+	if (table_init(&m->flows, flows_max) ||
+	    table_init(&m->embryos, embryos_max))
+		return -1;
+	return 0;
+}
+
+void model_free(struct model *m)
+{
+	table_free(&m->flows);
+	table_free(&m->embryos);
+}
+
+void model_clear_tables(struct model *m)
+{
+	table_clear(&m->flows);
+	table_clear(&m->embryos);
+}
+
+/* ------------------------------------------------------------------ */
+/* FIB (what bpf_fib_lookup() answers in the fuzzer's namespace)       */
+/* ------------------------------------------------------------------ */
+
+static bool prefix_match(const uint8_t *a, const uint8_t *prefix, int plen)
+{
+	int bytes = plen / 8, bits = plen % 8;
+
+	if (memcmp(a, prefix, bytes))
+		return false;
+	if (!bits)
+		return true;
+	return ((a[bytes] ^ prefix[bytes]) & (0xff << (8 - bits))) == 0;
+}
+
+/* Addresses an IPv6 lookup refuses outright (rt6_need_strict():
+ * multicast, link-local, loopback). */
+static bool ip6_strict(const uint8_t *a)
+{
+	static const uint8_t loopback[16] = { [15] = 1 };
+
+	return a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
+	       !memcmp(a, loopback, 16);
+}
+
+/* Local, broadcast and anycast destinations: RTN_LOCAL / RTN_BROADCAST /
+ * RTN_ANYCAST in the local table, "not forwarded" for bpf_fib_lookup. */
+static bool is_local(const struct m_topo *t, uint8_t family, const uint8_t *a)
+{
+	if (family == 4 && a[0] == 127)
+		return true;
+	for (int i = 0; i < t->n_ifaces; i++) {
+		const struct m_iface *f = &t->ifaces[i];
+
+		if (family == 4) {
+			uint8_t bcast[4];
+
+			if (!memcmp(a, f->addr4, 4))
+				return true;
+			memcpy(bcast, f->addr4, 4);
+			for (int b = f->plen4; b < 32; b++)
+				bcast[b / 8] |= 0x80 >> (b % 8);
+			if (!memcmp(a, bcast, 4))
+				return true;
+		} else {
+			uint8_t anycast[16] = { 0 };
+
+			if (!memcmp(a, f->addr6, 16))
+				return true;
+			/* subnet-router anycast (forwarding is on) */
+			memcpy(anycast, f->addr6, f->plen6 / 8);
+			if (!memcmp(a, anycast, 16))
+				return true;
+		}
+	}
+	return false;
+}
+
+static const struct m_neigh *neigh_find(const struct m_topo *t, uint8_t family,
+					const uint8_t *a, int iface)
+{
+	for (int i = 0; i < t->n_neigh; i++) {
+		const struct m_neigh *n = &t->neigh[i];
+
+		if (n->family == family && n->iface == iface &&
+		    !memcmp(n->addr, a, family == 4 ? 4 : 16))
+			return n;
+	}
+	return NULL;
+}
+
+void m_fib_lookup(const struct m_topo *t, uint8_t family, const uint8_t *dst,
+		  uint32_t tot_len, struct m_fib *res)
+{
+	const struct m_route *best = NULL;
+	struct m_route connected[M_MAX_IFACES];
+	int best_plen = -1, iface;
+	const struct m_neigh *n;
+	const uint8_t *nh;
+	uint32_t mtu;
+
+	memset(res, 0, sizeof(*res));
+	res->rc = M_FIB_NOT_FWDED;
+	res->iface = -1;
+	if (family == 6 && ip6_strict(dst))
+		return;
+	if (is_local(t, family, dst))
+		return;
+	for (int i = 0; i < t->n_ifaces; i++) {
+		const struct m_iface *f = &t->ifaces[i];
+		struct m_route *c = &connected[i];
+
+		memset(c, 0, sizeof(*c));
+		c->family = family;
+		c->type = M_RT_UNICAST;
+		c->iface = i;
+		if (family == 4) {
+			memcpy(c->prefix, f->addr4, 4);
+			c->plen = f->plen4;
+		} else {
+			memcpy(c->prefix, f->addr6, 16);
+			c->plen = f->plen6;
+		}
+		if (c->plen && prefix_match(dst, c->prefix, c->plen) &&
+		    c->plen > best_plen) {
+			best = c;
+			best_plen = c->plen;
+		}
+	}
+	for (int i = 0; i < t->n_routes; i++) {
+		const struct m_route *r = &t->routes[i];
+
+		if (r->family == family && prefix_match(dst, r->prefix, r->plen) &&
+		    r->plen > best_plen) {
+			best = r;
+			best_plen = r->plen;
+		}
+	}
+	if (!best)
+		return; /* no route: -ENETUNREACH */
+	switch (best->type) {
+	case M_RT_BLACKHOLE:
+		res->rc = M_FIB_BLACKHOLE;
+		return;
+	case M_RT_UNREACHABLE:
+		res->rc = M_FIB_UNREACHABLE;
+		return;
+	case M_RT_PROHIBIT:
+		res->rc = M_FIB_PROHIBIT;
+		return;
+	default:
+		break;
+	}
+	iface = best->iface;
+	mtu = best->mtu_lock ? best->mtu_lock : t->ifaces[iface].mtu;
+	if (tot_len > mtu) {
+		res->rc = M_FIB_FRAG_NEEDED;
+		return;
+	}
+	nh = best->has_gw ? best->gw : dst;
+	n = neigh_find(t, family, nh, iface);
+	res->iface = iface;
+	if (!n) {
+		res->rc = M_FIB_NO_NEIGH;
+		return;
+	}
+	res->rc = M_FIB_SUCCESS;
+	memcpy(res->smac, t->ifaces[iface].mac, 6);
+	memcpy(res->dmac, n->mac, 6);
+}
+
+static uint32_t fib_reason(int rc)
+{
+	switch (rc) {
+	case M_FIB_NO_NEIGH:
+		return XLB_STAT_DROP_FIB_NO_NEIGH;
+	case M_FIB_FRAG_NEEDED:
+		return XLB_STAT_DROP_FIB_FRAG;
+	case M_FIB_BLACKHOLE:
+	case M_FIB_UNREACHABLE:
+	case M_FIB_PROHIBIT:
+	case M_FIB_NOT_FWDED: /* no route, or a local/broadcast address */
+		return XLB_STAT_DROP_FIB_UNREACH;
+	default:
+		return XLB_STAT_DROP_FIB_OTHER;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsing                                                             */
+/* ------------------------------------------------------------------ */
+
+struct m_pkt {
+	const uint8_t *f;
+	size_t len;
+	int vlan_tags;
+	uint8_t family;
+	size_t l3, l4;
+	size_t end; /* end of the IP packet (IPv4 total / IPv6 payload length) */
+	uint8_t proto;
+	uint8_t tcp_flags;
+	struct xlb_flow_key key;
+	bool strict;      /* headers must end inside the IP packet */
+	bool beyond;      /* a header ended past the IP packet, in the frame */
+};
+
+/* Does a header ending at off fit?  Inside the IP packet always; past
+ * its end but inside the frame only without MODEL_STRICT_IP_LEN (and
+ * that is recorded: the program checked only the frame's end). */
+static bool inside(struct m_pkt *p, size_t off)
+{
+	if (off <= p->end)
+		return true;
+	if (off <= p->len)
+		p->beyond = true;
+	return !p->strict && off <= p->len;
+}
+
+/* 0, or the PASS_* reason. */
+static uint32_t parse(const struct model *m, struct m_pkt *p)
+{
+	const uint8_t *f = p->f;
+	size_t len = p->len, off = 12, l4, end;
+	uint16_t type;
+	uint8_t proto;
+
+	if (len < ETH_HLEN)
+		return XLB_STAT_PASS_MALFORMED;
+	type = rd16(f + 12);
+	off = ETH_HLEN;
+	/* up to two tags (802.1Q or 802.1ad); a third leaves the
+	 * ethertype a TPID: not IP */
+	for (int i = 0; i < 2; i++) {
+		if (type != 0x8100 && type != 0x88a8)
+			break;
+		if (off + 4 > len)
+			return XLB_STAT_PASS_MALFORMED;
+		type = rd16(f + off + 2);
+		off += 4;
+		p->vlan_tags++;
+	}
+	p->l3 = off;
+	if (type == 0x0800) {
+		const uint8_t *ip = f + off;
+		size_t hlen, tot;
+
+		if (off + 20 > len)
+			return XLB_STAT_PASS_MALFORMED;
+		hlen = (ip[0] & 0xf) * 4u;
+		tot = rd16(ip + 2);
+		if (ip[0] >> 4 != 4 || hlen < 20 || off + hlen > len ||
+		    tot < hlen || off + tot > len)
+			return XLB_STAT_PASS_MALFORMED;
+		if (rd16(ip + 6) & 0x3fff) /* MF or an offset */
+			return XLB_STAT_PASS_FRAGMENT;
+		proto = ip[9];
+		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP &&
+		    proto != IPPROTO_ICMP)
+			return XLB_STAT_PASS_NOT_L4;
+		p->family = 4;
+		p->key.family = XLB_FAMILY_V4;
+		memcpy(p->key.src.bytes, ip + 12, 4);
+		memcpy(p->key.dst.bytes, ip + 16, 4);
+		l4 = off + hlen;
+		end = off + tot;
+	} else if (type == 0x86dd) {
+		const uint8_t *ip6 = f + off;
+
+		if (off + 40 > len)
+			return XLB_STAT_PASS_MALFORMED;
+		if (ip6[0] >> 4 != 6 || off + 40 + rd16(ip6 + 4) > len)
+			return XLB_STAT_PASS_MALFORMED;
+		proto = ip6[6];
+		if (proto == 44)
+			return XLB_STAT_PASS_FRAGMENT;
+		/* hop-by-hop, routing, destination options, AH: refused
+		 * (documented policy: passed untouched) */
+		if (proto == 0 || proto == 43 || proto == 60 || proto == 51)
+			return XLB_STAT_PASS_IPV6_EXT;
+		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP &&
+		    proto != IPPROTO_ICMPV6)
+			return XLB_STAT_PASS_NOT_L4;
+		p->family = 6;
+		p->key.family = XLB_FAMILY_V6;
+		memcpy(p->key.src.bytes, ip6 + 8, 16);
+		memcpy(p->key.dst.bytes, ip6 + 24, 16);
+		l4 = off + 40;
+		end = off + 40 + rd16(ip6 + 4);
+	} else {
+		return XLB_STAT_PASS_NOT_IP;
+	}
+	/* The L4 header must lie inside the IP packet (see inside()). */
+	p->strict = m->opts & MODEL_STRICT_IP_LEN;
+	p->l4 = l4;
+	p->end = end;
+	p->proto = proto;
+	p->key.proto = proto;
+	if (proto == IPPROTO_TCP) {
+		size_t doff;
+
+		if (!inside(p, l4 + 20))
+			return XLB_STAT_PASS_MALFORMED;
+		doff = (f[l4 + 12] >> 4) * 4u;
+		if (doff < 20 || !inside(p, l4 + doff))
+			return XLB_STAT_PASS_MALFORMED;
+		memcpy(&p->key.sport, f + l4, 2);
+		memcpy(&p->key.dport, f + l4 + 2, 2);
+		p->tcp_flags = f[l4 + 13];
+	} else if (proto == IPPROTO_UDP) {
+		if (!inside(p, l4 + 8))
+			return XLB_STAT_PASS_MALFORMED;
+		memcpy(&p->key.sport, f + l4, 2);
+		memcpy(&p->key.dport, f + l4 + 2, 2);
+	} else {
+		if (!inside(p, l4 + 8))
+			return XLB_STAT_PASS_MALFORMED;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connection tracking (the discipline of bpf/flow.h and xlb.bpf.c)    */
+/* ------------------------------------------------------------------ */
+
+static void touch(struct m_result *r, int table, const struct xlb_flow_key *k)
+{
+	if (r->touched.n < M_MAX_TOUCHED) {
+		r->touched.k[r->touched.n].table = table;
+		r->touched.k[r->touched.n].key = *k;
+		r->touched.n++;
+	}
+}
+
+static void swap_key(const struct xlb_flow_key *in, struct xlb_flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->src = in->dst;
+	k->dst = in->src;
+	k->sport = in->dport;
+	k->dport = in->sport;
+	k->proto = in->proto;
+	k->family = in->family;
+}
+
+/* COPIED from bpf/flow.h flow_hash(): the NAT port's starting point must
+ * be the program's to predict its choice. */
+static uint32_t flow_hash(const struct xlb_flow_key *k)
+{
+	uint32_t h = k->src.ip6[0] ^ k->src.ip6[1] ^ k->src.ip6[2] ^
+		     k->src.ip6[3] ^ ((uint32_t)k->sport << 16 | k->dport);
+
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+static void count(struct model *m, uint32_t stat)
+{
+	m->stats[stat]++;
+}
+
+/*
+ * bpf/flow.h flow_touch(): what a packet records in the entry it goes
+ * through: FIN/RST seen in its direction; on the backend's side the
+ * sequence number of its first SYN-ACK (that the client's ACK must
+ * acknowledge for the pair to be promoted); last_seen_ns (only whether it
+ * is set matters here).  Returns whether the entry changed.
+ */
+static bool touch_entry(struct m_entry *e, const struct m_pkt *p)
+{
+	uint8_t bits = 0, old = e->val.flags;
+	bool was = e->touched;
+
+	if (p->proto == IPPROTO_TCP) {
+		if (p->tcp_flags & TCP_FIN)
+			bits |= XLB_FLOW_FIN_SEEN;
+		if (p->tcp_flags & TCP_RST)
+			bits |= XLB_FLOW_RST_SEEN;
+		if (e->val.dir == XLB_DIR_TO_CLIENT &&
+		    (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
+		    !(e->val.flags & XLB_FLOW_SYN_ACK_SEEN)) {
+			memcpy(&e->val.syn_ack_seq, p->f + p->l4 + 4, 4);
+			bits |= XLB_FLOW_SYN_ACK_SEEN;
+		}
+	}
+	e->val.flags |= bits;
+	e->touched = true;
+	return e->val.flags != old || !was;
+}
+
+/* Does this client packet confirm the half-open connection (the backend
+ * answered; for TCP, an ACK of the backend's SYN-ACK, no SYN)? */
+static bool confirmed(const struct m_pkt *p, const struct m_entry *rev)
+{
+	uint32_t ack, seq;
+
+	if (!rev->touched)
+		return false;
+	if (p->proto != IPPROTO_TCP)
+		return true;
+	if ((p->tcp_flags & TCP_SYN) || !(p->tcp_flags & TCP_ACK) ||
+	    !(rev->val.flags & XLB_FLOW_SYN_ACK_SEEN))
+		return false;
+	memcpy(&ack, p->f + p->l4 + 8, 4);
+	seq = rev->val.syn_ack_seq;
+	return ntohl(ack) == ntohl(seq) + 1;
+}
+
+static bool bare_syn(const struct m_pkt *p)
+{
+	return p->proto == IPPROTO_TCP &&
+	       (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+}
+
+/* A finished connection: FIN or RST seen in either direction. */
+static bool flow_over(struct model *m, const struct xlb_flow *f)
+{
+	struct xlb_flow_key pk;
+	struct m_entry *o;
+
+	if (f->flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN))
+		return true;
+	swap_key(&f->rewritten, &pk);
+	o = m_table_find(&m->flows, &pk);
+	return o && (o->val.flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN));
+}
+
+/* Remove both entries of an established connection. */
+static void delete_pair(struct model *m, const struct xlb_flow_key *k,
+			const struct xlb_flow *f, struct m_result *r)
+{
+	struct xlb_flow_key pk;
+
+	swap_key(&f->rewritten, &pk);
+	m_table_delete(&m->flows, &pk);
+	touch(r, 0, &pk);
+	m_table_delete(&m->flows, k);
+	touch(r, 0, k);
+}
+
+/* The partner of a half-open entry, if it is there and points back at
+ * it (eviction removes entries one at a time), else NULL. */
+static struct m_entry *embryo_partner(struct model *m,
+				      const struct xlb_flow_key *k,
+				      const struct xlb_flow *f)
+{
+	struct xlb_flow_key pk, back;
+	struct m_entry *o;
+
+	swap_key(&f->rewritten, &pk);
+	o = m_table_find(&m->embryos, &pk);
+	if (!o)
+		return NULL;
+	swap_key(&o->val.rewritten, &back);
+	back.family = k->family; /* the program compares all but family */
+	return key_eq(&back, k) ? o : NULL;
+}
+
+/*
+ * The client spoke again after the backend answered: the pair moves from
+ * xlb_embryos to xlb_flows (both entries as they are, cached next hops
+ * included).  Returns the client entry now in xlb_flows, or NULL with
+ * *reason (table full).
+ */
+static struct m_entry *promote(struct model *m, const struct xlb_flow_key *fkey,
+			       struct m_entry *fwd, struct m_entry *rev,
+			       uint32_t *reason, struct m_result *r)
+{
+	struct m_entry f = *fwd, v = *rev;
+	struct xlb_flow_key rkey;
+	int err;
+
+	swap_key(&f.val.rewritten, &rkey);
+	err = table_insert(&m->flows, fkey, &f.val, &f.nh, f.touched,
+			   f.created_lo, f.created_hi);
+	touch(r, 0, fkey);
+	if (err && err != -17) {
+		*reason = XLB_STAT_DROP_TABLE_FULL;
+		return NULL;
+	}
+	err = table_insert(&m->flows, &rkey, &v.val, &v.nh, v.touched,
+			   v.created_lo, v.created_hi);
+	touch(r, 0, &rkey);
+	if (err && err != -17) {
+		m_table_delete(&m->flows, fkey);
+		*reason = XLB_STAT_DROP_TABLE_FULL;
+		return NULL;
+	}
+	m_table_delete(&m->embryos, &rkey);
+	touch(r, 1, &rkey);
+	m_table_delete(&m->embryos, fkey);
+	touch(r, 1, fkey);
+	return m_table_find(&m->flows, fkey);
+}
+
+/*
+ * Existing state of the packet: the entry (in xlb_flows or xlb_embryos),
+ * NULL + 0 (none) or NULL + reason.  *promoted is set when the pair was
+ * just moved to xlb_flows.
+ */
+static struct m_entry *flow_find(struct model *m, struct m_pkt *p,
+				 uint32_t *reason, bool *promoted,
+				 struct m_result *r)
+{
+	struct m_entry *e = m_table_find(&m->flows, &p->key), *partner;
+
+	*reason = 0;
+	if (e) {
+		/* a client SYN on a finished connection's tuple replaces it */
+		if (e->val.dir == XLB_DIR_TO_BACKEND && bare_syn(p) &&
+		    flow_over(m, &e->val)) {
+			struct xlb_flow v = e->val;
+
+			delete_pair(m, &p->key, &v, r);
+			count(m, XLB_STAT_SYN_RESCHEDULED);
+			return NULL;
+		}
+		return e;
+	}
+	e = m_table_find(&m->embryos, &p->key);
+	if (!e)
+		return NULL;
+	partner = embryo_partner(m, &p->key, &e->val);
+	if (!partner) {
+		/* a stale half: forgotten */
+		m_table_delete(&m->embryos, &p->key);
+		touch(r, 1, &p->key);
+		return NULL;
+	}
+	if (e->val.dir != XLB_DIR_TO_BACKEND)
+		return e; /* the backend's packets go through their half */
+	/* a SYN after a RST or FIN of this half-open pair: start afresh */
+	if (bare_syn(p) &&
+	    ((e->val.flags | partner->val.flags) &
+	     (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN))) {
+		struct xlb_flow_key pk;
+
+		swap_key(&e->val.rewritten, &pk);
+		m_table_delete(&m->embryos, &pk);
+		touch(r, 1, &pk);
+		m_table_delete(&m->embryos, &p->key);
+		touch(r, 1, &p->key);
+		count(m, XLB_STAT_SYN_RESCHEDULED);
+		return NULL;
+	}
+	/* the client confirms the backend's answer: the pair moves to
+	 * xlb_flows, with what this packet records (its FIN/RST) */
+	if (confirmed(p, partner)) {
+		touch_entry(e, p);
+		touch(r, 1, &p->key);
+		e = promote(m, &p->key, e, partner, reason, r);
+		if (e) {
+			count(m, XLB_STAT_PROMOTED);
+			*promoted = true;
+			r->promoted = true;
+		}
+		return e;
+	}
+	return e;
+}
+
+/* Time comparisons against the program's clock (see struct m_clock): 1
+ * if surely at least `age` ns passed from a reading in [lo, hi] to the
+ * current packet's reading in [now_lo, now_hi], 0 if surely not, and -1
+ * (r->clock_uncertain) if it depends on when exactly. */
+static int older_than(uint64_t now_lo, uint64_t now_hi, uint64_t lo,
+		      uint64_t hi, uint64_t age, struct m_result *r)
+{
+	if (now_lo >= hi && now_lo - hi >= age)
+		return 1;
+	if (now_hi < lo || now_hi - lo < age)
+		return 0;
+	r->clock_uncertain = true;
+	return -1;
+}
+
+/* A half-open pair older than this gives its NAT port to a new connection
+ * that needs it (bpf/flow.h XLB_EMBRYO_GRACE_NS). */
+#define M_EMBRYO_GRACE_NS 1000000000ULL
+
+/* Claim the NAT port of rkey (bpf/flow.h flow_claim_port()): 0, -EEXIST,
+ * or -E2BIG.  A port held by a half-open entry older than the grace time
+ * is taken over: that entry's partner is removed, the entry replaced. */
+static int claim_port(struct model *m, const struct xlb_flow_key *rkey,
+		      const struct xlb_flow *rev, struct m_result *r)
+{
+	struct xlb_flow_key old_partner;
+	struct m_entry *old;
+	int err;
+
+	if (m_table_find(&m->flows, rkey))
+		return -17;
+	err = table_insert(&m->embryos, rkey, rev, NULL, false, m->now.lo,
+			   m->now.hi);
+	if (err != -17)
+		return err;
+	old = m_table_find(&m->embryos, rkey);
+	/* precise clock on both sides (created_ns, flow_create's now) */
+	if (older_than(m->now.lo, m->now.hi, old->created_lo, old->created_hi,
+		       M_EMBRYO_GRACE_NS, r) == 0)
+		return -17;
+	swap_key(&old->val.rewritten, &old_partner);
+	m_table_delete(&m->embryos, &old_partner);
+	touch(r, 1, &old_partner);
+	count(m, XLB_STAT_PORT_TAKEOVER);
+	m_table_delete(&m->embryos, rkey);
+	return table_insert(&m->embryos, rkey, rev, NULL, false, m->now.lo,
+			    m->now.hi);
+}
+
+/* A new connection: service, SYN rule, schedule, NAT port, pair. */
+static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
+				uint32_t *reason, bool *ours,
+				struct m_result *r)
+{
+	struct m_service *s = NULL;
+	struct xlb_flow_key rkey;
+	struct xlb_flow fwd, rev;
+	struct m_backend *b;
+	uint32_t sid, bid, range, start;
+	int err = -17;
+
+	for (sid = 0; sid < M_MAX_SVC; sid++) {
+		struct m_service *c = &m->svc[sid];
+
+		if (c->in_use && c->family == p->key.family &&
+		    c->proto == p->proto &&
+		    !memcmp(&c->vip, &p->key.dst, sizeof(c->vip)) &&
+		    htons(c->port) == p->key.dport) {
+			s = c;
+			break;
+		}
+	}
+	if (!s) {
+		*reason = XLB_STAT_PASS_NO_SERVICE;
+		return NULL;
+	}
+	*ours = true;
+	/* a TCP connection starts with a bare SYN (no ACK, RST or FIN:
+	 * Linux refuses SYN+FIN too) */
+	if (p->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) != TCP_SYN) {
+		*reason = XLB_STAT_DROP_NO_FLOW;
+		return NULL;
+	}
+	if (!s->n_slots) {
+		*reason = XLB_STAT_DROP_NO_BACKEND;
+		return NULL;
+	}
+	/* COPIED: slot 1 + (cursor++ % n) of the table (bpf/sched.h) */
+	bid = s->slots[m->cursor[sid]++ % s->n_slots];
+	b = bid < M_MAX_BE ? &m->be[bid] : NULL;
+	if (!b || !b->in_use) {
+		*reason = XLB_STAT_DROP_NO_BACKEND;
+		return NULL;
+	}
+
+	/* backend -> SNAT, rewritten to VIP -> client */
+	memset(&rkey, 0, sizeof(rkey));
+	memset(&rev, 0, sizeof(rev));
+	rkey.src = b->addr;
+	rkey.dst = s->snat;
+	rkey.sport = htons(b->port);
+	rkey.proto = p->proto;
+	rkey.family = p->key.family;
+	swap_key(&p->key, &rev.rewritten);
+	rev.backend_id = bid;
+	rev.service_id = sid;
+	rev.dir = XLB_DIR_TO_CLIENT;
+
+	/* COPIED from bpf/flow.h flow_create(): XLB_NAT_PORT_PROBES ports
+	 * from flow_hash(client tuple), in order, the first whose backend
+	 * tuple is free in both tables. */
+	range = (uint32_t)m->nat_port_max - m->nat_port_min + 1;
+	start = flow_hash(&p->key);
+	for (int i = 0; i < XLB_NAT_PORT_PROBES; i++) {
+		rkey.dport = htons(m->nat_port_min + (start + i) % range);
+		err = claim_port(m, &rkey, &rev, r);
+		if (err != -17)
+			break;
+	}
+	if (err) {
+		*reason = err == -17 ? XLB_STAT_DROP_NAT_PORTS :
+				       XLB_STAT_DROP_TABLE_FULL;
+		return NULL;
+	}
+	touch(r, 1, &rkey);
+
+	/* client -> VIP, rewritten to SNAT -> backend */
+	memset(&fwd, 0, sizeof(fwd));
+	swap_key(&rkey, &fwd.rewritten);
+	fwd.backend_id = bid;
+	fwd.service_id = sid;
+	fwd.dir = XLB_DIR_TO_BACKEND;
+	err = table_insert(&m->embryos, &p->key, &fwd, NULL, true, m->now.lo,
+			   m->now.hi);
+	touch(r, 1, &p->key);
+	if (err) {
+		m_table_delete(&m->embryos, &rkey);
+		if (err != -17) {
+			*reason = XLB_STAT_DROP_TABLE_FULL;
+			return NULL;
+		}
+	} else {
+		count(m, XLB_STAT_NEW_FLOW);
+		m->svc_traffic[sid].conns++;
+		m->be_traffic[bid].conns++;
+	}
+	*reason = XLB_STAT_DROP_TABLE_FULL; /* if it is not there */
+	return m_table_find(&m->embryos, &p->key);
+}
+
+/* ------------------------------------------------------------------ */
+/* Rewrite, from scratch                                               */
+/* ------------------------------------------------------------------ */
+
+/* Sums of the input's checksummed regions (their targets). */
+struct m_sums {
+	uint16_t ip4_hdr, l4, inner_ip4;
+	bool udp4_none; /* UDP over IPv4 with checksum 0: stays 0 */
+};
+
+static uint64_t l4_pseudo(const uint8_t *f, const struct m_pkt *p)
+{
+	const uint8_t *ip = f + p->l3;
+	size_t seg = p->end - p->l4;
+
+	if (p->proto == IPPROTO_ICMP)
+		return 0;
+	if (p->family == 4)
+		return pseudo_sum(4, ip + 12, ip + 16, p->proto, seg);
+	return pseudo_sum(6, ip + 8, ip + 24, p->proto, seg);
+}
+
+static size_t l4_csum_off(const struct m_pkt *p)
+{
+	if (p->proto == IPPROTO_TCP)
+		return p->l4 + 16;
+	if (p->proto == IPPROTO_UDP)
+		return p->l4 + 6;
+	return p->l4 + 2;
+}
+
+static void sums_of(const uint8_t *in, const struct m_pkt *p, size_t inner,
+		    struct m_sums *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (p->family == 4)
+		s->ip4_hdr = sum_total(in, p->l3, (in[p->l3] & 0xf) * 4u, 0);
+	s->l4 = sum_total(in, p->l4, p->end - p->l4, l4_pseudo(in, p));
+	s->udp4_none = p->proto == IPPROTO_UDP && p->family == 4 &&
+		       rd16(in + p->l4 + 6) == 0;
+	if (inner)
+		s->inner_ip4 = sum_total(in, inner, (in[inner] & 0xf) * 4u, 0);
+}
+
+static void equiv(struct m_result *r, size_t off)
+{
+	if (r->n_equiv < 4)
+		r->equiv_off[r->n_equiv++] = off;
+}
+
+/* Outer IP: addresses of `to`, TTL / hop limit - 1. */
+static void rewrite_ip(uint8_t *o, const struct m_pkt *p,
+		       const struct xlb_flow_key *to)
+{
+	uint8_t *ip = o + p->l3;
+
+	if (p->family == 4) {
+		ip[8]--;
+		memcpy(ip + 12, to->src.bytes, 4);
+		memcpy(ip + 16, to->dst.bytes, 4);
+	} else {
+		ip[7]--;
+		memcpy(ip + 8, to->src.bytes, 16);
+		memcpy(ip + 24, to->dst.bytes, 16);
+	}
+}
+
+static void finish_checksums(uint8_t *o, const struct m_pkt *p,
+			     const struct m_sums *s, struct m_result *r)
+{
+	size_t c = l4_csum_off(p);
+	uint16_t v;
+
+	if (p->family == 4) {
+		size_t hl = (o[p->l3] & 0xf) * 4u;
+
+		wr16(o + p->l3 + 10,
+		     csum_keep(o, p->l3, hl, p->l3 + 10, 0, s->ip4_hdr));
+		equiv(r, p->l3 + 10);
+	}
+	if (s->udp4_none)
+		return; /* no checksum, and it stays so */
+	v = csum_keep(o, p->l4, p->end - p->l4, c, l4_pseudo(o, p), s->l4);
+	if (p->proto == IPPROTO_UDP) {
+		if (v == 0)
+			v = 0xffff; /* 0 would mean "no checksum" */
+	} else {
+		equiv(r, c);
+	}
+	wr16(o + c, v);
+}
+
+/* Next hop of the rewritten packet: 0 or a drop reason; fills fib. */
+static uint32_t next_hop(struct model *m, const uint8_t *in,
+			 const struct m_pkt *p, const struct xlb_flow_key *to,
+			 struct m_fib *fib)
+{
+	const uint8_t *ip = in + p->l3;
+	uint32_t tot;
+
+	if ((p->family == 4 ? ip[8] : ip[7]) <= 1)
+		return XLB_STAT_DROP_TTL;
+	tot = p->family == 4 ? rd16(ip + 2) : 40u + rd16(ip + 4);
+	m_fib_lookup(m->topo, p->family, to->dst.bytes, tot, fib);
+
+	if (fib->rc != M_FIB_SUCCESS)
+		return fib_reason(fib->rc);
+	return 0;
+}
+
+/*
+ * The next hop of a tracked flow's packet (bpf/nat.h flow_next_hop()):
+ * the TTL check, then the answer cached in the entry while it is younger
+ * than XLB_NEXT_HOP_TTL_NS and the packet is no longer than the one the
+ * FIB checked against the MTU (no new lookup: routes and neighbours are
+ * not looked at again), else a lookup whose success is cached.
+ */
+static uint32_t flow_next_hop(struct model *m, const uint8_t *in,
+			      const struct m_pkt *p, struct m_entry *e,
+			      struct m_fib *fib, struct m_result *r)
+{
+	bool in_map = m_table_find(&m->flows, &e->key) == e ||
+		      m_table_find(&m->embryos, &e->key) == e;
+	const uint8_t *ip = in + p->l3;
+	uint32_t ip_bytes = p->family == 4 ? (ip[2] << 8 | ip[3]) :
+					     40 + (ip[4] << 8 | ip[5]);
+	uint32_t rc;
+
+	if ((p->family == 4 ? ip[8] : ip[7]) <= 1)
+		return XLB_STAT_DROP_TTL;
+	if (e->nh.lo && ip_bytes <= e->nh.max_bytes) {
+		/* coarse clock on both sides */
+		if (older_than(m->now.clo, m->now.chi, e->nh.lo, e->nh.hi,
+			       XLB_NEXT_HOP_TTL_NS, r) != 1) {
+			memset(fib, 0, sizeof(*fib));
+			fib->rc = M_FIB_SUCCESS;
+			fib->iface = e->nh.iface;
+			memcpy(fib->smac, e->nh.smac, 6);
+			memcpy(fib->dmac, e->nh.dmac, 6);
+			return 0;
+		}
+	}
+	rc = next_hop(m, in, p, &e->val.rewritten, fib);
+	if (rc)
+		return rc;
+	e->nh.lo = m->now.clo ? m->now.clo : 1; /* 0 means "none" */
+	e->nh.hi = m->now.chi;
+	e->nh.iface = fib->iface;
+	e->nh.max_bytes = ip_bytes;
+	memcpy(e->nh.smac, fib->smac, 6);
+	memcpy(e->nh.dmac, fib->dmac, 6);
+	if (in_map)
+		touch(r, m_table_find(&m->flows, &e->key) == e ? 0 : 1,
+		      &e->key);
+	return 0;
+}
+
+/* MACs, then out: verdict or drop reason. */
+static uint32_t transmit(struct model *m, uint8_t *o, const struct m_pkt *p,
+			 const struct m_fib *fib, uint32_t *verdict)
+{
+	memcpy(o, fib->dmac, 6);
+	memcpy(o + 6, fib->smac, 6);
+	if (fib->iface == 0 || p->vlan_tags) {
+		*verdict = M_XDP_TX;
+		return 0;
+	}
+	if (!m->tx_port[fib->iface])
+		return XLB_STAT_DROP_REDIRECT;
+	*verdict = M_XDP_REDIRECT;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* ICMP errors                                                         */
+/* ------------------------------------------------------------------ */
+
+static bool icmp_is_error(uint8_t family, uint8_t type)
+{
+	if (family == 4)
+		return type == 3 || type == 11 || type == 12;
+	return type == 1 || type == 2 || type == 3 || type == 4;
+}
+
+/* XLB_STAT_FWD_ICMP + verdict, or a PASS/DROP reason. */
+static uint32_t icmp_packet(struct model *m, const uint8_t *in, uint8_t *o,
+			    struct m_pkt *p, uint32_t *verdict,
+			    struct m_result *r)
+{
+	size_t q = p->l4 + 8, ports;
+	struct xlb_flow_key key, outer, inner;
+	struct m_entry *e;
+	struct m_sums s;
+	struct m_fib fib;
+	uint8_t iproto;
+	uint32_t rc;
+
+	if (!icmp_is_error(p->family, in[p->l4]))
+		return XLB_STAT_PASS_ICMP;
+	memset(&key, 0, sizeof(key));
+	if (p->family == 4) {
+		if (!inside(p, q + 20) || (in[q] & 0xf) < 5)
+			return XLB_STAT_PASS_ICMP;
+		ports = q + (in[q] & 0xf) * 4u;
+		iproto = in[q + 9];
+		key.family = XLB_FAMILY_V4;
+		memcpy(key.src.bytes, in + q + 16, 4);
+		memcpy(key.dst.bytes, in + q + 12, 4);
+	} else {
+		if (!inside(p, q + 40))
+			return XLB_STAT_PASS_ICMP;
+		ports = q + 40;
+		iproto = in[q + 6];
+		key.family = XLB_FAMILY_V6;
+		memcpy(key.src.bytes, in + q + 24, 16);
+		memcpy(key.dst.bytes, in + q + 8, 16);
+	}
+	if (iproto != IPPROTO_TCP && iproto != IPPROTO_UDP)
+		return XLB_STAT_PASS_ICMP;
+	if (!inside(p, ports + 4))
+		return XLB_STAT_PASS_ICMP;
+	key.proto = iproto;
+	memcpy(&key.sport, in + ports + 2, 2);
+	memcpy(&key.dport, in + ports, 2);
+
+	/* the quoted packet is one we sent: the entry of the other
+	 * direction of its connection */
+	e = m_table_find(&m->flows, &key);
+	if (!e)
+		e = m_table_find(&m->embryos, &key);
+	if (!e)
+		return XLB_STAT_PASS_ICMP;
+	r->ours = true;
+	outer = e->val.rewritten;
+	outer.proto = p->proto;
+	outer.sport = outer.dport = 0;
+	swap_key(&e->val.rewritten, &inner);
+
+	rc = next_hop(m, in, p, &outer, &fib);
+	if (rc)
+		return rc;
+	sums_of(in, p, p->family == 4 ? q : 0, &s);
+	rewrite_ip(o, p, &outer);
+	/* the quoted packet as its receiver sent it */
+	if (p->family == 4) {
+		size_t ihl = (o[q] & 0xf) * 4u;
+
+		memcpy(o + q + 12, inner.src.bytes, 4);
+		memcpy(o + q + 16, inner.dst.bytes, 4);
+		wr16(o + q + 10, csum_keep(o, q, ihl, q + 10, 0, s.inner_ip4));
+		equiv(r, q + 10);
+	} else {
+		memcpy(o + q + 8, inner.src.bytes, 16);
+		memcpy(o + q + 24, inner.dst.bytes, 16);
+	}
+	memcpy(o + ports, &inner.sport, 2);
+	memcpy(o + ports + 2, &inner.dport, 2);
+	/* the quoted L4 checksum is left as it is (documented) */
+	finish_checksums(o, p, &s, r);
+	return transmit(m, o, p, &fib, verdict) ?: XLB_STAT_FWD_ICMP;
+}
+
+/* ------------------------------------------------------------------ */
+/* The pipeline                                                        */
+/* ------------------------------------------------------------------ */
+
+static bool port_prefilter(const struct model *m, const struct m_pkt *p)
+{
+	uint16_t dport = ntohs(p->key.dport);
+
+	for (int i = 0; i < M_MAX_SVC; i++)
+		if (m->svc[i].in_use && m->svc[i].port == dport &&
+		    m->svc[i].proto == p->proto)
+			return true;
+	return dport >= m->nat_port_min && dport <= m->nat_port_max;
+}
+
+static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
+			struct m_pkt *p, uint32_t *verdict, struct m_result *r)
+{
+	struct m_entry *e;
+	struct xlb_flow_key to;
+	struct m_sums s;
+	struct m_fib fib;
+	bool created = false, promoted = false;
+	struct m_entry copy;
+	uint32_t rc;
+
+	rc = parse(m, p);
+	if (rc)
+		return rc;
+	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
+		return icmp_packet(m, in, o, p, verdict, r);
+	if (!port_prefilter(m, p))
+		return XLB_STAT_PASS_NO_SERVICE;
+
+	e = flow_find(m, p, &rc, &promoted, r);
+	if (e || rc)
+		r->ours = true;
+	if (!e && rc)
+		return rc;
+	if (!e) {
+		e = new_flow(m, p, &rc, &r->ours, r);
+		if (!e)
+			return rc;
+		created = true;
+	}
+	/* what the packet records in its entry (a copy for a new or just
+	 * promoted connection: nothing more reaches the tables) */
+	if (created || promoted) {
+		copy = *e;
+		e = &copy;
+		touch_entry(e, p);
+	} else if (touch_entry(e, p)) {
+		touch(r, m_table_find(&m->flows, &e->key) == e ? 0 : 1, &e->key);
+	}
+	to = e->val.rewritten;
+	/* a copy (new or promoted connection) uses the cached next hop it
+	 * carries, and what it caches is lost */
+	rc = flow_next_hop(m, in, p, e, &fib, r);
+	if (rc)
+		return rc;
+	sums_of(in, p, 0, &s);
+	rewrite_ip(o, p, &to);
+	memcpy(o + p->l4, &to.sport, 2);
+	memcpy(o + p->l4 + 2, &to.dport, 2);
+	finish_checksums(o, p, &s, r);
+	rc = transmit(m, o, p, &fib, verdict);
+	if (rc)
+		return rc;
+	m->svc_traffic[e->val.service_id].packets++;
+	m->svc_traffic[e->val.service_id].bytes += p->len;
+	m->be_traffic[e->val.backend_id].packets++;
+	m->be_traffic[e->val.backend_id].bytes += p->len;
+	return e->val.dir == XLB_DIR_TO_BACKEND ? XLB_STAT_FWD_TO_BACKEND :
+						  XLB_STAT_FWD_TO_CLIENT;
+}
+
+void model_packet(struct model *m, const uint8_t *in, size_t len,
+		  uint8_t *out, size_t *out_len, struct m_result *r,
+		  const struct m_clock *now)
+{
+	struct m_pkt p = { .f = in, .len = len };
+	uint32_t verdict = M_XDP_PASS, reason;
+
+	m->now = *now;
+	memset(r, 0, sizeof(*r));
+	memcpy(out, in, len);
+	*out_len = len;
+	reason = process(m, in, out, &p, &verdict, r);
+	r->beyond_ip_len = p.beyond;
+	count(m, reason);
+	r->reason = reason;
+	if (reason <= XLB_STAT_FWD_ICMP) {
+		r->verdict = verdict;
+		return;
+	}
+	r->n_equiv = 0;
+	memcpy(out, in, len); /* nothing changes unless it is sent */
+	r->verdict = reason >= XLB_STAT_FIRST_DROP ? M_XDP_DROP : M_XDP_PASS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Generator helpers                                                   */
+/* ------------------------------------------------------------------ */
+
+int m_layout_of(const uint8_t *f, size_t len, struct m_layout *lo)
+{
+	size_t off = ETH_HLEN;
+	uint16_t type;
+
+	memset(lo, 0, sizeof(*lo));
+	if (len < ETH_HLEN)
+		return -1;
+	type = rd16(f + 12);
+	while ((type == 0x8100 || type == 0x88a8) && off + 4 <= len) {
+		type = rd16(f + off + 2);
+		off += 4;
+		lo->vlan_tags++;
+	}
+	lo->ethertype = type;
+	lo->l3 = off;
+	if (type == 0x0800 && off + 20 <= len) {
+		size_t hl = (f[off] & 0xf) * 4u, tot = rd16(f + off + 2);
+
+		lo->family = 4;
+		if (hl < 20 || off + hl > len || tot < hl || off + tot > len)
+			return -1;
+		lo->l4 = off + hl;
+		lo->end = off + tot;
+		lo->proto = f[off + 9];
+	} else if (type == 0x86dd && off + 40 <= len) {
+		lo->family = 6;
+		lo->l4 = off + 40;
+		lo->end = off + 40 + rd16(f + off + 4);
+		lo->proto = f[off + 6];
+		if (lo->end > len)
+			return -1;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+void m_fix_checksums(uint8_t *f, size_t len)
+{
+	struct m_layout lo;
+	size_t c = 0, seg;
+	uint64_t pseudo = 0;
+
+	if (m_layout_of(f, len, &lo))
+		return;
+	if (lo.family == 4) {
+		size_t hl = (f[lo.l3] & 0xf) * 4u;
+
+		wr16(f + lo.l3 + 10, 0);
+		wr16(f + lo.l3 + 10, ~m_fold(m_sum(f + lo.l3, hl, 0)));
+		if (rd16(f + lo.l3 + 6) & 0x1fff)
+			return; /* not the first fragment */
+	}
+	seg = lo.end - lo.l4;
+	if (lo.proto == IPPROTO_TCP && seg >= 20)
+		c = lo.l4 + 16;
+	else if (lo.proto == IPPROTO_UDP && seg >= 8)
+		c = lo.l4 + 6;
+	else if ((lo.proto == IPPROTO_ICMP || lo.proto == IPPROTO_ICMPV6) &&
+		 seg >= 4)
+		c = lo.l4 + 2;
+	if (!c)
+		return;
+	if ((lo.proto == IPPROTO_ICMP) && lo.family == 4 && seg >= 8 + 20) {
+		/* quoted IPv4 header of an error */
+		size_t q = lo.l4 + 8, hl = (f[q] & 0xf) * 4u;
+
+		if (f[q] >> 4 == 4 && hl >= 20 && q + hl <= lo.end) {
+			wr16(f + q + 10, 0);
+			wr16(f + q + 10, ~m_fold(m_sum(f + q, hl, 0)));
+		}
+	}
+	if (lo.proto != IPPROTO_ICMP) {
+		const uint8_t *ip = f + lo.l3;
+
+		pseudo = lo.family == 4 ?
+				 pseudo_sum(4, ip + 12, ip + 16, lo.proto, seg) :
+				 pseudo_sum(6, ip + 8, ip + 24, lo.proto, seg);
+	}
+	wr16(f + c, 0);
+	wr16(f + c, (uint16_t)~m_fold(m_sum(f + lo.l4, seg, pseudo)));
+	if (lo.proto == IPPROTO_UDP && rd16(f + c) == 0)
+		wr16(f + c, 0xffff);
+}
+
+const char *m_stat_name(uint32_t stat)
+{
+	static const char *const names[XLB_STAT_MAX] = {
+		[XLB_STAT_FWD_TO_BACKEND] = "fwd_to_backend",
+		[XLB_STAT_FWD_TO_CLIENT] = "fwd_to_client",
+		[XLB_STAT_FWD_ICMP] = "fwd_icmp",
+		[XLB_STAT_PASS_NOT_IP] = "pass_not_ip",
+		[XLB_STAT_PASS_NOT_L4] = "pass_not_l4",
+		[XLB_STAT_PASS_NO_SERVICE] = "pass_no_service",
+		[XLB_STAT_PASS_FRAGMENT] = "pass_fragment",
+		[XLB_STAT_PASS_IPV6_EXT] = "pass_ipv6_ext",
+		[XLB_STAT_PASS_MALFORMED] = "pass_malformed",
+		[XLB_STAT_PASS_ICMP] = "pass_icmp",
+		[XLB_STAT_DROP_NO_FLOW] = "drop_no_flow",
+		[XLB_STAT_DROP_NO_BACKEND] = "drop_no_backend",
+		[XLB_STAT_DROP_NAT_PORTS] = "drop_nat_ports",
+		[XLB_STAT_DROP_TABLE_FULL] = "drop_table_full",
+		[XLB_STAT_DROP_TTL] = "drop_ttl",
+		[XLB_STAT_DROP_FIB_NO_NEIGH] = "drop_fib_no_neigh",
+		[XLB_STAT_DROP_FIB_FRAG] = "drop_fib_frag",
+		[XLB_STAT_DROP_FIB_UNREACH] = "drop_fib_unreach",
+		[XLB_STAT_DROP_FIB_OTHER] = "drop_fib_other",
+		[XLB_STAT_DROP_REDIRECT] = "drop_redirect",
+		[XLB_STAT_NEW_FLOW] = "new_flow",
+		[XLB_STAT_SYN_RESCHEDULED] = "syn_rescheduled",
+		[XLB_STAT_PROMOTED] = "promoted",
+		[XLB_STAT_PORT_TAKEOVER] = "port_takeover",
+		[XLB_STAT_EVENT_LOST] = "event_lost",
+	};
+
+	return stat < XLB_STAT_MAX && names[stat] ? names[stat] : "?";
+}
+
+const char *m_verdict_name(uint32_t v)
+{
+	static const char *const names[] = { "XDP_ABORTED", "XDP_DROP",
+					     "XDP_PASS", "XDP_TX",
+					     "XDP_REDIRECT" };
+
+	return v < 5 ? names[v] : "XDP_?";
+}
