@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ctl.h"
@@ -27,6 +28,11 @@ int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name)
 	char dir[512];
 	int err;
 
+	if (geteuid() != 0) {
+		xlb_errf("must be root: xlb's maps are readable by root only "
+			 "(run with sudo)");
+		return XLB_EXIT_RUNTIME;
+	}
 	if (!ifname) {
 		DIR *d = opendir(XLB_PIN_ROOT);
 		struct dirent *e;
