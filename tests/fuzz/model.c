@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include "model.h"
+#include "stats.h"
 
 #define ETH_HLEN 14
 #define TCP_FIN 0x01
@@ -1399,37 +1400,12 @@ void m_fix_checksums(uint8_t *f, size_t len)
 		wr16(f + c, 0xffff);
 }
 
+/* Names only (for messages): the control program's table, not a copy. */
 const char *m_stat_name(uint32_t stat)
 {
-	static const char *const names[XLB_STAT_MAX] = {
-		[XLB_STAT_FWD_TO_BACKEND] = "fwd_to_backend",
-		[XLB_STAT_FWD_TO_CLIENT] = "fwd_to_client",
-		[XLB_STAT_FWD_ICMP] = "fwd_icmp",
-		[XLB_STAT_PASS_NOT_IP] = "pass_not_ip",
-		[XLB_STAT_PASS_NOT_L4] = "pass_not_l4",
-		[XLB_STAT_PASS_NO_SERVICE] = "pass_no_service",
-		[XLB_STAT_PASS_FRAGMENT] = "pass_fragment",
-		[XLB_STAT_PASS_IPV6_EXT] = "pass_ipv6_ext",
-		[XLB_STAT_PASS_MALFORMED] = "pass_malformed",
-		[XLB_STAT_PASS_ICMP] = "pass_icmp",
-		[XLB_STAT_DROP_NO_FLOW] = "drop_no_flow",
-		[XLB_STAT_DROP_NO_BACKEND] = "drop_no_backend",
-		[XLB_STAT_DROP_NAT_PORTS] = "drop_nat_ports",
-		[XLB_STAT_DROP_TABLE_FULL] = "drop_table_full",
-		[XLB_STAT_DROP_TTL] = "drop_ttl",
-		[XLB_STAT_DROP_FIB_NO_NEIGH] = "drop_fib_no_neigh",
-		[XLB_STAT_DROP_FIB_FRAG] = "drop_fib_frag",
-		[XLB_STAT_DROP_FIB_UNREACH] = "drop_fib_unreach",
-		[XLB_STAT_DROP_FIB_OTHER] = "drop_fib_other",
-		[XLB_STAT_DROP_REDIRECT] = "drop_redirect",
-		[XLB_STAT_NEW_FLOW] = "new_flow",
-		[XLB_STAT_SYN_RESCHEDULED] = "syn_rescheduled",
-		[XLB_STAT_PROMOTED] = "promoted",
-		[XLB_STAT_PORT_TAKEOVER] = "port_takeover",
-		[XLB_STAT_EVENT_LOST] = "event_lost",
-	};
-
-	return stat < XLB_STAT_MAX && names[stat] ? names[stat] : "?";
+	return stat < XLB_STAT_MAX && xlb_stat_names[stat] ?
+		       xlb_stat_names[stat] :
+		       "?";
 }
 
 const char *m_verdict_name(uint32_t v)
