@@ -3,8 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
-#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -49,70 +47,4 @@ int xlb_load(const struct xlb_load_opts *o, struct xlb **skel_out,
 	}
 	*skel_out = skel;
 	return 0;
-}
-
-int xlb_attach(struct xlb *skel, int ifindex, enum xlb_xdp_mode mode,
-	       bool *native)
-{
-	int fd = bpf_program__fd(skel->progs.xlb_xdp);
-	__u32 flags = XDP_FLAGS_UPDATE_IF_NOEXIST;
-	int err;
-
-	if (mode != XLB_XDP_GENERIC) {
-		err = bpf_xdp_attach(ifindex, fd, flags | XDP_FLAGS_DRV_MODE,
-				     NULL);
-		if (!err) {
-			*native = true;
-			return 0;
-		}
-		if (mode == XLB_XDP_NATIVE || err == -EEXIST || err == -EBUSY)
-			return err;
-	}
-	err = bpf_xdp_attach(ifindex, fd, flags | XDP_FLAGS_SKB_MODE, NULL);
-	if (!err)
-		*native = false;
-	return err;
-}
-
-int xlb_detach(int ifindex, bool native)
-{
-	return bpf_xdp_detach(ifindex,
-			      native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE,
-			      NULL);
-}
-
-int xlb_pin(struct xlb *skel, const char *dir)
-{
-	char path[512];
-	struct bpf_map *map;
-	int err;
-
-	if (mkdir(XLB_PIN_ROOT, 0700) && errno != EEXIST)
-		return -errno;
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
-	bpf_object__for_each_map(map, skel->obj) {
-		const char *name = bpf_map__name(map);
-
-		if (strncmp(name, "xlb_", 4) != 0)
-			continue; /* .rodata and friends */
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
-		err = bpf_map__pin(map, path);
-		if (err) {
-			xlb_unpin(dir);
-			return err;
-		}
-	}
-	return 0;
-}
-
-void xlb_unpin(const char *dir)
-{
-	char path[512];
-
-	for (size_t i = 0; i < XLB_NUM_MAPS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, xlb_map_names[i]);
-		unlink(path);
-	}
-	rmdir(dir);
 }

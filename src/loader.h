@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Loading the XDP object (embedded skeleton), attaching and pinning. */
+/* Loading the XDP object (embedded skeleton). */
 #ifndef XLB_LOADER_H
 #define XLB_LOADER_H
 
@@ -42,14 +42,6 @@ enum xlb_xdp_mode {
 	XLB_XDP_GENERIC,
 };
 
-/* Attach the program to ifindex; *native tells which mode took.
- * 0 or -errno (-EEXIST: another XDP program is attached). */
-int xlb_attach(struct xlb *skel, int ifindex, enum xlb_xdp_mode mode,
-	       bool *native);
-int xlb_detach(int ifindex, bool native);
-
-/* Pin every map under dir (created 0700); unpin removes them. */
-int xlb_pin(struct xlb *skel, const char *dir);
-void xlb_unpin(const char *dir);
+/* Attaching (as a pinned bpf_link) and pinning: src/pins.h. */
 
 #endif
