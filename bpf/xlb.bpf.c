@@ -138,17 +138,6 @@ static __noinline int new_flow(struct xlb_pkt *p, struct xlb_scratch *scratch)
 	return rc;
 }
 
-static __always_inline bool flow_key_eq(const struct xlb_flow_key *a,
-					const struct xlb_flow_key *b)
-{
-	return a->src.ip6[0] == b->src.ip6[0] && a->src.ip6[1] == b->src.ip6[1] &&
-	       a->src.ip6[2] == b->src.ip6[2] && a->src.ip6[3] == b->src.ip6[3] &&
-	       a->dst.ip6[0] == b->dst.ip6[0] && a->dst.ip6[1] == b->dst.ip6[1] &&
-	       a->dst.ip6[2] == b->dst.ip6[2] && a->dst.ip6[3] == b->dst.ip6[3] &&
-	       a->sport == b->sport && a->dport == b->dport &&
-	       a->proto == b->proto;
-}
-
 /* An entry of xlb_embryos is only trusted while its partner is there and
  * points back at it: LRU eviction removes entries one at a time.  Returns
  * the partner, or NULL. */
@@ -267,6 +256,9 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	if (rc == 1)
 		f = &scratch->flow; /* promoted: forwarded from the copy */
 	if (!f) {
+		/* not a service port: only a reply could have matched */
+		if (!(port_bits & (p->tcp ? XLB_PORT_TCP : XLB_PORT_UDP)))
+			return -XLB_STAT_PASS_NO_SERVICE;
 		rc = new_flow(p, scratch);
 		if (rc)
 			return rc;

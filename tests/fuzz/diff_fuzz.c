@@ -22,7 +22,10 @@
  * instances of the program: "A" (large tables, default NAT range) and
  * "B" (24 connections, 8 NAT ports: table full and port exhaustion, no
  * redirect).  The environment acts too: emulated LRU evictions, expiries
- * of established pairs, and pauses of 1.1 s (the program's 1 s timers).
+ * of established pairs, pairs aged (their time stamps moved back 1.5 or
+ * 2.5 s in the program and the model alike: NAT port takeovers from stale
+ * half-open and closed pairs), and pauses of 1.1 s (the program's 1 s
+ * timers).
  *
  * Mismatches are classified by the known bug that explains them, if any
  * (docs/reliability.md, section 6): B1 (a header past the IP length),
@@ -749,7 +752,7 @@ struct figures {
 	uint64_t clock_skipped;   /* next-hop cache age too close to 1 s */
 	uint64_t known_b1, known_b2; /* mismatches explained by a known bug */
 	uint64_t harness_errors;
-	uint64_t epochs, evictions, gc_pairs, sleeps;
+	uint64_t epochs, evictions, gc_pairs, aged, sleeps;
 	uint64_t reasons[XLB_STAT_MAX];
 };
 
@@ -1070,6 +1073,30 @@ static bool check_packet(struct run *R, struct inst *in, uint64_t idx,
 
 /* Emulated LRU eviction of one half-open entry, or a GC of one
  * established pair (what xlb run's expiry does). */
+/* Move the time stamps (created_ns, last_seen_ns if set) of one entry
+ * back by ns, in the program's table and the model's alike. */
+static void age_entry(struct inst *in, int table, const struct xlb_flow_key *k,
+		      uint64_t ns)
+{
+	struct m_entry *e = m_table_find(table ? &in->model.embryos :
+						 &in->model.flows, k);
+	struct xlb_flow v;
+
+	if (!e || bpf_map_lookup_elem(table_fd(in, table), k, &v))
+		return;
+	v.created_ns -= ns;
+	if (v.last_seen_ns)
+		v.last_seen_ns -= ns;
+	if (bpf_map_update_elem(table_fd(in, table), k, &v, BPF_EXIST))
+		return;
+	e->created_lo -= ns;
+	e->created_hi -= ns;
+	if (e->touched) {
+		e->seen_lo -= ns;
+		e->seen_hi -= ns;
+	}
+}
+
 static void table_event(struct run *R, struct inst *in, struct gen *g)
 {
 	struct m_table *t = gen_below(g, 2) ? &in->model.embryos : &in->model.flows;
@@ -1088,6 +1115,22 @@ static void table_event(struct run *R, struct inst *in, struct gen *g)
 	pk.dport = e->val.rewritten.sport;
 	pk.proto = e->val.rewritten.proto;
 	pk.family = e->val.rewritten.family;
+	if (gen_below(g, 2)) {
+		/* the pair ages: 1.5 s (past the half-open grace) or 2.5 s
+		 * (past the closed one) */
+		uint64_t ns = gen_below(g, 2) ? 1500000000ULL : 2500000000ULL;
+
+		age_entry(in, table, &k, ns);
+		age_entry(in, table, &pk, ns);
+		hist_addf(&R->hist, "A %llu %s ", (unsigned long long)ns,
+			  table ? "embryos" : "flows");
+		hist_hex(&R->hist, (const uint8_t *)&k, sizeof(k));
+		hist_addf(&R->hist, " ");
+		hist_hex(&R->hist, (const uint8_t *)&pk, sizeof(pk));
+		hist_addf(&R->hist, "\n");
+		R->fig.aged++;
+		return;
+	}
 	bpf_map_delete_elem(table_fd(in, table), &k);
 	m_table_delete(t, &k);
 	hist_addf(&R->hist, "E %s ", table ? "embryos" : "flows");
@@ -1229,6 +1272,21 @@ static int replay(struct run *R, const char *path, const char *name)
 			idx++;
 		} else if (!strncmp(line, "S ", 2)) {
 			usleep(atoi(line + 2) * 1000);
+		} else if (!strncmp(line, "A ", 2)) {
+			unsigned long long ns = strtoull(line + 2, NULL, 10);
+			const char *t = strchr(line + 2, ' ');
+			int table = t && !strncmp(t + 1, "embryos", 7);
+			struct xlb_flow_key k[2];
+			const char *h;
+
+			memset(k, 0, sizeof(k));
+			h = t ? t + 1 + (table ? 8 : 6) : line;
+			unhex(h, (uint8_t *)&k[0], sizeof(k[0]));
+			h = strchr(h, ' ');
+			if (h)
+				unhex(h + 1, (uint8_t *)&k[1], sizeof(k[1]));
+			for (int i = 0; i < 2; i++)
+				age_entry(in, table, &k[i], ns);
 		} else if (!strncmp(line, "E ", 2)) {
 			struct xlb_flow_key k;
 			int table = !strncmp(line + 2, "embryos", 7);
@@ -1386,9 +1444,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)(insts[0].model.stats[XLB_STAT_SYN_RESCHEDULED] +
 				    insts[1].model.stats[XLB_STAT_SYN_RESCHEDULED]));
 	printf("  table events: %llu evictions, %llu pairs expired, %llu "
-	       "pauses of %d ms\n",
+	       "pairs aged, %llu pauses of %d ms\n",
 	       (unsigned long long)R.fig.evictions,
 	       (unsigned long long)R.fig.gc_pairs,
+	       (unsigned long long)R.fig.aged,
 	       (unsigned long long)R.fig.sleeps, SLEEP_MS);
 	printf("  mismatching packets %llu (explained by known bug B1 %llu, "
 	       "B2 %llu, unexplained %llu)\n",

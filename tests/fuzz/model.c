@@ -184,6 +184,9 @@ static int table_insert(struct m_table *t, const struct xlb_flow_key *k,
 	e->touched = touched;
 	e->created_lo = created_lo;
 	e->created_hi = created_hi;
+	/* a client entry is created with last_seen_ns = created_ns */
+	e->seen_lo = touched ? created_lo : 0;
+	e->seen_hi = touched ? created_hi : 0;
 	e->next = t->buckets[b];
 	t->buckets[b] = e;
 	e->idx = t->n;
@@ -604,10 +607,41 @@ static void count(struct model *m, uint32_t stat)
  * acknowledge for the pair to be promoted); last_seen_ns (only whether it
  * is set matters here).  Returns whether the entry changed.
  */
-static bool touch_entry(struct m_entry *e, const struct m_pkt *p)
+/* bpf/flow.h XLB_TOUCH_NS */
+#define M_TOUCH_NS 1000000000ULL
+
+/* last_seen_ns of an entry a packet goes through at the coarse-clock
+ * reading c (flow_touch(): refreshed if (u64)(now - last_seen) >=
+ * XLB_TOUCH_NS, so also when a precise creation stamp is ahead of the
+ * coarse clock); when it depends on the exact readings, the interval
+ * grows to cover both outcomes. */
+static void touch_seen(struct m_entry *e, const struct m_clock *c)
+{
+	bool surely, surely_not;
+
+	if (!e->touched) {
+		e->seen_lo = c->clo;
+		e->seen_hi = c->chi;
+		return;
+	}
+	surely = c->clo >= e->seen_hi + M_TOUCH_NS || c->chi < e->seen_lo;
+	surely_not = c->clo >= e->seen_hi && c->chi < e->seen_lo + M_TOUCH_NS;
+	if (surely) {
+		e->seen_lo = c->clo;
+		e->seen_hi = c->chi;
+	} else if (!surely_not) {
+		e->seen_lo = e->seen_lo < c->clo ? e->seen_lo : c->clo;
+		e->seen_hi = e->seen_hi > c->chi ? e->seen_hi : c->chi;
+	}
+}
+
+static bool touch_entry(struct m_entry *e, const struct m_pkt *p,
+			const struct m_clock *now)
 {
 	uint8_t bits = 0, old = e->val.flags;
 	bool was = e->touched;
+
+	touch_seen(e, now);
 
 	if (p->proto == IPPROTO_TCP) {
 		if (p->tcp_flags & TCP_FIN)
@@ -694,6 +728,12 @@ static struct m_entry *embryo_partner(struct model *m,
 	return key_eq(&back, k) ? o : NULL;
 }
 
+static void seen_copy(struct m_entry *to, const struct m_entry *from)
+{
+	to->seen_lo = from->seen_lo;
+	to->seen_hi = from->seen_hi;
+}
+
 /*
  * The client spoke again after the backend answered: the pair moves from
  * xlb_embryos to xlb_flows (both entries as they are, cached next hops
@@ -711,6 +751,8 @@ static struct m_entry *promote(struct model *m, const struct xlb_flow_key *fkey,
 	swap_key(&f.val.rewritten, &rkey);
 	err = table_insert(&m->flows, fkey, &f.val, &f.nh, f.touched,
 			   f.created_lo, f.created_hi);
+	if (!err)
+		seen_copy(m_table_find(&m->flows, fkey), &f);
 	touch(r, 0, fkey);
 	if (err && err != -17) {
 		*reason = XLB_STAT_DROP_TABLE_FULL;
@@ -718,6 +760,8 @@ static struct m_entry *promote(struct model *m, const struct xlb_flow_key *fkey,
 	}
 	err = table_insert(&m->flows, &rkey, &v.val, &v.nh, v.touched,
 			   v.created_lo, v.created_hi);
+	if (!err)
+		seen_copy(m_table_find(&m->flows, &rkey), &v);
 	touch(r, 0, &rkey);
 	if (err && err != -17) {
 		m_table_delete(&m->flows, fkey);
@@ -784,7 +828,7 @@ static struct m_entry *flow_find(struct model *m, struct m_pkt *p,
 	/* the client confirms the backend's answer: the pair moves to
 	 * xlb_flows, with what this packet records (its FIN/RST) */
 	if (confirmed(p, partner)) {
-		touch_entry(e, p);
+		touch_entry(e, p, &m->now);
 		touch(r, 1, &p->key);
 		e = promote(m, &p->key, e, partner, reason, r);
 		if (e) {
@@ -816,9 +860,67 @@ static int older_than(uint64_t now_lo, uint64_t now_hi, uint64_t lo,
  * that needs it (bpf/flow.h XLB_EMBRYO_GRACE_NS). */
 #define M_EMBRYO_GRACE_NS 1000000000ULL
 
+/* A closed pair quiet this long gives its NAT port away (bpf/flow.h
+ * XLB_CLOSED_GRACE_NS). */
+#define M_CLOSED_GRACE_NS 2000000000ULL
+
+/* Has entry e been quiet for M_CLOSED_GRACE_NS at the precise reading of
+ * the current packet?  1, 0, or -1 (depends on the exact readings). */
+static int quiet(const struct model *m, const struct m_entry *e)
+{
+	struct m_result scratch = { 0 };
+
+	/* signed in the program: a stamp ahead of now is not old */
+	return older_than(m->now.lo, m->now.hi, e->seen_lo, e->seen_hi,
+			  M_CLOSED_GRACE_NS, &scratch);
+}
+
+/* bpf/flow.h flow_free_closed(): the NAT port of rkey is held by the
+ * established entry `old`; free it (both entries of the pair removed)
+ * if its connection is closed (RST either way, FIN both ways) and both
+ * entries are quiet.  1 if freed, 0 if not. */
+static int free_closed(struct model *m, const struct xlb_flow_key *rkey,
+		       struct m_entry *old, struct m_result *r)
+{
+	struct xlb_flow_key fkey, back;
+	struct m_entry *fwd;
+	uint8_t a, b;
+	int qa, qb;
+
+	if (old->val.rewritten.proto != IPPROTO_TCP)
+		return 0;
+	swap_key(&old->val.rewritten, &fkey);
+	fwd = m_table_find(&m->flows, &fkey);
+	if (!fwd)
+		return 0;
+	swap_key(&fwd->val.rewritten, &back);
+	back.family = rkey->family; /* the program compares all but family */
+	if (!key_eq(&back, rkey))
+		return 0;
+	a = old->val.flags;
+	b = fwd->val.flags;
+	if (!((a | b) & XLB_FLOW_RST_SEEN) && !(a & b & XLB_FLOW_FIN_SEEN))
+		return 0;
+	qa = quiet(m, old);
+	qb = quiet(m, fwd);
+	if (!qa || !qb)
+		return 0;
+	if (qa < 0 || qb < 0) {
+		r->clock_uncertain = true;
+		return 0;
+	}
+	m_table_delete(&m->flows, &fkey);
+	touch(r, 0, &fkey);
+	m_table_delete(&m->flows, rkey);
+	touch(r, 0, rkey);
+	count(m, XLB_STAT_PORT_TAKEOVER);
+	return 1;
+}
+
 /* Claim the NAT port of rkey (bpf/flow.h flow_claim_port()): 0, -EEXIST,
  * or -E2BIG.  A port held by a half-open entry older than the grace time
- * is taken over: that entry's partner is removed, the entry replaced. */
+ * is taken over: that entry's partner is removed, the entry replaced; so
+ * is one held by a closed, quiet established pair (free_closed()). */
 static int claim_port(struct model *m, const struct xlb_flow_key *rkey,
 		      const struct xlb_flow *rev, struct m_result *r)
 {
@@ -826,7 +928,8 @@ static int claim_port(struct model *m, const struct xlb_flow_key *rkey,
 	struct m_entry *old;
 	int err;
 
-	if (m_table_find(&m->flows, rkey))
+	old = m_table_find(&m->flows, rkey);
+	if (old && !free_closed(m, rkey, old, r))
 		return -17;
 	err = table_insert(&m->embryos, rkey, rev, NULL, false, m->now.lo,
 			   m->now.hi);
@@ -1260,8 +1363,8 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 	if (created || promoted) {
 		copy = *e;
 		e = &copy;
-		touch_entry(e, p);
-	} else if (touch_entry(e, p)) {
+		touch_entry(e, p, &m->now);
+	} else if (touch_entry(e, p, &m->now)) {
 		touch(r, m_table_find(&m->flows, &e->key) == e ? 0 : 1, &e->key);
 	}
 	to = e->val.rewritten;

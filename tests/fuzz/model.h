@@ -192,6 +192,7 @@ struct m_entry {
 	struct m_nh nh;
 	bool touched; /* last_seen_ns != 0 (a packet went through it) */
 	uint64_t created_lo, created_hi; /* created_ns, as an interval */
+	uint64_t seen_lo, seen_hi; /* last_seen_ns, as an interval (touched) */
 	struct m_entry *next; /* bucket chain */
 	size_t idx;           /* position in items[] */
 };

@@ -398,6 +398,7 @@ enum dir { C2B, B2C };
 #define F_NEW 1u     /* the packet must create the connection */
 #define F_RESCHED 2u /* ... replacing a finished one (syn_rescheduled) */
 #define F_TAKEOVER 8u /* ... on the NAT port of a stale half-open pair */
+#define F_TAKEOVER_CLOSED 16u /* ... of a closed, quiet established pair */
 
 struct conn {
 	int svc;
@@ -776,6 +777,10 @@ static bool do_fwd(const char *name, struct conn *c, enum dir dir,
 		/* the stale pair that held the port is removed */
 		d_stat(&e.delta, XLB_STAT_PORT_TAKEOVER);
 		e.embryos_delta -= 2;
+	}
+	if (flags & F_TAKEOVER_CLOSED) {
+		d_stat(&e.delta, XLB_STAT_PORT_TAKEOVER);
+		e.flows_delta -= 2;
 	}
 	if (flags & F_RESCHED) {
 		/* the finished pair goes from the table that held it */
@@ -1877,6 +1882,9 @@ static int age_pair(const struct conn *c, __u64 ns)
 		if (bpf_map_lookup_elem(fd, &k[i], &v))
 			return -errno;
 		v.created_ns = v.created_ns > ns ? v.created_ns - ns : 0;
+		if (v.last_seen_ns) /* 0: no packet yet, stays so */
+			v.last_seen_ns = v.last_seen_ns > ns ?
+						 v.last_seen_ns - ns : 1;
 		if (bpf_map_update_elem(fd, &k[i], &v, BPF_EXIST))
 			return -errno;
 	}
@@ -2052,6 +2060,7 @@ static void test_half_open(void)
  * tables emptied: NAT port takeover from stale half-open pairs.
  */
 static void test_port_takeover(void);
+static void test_closed_takeover(struct conn *t3, struct conn *t4);
 
 static void test_nat_range(void)
 {
@@ -2245,6 +2254,93 @@ static void test_port_takeover(void)
 			C2B, &s, XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
 		fwd_c2b("takeover_old_established_pair_still_forwards", &t3,
 			PKT_TCP_ACK, 5, 0, -1);
+	}
+	test_closed_takeover(&t3, &t4);
+}
+
+/*
+ * (e) NAT port takeover from closed established pairs (RST either way or
+ * FIN both ways) whose entries both saw their last packet 2 s ago or
+ * more; on the two-port instance, after (d): t3 (established) holds one
+ * port, t4 (half-open) the other.
+ */
+static void test_closed_takeover(struct conn *t3, struct conn *t4)
+{
+	struct conn t5 = CONN(S_ONE, "203.0.113.98", 6001);
+	struct conn t6 = CONN(S_ONE, "203.0.113.99", 6001);
+	struct conn gone;
+	struct xlb_flow_key k;
+	struct pkt_spec s;
+	char why[WHY_LEN] = "";
+	__u16 port3 = t3->nat_port, port4 = t4->nat_port;
+
+	if (!t3->established || t4->established) {
+		xtest_fail("closed_takeover_setup", "t3 not established or t4 "
+			   "not half-open after the takeover tests");
+		return;
+	}
+	c2b_spec(&t5, &s, PKT_TCP_SYN, 0);
+	/* FIN one way: closing, not closed, however quiet */
+	if (!fwd_b2c("closed_takeover_backend_fin", t3,
+		     PKT_TCP_FIN | PKT_TCP_ACK, 0))
+		return;
+	age("closed_takeover_half_closed_never_taken_over", t3, 10 * SEC_NS);
+	not_fwd("closed_takeover_half_closed_never_taken_over", &t5, C2B, &s,
+		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
+	/* FIN both ways: closed, but the client's FIN is fresh */
+	if (!fwd_c2b("closed_takeover_client_fin", t3,
+		     PKT_TCP_FIN | PKT_TCP_ACK, 0, 0, -1))
+		return;
+	not_fwd("closed_takeover_fresh_close_blocks", &t5, C2B, &s, XDP_DROP,
+		XLB_STAT_DROP_NAT_PORTS, 0);
+	age("closed_takeover_quiet_1s_blocks", t3, SEC_NS);
+	not_fwd("closed_takeover_quiet_1s_blocks", &t5, C2B, &s, XDP_DROP,
+		XLB_STAT_DROP_NAT_PORTS, 0);
+	age("closed_takeover_quiet_2s_taken_over", t3, SEC_NS);
+	if (!fwd_c2b("closed_takeover_quiet_2s_taken_over", &t5, PKT_TCP_SYN,
+		     0, F_NEW | F_TAKEOVER_CLOSED, -1))
+		return;
+	key_c2b(t3, &k);
+	if (t5.nat_port != port3)
+		snprintf(why, sizeof(why), "new pair got port %u, the closed "
+			 "pair held %u", t5.nat_port, port3);
+	else if (!key_absent(&k))
+		snprintf(why, sizeof(why), "old client entry %s left behind",
+			 key_str(&k));
+	else if (!check_pair(t4, why, sizeof(why)))
+		strncat(why, " (half-open t4)", sizeof(why) - strlen(why) - 1);
+	report("closed_takeover_old_pair_gone_others_kept", !why[0], why);
+	fwd_b2c("closed_takeover_backend_reply_reaches_new_client", &t5,
+		PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	gone = *t3;
+	gone.be = -1;
+	c2b_spec(&gone, &s, PKT_TCP_ACK, 0);
+	not_fwd("closed_takeover_old_client_ack_dropped_no_flow", &gone, C2B,
+		&s, XDP_DROP, XLB_STAT_DROP_NO_FLOW, 0);
+
+	/* RST one way closes too: t4 established, then reset by its
+	 * backend; its port goes to t6 once quiet */
+	if (!fwd_b2c("closed_takeover_t4_synack", t4,
+		     PKT_TCP_SYN | PKT_TCP_ACK, 0) ||
+	    !fwd_c2b("closed_takeover_t4_ack_promotes", t4, PKT_TCP_ACK, 0, 0,
+		     -1) ||
+	    !fwd_b2c("closed_takeover_t4_backend_rst", t4, PKT_TCP_RST, 0))
+		return;
+	c2b_spec(&t6, &s, PKT_TCP_SYN, 0);
+	not_fwd("closed_takeover_fresh_reset_blocks", &t6, C2B, &s, XDP_DROP,
+		XLB_STAT_DROP_NAT_PORTS, 0);
+	age("closed_takeover_reset_quiet_taken_over", t4, 2 * SEC_NS);
+	if (fwd_c2b("closed_takeover_reset_quiet_taken_over", &t6, PKT_TCP_SYN,
+		    0, F_NEW | F_TAKEOVER_CLOSED, -1)) {
+		key_c2b(t4, &k);
+		why[0] = 0;
+		if (t6.nat_port != port4)
+			snprintf(why, sizeof(why), "new pair got port %u, the "
+				 "reset pair held %u", t6.nat_port, port4);
+		else if (!key_absent(&k))
+			snprintf(why, sizeof(why), "old client entry %s left "
+				 "behind", key_str(&k));
+		report("closed_takeover_reset_pair_gone", !why[0], why);
 	}
 }
 
