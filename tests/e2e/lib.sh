@@ -447,6 +447,31 @@ http_loop() {
 		done' _ "$count" "$url"
 }
 
+# stat_of NAME: one counter of `xlb stats -j` (the "counters" object).
+STATS_JSON=""
+stats_snap() { STATS_JSON=$(xlb_cmd stats -i "$LB_IF" -j 2>/dev/null); }
+stat_of() {
+	printf '%s' "$STATS_JSON" | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+def find(o, k):
+    if isinstance(o, dict):
+        if k in o and not isinstance(o[k], (dict, list)):
+            return o[k]
+        for v in o.values():
+            r = find(v, k)
+            if r is not None:
+                return r
+    elif isinstance(o, list):
+        for v in o:
+            r = find(v, k)
+            if r is not None:
+                return r
+    return None
+v = find(d, sys.argv[1])
+print(v if v is not None else -1)' "$1"
+}
+
 # count WORD FILE: lines of FILE whose first field is WORD.
 count() { awk -v w="$1" '$1 == w { n++ } END { print n + 0 }' "$2"; }
 

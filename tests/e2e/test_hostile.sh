@@ -161,31 +161,6 @@ attacker_up() {
 
 lb_mac() { ip -n "$NS_LB" -o link show dev "$LB_IF" | grep -o 'link/ether [0-9a-f:]*' | awk '{ print $2 }'; }
 
-# stat_of NAME: one counter of `xlb stats -j` (the "counters" object).
-STATS_JSON=""
-stats_snap() { STATS_JSON=$(xlb_cmd stats -i "$LB_IF" -j 2>/dev/null); }
-stat_of() {
-	printf '%s' "$STATS_JSON" | "$PY" -c '
-import json, sys
-d = json.load(sys.stdin)
-def find(o, k):
-    if isinstance(o, dict):
-        if k in o and not isinstance(o[k], (dict, list)):
-            return o[k]
-        for v in o.values():
-            r = find(v, k)
-            if r is not None:
-                return r
-    elif isinstance(o, list):
-        for v in o:
-            r = find(v, k)
-            if r is not None:
-                return r
-    return None
-v = find(d, sys.argv[1])
-print(v if v is not None else -1)' "$1"
-}
-
 # sniffers_start: a marker counter on the client and both backends.
 SNIFF_PIDS=()
 sniffers_start() {

@@ -110,9 +110,40 @@ case_transfer_10mb() {
 	done
 }
 
+# A closed connection's NAT port goes to a new connection after 2 s of
+# silence (bpf/flow.h flow_free_closed), not after the daemon's 10 s
+# closed timeout.  8 NAT ports, one backend (Python's HTTP/1.0 server
+# closes first, so each tuple sits in TIME_WAIT on the backend): 8
+# connections hold every port; 3.5 s later 8 more connections all
+# succeed on the same ports (the backend's TIME_WAIT takes the new SYNs),
+# port_takeover +8 or more, no drop_nat_ports.  Without the takeover the
+# second batch waits for the expiry (10-12 s) and its first curls time out.
+case_nat_ports_reused_after_close() {
+	local out1=$CASE_DIR/first.txt out2=$CASE_DIR/second.txt tw t0 t1 d0 d1
+	need_xlb || return
+	start_http "$NS_BE1" "$BE1_IP" backend-01 || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP" --nat-ports 20000-20007 || return
+	http_loop "$NS_CLI" 8 "http://$VIP:8000/" >"$out1"
+	[ "$(count backend-01 "$out1")" = 8 ] ||
+		{ fail "first 8 connections: $(tr '\n' ' ' <"$out1")"; return; }
+	tw=$(ip netns exec "$NS_BE1" ss -Htan state time-wait "( sport = :8000 )" | grep -c ":2000[0-7]")
+	info "backend sockets in TIME_WAIT on NAT ports 20000-20007: $tw"
+	[ "$tw" -ge 1 ] || { fail "no TIME_WAIT socket on the backend: the test proves nothing"; return; }
+	stats_snap; t0=$(stat_of port_takeover) d0=$(stat_of drop_nat_ports)
+	sleep 3.5
+	http_loop "$NS_CLI" 8 "http://$VIP:8000/" >"$out2"
+	stats_snap; t1=$(stat_of port_takeover) d1=$(stat_of drop_nat_ports)
+	info "second 8 connections: $(count backend-01 "$out2") answered; port_takeover +$((t1 - t0)), drop_nat_ports +$((d1 - d0))"
+	[ "$(count backend-01 "$out2")" = 8 ] ||
+		{ fail "second 8 connections, 3.5 s after the first closed: $(tr '\n' ' ' <"$out2")"; return; }
+	[ $((t1 - t0)) -ge 8 ] || { fail "port_takeover +$((t1 - t0)), expected 8 or more"; return; }
+	[ "$d1" = "$d0" ] || fail "drop_nat_ports +$((d1 - d0))"
+}
+
 run_case same_source_port_http full2 case_same_source_port_http
 run_case same_source_port_echo full2 case_same_source_port_echo
 run_case udp full case_udp
 run_case lb_local_service full case_lb_local_service
 run_case transfer_10mb full case_transfer_10mb
+run_case nat_ports_reused_after_close full case_nat_ports_reused_after_close
 e2e_finish
