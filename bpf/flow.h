@@ -173,7 +173,7 @@ struct flow_new_ctx {
  * at most once a second (XLB_TOUCH_NS), so this is at least 1 s of
  * silence: the final ACK and any retransmitted FIN are through.  The
  * backend's TIME_WAIT accepts the new SYN on the same tuple (timestamps,
- * or a higher sequence number: RFC 6191), as it does with any NAT. */
+ * or a higher sequence number: RFC 6191), as when a client host reuses a port. */
 #define XLB_CLOSED_GRACE_NS 2000000000ULL
 
 static __always_inline bool flow_key_eq(const struct xlb_flow_key *a,
