@@ -1006,7 +1006,8 @@ int xlb_health_parse_status_line(const char *buf, size_t len, int *status)
 	if (len < need)
 		return 0;
 	*status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-	return *status >= 100 ? 1 : -EBADMSG;
+	/* RFC 9110 15: status codes are 100-599 */
+	return *status >= 100 && *status <= 599 ? 1 : -EBADMSG;
 }
 
 /* ------------------------------------------------------------------ */
