@@ -101,7 +101,7 @@ static __always_inline void flow_touch(struct xlb_flow *f,
 	    (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) ==
 		    (XLB_TCP_SYN | XLB_TCP_ACK) &&
 	    !(f->flags & XLB_FLOW_SYN_ACK_SEEN)) {
-		f->syn_ack_seq = p->tcp->seq;
+		f->syn_seq = p->tcp->seq;
 		bits |= XLB_FLOW_SYN_ACK_SEEN;
 	}
 	if ((f->flags & bits) != bits)
@@ -125,7 +125,7 @@ static __always_inline bool flow_confirmed(const struct xlb_pkt *p,
 	    !(rev->flags & XLB_FLOW_SYN_ACK_SEEN))
 		return false;
 	return p->tcp->ack_seq ==
-	       bpf_htonl(bpf_ntohl(rev->syn_ack_seq) + 1);
+	       bpf_htonl(bpf_ntohl(rev->syn_seq) + 1);
 }
 
 /* A client SYN that hits an existing entry starts a new connection on the
@@ -143,6 +143,30 @@ static __always_inline bool flow_is_over(const struct xlb_flow *f,
 	other = bpf_map_lookup_elem(table, &partner);
 	return other &&
 	       (other->flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN));
+}
+
+/* Does a client SYN on a half-open pair (fwd/rev) start a new connection?
+ * Yes once a FIN or RST was seen: the backend refused, or the client gave
+ * up and tries again.  Except for the pair's own SYN again (same sequence
+ * number) after only the client reset: that is Linux's answer to a stale
+ * ACK in SYN_SENT (for instance from the backend's TIME_WAIT on a reused
+ * NAT tuple): a RST, then the same SYN at once, which the backend now
+ * accepts on the same tuple.  That retransmission stays on the pair and
+ * the pair forgets the client's RST; rescheduling it would take another
+ * schedule slot and another NAT port for the same connection. */
+static __always_inline bool flow_syn_restarts(const struct xlb_pkt *p,
+					      struct xlb_flow *fwd,
+					      const struct xlb_flow *rev)
+{
+	const __u8 over = XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN;
+
+	if (!((fwd->flags | rev->flags) & over))
+		return false;
+	if ((rev->flags & over) || (fwd->flags & XLB_FLOW_FIN_SEEN) ||
+	    p->tcp->seq != fwd->syn_seq)
+		return true;
+	fwd->flags &= ~XLB_FLOW_RST_SEEN;
+	return false;
 }
 
 /* A bare SYN from the client (not a SYN-ACK, RST or FIN). */
@@ -321,6 +345,8 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 	fwd->rewritten.family = rkey.family;
 	fwd->created_ns = now_ns;
 	fwd->last_seen_ns = now_ns;
+	if (c->pkt->tcp)
+		fwd->syn_seq = c->pkt->tcp->seq;
 	fwd->backend_id = c->backend_id;
 	fwd->service_id = c->svc->id;
 	fwd->dir = XLB_DIR_TO_BACKEND;

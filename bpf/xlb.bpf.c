@@ -196,9 +196,7 @@ static __noinline int flow_find(struct xlb_pkt *p, struct xlb_flow *scratch,
 		return 0;
 	}
 	/* a SYN after the backend refused (RST) or a FIN: start afresh */
-	if (pkt_is_bare_syn(p) &&
-	    ((f->flags | partner->flags) &
-	     (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN))) {
+	if (pkt_is_bare_syn(p) && flow_syn_restarts(p, f, partner)) {
 		flow_delete_pair(&xlb_embryos, &p->key, f);
 		count(XLB_STAT_SYN_RESCHEDULED);
 		return 0;

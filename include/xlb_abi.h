@@ -73,7 +73,7 @@ enum xlb_tcp_state {
 /* Per-direction flag bits in xlb_flow.flags */
 #define XLB_FLOW_FIN_SEEN (1u << 0) /* this direction sent a FIN */
 #define XLB_FLOW_RST_SEEN (1u << 1) /* this direction sent a RST */
-#define XLB_FLOW_SYN_ACK_SEEN (1u << 2) /* TO_CLIENT: syn_ack_seq is set */
+#define XLB_FLOW_SYN_ACK_SEEN (1u << 2) /* TO_CLIENT: syn_seq is set */
 
 /*
  * Connection-tracking value.  rewritten is the tuple the packet leaves
@@ -98,7 +98,8 @@ struct xlb_flow {
 	__u16 service_id;
 	__u8 dir;   /* enum xlb_flow_dir */
 	__u8 flags; /* XLB_FLOW_* bits, this direction */
-	__be32 syn_ack_seq; /* TO_CLIENT, TCP: the backend's SYN-ACK seq */
+	__be32 syn_seq; /* TCP: the seq of this direction's SYN (TO_BACKEND:
+			 * the client's SYN; TO_CLIENT: the backend's SYN-ACK) */
 	__u32 nh_max_bytes; /* largest IP packet the FIB passed for nh (MTU) */
 };
 

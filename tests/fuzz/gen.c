@@ -258,7 +258,8 @@ static void spec_of(struct gen *g, struct pkt_spec *s, const struct tuple *t,
 }
 
 static size_t build_ack(struct gen *g, const struct tuple *t, uint8_t flags,
-			uint8_t *buf, size_t cap, const uint32_t *ack)
+			uint8_t *buf, size_t cap, const uint32_t *ack,
+			const uint32_t *seq)
 {
 	struct pkt_spec s;
 	size_t n;
@@ -266,6 +267,8 @@ static size_t build_ack(struct gen *g, const struct tuple *t, uint8_t flags,
 	spec_of(g, &s, t, flags);
 	if (ack)
 		s.ack = *ack;
+	if (seq)
+		s.seq = *seq;
 	n = pkt_build(&s, buf, cap < MAX_GEN_FRAME ? cap : MAX_GEN_FRAME);
 	if (!n) { /* too big: no payload */
 		s.payload_len = 0;
@@ -277,7 +280,7 @@ static size_t build_ack(struct gen *g, const struct tuple *t, uint8_t flags,
 static size_t build(struct gen *g, const struct tuple *t, uint8_t flags,
 		    uint8_t *buf, size_t cap)
 {
-	return build_ack(g, t, flags, buf, cap, NULL);
+	return build_ack(g, t, flags, buf, cap, NULL, NULL);
 }
 
 /* A random live entry of the model with direction dir (-1: any). */
@@ -382,8 +385,8 @@ static size_t gen_tracked(struct gen *g, const struct model *m, int dir,
 	const struct m_entry *e = pick_entry(g, m, dir);
 	struct tuple t;
 	uint8_t flags;
-	uint32_t ack = 0;
-	bool have_ack = false;
+	uint32_t ack = 0, seq = 0;
+	bool have_ack = false, have_seq = false;
 	size_t n;
 
 	if (!e)
@@ -406,18 +409,27 @@ static size_t gen_tracked(struct gen *g, const struct model *m, int dir,
 		rev = m_table_find(&m->embryos, &pk);
 		if (rev && (rev->val.flags & XLB_FLOW_SYN_ACK_SEEN) &&
 		    chance(g, 75)) {
-			ack = ntohl(rev->val.syn_ack_seq) + (chance(g, 90) ? 1 : 0);
+			ack = ntohl(rev->val.syn_seq) + (chance(g, 90) ? 1 : 0);
 			if (chance(g, 80))
 				flags = chance(g, 80) ? PKT_TCP_ACK :
 					PKT_TCP_ACK | (chance(g, 50) ? PKT_TCP_RST : PKT_TCP_FIN);
 			have_ack = true;
 		}
 	}
-	snprintf(desc, dl, "%s %s%u flags %02x%s",
+	/* a client SYN on its connection: the same SYN again (a
+	 * retransmission) or, half the time, a new attempt */
+	if (dir == XLB_DIR_TO_BACKEND && t.proto == IPPROTO_TCP &&
+	    (flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN) {
+		seq = chance(g, 50) ? ntohl(e->val.syn_seq) : gen_below(g, 1u << 31);
+		have_seq = true;
+	}
+	snprintf(desc, dl, "%s %s%u flags %02x%s%s",
 		 dir == XLB_DIR_TO_CLIENT ? "reply" : "client",
 		 t.proto == IPPROTO_TCP ? "tcp" : "udp", t.family, flags,
-		 have_ack ? " acks the SYN-ACK" : "");
-	n = build_ack(g, &t, flags, buf, cap, have_ack ? &ack : NULL);
+		 have_ack ? " acks the SYN-ACK" : "",
+		 have_seq && seq == ntohl(e->val.syn_seq) ? " same SYN" : "");
+	n = build_ack(g, &t, flags, buf, cap, have_ack ? &ack : NULL,
+		      have_seq ? &seq : NULL);
 	if (t.proto == IPPROTO_UDP && chance(g, 20)) {
 		udp_zero_sum_out(buf, n, &e->val.rewritten);
 		snprintf(desc + strlen(desc), dl - strlen(desc), " csum-edge");

@@ -218,8 +218,9 @@ bool m_flow_equal(const struct m_entry *e, const struct xlb_flow *b,
 	if (memcmp(&a->rewritten, &b->rewritten, sizeof(a->rewritten)) ||
 	    a->backend_id != b->backend_id || a->service_id != b->service_id ||
 	    a->dir != b->dir || a->flags != b->flags ||
-	    ((a->flags & XLB_FLOW_SYN_ACK_SEEN) &&
-	     a->syn_ack_seq != b->syn_ack_seq))
+	    ((a->flags & XLB_FLOW_SYN_ACK_SEEN ||
+	      a->dir == XLB_DIR_TO_BACKEND) &&
+	     a->syn_seq != b->syn_seq))
 		return false;
 	if (!e->nh.lo)
 		return b->nh_at_ns == 0;
@@ -651,7 +652,7 @@ static bool touch_entry(struct m_entry *e, const struct m_pkt *p,
 		if (e->val.dir == XLB_DIR_TO_CLIENT &&
 		    (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
 		    !(e->val.flags & XLB_FLOW_SYN_ACK_SEEN)) {
-			memcpy(&e->val.syn_ack_seq, p->f + p->l4 + 4, 4);
+			memcpy(&e->val.syn_seq, p->f + p->l4 + 4, 4);
 			bits |= XLB_FLOW_SYN_ACK_SEEN;
 		}
 	}
@@ -674,8 +675,29 @@ static bool confirmed(const struct m_pkt *p, const struct m_entry *rev)
 	    !(rev->val.flags & XLB_FLOW_SYN_ACK_SEEN))
 		return false;
 	memcpy(&ack, p->f + p->l4 + 8, 4);
-	seq = rev->val.syn_ack_seq;
+	seq = rev->val.syn_seq;
 	return ntohl(ack) == ntohl(seq) + 1;
+}
+
+/* bpf/flow.h flow_syn_restarts(): does a client SYN on the half-open
+ * pair fwd/rev start a new connection?  After a FIN or RST, yes, except
+ * for the pair's own SYN again after only the client reset: that one
+ * stays, and the client entry forgets its RST. */
+static bool syn_restarts(const struct m_pkt *p, struct m_entry *fwd,
+			 const struct m_entry *rev, struct m_result *r)
+{
+	const uint8_t over = XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN;
+	uint32_t seq;
+
+	if (!((fwd->val.flags | rev->val.flags) & over))
+		return false;
+	memcpy(&seq, p->f + p->l4 + 4, 4);
+	if ((rev->val.flags & over) || (fwd->val.flags & XLB_FLOW_FIN_SEEN) ||
+	    seq != fwd->val.syn_seq)
+		return true;
+	fwd->val.flags &= ~XLB_FLOW_RST_SEEN;
+	touch(r, 1, &fwd->key);
+	return false;
 }
 
 static bool bare_syn(const struct m_pkt *p)
@@ -812,9 +834,7 @@ static struct m_entry *flow_find(struct model *m, struct m_pkt *p,
 	if (e->val.dir != XLB_DIR_TO_BACKEND)
 		return e; /* the backend's packets go through their half */
 	/* a SYN after a RST or FIN of this half-open pair: start afresh */
-	if (bare_syn(p) &&
-	    ((e->val.flags | partner->val.flags) &
-	     (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN))) {
+	if (bare_syn(p) && syn_restarts(p, e, partner, r)) {
 		struct xlb_flow_key pk;
 
 		swap_key(&e->val.rewritten, &pk);
@@ -1033,6 +1053,8 @@ static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 	fwd.backend_id = bid;
 	fwd.service_id = sid;
 	fwd.dir = XLB_DIR_TO_BACKEND;
+	if (p->proto == IPPROTO_TCP) /* the client's SYN: its sequence */
+		memcpy(&fwd.syn_seq, p->f + p->l4 + 4, 4);
 	err = table_insert(&m->embryos, &p->key, &fwd, NULL, true, m->now.lo,
 			   m->now.hi);
 	touch(r, 1, &p->key);

@@ -1918,6 +1918,7 @@ static void test_half_open(void)
 	struct conn bl = CONN(S_TCP, "203.0.113.105", 44005);
 	struct pkt_spec bs;
 	struct conn rb = CONN(S_TCP, "203.0.113.104", 44004);
+	struct conn sa = CONN(S_TCP, "203.0.113.106", 44006);
 	struct flows_snap snap = { 0 };
 	struct xlb_flow_key kc, kb;
 	struct xlb_flow fc0, fb0, fc, fb;
@@ -2038,8 +2039,41 @@ static void test_half_open(void)
 			 "0x%x, expected RST seen (0x%x)", fc.flags,
 			 XLB_FLOW_RST_SEEN);
 		report("halfopen_promoting_rst_recorded", ok, why);
-		fwd_c2b("halfopen_syn_after_promoting_rst_rescheduled", &rs,
-			PKT_TCP_SYN, 0, F_NEW | F_RESCHED, -1);
+		/* a new attempt (another sequence number) is a new
+		 * connection */
+		c2b_spec(&rs, &bs, PKT_TCP_SYN, 0);
+		bs.seq = 77777;
+		fwd("halfopen_new_syn_after_client_rst_rescheduled", &rs, C2B,
+		    &bs, F_NEW | F_RESCHED, -1);
+	}
+	/* Linux's answer to a stale ACK in SYN_SENT (a backend's TIME_WAIT
+	 * on a reused NAT tuple answers the SYN with the old connection's
+	 * ACK): a RST, then the same SYN again at once.  That SYN stays on
+	 * its pair (same backend, same NAT port, no new schedule slot) and
+	 * the pair forgets the client's RST. */
+	if (fwd_c2b("halfopen_stale_ack_syn", &sa, PKT_TCP_SYN, 0, F_NEW, -1) &&
+	    fwd_c2b("halfopen_stale_ack_client_rst", &sa, PKT_TCP_RST, 0, 0,
+		    -1)) {
+		__u64 new_before = stat_now(XLB_STAT_NEW_FLOW);
+
+		if (fwd_c2b("halfopen_same_syn_after_client_rst_stays", &sa,
+			    PKT_TCP_SYN, 0, 0, -1)) {
+			key_c2b(&sa, &kc);
+			ok = !fx_flow_get(lb->m.embryos, &kc, &fc) &&
+			     !(fc.flags & XLB_FLOW_RST_SEEN) &&
+			     stat_now(XLB_STAT_NEW_FLOW) == new_before;
+			snprintf(why, sizeof(why), "client entry flags 0x%x "
+				 "(RST seen must be cleared), new_flow +%llu",
+				 fc.flags, (unsigned long long)(stat_now(
+					 XLB_STAT_NEW_FLOW) - new_before));
+			report("halfopen_same_syn_after_client_rst_forgets_rst",
+			       ok, why);
+		}
+		/* then the handshake completes on the same pair */
+		if (fwd_b2c("halfopen_stale_ack_synack", &sa,
+			    PKT_TCP_SYN | PKT_TCP_ACK, 0))
+			fwd_c2b("halfopen_stale_ack_ack_promotes", &sa,
+				PKT_TCP_ACK, 0, 0, -1);
 	}
 	/* The backend refuses a half-open connection (RST): the pair is
 	 * over; a new SYN on the tuple starts a new connection. */
