@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -158,9 +159,81 @@ static int read_all(int fd, struct xlb_flow_key **keys_out,
 	return 0;
 }
 
+/*
+ * Index of a snapshot by key (open addressing, at least twice as many
+ * slots as keys, slot = position + 1): the walk finds each entry's partner
+ * in the snapshot itself instead of asking the kernel once per entry.
+ * With a busy table that is most of the daemon's periodic work: two
+ * syscalls per connection every sweep.
+ */
+struct snap_index {
+	const struct xlb_flow_key *keys;
+	__u32 *slot;
+	size_t mask;
+};
+
+static size_t key_hash(const struct xlb_flow_key *k)
+{
+	const unsigned char *b = (const unsigned char *)k;
+	__u64 h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return (size_t)(h ^ (h >> 32));
+}
+
+static int snap_index_build(struct snap_index *x,
+			    const struct xlb_flow_key *keys, size_t n)
+{
+	size_t size = 64;
+
+	while (size < 2 * n)
+		size *= 2;
+	x->keys = keys;
+	x->mask = size - 1;
+	x->slot = calloc(size, sizeof(*x->slot));
+	if (!x->slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		size_t h = key_hash(&keys[i]) & x->mask;
+
+		while (x->slot[h])
+			h = (h + 1) & x->mask;
+		x->slot[h] = (__u32)(i + 1);
+	}
+	return 0;
+}
+
+/* Position of k in the snapshot, or -1. */
+static long snap_index_find(const struct snap_index *x,
+			    const struct xlb_flow_key *k)
+{
+	for (size_t h = key_hash(k) & x->mask; x->slot[h];
+	     h = (h + 1) & x->mask)
+		if (!memcmp(&x->keys[x->slot[h] - 1], k, sizeof(*k)))
+			return (long)x->slot[h] - 1;
+	return -1;
+}
+
+/* The partner entry pk: from the snapshot, else (inserted since, or a
+ * half pair) from the map.  0 or -1. */
+static int partner_of(int fd, const struct snap_index *x,
+		      const struct xlb_flow *vals, const struct xlb_flow_key *pk,
+		      struct xlb_flow *out)
+{
+	long j = snap_index_find(x, pk);
+
+	if (j >= 0) {
+		*out = vals[j];
+		return 0;
+	}
+	return bpf_map_lookup_elem(fd, pk, out) ? -1 : 0;
+}
+
 int xlb_conn_walk(int flows_fd, bool half_open,
 		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx)
 {
+	struct snap_index x = { 0 };
 	struct xlb_flow_key *keys;
 	struct xlb_flow *vals;
 	size_t n;
@@ -168,6 +241,13 @@ int xlb_conn_walk(int flows_fd, bool half_open,
 
 	if (err)
 		return err;
+	/* positions are kept as 32-bit slots */
+	err = n >= UINT32_MAX ? -E2BIG : snap_index_build(&x, keys, n);
+	if (err) {
+		free(keys);
+		free(vals);
+		return err;
+	}
 	for (size_t i = 0; i < n && !err; i++) {
 		struct xlb_conn c = { .key = keys[i], .fwd = vals[i],
 				      .half_open = half_open };
@@ -175,14 +255,14 @@ int xlb_conn_walk(int flows_fd, bool half_open,
 
 		if (vals[i].dir == XLB_DIR_TO_BACKEND) {
 			partner_key(&vals[i], &pk);
-			c.has_rev = !bpf_map_lookup_elem(flows_fd, &pk, &c.rev);
+			c.has_rev = !partner_of(flows_fd, &x, vals, &pk, &c.rev);
 		} else {
 			/* a backend->client entry: reported from its partner,
 			 * unless the partner is gone (a half pair) */
 			struct xlb_flow fwd;
 
 			partner_key(&vals[i], &pk);
-			if (!bpf_map_lookup_elem(flows_fd, &pk, &fwd))
+			if (!partner_of(flows_fd, &x, vals, &pk, &fwd))
 				continue;
 			c.key = pk;
 			memset(&c.fwd, 0, sizeof(c.fwd));
@@ -198,6 +278,7 @@ int xlb_conn_walk(int flows_fd, bool half_open,
 		}
 		err = cb(&c, ctx);
 	}
+	free(x.slot);
 	free(keys);
 	free(vals);
 	return err;

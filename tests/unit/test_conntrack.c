@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -271,10 +272,94 @@ out:
 	close(fd);
 }
 
+/* The walk pairs entries from its snapshot of the table: 12,000 full
+ * pairs (more than a batch, an index with collisions), 50 client entries
+ * without partner and 50 backend entries without partner; every
+ * connection reported exactly once, with its own partner's values. */
+#define WALK_PAIRS 12000
+#define WALK_HALVES 50
+
+struct walk_seen {
+	__u8 *hits; /* per client port - 1024 */
+	int full, fwd_only, rev_only, wrong;
+};
+
+static int walk_one(const struct xlb_conn *c, void *arg)
+{
+	struct walk_seen *w = arg;
+	__u16 port = ntohs(c->key.sport);
+
+	if (port < 1024 || port >= 1024 + WALK_PAIRS + 2 * WALK_HALVES) {
+		w->wrong++;
+		return 0;
+	}
+	w->hits[port - 1024]++;
+	if (!c->has_rev)
+		w->fwd_only++;
+	else if (c->fwd.flags == XLB_FLOW_RST_SEEN && !c->fwd.last_seen_ns)
+		w->rev_only++;
+	else if (c->rev.last_seen_ns != (__u64)port * 7 ||
+		 c->fwd.last_seen_ns != (__u64)port * 5)
+		w->wrong++; /* someone else's partner */
+	else
+		w->full++;
+	return 0;
+}
+
+static void test_walk_pairs(void)
+{
+	const char *name = "walk_pairs_from_snapshot";
+	const int total = WALK_PAIRS + 2 * WALK_HALVES;
+	struct walk_seen w = { 0 };
+	int fd, err = 0, dup = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_walk",
+			    sizeof(struct xlb_flow_key),
+			    sizeof(struct xlb_flow), 2 * total, NULL);
+	if (fd < 0) {
+		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
+			   strerror(errno));
+		return;
+	}
+	w.hits = calloc(total, 1);
+	for (int i = 0; i < total && !err && w.hits; i++) {
+		struct xlb_conn c;
+		__u16 port = (__u16)(1024 + i);
+		bool fwd = i < WALK_PAIRS + WALK_HALVES, rev = true;
+
+		if (i >= WALK_PAIRS && i < WALK_PAIRS + WALK_HALVES)
+			rev = false;
+		make_pair(&c, IPPROTO_TCP, port, (__u16)(20000 + i));
+		c.fwd.last_seen_ns = (__u64)port * 5;
+		c.rev.last_seen_ns = (__u64)port * 7;
+		err = insert_pair(fd, &c, fwd, rev);
+	}
+	if (!w.hits || err) {
+		xtest_fail(name, "setup: %s", w.hits ? strerror(-err) : "no memory");
+		goto out;
+	}
+	err = xlb_conn_walk(fd, false, walk_one, &w);
+	for (int i = 0; i < total; i++)
+		dup += w.hits[i] != 1;
+	if (err || dup || w.wrong || w.full != WALK_PAIRS ||
+	    w.fwd_only != WALK_HALVES || w.rev_only != WALK_HALVES)
+		xtest_fail(name, "walk %s: %d connections not reported exactly "
+			   "once, %d with a wrong partner; %d full (want %d), "
+			   "%d client-only, %d backend-only (want %d each)",
+			   err ? strerror(-err) : "ok", dup, w.wrong, w.full,
+			   WALK_PAIRS, w.fwd_only, w.rev_only, WALK_HALVES);
+	else
+		xtest_pass(name);
+out:
+	free(w.hits);
+	close(fd);
+}
+
 int main(void)
 {
 	test_states();
 	test_last_seen();
 	test_expire();
+	test_walk_pairs();
 	return xtest_done();
 }
