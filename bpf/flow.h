@@ -156,7 +156,7 @@ static __always_inline bool flow_is_over(const struct xlb_flow *f,
  * schedule slot and another NAT port for the same connection. */
 static __always_inline bool flow_syn_restarts(const struct xlb_pkt *p,
 					      struct xlb_flow *fwd,
-					      const struct xlb_flow *rev)
+					      struct xlb_flow *rev)
 {
 	const __u8 over = XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN;
 
@@ -166,6 +166,11 @@ static __always_inline bool flow_syn_restarts(const struct xlb_pkt *p,
 	    p->tcp->seq != fwd->syn_seq)
 		return true;
 	fwd->flags &= ~XLB_FLOW_RST_SEEN;
+	/* the SYN-ACK the client refused (a stale one, from a request the
+	 * backend still held for the tuple) is not the one its ACK will
+	 * acknowledge: the next SYN-ACK is recorded instead */
+	if (rev->flags & XLB_FLOW_SYN_ACK_SEEN)
+		rev->flags &= ~XLB_FLOW_SYN_ACK_SEEN;
 	return false;
 }
 
@@ -244,8 +249,11 @@ static __noinline int flow_free_closed(const struct xlb_flow_key *rkey,
 	if (!((old->flags | fwd->flags) & XLB_FLOW_RST_SEEN) &&
 	    !(old->flags & fwd->flags & XLB_FLOW_FIN_SEEN))
 		return -EEXIST;
+	/* a pair quiet for the grace time was created before it: a
+	 * created_ns younger than that is another CPU's claim (its CAS) */
 	born = old->created_ns;
-	if (__sync_val_compare_and_swap(&old->created_ns, born, now_ns) != born)
+	if ((__s64)(now_ns - born) < (__s64)XLB_CLOSED_GRACE_NS ||
+	    __sync_val_compare_and_swap(&old->created_ns, born, now_ns) != born)
 		return -EEXIST;
 	bpf_map_delete_elem(&xlb_flows, &fkey);
 	bpf_map_delete_elem(&xlb_flows, rkey);

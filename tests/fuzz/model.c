@@ -684,7 +684,7 @@ static bool confirmed(const struct m_pkt *p, const struct m_entry *rev)
  * for the pair's own SYN again after only the client reset: that one
  * stays, and the client entry forgets its RST. */
 static bool syn_restarts(const struct m_pkt *p, struct m_entry *fwd,
-			 const struct m_entry *rev, struct m_result *r)
+			 struct m_entry *rev, struct m_result *r)
 {
 	const uint8_t over = XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN;
 	uint32_t seq;
@@ -697,6 +697,9 @@ static bool syn_restarts(const struct m_pkt *p, struct m_entry *fwd,
 		return true;
 	fwd->val.flags &= ~XLB_FLOW_RST_SEEN;
 	touch(r, 1, &fwd->key);
+	/* and the SYN-ACK the client refused is forgotten */
+	rev->val.flags &= ~XLB_FLOW_SYN_ACK_SEEN;
+	touch(r, 1, &rev->key);
 	return false;
 }
 
@@ -904,8 +907,9 @@ static int free_closed(struct model *m, const struct xlb_flow_key *rkey,
 {
 	struct xlb_flow_key fkey, back;
 	struct m_entry *fwd;
+	struct m_result scratch = { 0 };
 	uint8_t a, b;
-	int qa, qb;
+	int qa, qb, qc;
 
 	if (old->val.rewritten.proto != IPPROTO_TCP)
 		return 0;
@@ -923,9 +927,12 @@ static int free_closed(struct model *m, const struct xlb_flow_key *rkey,
 		return 0;
 	qa = quiet(m, old);
 	qb = quiet(m, fwd);
-	if (!qa || !qb)
+	/* and created before the grace time (another CPU's claim is not) */
+	qc = older_than(m->now.lo, m->now.hi, old->created_lo, old->created_hi,
+			M_CLOSED_GRACE_NS, &scratch);
+	if (!qa || !qb || !qc)
 		return 0;
-	if (qa < 0 || qb < 0) {
+	if (qa < 0 || qb < 0 || qc < 0) {
 		r->clock_uncertain = true;
 		return 0;
 	}

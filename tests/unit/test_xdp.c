@@ -2051,7 +2051,12 @@ static void test_half_open(void)
 	 * ACK): a RST, then the same SYN again at once.  That SYN stays on
 	 * its pair (same backend, same NAT port, no new schedule slot) and
 	 * the pair forgets the client's RST. */
+	/* (here the backend first sends a stale SYN-ACK, from a request it
+	 * still held for the tuple: the client refuses it, so the pair must
+	 * wait for the next SYN-ACK before the client's ACK can promote it) */
 	if (fwd_c2b("halfopen_stale_ack_syn", &sa, PKT_TCP_SYN, 0, F_NEW, -1) &&
+	    (b2c_spec(&sa, &bs, PKT_TCP_SYN | PKT_TCP_ACK, 0), bs.seq = 5555,
+	     fwd("halfopen_stale_ack_stale_synack", &sa, B2C, &bs, 0, -1)) &&
 	    fwd_c2b("halfopen_stale_ack_client_rst", &sa, PKT_TCP_RST, 0, 0,
 		    -1)) {
 		__u64 new_before = stat_now(XLB_STAT_NEW_FLOW);
