@@ -102,8 +102,8 @@ static int on_conn(const struct xlb_conn *c, void *arg)
 		return 0;
 	}
 	/* a pair lives in one of the two tables: remove it from both */
-	if (!xlb_conn_delete(x->m->flows, c) ||
-	    !xlb_conn_delete(x->m->embryos, c))
+	if (!xlb_conn_delete(x->m->flows, c, false) ||
+	    !xlb_conn_delete(x->m->embryos, c, false))
 		x->count++;
 	return 0;
 }

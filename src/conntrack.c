@@ -284,17 +284,44 @@ int xlb_conn_walk(int flows_fd, bool half_open,
 	return err;
 }
 
-int xlb_conn_delete(int flows_fd, const struct xlb_conn *c)
+/* Is the entry at k still the one of the snapshot?  0 yes; -ENOENT gone;
+ * -ESTALE another connection's now (a NAT port or client tuple can be
+ * reused between a snapshot and a delete); with `idle`, -EBUSY if the
+ * same connection saw a packet since; or another -errno. */
+static int still_same(int fd, const struct xlb_flow_key *k,
+		      const struct xlb_flow *snap, bool idle)
+{
+	struct xlb_flow now;
+
+	if (bpf_map_lookup_elem(fd, k, &now))
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (now.created_ns != snap->created_ns ||
+	    memcmp(&now.rewritten, &snap->rewritten, sizeof(now.rewritten)))
+		return -ESTALE;
+	if (idle && now.last_seen_ns != snap->last_seen_ns)
+		return -EBUSY;
+	return 0;
+}
+
+int xlb_conn_delete(int flows_fd, const struct xlb_conn *c, bool idle)
 {
 	struct xlb_flow_key pk;
-	int err = 0;
+	int rev = -ENOENT, fwd;
 
+	/* both checked before either goes: an active pair stays whole */
 	partner_key(&c->fwd, &pk);
-	if (bpf_map_delete_elem(flows_fd, &pk) && errno != ENOENT)
-		err = -errno;
-	if (bpf_map_delete_elem(flows_fd, &c->key))
-		err = err ? err : -errno;
-	return err;
+	if (c->has_rev)
+		rev = still_same(flows_fd, &pk, &c->rev, idle);
+	fwd = still_same(flows_fd, &c->key, &c->fwd, idle);
+	if (rev == -EBUSY || fwd == -EBUSY)
+		return -EBUSY;
+	if (rev == 0 && bpf_map_delete_elem(flows_fd, &pk) && errno != ENOENT)
+		return -errno;
+	if (fwd == 0 && bpf_map_delete_elem(flows_fd, &c->key))
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (fwd == -ESTALE)
+		return -ENOENT;
+	return fwd;
 }
 
 struct expire_ctx {
@@ -312,7 +339,9 @@ static int expire_one(const struct xlb_conn *c, void *arg)
 	if (last < c->fwd.created_ns)
 		last = c->fwd.created_ns;
 	if (e->now_ns > last && e->now_ns - last > xlb_conn_timeout_ns(c, e->t)) {
-		if (!xlb_conn_delete(e->fd, c))
+		/* only if still the same and still idle: the walk's
+		 * snapshot may be a while old */
+		if (!xlb_conn_delete(e->fd, c, true))
 			e->removed++;
 	}
 	return 0;

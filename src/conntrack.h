@@ -48,10 +48,14 @@ __u64 xlb_conn_timeout_ns(const struct xlb_conn *c,
 int xlb_conn_walk(int flows_fd, bool half_open,
 		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx);
 
-/* Remove both entries of a connection from the table flows_fd.  0 if
- * the client->VIP entry was there, -ENOENT if not (a half pair, or the
- * other table), or another -errno. */
-int xlb_conn_delete(int flows_fd, const struct xlb_conn *c);
+/* Remove both entries of a connection c (from a walk's snapshot) from the
+ * table flows_fd, each only if it is still the same connection's (same
+ * created_ns and rewritten tuple: a NAT port or client tuple may have been
+ * reused since).  With idle, nothing is removed if either entry saw a
+ * packet since the snapshot (-EBUSY).  0 if the client->VIP entry was
+ * removed, -ENOENT if it was not there as seen (a half pair, the other
+ * table, or since replaced), or another -errno. */
+int xlb_conn_delete(int flows_fd, const struct xlb_conn *c, bool idle);
 
 /* Remove every connection idle longer than its state's timeout, and
  * half pairs older than closed_ns.  *removed counts connections. */

@@ -381,7 +381,7 @@ static int flush_one(const struct xlb_conn *c, void *arg)
 
 	if (c->fwd.service_id < XLB_MAX_SERVICES &&
 	    bit_test(f->services, c->fwd.service_id))
-		xlb_conn_delete(f->fd, c);
+		xlb_conn_delete(f->fd, c, false);
 	return 0;
 }
 

@@ -355,11 +355,81 @@ out:
 	close(fd);
 }
 
+/* Deletes of a walk's snapshot touch only the entries it saw: a reverse
+ * entry replaced since (its NAT port reused by a new connection) stays;
+ * with idle, a pair that saw a packet since stays whole; without (a
+ * flush), it goes. */
+static int grab_first(const struct xlb_conn *c, void *arg)
+{
+	*(struct xlb_conn *)arg = *c;
+	return 1; /* one is enough */
+}
+
+static void test_delete_checks_snapshot(void)
+{
+	const char *name = "delete_only_what_the_snapshot_saw";
+	struct xlb_conn c, snap = { 0 }, other;
+	struct xlb_flow_key rk;
+	struct xlb_flow v;
+	char why[160] = "";
+	int fd, rc;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_del",
+			    sizeof(struct xlb_flow_key),
+			    sizeof(struct xlb_flow), 16, NULL);
+	if (fd < 0) {
+		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
+			   strerror(errno));
+		return;
+	}
+	make_pair(&c, IPPROTO_TCP, 41000, 2100);
+	c.fwd.created_ns = c.rev.created_ns = 5 * S;
+	c.fwd.last_seen_ns = c.rev.last_seen_ns = 6 * S;
+	if (insert_pair(fd, &c, true, true) ||
+	    xlb_conn_walk(fd, false, grab_first, &snap) != 1) {
+		xtest_fail(name, "setup failed");
+		goto out;
+	}
+	/* the NAT port goes to another connection meanwhile */
+	rev_key(&c, &rk);
+	make_pair(&other, IPPROTO_TCP, 41001, 2100);
+	other.rev.created_ns = 9 * S;
+	bpf_map_update_elem(fd, &rk, &other.rev, BPF_ANY);
+	rc = xlb_conn_delete(fd, &snap, true);
+	if (rc || present(fd, &c.key))
+		snprintf(why, sizeof(why), "old client entry not removed (%d)", rc);
+	else if (bpf_map_lookup_elem(fd, &rk, &v) || v.created_ns != 9 * S)
+		snprintf(why, sizeof(why), "the new connection's reverse entry "
+			 "was removed");
+	/* a packet since the snapshot keeps an idle-expiry away */
+	bpf_map_delete_elem(fd, &rk);
+	if (!why[0] && (insert_pair(fd, &c, true, true) ||
+			xlb_conn_walk(fd, false, grab_first, &snap) != 1))
+		snprintf(why, sizeof(why), "second setup failed");
+	c.fwd.last_seen_ns = 8 * S;
+	bpf_map_update_elem(fd, &c.key, &c.fwd, BPF_EXIST);
+	if (!why[0] && (xlb_conn_delete(fd, &snap, true) != -EBUSY ||
+			!present(fd, &c.key) || !present(fd, &rk)))
+		snprintf(why, sizeof(why), "an idle delete touched a pair that "
+			 "saw a packet since the snapshot");
+	/* a flush takes it, activity or not */
+	if (!why[0] && (xlb_conn_delete(fd, &snap, false) != 0 ||
+			present(fd, &c.key) || present(fd, &rk)))
+		snprintf(why, sizeof(why), "a flush left the pair behind");
+	if (why[0])
+		xtest_fail(name, "%s", why);
+	else
+		xtest_pass(name);
+out:
+	close(fd);
+}
+
 int main(void)
 {
 	test_states();
 	test_last_seen();
 	test_expire();
 	test_walk_pairs();
+	test_delete_checks_snapshot();
 	return xtest_done();
 }
