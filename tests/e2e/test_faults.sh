@@ -57,7 +57,11 @@ transfer_on() {
 		be=$(xlb_cmd conns -i "$LB_IF" -j 2>/dev/null | "$PY" -c '
 import json, sys
 for c in json.load(sys.stdin):
-    if c.get("state") == "established":
+    # "closing": the backend may have sent the whole file already (it
+    # fits in the receive buffer of the client, tcp_rmem up to 32 MiB) and
+    # closed its side while curl still reads; earlier attempts are
+    # "closed" (killed: RST)
+    if c.get("state") in ("established", "closing"):
         print(c["backend"]); break')
 		[ "$be" = "$want:8000" ] && return 0
 		stop_pid "$TRANSFER_PID" KILL 2

@@ -236,7 +236,9 @@ case_hostile_traffic() {
 		natport=$(printf '%s' "$conns" | "$PY" -c '
 import json, sys
 for c in json.load(sys.stdin):
-    if c.get("state") == "established":
+    # closing: the backend may have sent the whole file (it fits in the
+    # receive buffer of the client) and closed its side; curl still reads
+    if c.get("state") in ("established", "closing"):
         print(c["nat_port"], c["backend"].rsplit(":", 1)[0]); break' 2>/dev/null)
 		[ -n "$natport" ] && break
 		sleep 0.1
