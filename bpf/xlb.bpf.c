@@ -221,7 +221,7 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	struct xlb_flow *f;
 	__u32 zero = 0;
 	__u64 now_ns;
-	__u8 port_bits;
+	bool svc_port;
 	__u32 dport;
 	__u8 *bits;
 	int rc;
@@ -243,9 +243,8 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	/* Cheap pre-filter: only a service port or a NAT port can be ours. */
 	dport = bpf_ntohs(p->key.dport);
 	bits = bpf_map_lookup_elem(&xlb_service_ports, &dport);
-	port_bits = bits ? *bits : 0;
-	if (!(port_bits & (p->tcp ? XLB_PORT_TCP : XLB_PORT_UDP)) &&
-	    (dport < nat_port_min || dport > nat_port_max))
+	svc_port = bits && (*bits & (p->tcp ? XLB_PORT_TCP : XLB_PORT_UDP));
+	if (!svc_port && (dport < nat_port_min || dport > nat_port_max))
 		return -XLB_STAT_PASS_NO_SERVICE;
 
 	rc = flow_find(p, &scratch->flow, &f);
@@ -255,7 +254,7 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 		f = &scratch->flow; /* promoted: forwarded from the copy */
 	if (!f) {
 		/* not a service port: only a reply could have matched */
-		if (!(port_bits & (p->tcp ? XLB_PORT_TCP : XLB_PORT_UDP)))
+		if (!svc_port)
 			return -XLB_STAT_PASS_NO_SERVICE;
 		rc = new_flow(p, scratch);
 		if (rc)

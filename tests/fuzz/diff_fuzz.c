@@ -498,6 +498,18 @@ static void counters_sync(struct inst *in)
 	memcpy(in->model.be_traffic, c.be, sizeof(c.be));
 }
 
+/* The key of an entry's partner: its rewritten tuple, swapped. */
+static void partner_key_of(const struct xlb_flow *v, struct xlb_flow_key *pk)
+{
+	memset(pk, 0, sizeof(*pk));
+	pk->src = v->rewritten.dst;
+	pk->dst = v->rewritten.src;
+	pk->sport = v->rewritten.dport;
+	pk->dport = v->rewritten.sport;
+	pk->proto = v->rewritten.proto;
+	pk->family = v->rewritten.family;
+}
+
 static int table_fd(const struct inst *in, int table)
 {
 	return table ? in->m.embryos : in->m.flows;
@@ -609,24 +621,12 @@ static int pairs_check(const struct inst *in, char *why, size_t wl)
 		if (bpf_map_lookup_elem(in->m.flows, &k, &v))
 			continue;
 		key_str(&k, ks, sizeof(ks));
-		memset(&pk, 0, sizeof(pk));
-		pk.src = v.rewritten.dst;
-		pk.dst = v.rewritten.src;
-		pk.sport = v.rewritten.dport;
-		pk.dport = v.rewritten.sport;
-		pk.proto = v.rewritten.proto;
-		pk.family = v.rewritten.family;
+		partner_key_of(&v, &pk);
 		if (bpf_map_lookup_elem(in->m.flows, &pk, &pv)) {
 			snprintf(why, wl, "xlb_flows[%s] has no partner", ks);
 			return -1;
 		}
-		memset(&back, 0, sizeof(back));
-		back.src = pv.rewritten.dst;
-		back.dst = pv.rewritten.src;
-		back.sport = pv.rewritten.dport;
-		back.dport = pv.rewritten.sport;
-		back.proto = pv.rewritten.proto;
-		back.family = pv.rewritten.family;
+		partner_key_of(&pv, &back);
 		if (memcmp(&back, &k, sizeof(k)) || pv.dir == v.dir ||
 		    pv.backend_id != v.backend_id ||
 		    pv.service_id != v.service_id) {
@@ -1108,13 +1108,7 @@ static void table_event(struct run *R, struct inst *in, struct gen *g)
 		return;
 	e = t->items[gen_below(g, (uint32_t)t->n)];
 	k = e->key;
-	memset(&pk, 0, sizeof(pk));
-	pk.src = e->val.rewritten.dst;
-	pk.dst = e->val.rewritten.src;
-	pk.sport = e->val.rewritten.dport;
-	pk.dport = e->val.rewritten.sport;
-	pk.proto = e->val.rewritten.proto;
-	pk.family = e->val.rewritten.family;
+	partner_key_of(&e->val, &pk);
 	if (gen_below(g, 2)) {
 		/* the pair ages: 1.5 s (past the half-open grace) or 2.5 s
 		 * (past the closed one) */
