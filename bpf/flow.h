@@ -261,41 +261,58 @@ static __noinline int flow_free_closed(const struct xlb_flow_key *rkey,
 	return 0;
 }
 
-/* A NAT port is free for this backend if no pair, established or
- * half-open, uses the backend->SNAT tuple; claiming it is the NOEXIST
- * insert into xlb_embryos (a promotion re-checks xlb_flows with NOEXIST).
- * A port held by a stale half-open pair is taken over, so that a flood of
- * spoofed SYNs cannot hold every port of a backend; so is one held by a
- * closed, quiet established pair, so that connection churn does not. */
-static __always_inline int flow_claim_port(const struct xlb_flow_key *rkey,
-					   const struct xlb_flow *rev,
-					   __u64 now_ns)
+/*
+ * Claim the NAT port of rkey for the new connection's backend->SNAT entry
+ * rev: 0, -EEXIST (held: probe the next port) or another error.
+ *
+ * A port is free if no pair, established or half-open, uses the tuple.
+ * The claim is the NOEXIST insert into xlb_embryos, checked against
+ * xlb_flows afterwards: insert first, check after, because a promotion
+ * inserts its entries into xlb_flows before it removes them from
+ * xlb_embryos, so a claim that got in after the move sees the moved entry
+ * and backs off.  A port held by a stale half-open pair is taken over, so
+ * that a flood of spoofed SYNs cannot hold every port of a backend; so is
+ * one held by a closed, quiet established pair (flow_free_closed), so that
+ * connection churn does not.  A BPF function of its own, for the
+ * verifier's sake (it sits in the 16-probe loop).
+ */
+static __noinline int flow_claim_port(const struct xlb_flow_key *rkey,
+				      const struct xlb_flow *rev,
+				      __u64 now_ns)
 {
 	struct xlb_flow_key old_partner;
 	struct xlb_flow *old;
 	__u64 seen;
 	int err;
 
-	old = bpf_map_lookup_elem(&xlb_flows, rkey);
-	if (old && flow_free_closed(rkey, old, now_ns))
-		return -EEXIST;
 	err = bpf_map_update_elem(&xlb_embryos, rkey, rev, BPF_NOEXIST);
-	if (err != -EEXIST)
+	if (err == -EEXIST) {
+		old = bpf_map_lookup_elem(&xlb_embryos, rkey);
+		if (!old)
+			return -EEXIST;
+		seen = old->created_ns;
+		/* signed: another CPU may have created it after we read the
+		 * clock, or be promoting it (see flow_hold), or have taken
+		 * it over */
+		if ((__s64)(now_ns - seen) < (__s64)XLB_EMBRYO_GRACE_NS)
+			return -EEXIST;
+		/* one CPU takes a given stale pair over: the one that swaps
+		 * its created_ns, before any promotion of the pair does */
+		if (__sync_val_compare_and_swap(&old->created_ns, seen,
+						XLB_CREATED_TAKEN) != seen)
+			return -EEXIST;
+		flow_partner_key(old, &old_partner);
+		bpf_map_delete_elem(&xlb_embryos, &old_partner);
+		count_event(XLB_STAT_PORT_TAKEOVER);
+		err = bpf_map_update_elem(&xlb_embryos, rkey, rev, BPF_ANY);
+	}
+	if (err)
 		return err;
-	old = bpf_map_lookup_elem(&xlb_embryos, rkey);
-	if (!old)
-		return -EEXIST;
-	seen = old->created_ns;
-	/* signed: another CPU may have created it after we read the clock */
-	if ((__s64)(now_ns - seen) < (__s64)XLB_EMBRYO_GRACE_NS)
-		return -EEXIST;
-	/* one CPU takes a given stale pair over: the one that renews it */
-	if (__sync_val_compare_and_swap(&old->created_ns, seen, now_ns) != seen)
-		return -EEXIST;
-	flow_partner_key(old, &old_partner);
-	bpf_map_delete_elem(&xlb_embryos, &old_partner);
-	count_event(XLB_STAT_PORT_TAKEOVER);
-	return bpf_map_update_elem(&xlb_embryos, rkey, rev, BPF_ANY);
+	old = bpf_map_lookup_elem(&xlb_flows, rkey);
+	if (!old || !flow_free_closed(rkey, old, now_ns))
+		return 0;
+	bpf_map_delete_elem(&xlb_embryos, rkey);
+	return -EEXIST;
 }
 
 /*
@@ -373,29 +390,65 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 	return 0;
 }
 
+/* Hold the half-open pair fkey/fwd, rkey/rev for its promotion: swap
+ * the reverse entry's created_ns to now, which makes the pair young, so
+ * that no CPU takes its NAT port over from here on.  False if the pair
+ * is lost: a takeover swapped first (XLB_CREATED_TAKEN, or a value that
+ * changed under the swap), or an entry was replaced or removed meanwhile
+ * (the entries looked up earlier may have been recycled).  *born: the
+ * pair's real creation time. */
+static __always_inline bool flow_hold(const struct xlb_flow_key *fkey,
+				      const struct xlb_flow *fwd,
+				      const struct xlb_flow_key *rkey,
+				      struct xlb_flow *rev, __u64 now_ns,
+				      __u64 *born)
+{
+	__u64 b = rev->created_ns;
+
+	if (b == XLB_CREATED_TAKEN ||
+	    __sync_val_compare_and_swap(&rev->created_ns, b, now_ns) != b)
+		return false;
+	*born = b;
+	return bpf_map_lookup_elem(&xlb_embryos, rkey) == rev &&
+	       bpf_map_lookup_elem(&xlb_embryos, fkey) == fwd;
+}
+
 /*
  * The client spoke again after the backend answered (for TCP: the ACK
  * that completes the handshake, which a spoofed source never sends):
  * move the pair from xlb_embryos to xlb_flows, where it is never evicted.
- * fkey/fwd is the client->backend half, rev its partner.  Copies the
- * client half into *out; 0 or -reason (table full).
+ * fkey/fwd is the client->backend half, rev its partner.  The moved
+ * copies are made in s->flow (the client half, which the caller forwards
+ * from) and s->rev.  0, 1 if the pair was lost to a NAT port takeover on
+ * another CPU, or -reason (table full).
  */
 static __always_inline int flow_promote(const struct xlb_flow_key *fkey,
 					const struct xlb_flow *fwd,
-					const struct xlb_flow *rev,
-					struct xlb_flow *out)
+					struct xlb_flow *rev, __u64 now_ns,
+					struct xlb_scratch *s)
 {
 	struct xlb_flow_key rkey;
+	__u64 born;
 	int err;
 
-	*out = *fwd;
 	flow_partner_key(fwd, &rkey);
-	err = bpf_map_update_elem(&xlb_flows, fkey, out, BPF_NOEXIST);
-	if (err && err != -EEXIST)
-		return -XLB_STAT_DROP_TABLE_FULL;
-	err = bpf_map_update_elem(&xlb_flows, &rkey, rev, BPF_NOEXIST);
+	if (!flow_hold(fkey, fwd, &rkey, rev, now_ns, &born))
+		return 1;
+	s->flow = *fwd;
+	s->rev = *rev;
+	s->rev.created_ns = born;
+	/* -EEXIST: another CPU is promoting the same pair */
+	err = bpf_map_update_elem(&xlb_flows, fkey, &s->flow, BPF_NOEXIST);
+	if (!err || err == -EEXIST) {
+		err = bpf_map_update_elem(&xlb_flows, &rkey, &s->rev,
+					  BPF_NOEXIST);
+		if (err && err != -EEXIST)
+			bpf_map_delete_elem(&xlb_flows, fkey);
+	}
 	if (err && err != -EEXIST) {
-		bpf_map_delete_elem(&xlb_flows, fkey);
+		/* the pair stays half-open, as it was (unless another CPU
+		 * holds it by now) */
+		__sync_val_compare_and_swap(&rev->created_ns, now_ns, born);
 		return -XLB_STAT_DROP_TABLE_FULL;
 	}
 	bpf_map_delete_elem(&xlb_embryos, &rkey);

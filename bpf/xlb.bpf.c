@@ -160,10 +160,10 @@ embryo_partner(const struct xlb_flow_key *key, const struct xlb_flow *f)
  * a half-open one in xlb_embryos, promoted to xlb_flows when the client
  * speaks after the backend has answered.  Returns 0 with *out pointing at
  * the entry in its map (NULL: no state), 1 if the entry was promoted and
- * copied into *scratch, or -reason.  A separate BPF function, so that its
+ * copied into scratch->flow, or -reason.  A separate BPF function, so that its
  * keys do not weigh on the caller's stack frame.
  */
-static __noinline int flow_find(struct xlb_pkt *p, struct xlb_flow *scratch,
+static __noinline int flow_find(struct xlb_pkt *p, struct xlb_scratch *scratch,
 				struct xlb_flow **out)
 {
 	struct xlb_flow *f = bpf_map_lookup_elem(&xlb_flows, &p->key);
@@ -202,11 +202,15 @@ static __noinline int flow_find(struct xlb_pkt *p, struct xlb_flow *scratch,
 		return 0;
 	}
 	if (flow_confirmed(p, partner)) {
+		__u64 now_ns = xlb_now_ns();
+
 		/* record this packet's FIN/RST before the copy moves */
-		flow_touch(f, p, xlb_now_ns());
-		rc = flow_promote(&p->key, f, partner, scratch);
-		if (rc)
+		flow_touch(f, p, now_ns);
+		rc = flow_promote(&p->key, f, partner, now_ns, scratch);
+		if (rc < 0)
 			return rc;
+		if (rc)
+			return 0; /* its NAT port went to a new connection */
 		count(XLB_STAT_PROMOTED);
 		return 1;
 	}
@@ -247,7 +251,7 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	if (!svc_port && (dport < nat_port_min || dport > nat_port_max))
 		return -XLB_STAT_PASS_NO_SERVICE;
 
-	rc = flow_find(p, &scratch->flow, &f);
+	rc = flow_find(p, scratch, &f);
 	if (rc < 0)
 		return rc;
 	if (rc == 1)

@@ -88,6 +88,12 @@ struct xlb_next_hop {
 	__u32 ifindex;
 };
 
+/* created_ns of a half-open reverse entry whose NAT port is being taken
+ * over (swapped in before the entry is replaced): a promotion holding
+ * the entry sees that it lost the pair.  Far in the future, so that the
+ * entry never looks stale to a second takeover meanwhile. */
+#define XLB_CREATED_TAKEN 0x7fffffffffffffffULL
+
 struct xlb_flow {
 	struct xlb_flow_key rewritten;
 	__u64 created_ns;   /* bpf_ktime_get_ns() at the first packet */

@@ -945,9 +945,11 @@ static int free_closed(struct model *m, const struct xlb_flow_key *rkey,
 }
 
 /* Claim the NAT port of rkey (bpf/flow.h flow_claim_port()): 0, -EEXIST,
- * or -E2BIG.  A port held by a half-open entry older than the grace time
- * is taken over: that entry's partner is removed, the entry replaced; so
- * is one held by a closed, quiet established pair (free_closed()). */
+ * or -E2BIG.  Insert into the half-open table first, then check the
+ * established one, in the program's order.  A port held by a half-open
+ * entry older than the grace time is taken over: that entry's partner is
+ * removed, the entry replaced; so is one held by a closed, quiet
+ * established pair (free_closed()). */
 static int claim_port(struct model *m, const struct xlb_flow_key *rkey,
 		      const struct xlb_flow *rev, struct m_result *r)
 {
@@ -955,25 +957,30 @@ static int claim_port(struct model *m, const struct xlb_flow_key *rkey,
 	struct m_entry *old;
 	int err;
 
-	old = m_table_find(&m->flows, rkey);
-	if (old && !free_closed(m, rkey, old, r))
-		return -17;
 	err = table_insert(&m->embryos, rkey, rev, NULL, false, m->now.lo,
 			   m->now.hi);
-	if (err != -17)
+	if (err == -17) {
+		old = m_table_find(&m->embryos, rkey);
+		/* precise clock on both sides (created_ns, flow_create's
+		 * now) */
+		if (older_than(m->now.lo, m->now.hi, old->created_lo,
+			       old->created_hi, M_EMBRYO_GRACE_NS, r) == 0)
+			return -17;
+		swap_key(&old->val.rewritten, &old_partner);
+		m_table_delete(&m->embryos, &old_partner);
+		touch(r, 1, &old_partner);
+		count(m, XLB_STAT_PORT_TAKEOVER);
+		m_table_delete(&m->embryos, rkey);
+		err = table_insert(&m->embryos, rkey, rev, NULL, false,
+				   m->now.lo, m->now.hi);
+	}
+	if (err)
 		return err;
-	old = m_table_find(&m->embryos, rkey);
-	/* precise clock on both sides (created_ns, flow_create's now) */
-	if (older_than(m->now.lo, m->now.hi, old->created_lo, old->created_hi,
-		       M_EMBRYO_GRACE_NS, r) == 0)
-		return -17;
-	swap_key(&old->val.rewritten, &old_partner);
-	m_table_delete(&m->embryos, &old_partner);
-	touch(r, 1, &old_partner);
-	count(m, XLB_STAT_PORT_TAKEOVER);
+	old = m_table_find(&m->flows, rkey);
+	if (!old || free_closed(m, rkey, old, r))
+		return 0;
 	m_table_delete(&m->embryos, rkey);
-	return table_insert(&m->embryos, rkey, rev, NULL, false, m->now.lo,
-			    m->now.hi);
+	return -17;
 }
 
 /* A new connection: service, SYN rule, schedule, NAT port, pair. */

@@ -842,6 +842,262 @@ out:
 	fx_unload(&lb);
 }
 
+/*
+ * Promotion against takeover: every NAT port of a small range is held by
+ * a half-open pair older than the 1 s grace whose backend has answered
+ * (so both a new connection may take its port over and the client's ACK
+ * may still promote it).  One CPU sends those clients' ACKs while the
+ * others send new SYNs, in many short rounds so that the two meet on a
+ * port.  Whatever the interleaving, each port ends up held by exactly one
+ * whole pair: a promoted one in xlb_flows, or a new connection (its SYN
+ * forwarded) or the untouched stale pair in xlb_embryos; never two
+ * connections on one NAT tuple, never half a pair.  An ACK is forwarded
+ * when it promotes its pair; rarely one is forwarded without promoting:
+ * when the entries it read were taken over and recycled under it (a
+ * preallocated map reuses a removed entry at once), it may see its pair
+ * as not yet answered.  That costs the client nothing more than losing
+ * the pair already did; it is counted, not failed.
+ */
+#define RACE_PORTS 16
+#define RACE_ROUNDS 300
+#define RACE_SYNACK_SEQ 0x5eed0001u
+
+struct race_ctx {
+	struct fx_lb *lb;
+	int ifindex;
+	int nthreads;
+	pthread_barrier_t *go, *done;
+	int round;
+	bool stop;
+};
+
+struct race_worker {
+	pthread_t tid;
+	struct race_ctx *ctx;
+	int index; /* 0: the ACKs; others: SYNs */
+	long tx, dropped, other; /* this round */
+	int err;
+};
+
+static int race_prefill(struct fx_lb *lb, __u16 min)
+{
+	__u8 client[16], vip[16], be[16];
+	struct xlb_flow_key kc, kb;
+	struct xlb_flow fc = {}, fb = {};
+
+	pkt_addr(STALE_CLIENT, client);
+	pkt_addr(VIP, vip);
+	pkt_addr(be_addrs[0], be);
+	for (__u32 port = min; port < (__u32)min + RACE_PORTS; port++) {
+		fx_flow_key(&kc, XLB_FAMILY_V4, IPPROTO_TCP, client, port, vip,
+			    9000);
+		fx_flow_key(&kb, XLB_FAMILY_V4, IPPROTO_TCP, be, 9000, vip,
+			    port);
+		fx_flow_key(&fc.rewritten, XLB_FAMILY_V4, IPPROTO_TCP, vip, port,
+			    be, 9000);
+		fx_flow_key(&fb.rewritten, XLB_FAMILY_V4, IPPROTO_TCP, vip, 9000,
+			    client, port);
+		fc.created_ns = fb.created_ns = 1; /* long ago */
+		fc.last_seen_ns = fb.last_seen_ns = 1;
+		fc.dir = XLB_DIR_TO_BACKEND;
+		fb.dir = XLB_DIR_TO_CLIENT;
+		fb.flags = XLB_FLOW_SYN_ACK_SEEN; /* answered */
+		fb.syn_seq = htonl(RACE_SYNACK_SEQ);
+		if (bpf_map_update_elem(lb->m.embryos, &kc, &fc, BPF_NOEXIST) ||
+		    bpf_map_update_elem(lb->m.embryos, &kb, &fb, BPF_NOEXIST))
+			return -errno;
+	}
+	return 0;
+}
+
+static void *race_main(void *arg)
+{
+	struct race_worker *w = arg;
+	struct race_ctx *x = w->ctx;
+	unsigned long mask[16] = { 0 };
+	__u8 in[128], out[PKT_MAX_FRAME];
+	int n_syn = x->nthreads - 1;
+	char src[32];
+
+	if (w->index < (int)(8 * sizeof(mask))) {
+		mask[w->index / (8 * sizeof(long))] |=
+			1ul << (w->index % (8 * sizeof(long)));
+		syscall(SYS_sched_setaffinity, 0, sizeof(mask), mask);
+	}
+	snprintf(src, sizeof(src), "203.0.113.%d", 1 + w->index);
+	for (;;) {
+		pthread_barrier_wait(x->go);
+		if (x->stop)
+			break;
+		w->tx = w->dropped = w->other = 0;
+		/* ACKs in port order; SYNs: half the ports' worth in all */
+		for (int i = 0; !w->err &&
+				i < (w->index ? RACE_PORTS / 2 / n_syn : RACE_PORTS);
+		     i++) {
+			struct pkt_spec s;
+			size_t n, out_len;
+			__u32 verdict;
+
+			pkt_spec_init(&s);
+			pkt_mac(FX_IF_MAC, s.dmac);
+			pkt_mac("02:00:00:00:00:fe", s.smac);
+			s.proto = IPPROTO_TCP;
+			s.dport = 9000;
+			if (w->index == 0) {
+				pkt_spec_addrs(&s, STALE_CLIENT, VIP);
+				s.sport = (__u16)(20000 + i);
+				s.tcp_flags = PKT_TCP_ACK;
+				s.ack = RACE_SYNACK_SEQ + 1;
+			} else {
+				pkt_spec_addrs(&s, src, VIP);
+				s.sport = (__u16)(10000 + x->round * RACE_PORTS +
+						  i);
+				s.tcp_flags = PKT_TCP_SYN;
+			}
+			n = pkt_build(&s, in, sizeof(in));
+			w->err = fx_run(x->lb->prog_fd, x->ifindex, in, n, out,
+					sizeof(out), &out_len, &verdict);
+			if (w->err)
+				break;
+			if (verdict == XDP_TX)
+				w->tx++;
+			else if (verdict == XDP_DROP)
+				w->dropped++;
+			else
+				w->other++;
+		}
+		pthread_barrier_wait(x->done);
+	}
+	return NULL;
+}
+
+static void test_promote_against_takeover(int ifindex, int nthreads)
+{
+	static const __u16 one[1] = { 1 };
+	struct xlb_load_opts o = {
+		.max_flows = 4 * RACE_PORTS,
+		.max_half_open = 64 * RACE_PORTS,
+		.nat_port_min = 20000,
+		.nat_port_max = 20000 + RACE_PORTS - 1,
+	};
+	struct race_worker *w = calloc(nthreads, sizeof(*w));
+	pthread_barrier_t go, done;
+	struct race_ctx x = { 0 };
+	struct table_scan t = { 0 };
+	struct fx_counters c;
+	char why[WHY_LEN] = "";
+	long promoted = 0, taken = 0, met = 0, stray = 0;
+	__u64 promoted_before = 0;
+	struct fx_lb lb;
+	int err, round;
+	bool ok = true;
+
+	if (nthreads < 2) {
+		xtest_skip("concurrent_promote_against_takeover",
+			   "needs 2 CPUs");
+		free(w);
+		return;
+	}
+	err = fx_load_opts(&lb, &o);
+	if (!err)
+		err = svc_install(&lb, 0, 9000, XLB_ALGO_RR, one, 1, 0);
+	if (err || !w) {
+		xtest_fail("concurrent_promote_against_takeover", "setup: %s",
+			   strerror(err ? -err : ENOMEM));
+		free(w);
+		if (!err)
+			fx_unload(&lb);
+		return;
+	}
+	pthread_barrier_init(&go, NULL, nthreads + 1);
+	pthread_barrier_init(&done, NULL, nthreads + 1);
+	x.lb = &lb;
+	x.ifindex = ifindex;
+	x.nthreads = nthreads;
+	x.go = &go;
+	x.done = &done;
+	for (int i = 0; i < nthreads; i++) {
+		w[i].ctx = &x;
+		w[i].index = i;
+		if (pthread_create(&w[i].tid, NULL, race_main, &w[i])) {
+			fprintf(stderr, "pthread_create failed\n");
+			exit(1); /* the barriers would never open */
+		}
+	}
+	for (round = 0; round < RACE_ROUNDS && ok; round++) {
+		long acks = 0, syns = 0, flows;
+
+		fx_map_clear(lb.m.flows);
+		fx_map_clear(lb.m.embryos);
+		err = race_prefill(&lb, o.nat_port_min);
+		if (err) {
+			snprintf(why, sizeof(why), "round %d: prefill: %s",
+				 round, strerror(-err));
+			ok = false;
+			break;
+		}
+		x.round = round;
+		pthread_barrier_wait(&go);
+		pthread_barrier_wait(&done);
+		for (int i = 0; i < nthreads; i++) {
+			if (w[i].err || w[i].other) {
+				snprintf(why, sizeof(why), "round %d: worker %d: "
+					 "%s, %ld verdicts neither TX nor DROP",
+					 round, i, strerror(-w[i].err),
+					 w[i].other);
+				ok = false;
+			}
+			if (i)
+				syns += w[i].tx;
+		}
+		if (!ok)
+			break;
+		if (fx_counters_read(&lb.m, &c)) {
+			snprintf(why, sizeof(why), "round %d: cannot read the "
+				 "counters", round);
+			ok = false;
+			break;
+		}
+		acks = (long)(c.stats[XLB_STAT_PROMOTED] - promoted_before);
+		promoted_before = c.stats[XLB_STAT_PROMOTED];
+		promoted += acks;
+		taken += syns;
+		stray += w[0].tx - acks;
+		/* an ACK not forwarded: a SYN took its port first (they met) */
+		met += RACE_PORTS - w[0].tx;
+		flows = fx_map_count(lb.m.flows);
+		if (scan_tables(&lb, o.nat_port_min, o.nat_port_max, &t)) {
+			snprintf(why, sizeof(why), "round %d (%ld ACKs and %ld "
+				 "SYNs forwarded): %.400s", round, acks, syns,
+				 t.why);
+			ok = false;
+		} else if (t.n_conns != RACE_PORTS || flows != 2 * acks) {
+			snprintf(why, sizeof(why), "round %d: %ld connections "
+				 "for %d ports; xlb_flows %ld entries for %ld "
+				 "promotions", round, t.n_conns, RACE_PORTS,
+				 flows, acks);
+			ok = false;
+		}
+		free(t.conns);
+		t.conns = NULL;
+	}
+	x.stop = true;
+	pthread_barrier_wait(&go);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(w[i].tid, NULL);
+	pthread_barrier_destroy(&go);
+	pthread_barrier_destroy(&done);
+	if (ok)
+		snprintf(why, sizeof(why), "%d rounds of %d ports: %ld pairs "
+			 "promoted, %ld ports taken over, %ld ACKs lost their "
+			 "port to a SYN, %ld forwarded without promoting",
+			 RACE_ROUNDS, RACE_PORTS, promoted, taken, met, stray);
+	printf("  promote vs takeover: %s\n", why);
+	report_line("concurrent_promote_against_takeover_pairs_whole", ok, why);
+	free(w);
+	fx_unload(&lb);
+}
+
 int main(void)
 {
 	char why[WHY_LEN] = "";
@@ -863,5 +1119,6 @@ int main(void)
 	test_port_contention(ifindex, nthreads);
 	test_takeover_under_load(ifindex, nthreads);
 	test_handshakes_under_load(ifindex, nthreads);
+	test_promote_against_takeover(ifindex, nthreads);
 	return xtest_done();
 }

@@ -2190,6 +2190,53 @@ static void test_nat_range(void)
 }
 
 /*
+ * A promotion that meets a takeover in progress on another CPU (the
+ * reverse entry's created_ns swapped to XLB_CREATED_TAKEN, written here
+ * through the map) loses: the client's ACK is not promoted, finds no
+ * flow and is dropped, and leaves the pair to the takeover.  c: a
+ * half-open pair the backend has answered; restored afterwards.
+ */
+static void test_promotion_lost(const struct conn *c)
+{
+	struct xlb_flow_key kc, kb;
+	struct xlb_flow fc, fb, v;
+	struct conn lost = *c;
+	struct pkt_spec s;
+	char why[WHY_LEN] = "";
+	bool est;
+
+	key_c2b(c, &kc);
+	key_b2c(c, c->be, c->nat_port, &kb);
+	if (bpf_map_lookup_elem(lb->m.embryos, &kc, &fc) ||
+	    bpf_map_lookup_elem(lb->m.embryos, &kb, &fb)) {
+		xtest_fail("promotion_lost_to_takeover_setup", "pair %s not "
+			   "half-open", key_str(&kc));
+		return;
+	}
+	v = fb;
+	v.created_ns = XLB_CREATED_TAKEN;
+	if (bpf_map_update_elem(lb->m.embryos, &kb, &v, BPF_EXIST)) {
+		xtest_fail("promotion_lost_to_takeover_setup", "%s",
+			   strerror(errno));
+		return;
+	}
+	lost.be = -1; /* no pair expected to change */
+	c2b_spec(&lost, &s, PKT_TCP_ACK, 0);
+	not_fwd("promotion_lost_to_takeover_ack_dropped", &lost, C2B, &s,
+		XDP_DROP, XLB_STAT_DROP_NO_FLOW, 0);
+	if (!find_entry(&kc, &v, &est) && est)
+		snprintf(why, sizeof(why), "%s promoted", key_str(&kc));
+	else if (bpf_map_lookup_elem(lb->m.embryos, &kb, &v) ||
+		 v.created_ns != XLB_CREATED_TAKEN)
+		snprintf(why, sizeof(why), "reverse entry %s gone or its "
+			 "created_ns changed", key_str(&kb));
+	report("promotion_lost_to_takeover_pair_left_alone", !why[0], why);
+	if (bpf_map_update_elem(lb->m.embryos, &kb, &fb, BPF_EXIST))
+		xtest_fail("promotion_lost_to_takeover_restored", "%s",
+			   strerror(errno));
+}
+
+/*
  * (d) NAT port takeover, on the two-port instance (lb), tables emptied
  * first: both ports of the backend held by half-open pairs.  Pairs
  * younger than 1 s block the port (drop_nat_ports); a pair older than
@@ -2283,6 +2330,7 @@ static void test_port_takeover(void)
 		report("takeover_second_old_pair_gone", !why[0], why);
 	}
 
+	test_promotion_lost(&t3);
 	/* established pairs are never taken over, however old */
 	if (fwd_c2b("takeover_new_client_ack_promotes", &t3, PKT_TCP_ACK, 0, 0,
 		    -1)) {
