@@ -122,6 +122,8 @@ static int stop_pinned(const char *name)
 	unlink(path);
 	xlb_run_path(name, ".events", path, sizeof(path));
 	unlink(path);
+	xlb_run_path(name, ".trace", path, sizeof(path));
+	unlink(path);
 	xlb_run_path(name, ".sock", path, sizeof(path));
 	unlink(path);
 	xlb_run_path(name, ".lock", path, sizeof(path));

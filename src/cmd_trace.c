@@ -8,6 +8,9 @@
  * XLB_RUN_DIR/IFACE.events; the tracer follows that file too.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/file.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -156,6 +159,34 @@ static int renew_lease(const struct xlb_maps *m, __u64 until_ns)
 	return xlb_settings_write(m, &s);
 }
 
+/* One tracer per instance: the trace ring hands each event to one
+ * reader, so a second tracer would see only some of them.  The lock is
+ * /run/xlb/IFACE.trace, held for the tracer's life (flock).  Returns the
+ * lock's fd, -1 if /run/xlb is not there (no daemon: nothing to share),
+ * or -2 after printing the error. */
+static int trace_lock(const char *name)
+{
+	char path[512];
+	int fd;
+
+	if (xlb_run_path(name, ".trace", path, sizeof(path)))
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	close(fd);
+	if (errno == EWOULDBLOCK) {
+		xlb_errf("another xlb trace is running on %s: one tracer at a "
+			 "time (each event reaches only one of them); stop it "
+			 "first",
+			 name);
+		return -2;
+	}
+	return -1;
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	struct trace_ctx t = { .start_ns = xlb_now_ns() };
@@ -166,7 +197,7 @@ int cmd_trace(int argc, char **argv)
 	struct xlb_maps m;
 	__u64 renewed = 0;
 	long events_offset = 0;
-	int rc, err = 0;
+	int rc, err = 0, lock_fd;
 
 	rc = xlb_view_args_parse(argc, argv, "trace", &a);
 	if (rc)
@@ -175,11 +206,18 @@ int cmd_trace(int argc, char **argv)
 	rc = xlb_open_instance(a.ifname, &m, name);
 	if (rc)
 		return rc;
+	lock_fd = trace_lock(name);
+	if (lock_fd == -2) {
+		xlb_maps_close(&m);
+		return XLB_EXIT_RUNTIME;
+	}
 	rb = ring_buffer__new(m.trace_events, on_event, &t, NULL);
 	if (!rb) {
 		xlb_errf("cannot read the trace ring of %s: %s", name,
 			 strerror(errno));
 		xlb_maps_close(&m);
+		if (lock_fd >= 0)
+			close(lock_fd);
 		return XLB_EXIT_RUNTIME;
 	}
 	signal(SIGINT, on_signal);
@@ -210,5 +248,7 @@ int cmd_trace(int argc, char **argv)
 	ring_buffer__consume(rb);
 	ring_buffer__free(rb);
 	xlb_maps_close(&m);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return err ? XLB_EXIT_RUNTIME : XLB_EXIT_OK;
 }

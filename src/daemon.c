@@ -1209,6 +1209,7 @@ static int serve(struct xlb_daemon *d)
 
 int xlb_daemon_teardown(struct xlb_daemon *d)
 {
+	char path[512];
 	int err = 0;
 
 	if (d->link_fd >= 0 && bpf_link_detach(d->link_fd) && errno != ENOLINK)
@@ -1216,6 +1217,11 @@ int xlb_daemon_teardown(struct xlb_daemon *d)
 	if (!err)
 		err = xlb_pins_remove(d->pin_dir);
 	unlink(d->state_path);
+	/* the health log and the tracers' lock go with the instance */
+	if (!xlb_run_path(d->ifname, ".events", path, sizeof(path)))
+		unlink(path);
+	if (!xlb_run_path(d->ifname, ".trace", path, sizeof(path)))
+		unlink(path);
 	return err;
 }
 

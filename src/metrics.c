@@ -272,7 +272,8 @@ int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 		sample(f, "xlb_backend_up", "vip", s->backends[i].vip,
 		       "backend", s->backends[i].backend, s->backends[i].up);
 	family(f, "xlb_backend_weight", "gauge",
-	       "Configured weight of the backend (0 = drained).");
+	       "Configured weight of the backend (a drained one keeps "
+	       "its weight).");
 	for (size_t i = 0; i < s->n_backends; i++)
 		sample(f, "xlb_backend_weight", "vip", s->backends[i].vip,
 		       "backend", s->backends[i].backend,

@@ -40,8 +40,9 @@ void xlb_request_usage(const char *object, FILE *f)
 		      "[--health SPEC|none] [--slow-start DURATION]\n"
 		      "       xlb service del VIP:PORT[/PROTO]\n"
 		      "       xlb service list [-j]\n"
-		      "SPEC: \"tcp|http [PATH] [port N] [status N] "
-		      "[interval D] [timeout D] [rise N] [fall N]\"\n",
+		      "SPEC: \"tcp|http [PATH] [port N] [status N|any] "
+		      "[host NAME] [interval D] [timeout D] [rise N] [fall N] "
+		      "[jitter PERCENT]\"\n",
 		      f);
 	else if (!strcmp(object, "backend"))
 		fputs("usage: xlb backend add VIP:PORT[/PROTO] ADDR[:PORT] "

@@ -122,12 +122,15 @@ static void health_json(struct xlb_json *j, const struct xlb_config_service *svc
 		xlb_json_kv_string(j, "path", c->http_path[0] ? c->http_path :
 								  "/");
 		xlb_json_kv_u64(j, "status", c->http_status);
+		if (c->http_host[0])
+			xlb_json_kv_string(j, "host", c->http_host);
 	}
 	xlb_json_kv_u64(j, "port", c->port);
 	xlb_json_kv_u64(j, "interval_ms", c->interval_ms);
 	xlb_json_kv_u64(j, "timeout_ms", c->timeout_ms);
 	xlb_json_kv_u64(j, "rise", c->rise);
 	xlb_json_kv_u64(j, "fall", c->fall);
+	xlb_json_kv_u64(j, "jitter_pct", c->jitter_pct);
 	xlb_json_end_object(j);
 }
 

@@ -109,7 +109,8 @@ start_backend3() {
 xlb_gone() {
 	if xlb_attached; then fail "XDP still attached to $LB_IF"; return 1; fi
 	if xlb_pinned; then fail "pins left in $PIN_ROOT/$LB_IF*"; return 1; fi
-	if compgen -G "/run/xlb/$LB_IF@*.sock" >/dev/null || compgen -G "/run/xlb/$LB_IF@*.state" >/dev/null; then
+	# every run file of the instance: .sock, .state, .lock, .events, .trace
+	if compgen -G "/run/xlb/$LB_IF@*" >/dev/null; then
 		fail "files left in /run/xlb: $(ls /run/xlb | grep "$LB_IF" | xargs)"
 		return 1
 	fi

@@ -181,9 +181,31 @@ PYEOF
 		"$json" "$BE2_IP" || fail "after flush --backend $BE1_IP: $(cat "$json")"
 }
 
+# One tracer at a time: a second `xlb trace` is refused (exit 1, naming
+# the cause) while one runs, and accepted once it has stopped.
+case_second_tracer_refused() {
+	local tpid rc
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	bg trace "$NS_LB" "$XLB" trace -i "$LB_IF"
+	tpid=$BG_PID
+	sleep 1
+	kill -0 "$tpid" 2>/dev/null || { wait "$tpid"; fail "xlb trace exited early ($?): $(head -c 300 "$CASE_DIR/trace.log")"; return; }
+	xlb_cmd trace -i "$LB_IF" >"$CASE_DIR/second.log" 2>&1
+	rc=$?
+	[ "$rc" = 1 ] || { fail "second xlb trace: exit $rc, expected 1: $(head -c 300 "$CASE_DIR/second.log")"; return; }
+	grep -q "another xlb trace is running" "$CASE_DIR/second.log" ||
+		{ fail "second xlb trace: no clear error: $(head -c 300 "$CASE_DIR/second.log")"; return; }
+	stop_pid "$tpid" INT 5 || { fail "xlb trace did not stop within 5s of SIGINT"; return; }
+	trace_run 1 || return
+	grep -q '^tcp ' "$CASE_DIR/trace.log" || fail "no trace line from the tracer started after the first one stopped"
+}
+
 run_case stats full case_stats
 run_case stats_via_ip_netns_exec full case_stats_via_ip_netns_exec
 run_case trace full case_trace
 run_case conns_and_flush full case_conns_and_flush
 run_case trace_json full case_trace_json
+run_case second_tracer_refused full case_second_tracer_refused
 e2e_finish

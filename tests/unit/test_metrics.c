@@ -376,7 +376,7 @@ static char *small_expected(void)
 		"xlb_backend_up{vip=\"198.51.100.10:8000/tcp\","
 		"backend=\"[2001:db8::12]:8000\"} 0\n"
 		"# HELP xlb_backend_weight Configured weight of the backend "
-		"(0 = drained).\n"
+		"(a drained one keeps its weight).\n"
 		"# TYPE xlb_backend_weight gauge\n"
 		"xlb_backend_weight{vip=\"198.51.100.10:8000/tcp\","
 		"backend=\"198.51.100.11:8000\"} 5\n"
