@@ -240,13 +240,17 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 			break;
 		}
 		case OPT_MAX_FLOWS:
-		case OPT_MAX_HALF_OPEN:
-			if (xlb_u64_parse(optarg, 1, 64u << 20, &v)) {
-				xlb_errf("--%s \"%s\": give a number from 1 to "
+		case OPT_MAX_HALF_OPEN: {
+			unsigned int min = ch == OPT_MAX_FLOWS ?
+						   1 :
+						   XLB_MIN_HALF_OPEN;
+
+			if (xlb_u64_parse(optarg, min, 64u << 20, &v)) {
+				xlb_errf("--%s \"%s\": give a number from %u to "
 					 "%u",
 					 ch == OPT_MAX_FLOWS ? "max-flows" :
 							       "max-half-open",
-					 optarg, 64u << 20);
+					 optarg, min, 64u << 20);
 				return XLB_EXIT_USAGE;
 			}
 			if (ch == OPT_MAX_FLOWS) {
@@ -257,6 +261,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 				a->o.given |= XLB_OV_MAX_HALF_OPEN;
 			}
 			break;
+		}
 		case OPT_NAT_PORTS:
 			if (xlb_port_range_parse(optarg, &c->nat_port_min,
 						 &c->nat_port_max, err,

@@ -630,8 +630,8 @@ static int parse_global(struct parser *p, char **w, int n)
 	if (!strcmp(w[0], "max-half-open")) {
 		if (nargs(p, w, n, 1) || once(p, K_MAX_HALF_OPEN, w[0]))
 			return -EINVAL;
-		if (count_parse("max-half-open", w[1], 1, MAX_FLOWS_MAX, &v,
-				p->err, p->errlen))
+		if (count_parse("max-half-open", w[1], XLB_MIN_HALF_OPEN,
+				MAX_FLOWS_MAX, &v, p->err, p->errlen))
 			return perr_prefix(p);
 		c->max_half_open = v;
 		c->lines.max_half_open = p->line;

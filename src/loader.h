@@ -11,6 +11,11 @@
 #define XLB_DEFAULT_NAT_PORT_MIN 1024
 #define XLB_DEFAULT_NAT_PORT_MAX 32767
 
+/* Smallest half-open table (--max-half-open; the default, max-flows / 4,
+ * is raised to it): the LRU keeps a list per CPU, each of which needs
+ * room. */
+#define XLB_MIN_HALF_OPEN 1024
+
 struct xlb_load_opts {
 	__u32 max_flows;    /* connections; the table holds 2 entries each */
 	__u32 max_half_open; /* half-open connections (0: max_flows / 4) */
@@ -25,8 +30,6 @@ struct xlb_load_opts {
 	{ .max_flows = XLB_DEFAULT_MAX_FLOWS,                              \
 	  .nat_port_min = XLB_DEFAULT_NAT_PORT_MIN,                        \
 	  .nat_port_max = XLB_DEFAULT_NAT_PORT_MAX }
-
-#define XLB_MIN_HALF_OPEN 1024
 
 /* Size of the half-open table for these options. */
 __u32 xlb_half_open_capacity(const struct xlb_load_opts *o);

@@ -27,7 +27,7 @@ static const char *full_text =
 	"snat 198.51.100.10\n"
 	"snat 2001:db8::10   # the IPv6 one\n"
 	"max-flows 1000\n"
-	"max-half-open 300\n"
+	"max-half-open 3000\n"
 	"nat-ports 20000-29999\n"
 	"xdp-mode generic\n"
 	"timeout-syn 5s\n"
@@ -81,7 +81,7 @@ static void test_full_file(void)
 	CHECK(c.have_snat[0] && addr_is(&c.snat[0], 4, "198.51.100.10"));
 	CHECK(c.have_snat[1] && addr_is(&c.snat[1], 6, "2001:db8::10"));
 	CHECK(c.max_flows == 1000 && c.lines.max_flows == 5);
-	CHECK(c.max_half_open == 300);
+	CHECK(c.max_half_open == 3000);
 	CHECK(c.nat_port_min == 20000 && c.nat_port_max == 29999);
 	CHECK(c.xdp_mode == XLB_XDP_GENERIC);
 	CHECK(c.timeouts.syn_ns == 5 * XLB_NS_PER_SEC);
@@ -212,6 +212,9 @@ static const struct {
 	  "b.conf:2: health option \"rise\" needs a value" },
 	{ "max_flows_zero", "max-flows 0\n",
 	  "b.conf:1: max-flows \"0\": give a number from 1 to 67108864" },
+	{ "max_half_open_below_floor", "max-half-open 300\n",
+	  "b.conf:1: max-half-open \"300\": give a number from 1024 to "
+	  "67108864" },
 	{ "max_flows_twice", "max-flows 10\nmax-flows 20\n",
 	  "b.conf:2: max-flows is given twice (first at line 1)" },
 	{ "nat_ports_reversed", "nat-ports 3000-2000\n",
