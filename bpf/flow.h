@@ -296,15 +296,23 @@ static __noinline int flow_claim_port(const struct xlb_flow_key *rkey,
 		 * it over */
 		if ((__s64)(now_ns - seen) < (__s64)XLB_EMBRYO_GRACE_NS)
 			return -EEXIST;
+		/* read before the swap: once swapped, the entry is ours,
+		 * and the partner key read is the one of that entry */
+		flow_partner_key(old, &old_partner);
 		/* one CPU takes a given stale pair over: the one that swaps
 		 * its created_ns, before any promotion of the pair does */
 		if (__sync_val_compare_and_swap(&old->created_ns, seen,
 						XLB_CREATED_TAKEN) != seen)
 			return -EEXIST;
-		flow_partner_key(old, &old_partner);
 		bpf_map_delete_elem(&xlb_embryos, &old_partner);
 		count_event(XLB_STAT_PORT_TAKEOVER);
 		err = bpf_map_update_elem(&xlb_embryos, rkey, rev, BPF_ANY);
+		if (err) {
+			/* no entry stays marked taken (it would never look
+			 * stale again) */
+			bpf_map_delete_elem(&xlb_embryos, rkey);
+			return err;
+		}
 	}
 	if (err)
 		return err;
@@ -413,6 +421,19 @@ static __always_inline bool flow_hold(const struct xlb_flow_key *fkey,
 	       bpf_map_lookup_elem(&xlb_embryos, fkey) == fwd;
 }
 
+/* Take the half-open pair of reverse entry rev for removal by this CPU
+ * (a SYN starting afresh): swapped to XLB_CREATED_TAKEN as a takeover
+ * does, so that no takeover can replace the entry before it goes.  False
+ * if a takeover has it already. */
+static __always_inline bool flow_release(struct xlb_flow *rev)
+{
+	__u64 seen = rev->created_ns;
+
+	return seen != XLB_CREATED_TAKEN &&
+	       __sync_val_compare_and_swap(&rev->created_ns, seen,
+					   XLB_CREATED_TAKEN) == seen;
+}
+
 /*
  * The client spoke again after the backend answered (for TCP: the ACK
  * that completes the handshake, which a spoofed source never sends):
@@ -428,6 +449,7 @@ static __always_inline int flow_promote(const struct xlb_flow_key *fkey,
 					struct xlb_scratch *s)
 {
 	struct xlb_flow_key rkey;
+	bool inserted;
 	__u64 born;
 	int err;
 
@@ -439,10 +461,12 @@ static __always_inline int flow_promote(const struct xlb_flow_key *fkey,
 	s->rev.created_ns = born;
 	/* -EEXIST: another CPU is promoting the same pair */
 	err = bpf_map_update_elem(&xlb_flows, fkey, &s->flow, BPF_NOEXIST);
+	inserted = !err;
 	if (!err || err == -EEXIST) {
 		err = bpf_map_update_elem(&xlb_flows, &rkey, &s->rev,
 					  BPF_NOEXIST);
-		if (err && err != -EEXIST)
+		/* undo only what this CPU inserted */
+		if (err && err != -EEXIST && inserted)
 			bpf_map_delete_elem(&xlb_flows, fkey);
 	}
 	if (err && err != -EEXIST) {

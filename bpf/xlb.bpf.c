@@ -187,16 +187,27 @@ static __noinline int flow_find(struct xlb_pkt *p, struct xlb_scratch *scratch,
 		return 0;
 	partner = embryo_partner(&p->key, f);
 	if (!partner) {
-		/* a stale half: forget it; a SYN starts afresh */
-		bpf_map_delete_elem(&xlb_embryos, &p->key);
+		/* A half without its partner.  A client half is stale
+		 * (its partner was evicted or taken over): forget it, so
+		 * that a SYN starts afresh.  A backend half is left alone:
+		 * it may be a new connection's, whose client half another
+		 * CPU is about to insert; a stale one gives its NAT port
+		 * to the next claim after the grace, or expires. */
+		if (f->dir == XLB_DIR_TO_BACKEND)
+			bpf_map_delete_elem(&xlb_embryos, &p->key);
 		return 0;
 	}
 	if (f->dir != XLB_DIR_TO_BACKEND) {
 		*out = f;
 		return 0;
 	}
-	/* a SYN after the backend refused (RST) or a FIN: start afresh */
+	/* a SYN after the backend refused (RST) or a FIN: start afresh,
+	 * unless a NAT port takeover on another CPU has the pair (its
+	 * client half goes with it: the SYN is dropped, and its
+	 * retransmission starts afresh) */
 	if (pkt_is_bare_syn(p) && flow_syn_restarts(p, f, partner)) {
+		if (!flow_release(partner))
+			return -XLB_STAT_DROP_NO_FLOW;
 		flow_delete_pair(&xlb_embryos, &p->key, f);
 		count(XLB_STAT_SYN_RESCHEDULED);
 		return 0;

@@ -829,9 +829,13 @@ static struct m_entry *flow_find(struct model *m, struct m_pkt *p,
 		return NULL;
 	partner = embryo_partner(m, &p->key, &e->val);
 	if (!partner) {
-		/* a stale half: forgotten */
-		m_table_delete(&m->embryos, &p->key);
-		touch(r, 1, &p->key);
+		/* a stale client half is forgotten; a backend half is left
+		 * alone (it may be a connection being created on another
+		 * CPU): bpf/xlb.bpf.c flow_find() */
+		if (e->val.dir == XLB_DIR_TO_BACKEND) {
+			m_table_delete(&m->embryos, &p->key);
+			touch(r, 1, &p->key);
+		}
 		return NULL;
 	}
 	if (e->val.dir != XLB_DIR_TO_BACKEND)

@@ -2190,11 +2190,15 @@ static void test_nat_range(void)
 }
 
 /*
- * A promotion that meets a takeover in progress on another CPU (the
- * reverse entry's created_ns swapped to XLB_CREATED_TAKEN, written here
- * through the map) loses: the client's ACK is not promoted, finds no
- * flow and is dropped, and leaves the pair to the takeover.  c: a
- * half-open pair the backend has answered; restored afterwards.
+ * Half-open pairs and other CPUs, staged through the map on c (a
+ * half-open pair the backend has answered; restored afterwards):
+ * - a promotion that meets a takeover in progress (the reverse entry's
+ *   created_ns swapped to XLB_CREATED_TAKEN) loses: the client's ACK is
+ *   not promoted, finds no flow and is dropped, the pair is left alone;
+ * - so does a client SYN that would start afresh after a RST;
+ * - a backend half whose client half is missing (a connection being
+ *   created: the client half is inserted after the NAT port claim) is
+ *   not removed by the backend's packet.
  */
 static void test_promotion_lost(const struct conn *c)
 {
@@ -2231,9 +2235,50 @@ static void test_promotion_lost(const struct conn *c)
 		snprintf(why, sizeof(why), "reverse entry %s gone or its "
 			 "created_ns changed", key_str(&kb));
 	report("promotion_lost_to_takeover_pair_left_alone", !why[0], why);
-	if (bpf_map_update_elem(lb->m.embryos, &kb, &fb, BPF_EXIST))
-		xtest_fail("promotion_lost_to_takeover_restored", "%s",
+
+	/* a SYN starting afresh after the backend's RST yields to the
+	 * takeover too: dropped, the pair left to the takeover */
+	v = fb;
+	v.created_ns = XLB_CREATED_TAKEN;
+	v.flags |= XLB_FLOW_RST_SEEN;
+	if (bpf_map_update_elem(lb->m.embryos, &kb, &v, BPF_EXIST)) {
+		xtest_fail("syn_restart_yields_to_takeover", "setup: %s",
 			   strerror(errno));
+		return;
+	}
+	c2b_spec(&lost, &s, PKT_TCP_SYN, 0);
+	s.seq += 1000; /* a new connection's SYN, not a retransmission */
+	not_fwd("syn_restart_yields_to_takeover_dropped", &lost, C2B, &s,
+		XDP_DROP, XLB_STAT_DROP_NO_FLOW, 0);
+	why[0] = 0;
+	if (bpf_map_lookup_elem(lb->m.embryos, &kc, &v) ||
+	    bpf_map_lookup_elem(lb->m.embryos, &kb, &v) ||
+	    v.created_ns != XLB_CREATED_TAKEN)
+		snprintf(why, sizeof(why), "pair %s removed or changed",
+			 key_str(&kc));
+	report("syn_restart_yields_to_takeover_pair_left_alone", !why[0],
+	       why);
+
+	/* a backend half without its client half may be a connection
+	 * being created on another CPU: its packet finds no flow and
+	 * passes, and the half stays */
+	if (bpf_map_update_elem(lb->m.embryos, &kb, &fb, BPF_EXIST) ||
+	    bpf_map_delete_elem(lb->m.embryos, &kc)) {
+		xtest_fail("lone_backend_half_kept", "setup: %s",
+			   strerror(errno));
+		return;
+	}
+	b2c_spec(c, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	not_fwd("lone_backend_half_packet_passed", &lost, B2C, &s, XDP_PASS,
+		XLB_STAT_PASS_NO_SERVICE, 0);
+	why[0] = 0;
+	if (bpf_map_lookup_elem(lb->m.embryos, &kb, &v) ||
+	    v.created_ns != fb.created_ns)
+		snprintf(why, sizeof(why), "%s removed or changed",
+			 key_str(&kb));
+	report("lone_backend_half_kept", !why[0], why);
+	if (bpf_map_update_elem(lb->m.embryos, &kc, &fc, BPF_NOEXIST))
+		xtest_fail("half_open_races_restored", "%s", strerror(errno));
 }
 
 /*
