@@ -197,10 +197,17 @@ cli() { in_ns 60 "$NS_CLI" "$PY" "$TOOL" rsend --marker "$MARK" "$@" >/dev/null;
 # 5 more for the node's own background traffic); the figure goes to
 # $CASE_DIR/figures.
 phase() {
-	local name=$1 reason=$2 want=$3 before after d
+	local name=$1 reason=$2 want=$3 before after d i
 	shift 3
 	stats_snap; before=$(stat_of "$reason")
 	"$@" || { fail "$name: sending failed"; return 1; }
+	# counted as they arrive: wait up to 2 s for all of them (a loaded
+	# machine can take longer than a fixed pause), then 0.3 s for extras
+	for ((i = 0; i < 20; i++)); do
+		sleep 0.1
+		stats_snap; after=$(stat_of "$reason")
+		[ $((after - before)) -lt "$want" ] || break
+	done
 	sleep 0.3
 	stats_snap; after=$(stat_of "$reason")
 	d=$((after - before))
@@ -270,8 +277,10 @@ for c in json.load(sys.stdin):
 	phase live_natport_from_client pass_no_service "$N" \
 		cli --src "$CLIENT_IP" --dst "$VIP" --sport 8000 --dport "$natport" --flags A --count "$N" || return
 	# 4. non-SYN packets to the service without a connection
+	# (source ports below the client's ephemeral range: none of them can
+	# be the live transfer's, which would make it a packet of that flow)
 	phase no_state_non_syn drop_no_flow "$N" \
-		cli --src "$CLIENT_IP" --dst "$VIP" --sport 1024-65535 --dport 8000 --flags A,PA,FA,R,SA --count "$N" || return
+		cli --src "$CLIENT_IP" --dst "$VIP" --sport 1024-32767 --dport 8000 --flags A,PA,FA,R,SA --count "$N" || return
 	# 5. to the backends through the balancer (not an open relay)
 	phase via_lb_to_backend_tcp pass_no_service "$N" \
 		atk --src "$ATTACKER_IP" --dst "$BE1_IP" --sport 1024-65535 --dport 8000 --flags S --count "$N" || return

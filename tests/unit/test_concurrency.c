@@ -179,6 +179,28 @@ static int svc_install(struct fx_lb *lb, int id, __u16 port,
 	return xlb_service_install(&lb->m, id, &c, NULL);
 }
 
+/* Load an instance with o and one rr service on port (n weights); on
+ * failure report `name`, free w and leave nothing loaded.  w NULL: its
+ * allocation failed.  0 or -1. */
+static int setup_one_service(struct fx_lb *lb, const struct xlb_load_opts *o,
+			     __u16 port, const __u16 *weights, int n, void *w,
+			     const char *name)
+{
+	int err = fx_load_opts(lb, o);
+
+	if (!err) {
+		err = svc_install(lb, 0, port, XLB_ALGO_RR, weights, n, 0);
+		if (err || !w)
+			fx_unload(lb);
+	}
+	if (err || !w) {
+		xtest_fail(name, "%s", strerror(err ? -err : ENOMEM));
+		free(w);
+		return -1;
+	}
+	return 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -547,15 +569,9 @@ static void test_port_contention(int ifindex, int nthreads)
 
 	if (per_thread < 1)
 		per_thread = 1;
-	err = fx_load_opts(&lb, &o);
-	if (!err)
-		err = svc_install(&lb, 0, 9000, XLB_ALGO_RR, one, 1, 0);
-	if (err || !w) {
-		xtest_fail("concurrent_port_contention_setup", "%s",
-			   strerror(err ? -err : ENOMEM));
-		free(w);
+	if (setup_one_service(&lb, &o, 9000, one, 1, w,
+			      "concurrent_port_contention_setup"))
 		return;
-	}
 	for (int i = 0; i < nthreads; i++) {
 		w[i].cpu = i;
 		w[i].index = i;
@@ -628,7 +644,13 @@ out:
  */
 #define STALE_CLIENT "203.0.113.250"
 
-static int prefill_stale(struct fx_lb *lb, __u16 min, __u16 max)
+/* Stale half-open pairs of STALE_CLIENT on every NAT port in [min, max];
+ * `answered`: the backend's SYN-ACK seen (RACE_SYNACK_SEQ), so that the
+ * client's ACK can still promote them. */
+#define RACE_SYNACK_SEQ 0x5eed0001u
+
+static int prefill_stale(struct fx_lb *lb, __u16 min, __u16 max,
+			 bool answered)
 {
 	__u8 client[16], vip[16], be[16];
 	struct xlb_flow_key kc, kb;
@@ -650,6 +672,10 @@ static int prefill_stale(struct fx_lb *lb, __u16 min, __u16 max)
 		fc.last_seen_ns = fb.last_seen_ns = 1; /* answered */
 		fc.dir = XLB_DIR_TO_BACKEND;
 		fb.dir = XLB_DIR_TO_CLIENT;
+		if (answered) {
+			fb.flags = XLB_FLOW_SYN_ACK_SEEN;
+			fb.syn_seq = htonl(RACE_SYNACK_SEQ);
+		}
 		if (bpf_map_update_elem(lb->m.embryos, &kc, &fc, BPF_NOEXIST) ||
 		    bpf_map_update_elem(lb->m.embryos, &kb, &fb, BPF_NOEXIST))
 			return -errno;
@@ -679,17 +705,15 @@ static void test_takeover_under_load(int ifindex, int nthreads)
 
 	if (per_thread < 1)
 		per_thread = 1;
-	err = fx_load_opts(&lb, &o);
-	if (!err)
-		err = svc_install(&lb, 0, 9000, XLB_ALGO_RR, one, 1, 0);
-	if (!err)
-		err = prefill_stale(&lb, o.nat_port_min, o.nat_port_max);
-	if (err || !w) {
-		xtest_fail("concurrent_takeover_setup", "%s",
-			   strerror(err ? -err : ENOMEM));
+	if (setup_one_service(&lb, &o, 9000, one, 1, w,
+			      "concurrent_takeover_setup"))
+		return;
+	err = prefill_stale(&lb, o.nat_port_min, o.nat_port_max, false);
+	if (err) {
+		xtest_fail("concurrent_takeover_setup", "prefill: %s",
+			   strerror(-err));
 		free(w);
-		if (!err)
-			fx_unload(&lb);
+		fx_unload(&lb);
 		return;
 	}
 	for (int i = 0; i < nthreads; i++) {
@@ -776,17 +800,9 @@ static void test_handshakes_under_load(int ifindex, int nthreads)
 	int err;
 	bool ok;
 
-	err = fx_load_opts(&lb, &o);
-	if (!err)
-		err = svc_install(&lb, 0, 8000, XLB_ALGO_RR, w111, 3, 0);
-	if (err || !w) {
-		xtest_fail("concurrent_handshakes_setup", "%s",
-			   strerror(err ? -err : ENOMEM));
-		free(w);
-		if (!err)
-			fx_unload(&lb);
+	if (setup_one_service(&lb, &o, 8000, w111, 3, w,
+			      "concurrent_handshakes_setup"))
 		return;
-	}
 	for (int i = 0; i < nthreads; i++) {
 		w[i].cpu = i;
 		w[i].index = i;
@@ -864,8 +880,6 @@ out:
  */
 #define RACE_PORTS 16
 #define RACE_ROUNDS 300
-#define RACE_SYNACK_SEQ 0x5eed0001u
-
 struct race_ctx {
 	struct fx_lb *lb;
 	int ifindex;
@@ -882,37 +896,6 @@ struct race_worker {
 	long tx, dropped, other; /* this round */
 	int err;
 };
-
-static int race_prefill(struct fx_lb *lb, __u16 min)
-{
-	__u8 client[16], vip[16], be[16];
-	struct xlb_flow_key kc, kb;
-	struct xlb_flow fc = {}, fb = {};
-
-	pkt_addr(STALE_CLIENT, client);
-	pkt_addr(VIP, vip);
-	pkt_addr(be_addrs[0], be);
-	for (__u32 port = min; port < (__u32)min + RACE_PORTS; port++) {
-		fx_flow_key(&kc, XLB_FAMILY_V4, IPPROTO_TCP, client, port, vip,
-			    9000);
-		fx_flow_key(&kb, XLB_FAMILY_V4, IPPROTO_TCP, be, 9000, vip,
-			    port);
-		fx_flow_key(&fc.rewritten, XLB_FAMILY_V4, IPPROTO_TCP, vip, port,
-			    be, 9000);
-		fx_flow_key(&fb.rewritten, XLB_FAMILY_V4, IPPROTO_TCP, vip, 9000,
-			    client, port);
-		fc.created_ns = fb.created_ns = 1; /* long ago */
-		fc.last_seen_ns = fb.last_seen_ns = 1;
-		fc.dir = XLB_DIR_TO_BACKEND;
-		fb.dir = XLB_DIR_TO_CLIENT;
-		fb.flags = XLB_FLOW_SYN_ACK_SEEN; /* answered */
-		fb.syn_seq = htonl(RACE_SYNACK_SEQ);
-		if (bpf_map_update_elem(lb->m.embryos, &kc, &fc, BPF_NOEXIST) ||
-		    bpf_map_update_elem(lb->m.embryos, &kb, &fb, BPF_NOEXIST))
-			return -errno;
-	}
-	return 0;
-}
 
 static void *race_main(void *arg)
 {
@@ -1011,17 +994,9 @@ static void test_promote_against_takeover(int ifindex, int nthreads)
 		free(w);
 		return;
 	}
-	err = fx_load_opts(&lb, &o);
-	if (!err)
-		err = svc_install(&lb, 0, 9000, XLB_ALGO_RR, one, 1, 0);
-	if (err || !w) {
-		xtest_fail("concurrent_promote_against_takeover", "setup: %s",
-			   strerror(err ? -err : ENOMEM));
-		free(w);
-		if (!err)
-			fx_unload(&lb);
+	if (setup_one_service(&lb, &o, 9000, one, 1, w,
+			      "concurrent_promote_against_takeover_setup"))
 		return;
-	}
 	pthread_barrier_init(&go, NULL, nthreads + 1);
 	pthread_barrier_init(&done, NULL, nthreads + 1);
 	x.lb = &lb;
@@ -1042,7 +1017,7 @@ static void test_promote_against_takeover(int ifindex, int nthreads)
 
 		fx_map_clear(lb.m.flows);
 		fx_map_clear(lb.m.embryos);
-		err = race_prefill(&lb, o.nat_port_min);
+		err = prefill_stale(&lb, o.nat_port_min, o.nat_port_max, true);
 		if (err) {
 			snprintf(why, sizeof(why), "round %d: prefill: %s",
 				 round, strerror(-err));
