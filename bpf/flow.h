@@ -85,19 +85,56 @@ static __always_inline __u32 flow_hash(const struct xlb_flow_key *k)
 	return h;
 }
 
-/* Record the packet's TCP FIN/RST in its direction's entry. */
+/* A RST of an established connection counts as its end only if its
+ * sequence number is within this distance of what the other side last
+ * acknowledged (as netfilter's window check does, with a fixed window):
+ * a blind attacker must hit a 2 MiB window of the 4 GiB sequence space,
+ * where before any RST on the tuple closed the connection (and, once
+ * quiet for 2 s, gave its NAT port away).  A real RST further off (a
+ * sender far ahead of the receiver's ACKs) goes through all the same;
+ * the receiver answers with a challenge ACK (RFC 5961), the sender's
+ * stack answers that with an exact RST, which counts. */
+#define XLB_RST_WINDOW (1 << 20)
+
+/* Is the RST p of the established entry f near what the other side
+ * (f's partner in xlb_flows) last acknowledged?  True for anything
+ * else, or if the partner is missing. */
+static __always_inline bool flow_rst_in_window(const struct xlb_pkt *p,
+					       const struct xlb_flow *f)
+{
+	struct xlb_flow_key pk;
+	struct xlb_flow *peer;
+	__s32 d;
+
+	if (!p->tcp || !(p->tcp_flags & XLB_TCP_RST))
+		return true;
+	flow_partner_key(f, &pk);
+	peer = bpf_map_lookup_elem(&xlb_flows, &pk);
+	if (!peer)
+		return true;
+	d = (__s32)(bpf_ntohl(p->tcp->seq) - bpf_ntohl(peer->ack_seq));
+	return d > -XLB_RST_WINDOW && d < XLB_RST_WINDOW;
+}
+
+/* Record the packet's TCP FIN/RST in its direction's entry (the RST
+ * only if rst_ok); in an established entry (est), the ACK number. */
 static __always_inline void flow_touch(struct xlb_flow *f,
-				       const struct xlb_pkt *p, __u64 now_ns)
+				       const struct xlb_pkt *p, __u64 now_ns,
+				       bool est, bool rst_ok)
 {
 	__u8 bits = 0;
 
 	if (p->tcp_flags & XLB_TCP_FIN)
 		bits |= XLB_FLOW_FIN_SEEN;
-	if (p->tcp_flags & XLB_TCP_RST)
+	if ((p->tcp_flags & XLB_TCP_RST) && rst_ok)
 		bits |= XLB_FLOW_RST_SEEN;
+	/* forward only: a reordered older segment does not take it back */
+	if (est && p->tcp && (p->tcp_flags & XLB_TCP_ACK) &&
+	    (__s32)(bpf_ntohl(p->tcp->ack_seq) - bpf_ntohl(f->ack_seq)) > 0)
+		f->ack_seq = p->tcp->ack_seq;
 	/* the backend's SYN-ACK: the client's ACK must acknowledge it
 	 * before the pair is promoted (a blind ACK cannot) */
-	if (p->tcp && f->dir == XLB_DIR_TO_CLIENT &&
+	if (p->tcp && !est && f->dir == XLB_DIR_TO_CLIENT &&
 	    (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK)) ==
 		    (XLB_TCP_SYN | XLB_TCP_ACK) &&
 	    !(f->flags & XLB_FLOW_SYN_ACK_SEEN)) {
@@ -438,16 +475,17 @@ static __always_inline bool flow_release(struct xlb_flow *rev)
  * The client spoke again after the backend answered (for TCP: the ACK
  * that completes the handshake, which a spoofed source never sends):
  * move the pair from xlb_embryos to xlb_flows, where it is never evicted.
- * fkey/fwd is the client->backend half, rev its partner.  The moved
- * copies are made in s->flow (the client half, which the caller forwards
- * from) and s->rev.  0, 1 if the pair was lost to a NAT port takeover on
- * another CPU, or -reason (table full).
+ * fkey/fwd is the client->backend half, rev its partner, p the client's
+ * packet.  The moved copies are made in s->flow (the client half, which
+ * the caller forwards from) and s->rev.  0, 1 if the pair was lost to a
+ * NAT port takeover on another CPU, or -reason (table full).
  */
-static __always_inline int flow_promote(const struct xlb_flow_key *fkey,
+static __always_inline int flow_promote(const struct xlb_pkt *p,
 					const struct xlb_flow *fwd,
 					struct xlb_flow *rev, __u64 now_ns,
 					struct xlb_scratch *s)
 {
+	const struct xlb_flow_key *fkey = &p->key;
 	struct xlb_flow_key rkey;
 	bool inserted;
 	__u64 born;
@@ -459,6 +497,13 @@ static __always_inline int flow_promote(const struct xlb_flow_key *fkey,
 	s->flow = *fwd;
 	s->rev = *rev;
 	s->rev.created_ns = born;
+	/* established: each side's last ACK number; the client's is this
+	 * packet's (the SYN-ACK's + 1), the backend's its SYN-ACK's (the
+	 * client's SYN + 1) */
+	if (p->tcp) {
+		s->flow.ack_seq = p->tcp->ack_seq;
+		s->rev.ack_seq = bpf_htonl(bpf_ntohl(fwd->syn_seq) + 1);
+	}
 	/* -EEXIST: another CPU is promoting the same pair */
 	err = bpf_map_update_elem(&xlb_flows, fkey, &s->flow, BPF_NOEXIST);
 	inserted = !err;

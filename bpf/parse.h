@@ -37,6 +37,7 @@ struct xlb_pkt {
 	__u32 frame_bytes;
 	__u8 tcp_flags; /* XLB_TCP_* */
 	__u8 vlan_tags;
+	bool established; /* flow_find: the entry is in xlb_flows */
 };
 
 #define XLB_TCP_FIN 0x01

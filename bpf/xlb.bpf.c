@@ -171,6 +171,7 @@ static __noinline int flow_find(struct xlb_pkt *p, struct xlb_scratch *scratch,
 	int rc;
 
 	*out = NULL;
+	p->established = false;
 	if (f) {
 		/* a client SYN reusing a finished connection's tuple */
 		if (f->dir == XLB_DIR_TO_BACKEND && pkt_is_bare_syn(p) &&
@@ -180,6 +181,7 @@ static __noinline int flow_find(struct xlb_pkt *p, struct xlb_scratch *scratch,
 			return 0;
 		}
 		*out = f;
+		p->established = true;
 		return 0;
 	}
 	f = bpf_map_lookup_elem(&xlb_embryos, &p->key);
@@ -216,8 +218,8 @@ static __noinline int flow_find(struct xlb_pkt *p, struct xlb_scratch *scratch,
 		__u64 now_ns = xlb_now_ns();
 
 		/* record this packet's FIN/RST before the copy moves */
-		flow_touch(f, p, now_ns);
-		rc = flow_promote(&p->key, f, partner, now_ns, scratch);
+		flow_touch(f, p, now_ns, false, true);
+		rc = flow_promote(p, f, partner, now_ns, scratch);
 		if (rc < 0)
 			return rc;
 		if (rc)
@@ -236,7 +238,7 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	struct xlb_flow *f;
 	__u32 zero = 0;
 	__u64 now_ns;
-	bool svc_port;
+	bool svc_port, rst_ok;
 	__u32 dport;
 	__u8 *bits;
 	int rc;
@@ -278,7 +280,10 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	}
 	/* the clock is read only for packets that are ours */
 	now_ns = xlb_now_ns();
-	flow_touch(f, p, now_ns);
+	rst_ok = !p->established || flow_rst_in_window(p, f);
+	if (!rst_ok)
+		count(XLB_STAT_RST_IGNORED);
+	flow_touch(f, p, now_ns, p->established, rst_ok);
 	rc = nat_forward(ctx, p, f, now_ns);
 	if (rc < 0)
 		return rc;

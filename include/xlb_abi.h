@@ -104,8 +104,16 @@ struct xlb_flow {
 	__u16 service_id;
 	__u8 dir;   /* enum xlb_flow_dir */
 	__u8 flags; /* XLB_FLOW_* bits, this direction */
-	__be32 syn_seq; /* TCP: the seq of this direction's SYN (TO_BACKEND:
-			 * the client's SYN; TO_CLIENT: the backend's SYN-ACK) */
+	union {
+		/* TCP, half-open: the seq of this direction's SYN
+		 * (TO_BACKEND: the client's SYN; TO_CLIENT: the backend's
+		 * SYN-ACK) */
+		__be32 syn_seq;
+		/* TCP, established: the highest ACK number this direction
+		 * sent (what it expects next from the other side): a RST
+		 * from the other side counts only near it */
+		__be32 ack_seq;
+	};
 	__u32 nh_max_bytes; /* largest IP packet the FIB passed for nh (MTU) */
 };
 
@@ -199,6 +207,9 @@ enum xlb_stat {
 	XLB_STAT_PROMOTED,        /* half-open pairs moved to xlb_flows */
 	XLB_STAT_PORT_TAKEOVER,   /* NAT port taken from a stale half-open pair */
 	XLB_STAT_EVENT_LOST,      /* trace/daemon record dropped (ring full) */
+	XLB_STAT_RST_IGNORED,     /* RST of an established connection out of
+				   * window: forwarded, but not taken as its
+				   * end (the endpoint decides) */
 	XLB_STAT_MAX,
 };
 

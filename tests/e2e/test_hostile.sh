@@ -220,7 +220,7 @@ phase() {
 
 # ------------------------------------------------------------- cases
 case_hostile_traffic() {
-	local conns natport be rc want got f n d total=0 curl_pid problems=()
+	local conns natport be cport rc want got f n d before after total=0 curl_pid problems=()
 	need_xlb || return
 	attacker_up || { fail "attacker namespace"; return; }
 	# no source validation upstream: spoofed packets from the client side
@@ -246,11 +246,11 @@ for c in json.load(sys.stdin):
     # closing: the backend may have sent the whole file (it fits in the
     # receive buffer of the client) and closed its side; curl still reads
     if c.get("state") in ("established", "closing"):
-        print(c["nat_port"], c["backend"].rsplit(":", 1)[0]); break' 2>/dev/null)
+        print(c["nat_port"], c["backend"].rsplit(":", 1)[0], c["client"].rsplit(":", 1)[1]); break' 2>/dev/null)
 		[ -n "$natport" ] && break
 		sleep 0.1
 	done
-	be=${natport#* } natport=${natport%% *}
+	read -r natport be cport <<<"$natport"
 	info "live connection: NAT port $natport, backend $be"
 	[[ "$natport" =~ ^[0-9]+$ ]] || { fail "no established connection in xlb conns -j: $(head -c 300 <<<"$conns")"; return; }
 
@@ -289,6 +289,21 @@ for c in json.load(sys.stdin):
 	phase via_lb_spoofed_client pass_no_service "$N" \
 		atk --src "$CLIENT_IP" --dst "$BE1_IP" --sport 1024-65535 --dport 8000 --flags S,A --count "$N" || return
 	sniffers_stop
+	# 6. RSTs spoofed on the live connection's own tuple, with random
+	#    sequence numbers: forwarded (the backend ignores them, RFC 5961)
+	#    but not taken as the connection's end (rst_ignored); one may
+	#    land in the 2 MiB window by chance (1 in 2048)
+	stats_snap; before=$(stat_of rst_ignored)
+	cli --src "$CLIENT_IP" --dst "$VIP" --sport "$cport" --dport 8000 --flags R --count 20 ||
+		{ fail "spoofed_rst_live: sending failed"; return; }
+	for ((n = 0; n < 20; n++)); do
+		sleep 0.1
+		stats_snap; after=$(stat_of rst_ignored)
+		[ $((after - before)) -lt 19 ] || break
+	done
+	info "spoofed_rst_live: 20 sent on client port $cport, rst_ignored +$((after - before))"
+	[ $((after - before)) -ge 19 ] && [ $((after - before)) -le 20 ] ||
+		{ fail "spoofed_rst_live: 20 RSTs with random sequence numbers, rst_ignored +$((after - before))"; return; }
 
 	local icmp=0 relayed_by=""
 	for f in client backend-01 backend-02; do

@@ -1428,7 +1428,7 @@ int main(int argc, char **argv)
 			printf(" %s %llu", m_stat_name(s),
 			       (unsigned long long)R.fig.reasons[s]);
 	printf("\n  events (model): port_takeover %llu, new_flow %llu, "
-	       "promoted %llu, syn_rescheduled %llu\n",
+	       "promoted %llu, syn_rescheduled %llu, rst_ignored %llu\n",
 	       (unsigned long long)(insts[0].model.stats[XLB_STAT_PORT_TAKEOVER] +
 				    insts[1].model.stats[XLB_STAT_PORT_TAKEOVER]),
 	       (unsigned long long)(insts[0].model.stats[XLB_STAT_NEW_FLOW] +
@@ -1436,7 +1436,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)(insts[0].model.stats[XLB_STAT_PROMOTED] +
 				    insts[1].model.stats[XLB_STAT_PROMOTED]),
 	       (unsigned long long)(insts[0].model.stats[XLB_STAT_SYN_RESCHEDULED] +
-				    insts[1].model.stats[XLB_STAT_SYN_RESCHEDULED]));
+				    insts[1].model.stats[XLB_STAT_SYN_RESCHEDULED]),
+	       (unsigned long long)(insts[0].model.stats[XLB_STAT_RST_IGNORED] +
+				    insts[1].model.stats[XLB_STAT_RST_IGNORED]));
 	printf("  table events: %llu evictions, %llu pairs expired, %llu "
 	       "pairs aged, %llu pauses of %d ms\n",
 	       (unsigned long long)R.fig.evictions,

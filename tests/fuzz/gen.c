@@ -416,6 +416,31 @@ static size_t gen_tracked(struct gen *g, const struct model *m, int dir,
 			have_ack = true;
 		}
 	}
+	/* an established connection: half the time, a sequence number
+	 * near what the other side last acknowledged (a RST there counts,
+	 * one further off is ignored: bpf/flow.h XLB_RST_WINDOW) */
+	if (t.proto == IPPROTO_TCP && m_table_find(&m->flows, &e->key) == e &&
+	    chance(g, 50)) {
+		struct xlb_flow_key pk = { 0 };
+		const struct m_entry *peer;
+
+		pk.src = e->val.rewritten.dst;
+		pk.dst = e->val.rewritten.src;
+		pk.sport = e->val.rewritten.dport;
+		pk.dport = e->val.rewritten.sport;
+		pk.proto = e->val.rewritten.proto;
+		pk.family = e->val.rewritten.family;
+		peer = m_table_find(&m->flows, &pk);
+		if (peer) {
+			/* within the window, or just outside it */
+			uint32_t off = chance(g, 80) ? gen_below(g, 4096) :
+						       (1u << 20) - 2 + gen_below(g, 4);
+
+			seq = ntohl(peer->val.ack_seq) +
+			      (chance(g, 50) ? off : -off);
+			have_seq = true;
+		}
+	}
 	/* a client SYN on its connection: the same SYN again (a
 	 * retransmission) or, half the time, a new attempt */
 	if (dir == XLB_DIR_TO_BACKEND && t.proto == IPPROTO_TCP &&

@@ -636,10 +636,41 @@ static void touch_seen(struct m_entry *e, const struct m_clock *c)
 	}
 }
 
+/* bpf/flow.h XLB_RST_WINDOW */
+#define M_RST_WINDOW (1 << 20)
+
+static uint32_t pkt_seq(const struct m_pkt *p, int off)
+{
+	uint32_t v;
+
+	memcpy(&v, p->f + p->l4 + off, 4);
+	return ntohl(v);
+}
+
+/* bpf/flow.h flow_rst_in_window(): a RST of an established entry e is
+ * near the ACK number its partner (in xlb_flows) last sent. */
+static bool rst_in_window(struct model *m, const struct m_pkt *p,
+			  const struct m_entry *e)
+{
+	struct xlb_flow_key pk;
+	const struct m_entry *peer;
+	int32_t d;
+
+	if (p->proto != IPPROTO_TCP || !(p->tcp_flags & TCP_RST))
+		return true;
+	swap_key(&e->val.rewritten, &pk);
+	peer = m_table_find(&m->flows, &pk);
+	if (!peer)
+		return true;
+	d = (int32_t)(pkt_seq(p, 4) - ntohl(peer->val.ack_seq));
+	return d > -M_RST_WINDOW && d < M_RST_WINDOW;
+}
+
 static bool touch_entry(struct m_entry *e, const struct m_pkt *p,
-			const struct m_clock *now)
+			const struct m_clock *now, bool est, bool rst_ok)
 {
 	uint8_t bits = 0, old = e->val.flags;
+	uint32_t old_ack = e->val.ack_seq;
 	bool was = e->touched;
 
 	touch_seen(e, now);
@@ -647,9 +678,12 @@ static bool touch_entry(struct m_entry *e, const struct m_pkt *p,
 	if (p->proto == IPPROTO_TCP) {
 		if (p->tcp_flags & TCP_FIN)
 			bits |= XLB_FLOW_FIN_SEEN;
-		if (p->tcp_flags & TCP_RST)
+		if ((p->tcp_flags & TCP_RST) && rst_ok)
 			bits |= XLB_FLOW_RST_SEEN;
-		if (e->val.dir == XLB_DIR_TO_CLIENT &&
+		if (est && (p->tcp_flags & TCP_ACK) &&
+		    (int32_t)(pkt_seq(p, 8) - ntohl(e->val.ack_seq)) > 0)
+			e->val.ack_seq = htonl(pkt_seq(p, 8));
+		if (!est && e->val.dir == XLB_DIR_TO_CLIENT &&
 		    (p->tcp_flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) &&
 		    !(e->val.flags & XLB_FLOW_SYN_ACK_SEEN)) {
 			memcpy(&e->val.syn_seq, p->f + p->l4 + 4, 4);
@@ -658,7 +692,7 @@ static bool touch_entry(struct m_entry *e, const struct m_pkt *p,
 	}
 	e->val.flags |= bits;
 	e->touched = true;
-	return e->val.flags != old || !was;
+	return e->val.flags != old || e->val.ack_seq != old_ack || !was;
 }
 
 /* Does this client packet confirm the half-open connection (the backend
@@ -765,14 +799,21 @@ static void seen_copy(struct m_entry *to, const struct m_entry *from)
  * included).  Returns the client entry now in xlb_flows, or NULL with
  * *reason (table full).
  */
-static struct m_entry *promote(struct model *m, const struct xlb_flow_key *fkey,
+static struct m_entry *promote(struct model *m, const struct m_pkt *p,
 			       struct m_entry *fwd, struct m_entry *rev,
 			       uint32_t *reason, struct m_result *r)
 {
+	const struct xlb_flow_key *fkey = &p->key;
 	struct m_entry f = *fwd, v = *rev;
 	struct xlb_flow_key rkey;
 	int err;
 
+	/* established: each side's last ACK number (bpf/flow.h
+	 * flow_promote()) */
+	if (p->proto == IPPROTO_TCP) {
+		f.val.ack_seq = htonl(pkt_seq(p, 8));
+		v.val.ack_seq = htonl(ntohl(fwd->val.syn_seq) + 1);
+	}
 	swap_key(&f.val.rewritten, &rkey);
 	err = table_insert(&m->flows, fkey, &f.val, &f.nh, f.touched,
 			   f.created_lo, f.created_hi);
@@ -855,9 +896,9 @@ static struct m_entry *flow_find(struct model *m, struct m_pkt *p,
 	/* the client confirms the backend's answer: the pair moves to
 	 * xlb_flows, with what this packet records (its FIN/RST) */
 	if (confirmed(p, partner)) {
-		touch_entry(e, p, &m->now);
+		touch_entry(e, p, &m->now, false, true);
 		touch(r, 1, &p->key);
-		e = promote(m, &p->key, e, partner, reason, r);
+		e = promote(m, p, e, partner, reason, r);
 		if (e) {
 			count(m, XLB_STAT_PROMOTED);
 			*promoted = true;
@@ -1403,9 +1444,15 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 	if (created || promoted) {
 		copy = *e;
 		e = &copy;
-		touch_entry(e, p, &m->now);
-	} else if (touch_entry(e, p, &m->now)) {
-		touch(r, m_table_find(&m->flows, &e->key) == e ? 0 : 1, &e->key);
+		touch_entry(e, p, &m->now, false, true);
+	} else {
+		bool est = m_table_find(&m->flows, &e->key) == e;
+		bool rst_ok = !est || rst_in_window(m, p, e);
+
+		if (!rst_ok)
+			count(m, XLB_STAT_RST_IGNORED);
+		if (touch_entry(e, p, &m->now, est, rst_ok))
+			touch(r, est ? 0 : 1, &e->key);
 	}
 	to = e->val.rewritten;
 	/* a copy (new or promoted connection) uses the cached next hop it

@@ -399,6 +399,7 @@ enum dir { C2B, B2C };
 #define F_RESCHED 2u /* ... replacing a finished one (syn_rescheduled) */
 #define F_TAKEOVER 8u /* ... on the NAT port of a stale half-open pair */
 #define F_TAKEOVER_CLOSED 16u /* ... of a closed, quiet established pair */
+#define F_RST_IGNORED 32u /* a RST out of window: forwarded, rst_ignored */
 
 struct conn {
 	int svc;
@@ -782,6 +783,8 @@ static bool do_fwd(const char *name, struct conn *c, enum dir dir,
 		d_stat(&e.delta, XLB_STAT_PORT_TAKEOVER);
 		e.flows_delta -= 2;
 	}
+	if (flags & F_RST_IGNORED)
+		d_stat(&e.delta, XLB_STAT_RST_IGNORED);
 	if (flags & F_RESCHED) {
 		/* the finished pair goes from the table that held it */
 		d_stat(&e.delta, XLB_STAT_SYN_RESCHEDULED);
@@ -1908,6 +1911,104 @@ static __u64 stat_now(__u32 stat)
 
 #define SEC_NS 1000000000ull
 
+/* The flags of c's entries in xlb_flows, and the ACK numbers recorded. */
+static bool est_pair(const struct conn *c, struct xlb_flow *fc,
+		     struct xlb_flow *fb)
+{
+	struct xlb_flow_key kc, kb;
+
+	key_c2b(c, &kc);
+	key_b2c(c, c->be, c->nat_port, &kb);
+	return !fx_flow_get(lb->m.flows, &kc, fc) &&
+	       !fx_flow_get(lb->m.flows, &kb, fb);
+}
+
+/*
+ * A RST of an established connection counts (RST seen: the pair is
+ * closed) only within XLB_RST_WINDOW of what the other side last
+ * acknowledged; further off it is forwarded all the same, counted
+ * (rst_ignored), and the pair stays open.  Each side's ACK number is
+ * recorded from the handshake on, and only moves forward.
+ */
+static void test_rst_window(void)
+{
+	struct conn w = CONN(S_TCP, "203.0.113.160", 46000);
+	struct conn v = CONN(S_TCP, "203.0.113.161", 46001);
+	struct xlb_flow fc, fb;
+	struct pkt_spec s;
+	char why[WHY_LEN] = "";
+
+	if (!handshake("rstwin", &w, -1) || !handshake("rstwin_b", &v, -1))
+		return;
+	/* the handshake's ACK numbers: client SYN 1000 (pkt.c's default
+	 * seq), the backend's SYN-ACK seq as the test sent it */
+	if (!est_pair(&w, &fc, &fb))
+		snprintf(why, sizeof(why), "pair not in xlb_flows");
+	else if (ntohl(fb.ack_seq) != 1001)
+		snprintf(why, sizeof(why), "backend's ACK number %u, expected "
+			 "1001 (client SYN + 1)", ntohl(fb.ack_seq));
+	report("rst_window_ack_numbers_from_handshake", !why[0], why);
+
+	/* the backend acknowledges up to 3,000,000 */
+	b2c_spec(&w, &s, PKT_TCP_ACK, 0);
+	s.ack = 3000000;
+	fwd("rst_window_backend_ack", &w, B2C, &s, 0, -1);
+	/* an older ACK (reordered) does not take it back */
+	b2c_spec(&w, &s, PKT_TCP_ACK, 0);
+	s.ack = 2000000;
+	fwd("rst_window_backend_older_ack", &w, B2C, &s, 0, -1);
+	why[0] = 0;
+	if (!est_pair(&w, &fc, &fb) || ntohl(fb.ack_seq) != 3000000)
+		snprintf(why, sizeof(why), "backend's ACK number %u, expected "
+			 "3000000", ntohl(fb.ack_seq));
+	report("rst_window_ack_number_only_forward", !why[0], why);
+
+	/* a client RST far from it (a blind guess): forwarded, ignored */
+	c2b_spec(&w, &s, PKT_TCP_RST, 0);
+	s.seq = 3000000u + 0x40000000u;
+	fwd("rst_window_blind_rst_forwarded", &w, C2B, &s, F_RST_IGNORED, -1);
+	c2b_spec(&w, &s, PKT_TCP_RST, 0);
+	s.seq = 1001; /* 3 MB behind what the backend acknowledged */
+	fwd("rst_window_stale_rst_forwarded", &w, C2B, &s, F_RST_IGNORED, -1);
+	why[0] = 0;
+	if (!est_pair(&w, &fc, &fb) || ((fc.flags | fb.flags) &
+					XLB_FLOW_RST_SEEN))
+		snprintf(why, sizeof(why), "RST seen recorded (flags 0x%x / "
+			 "0x%x)", fc.flags, fb.flags);
+	report("rst_window_ignored_rst_leaves_pair_open", !why[0], why);
+	/* the connection goes on */
+	fwd_c2b("rst_window_data_after_ignored_rst", &w, PKT_TCP_ACK, 10, 0,
+		-1);
+	/* a RST within the window (the sender 100 bytes ahead of the
+	 * backend's ACK) counts */
+	c2b_spec(&w, &s, PKT_TCP_RST, 0);
+	s.seq = 3000100;
+	fwd("rst_window_rst_in_window", &w, C2B, &s, 0, -1);
+	why[0] = 0;
+	if (!est_pair(&w, &fc, &fb) || !(fc.flags & XLB_FLOW_RST_SEEN))
+		snprintf(why, sizeof(why), "client entry flags 0x%x, expected "
+			 "RST seen", fc.flags);
+	report("rst_window_rst_in_window_closes", !why[0], why);
+
+	/* the other direction: the client acknowledges, the backend's RST
+	 * is judged against that */
+	c2b_spec(&v, &s, PKT_TCP_ACK, 0);
+	s.ack = 0x70000000u;
+	fwd("rst_window_client_ack", &v, C2B, &s, 0, -1);
+	b2c_spec(&v, &s, PKT_TCP_RST | PKT_TCP_ACK, 0);
+	s.seq = 0x70000000u - 0x200000u; /* 2 MiB behind */
+	fwd("rst_window_backend_rst_out_of_window", &v, B2C, &s,
+	    F_RST_IGNORED, -1);
+	b2c_spec(&v, &s, PKT_TCP_RST | PKT_TCP_ACK, 0);
+	s.seq = 0x70000000u;
+	fwd("rst_window_backend_rst_exact", &v, B2C, &s, 0, -1);
+	why[0] = 0;
+	if (!est_pair(&v, &fc, &fb) || !(fb.flags & XLB_FLOW_RST_SEEN))
+		snprintf(why, sizeof(why), "reverse entry flags 0x%x, expected "
+			 "RST seen", fb.flags);
+	report("rst_window_backend_rst_exact_closes", !why[0], why);
+}
+
 static void test_half_open(void)
 {
 	struct conn sp = CONN(S_TCP, "203.0.113.100", 44000);
@@ -2968,6 +3069,7 @@ int main(void)
 	test_scheduling();
 	test_resched();
 	test_half_open();
+	test_rst_window();
 	test_ipv6();
 	test_icmp();
 	test_fib();
