@@ -85,48 +85,92 @@ static __always_inline __u32 flow_hash(const struct xlb_flow_key *k)
 	return h;
 }
 
-/* A RST of an established connection counts as its end only if its
- * sequence number is within this distance of what the other side last
- * acknowledged (as netfilter's window check does, with a fixed window):
- * a blind attacker must hit a 2 MiB window of the 4 GiB sequence space,
- * where before any RST on the tuple closed the connection (and, once
- * quiet for 2 s, gave its NAT port away).  A real RST further off (a
- * sender far ahead of the receiver's ACKs) goes through all the same;
- * the receiver answers with a challenge ACK (RFC 5961), the sender's
- * stack answers that with an exact RST, which counts. */
-#define XLB_RST_WINDOW (1 << 20)
+/* A RST or FIN of an established connection counts (closes it, or half
+ * of it) only if its sequence number is within this distance of what
+ * the other side last acknowledged, as netfilter's window check does
+ * (with a fixed window): a blind attacker must hit a 2 MiB window of the
+ * 4 GiB sequence space, where before any RST (or a FIN each way) on the
+ * tuple closed the connection (expired 10 s later, its NAT port given
+ * away after 2 s of silence).  Real ones further off (a sender far ahead
+ * of the receiver's ACKs) go through all the same: for a RST, the
+ * receiver answers with a challenge ACK (RFC 5961) and the sender's
+ * stack with an exact RST, which counts; a FIN is kept pending
+ * (fin_seq) and counts at the sender's next packet once the other side
+ * has acknowledged it. */
+#define XLB_SEQ_WINDOW (1 << 20)
 
-/* Is the RST p of the established entry f near what the other side
- * (f's partner in xlb_flows) last acknowledged?  True for anything
- * else, or if the partner is missing. */
-static __always_inline bool flow_rst_in_window(const struct xlb_pkt *p,
-					       const struct xlb_flow *f)
+/* What an established entry's packet may record, judged against the
+ * other side (the partner in xlb_flows): its RST and FIN (near the
+ * other side's ACK number?), and a FIN of this side left pending, now
+ * acknowledged.  Only packets with a RST or FIN, or of an entry with a
+ * pending FIN, look the partner up; without a partner, all counts. */
+struct flow_judge {
+	bool rst_ok;
+	bool fin_ok;	/* within the window */
+	bool fin_ahead; /* beyond it: may be real, kept pending */
+	bool fin_acked;
+};
+
+static __always_inline void flow_judge(const struct xlb_pkt *p,
+				       const struct xlb_flow *f,
+				       struct flow_judge *j)
 {
 	struct xlb_flow_key pk;
 	struct xlb_flow *peer;
+	__u32 peer_ack;
 	__s32 d;
 
-	if (!p->tcp || !(p->tcp_flags & XLB_TCP_RST))
-		return true;
+	j->rst_ok = j->fin_ok = true;
+	j->fin_ahead = j->fin_acked = false;
+	if (!p->tcp || (!(p->tcp_flags & (XLB_TCP_RST | XLB_TCP_FIN)) &&
+			!(f->flags & XLB_FLOW_FIN_PENDING)))
+		return;
 	flow_partner_key(f, &pk);
 	peer = bpf_map_lookup_elem(&xlb_flows, &pk);
-	if (!peer)
-		return true;
-	d = (__s32)(bpf_ntohl(p->tcp->seq) - bpf_ntohl(peer->ack_seq));
-	return d > -XLB_RST_WINDOW && d < XLB_RST_WINDOW;
+	if (!peer) {
+		j->fin_acked = true;
+		return;
+	}
+	peer_ack = bpf_ntohl(peer->ack_seq);
+	d = (__s32)(bpf_ntohl(p->tcp->seq) - peer_ack);
+	j->rst_ok = j->fin_ok = d > -XLB_SEQ_WINDOW && d < XLB_SEQ_WINDOW;
+	j->fin_ahead = d >= XLB_SEQ_WINDOW;
+	/* the other side acknowledged the FIN (ACK number fin_seq + 1) */
+	j->fin_acked = (__s32)(peer_ack - bpf_ntohl(f->fin_seq)) > 0;
 }
 
-/* Record the packet's TCP FIN/RST in its direction's entry (the RST
- * only if rst_ok); in an established entry (est), the ACK number. */
+/* Record the packet's TCP FIN/RST in its direction's entry: as judged
+ * (j) in an established entry (est), where the ACK number is recorded
+ * too; always in a half-open one. */
 static __always_inline void flow_touch(struct xlb_flow *f,
 				       const struct xlb_pkt *p, __u64 now_ns,
-				       bool est, bool rst_ok)
+				       bool est, const struct flow_judge *j)
 {
 	__u8 bits = 0;
 
-	if (p->tcp_flags & XLB_TCP_FIN)
-		bits |= XLB_FLOW_FIN_SEEN;
-	if ((p->tcp_flags & XLB_TCP_RST) && rst_ok)
+	/* a pending FIN counts once acknowledged; data past it shows that
+	 * it was not the sender's (a sender sends nothing after its FIN) */
+	if (est && (f->flags & XLB_FLOW_FIN_PENDING)) {
+		if (j->fin_acked)
+			bits |= XLB_FLOW_FIN_SEEN;
+		if (j->fin_acked ||
+		    (p->tcp_payload &&
+		     (__s32)(bpf_ntohl(p->tcp->seq) + p->tcp_payload -
+			     bpf_ntohl(f->fin_seq)) > 0))
+			f->flags &= ~XLB_FLOW_FIN_PENDING;
+	}
+	if (p->tcp_flags & XLB_TCP_FIN) {
+		if (!est || j->fin_ok) {
+			bits |= XLB_FLOW_FIN_SEEN;
+		} else if (j->fin_ahead && !(f->flags & XLB_FLOW_FIN_SEEN)) {
+			/* the FIN's own sequence number: after the data */
+			f->fin_seq = bpf_htonl(bpf_ntohl(p->tcp->seq) +
+					       p->tcp_payload);
+			bits |= XLB_FLOW_FIN_PENDING;
+		}
+		/* far behind: not the sender's; ignored */
+	}
+	if ((p->tcp_flags & XLB_TCP_RST) && (!est || j->rst_ok))
 		bits |= XLB_FLOW_RST_SEEN;
 	/* forward only: a reordered older segment does not take it back */
 	if (est && p->tcp && (p->tcp_flags & XLB_TCP_ACK) &&

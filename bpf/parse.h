@@ -38,6 +38,7 @@ struct xlb_pkt {
 	__u8 tcp_flags; /* XLB_TCP_* */
 	__u8 vlan_tags;
 	bool established; /* flow_find: the entry is in xlb_flows */
+	__u32 tcp_payload; /* bytes after the TCP header, within the IP packet */
 };
 
 #define XLB_TCP_FIN 0x01
@@ -63,6 +64,8 @@ static __always_inline int parse_l4(struct xlb_pkt *p, void *l4, __u8 proto,
 		    l4 + tcp->doff * 4 > l3_end)
 			return -XLB_STAT_PASS_MALFORMED;
 		p->tcp = tcp;
+		p->tcp_payload = (__u32)((long)l3_end - (long)l4 -
+					 tcp->doff * 4);
 		p->key.sport = tcp->source;
 		p->key.dport = tcp->dest;
 		p->tcp_flags = ((__u8 *)tcp)[13];

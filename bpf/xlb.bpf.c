@@ -218,7 +218,7 @@ static __noinline int flow_find(struct xlb_pkt *p, struct xlb_scratch *scratch,
 		__u64 now_ns = xlb_now_ns();
 
 		/* record this packet's FIN/RST before the copy moves */
-		flow_touch(f, p, now_ns, false, true);
+		flow_touch(f, p, now_ns, false, NULL);
 		rc = flow_promote(p, f, partner, now_ns, scratch);
 		if (rc < 0)
 			return rc;
@@ -238,7 +238,8 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	struct xlb_flow *f;
 	__u32 zero = 0;
 	__u64 now_ns;
-	bool svc_port, rst_ok;
+	struct flow_judge judge = { .rst_ok = true, .fin_ok = true };
+	bool svc_port;
 	__u32 dport;
 	__u8 *bits;
 	int rc;
@@ -280,10 +281,12 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 	}
 	/* the clock is read only for packets that are ours */
 	now_ns = xlb_now_ns();
-	rst_ok = !p->established || flow_rst_in_window(p, f);
-	if (!rst_ok)
-		count(XLB_STAT_RST_IGNORED);
-	flow_touch(f, p, now_ns, p->established, rst_ok);
+	if (p->established) {
+		flow_judge(p, f, &judge);
+		if ((p->tcp_flags & XLB_TCP_RST) && !judge.rst_ok)
+			count(XLB_STAT_RST_IGNORED);
+	}
+	flow_touch(f, p, now_ns, p->established, &judge);
 	rc = nat_forward(ctx, p, f, now_ns);
 	if (rc < 0)
 		return rc;

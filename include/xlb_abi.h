@@ -74,6 +74,9 @@ enum xlb_tcp_state {
 #define XLB_FLOW_FIN_SEEN (1u << 0) /* this direction sent a FIN */
 #define XLB_FLOW_RST_SEEN (1u << 1) /* this direction sent a RST */
 #define XLB_FLOW_SYN_ACK_SEEN (1u << 2) /* TO_CLIENT: syn_seq is set */
+#define XLB_FLOW_FIN_PENDING (1u << 3) /* established: a FIN out of window
+					* (fin_seq), counted once the other
+					* side acknowledges it */
 
 /*
  * Connection-tracking value.  rewritten is the tuple the packet leaves
@@ -115,6 +118,8 @@ struct xlb_flow {
 		__be32 ack_seq;
 	};
 	__u32 nh_max_bytes; /* largest IP packet the FIB passed for nh (MTU) */
+	__be32 fin_seq; /* TCP, established: seq of a FIN_PENDING FIN */
+	__u32 reserved; /* 0 (explicit padding to 8 bytes) */
 };
 
 /* Service lookup key: VIP:port/proto. */
@@ -254,7 +259,7 @@ struct xlb_event {
 _Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key");
 _Static_assert(sizeof(struct xlb_next_hop) == 16, "xlb_next_hop");
-_Static_assert(sizeof(struct xlb_flow) == 96, "xlb_flow");
+_Static_assert(sizeof(struct xlb_flow) == 104, "xlb_flow");
 _Static_assert(sizeof(struct xlb_service_key) == 20, "xlb_service_key");
 _Static_assert(sizeof(struct xlb_service) == 24, "xlb_service");
 _Static_assert(sizeof(struct xlb_backend) == 24, "xlb_backend");

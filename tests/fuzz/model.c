@@ -220,7 +220,7 @@ bool m_flow_equal(const struct m_entry *e, const struct xlb_flow *b,
 	    a->dir != b->dir || a->flags != b->flags ||
 	    ((a->flags & XLB_FLOW_SYN_ACK_SEEN ||
 	      a->dir == XLB_DIR_TO_BACKEND) &&
-	     a->syn_seq != b->syn_seq))
+	     a->syn_seq != b->syn_seq) || a->fin_seq != b->fin_seq)
 		return false;
 	if (!e->nh.lo)
 		return b->nh_at_ns == 0;
@@ -636,8 +636,8 @@ static void touch_seen(struct m_entry *e, const struct m_clock *c)
 	}
 }
 
-/* bpf/flow.h XLB_RST_WINDOW */
-#define M_RST_WINDOW (1 << 20)
+/* bpf/flow.h XLB_SEQ_WINDOW */
+#define M_SEQ_WINDOW (1 << 20)
 
 static uint32_t pkt_seq(const struct m_pkt *p, int off)
 {
@@ -647,38 +647,77 @@ static uint32_t pkt_seq(const struct m_pkt *p, int off)
 	return ntohl(v);
 }
 
-/* bpf/flow.h flow_rst_in_window(): a RST of an established entry e is
- * near the ACK number its partner (in xlb_flows) last sent. */
-static bool rst_in_window(struct model *m, const struct m_pkt *p,
-			  const struct m_entry *e)
+/* TCP payload bytes (inside the IP packet). */
+static uint32_t tcp_payload(const struct m_pkt *p)
+{
+	return (uint32_t)(p->end - p->l4 - (p->f[p->l4 + 12] >> 4) * 4);
+}
+
+/* bpf/flow.h flow_judge(): an established entry e's RST and FIN against
+ * the ACK number its partner (in xlb_flows) last sent, and whether the
+ * partner acknowledged e's pending FIN. */
+struct m_judge {
+	bool rst_ok, fin_ok, fin_ahead, fin_acked;
+};
+
+static void judge(struct model *m, const struct m_pkt *p,
+		  const struct m_entry *e, struct m_judge *j)
 {
 	struct xlb_flow_key pk;
 	const struct m_entry *peer;
+	uint32_t peer_ack;
 	int32_t d;
 
-	if (p->proto != IPPROTO_TCP || !(p->tcp_flags & TCP_RST))
-		return true;
+	j->rst_ok = j->fin_ok = true;
+	j->fin_ahead = j->fin_acked = false;
+	if (p->proto != IPPROTO_TCP ||
+	    (!(p->tcp_flags & (TCP_RST | TCP_FIN)) &&
+	     !(e->val.flags & XLB_FLOW_FIN_PENDING)))
+		return;
 	swap_key(&e->val.rewritten, &pk);
 	peer = m_table_find(&m->flows, &pk);
-	if (!peer)
-		return true;
-	d = (int32_t)(pkt_seq(p, 4) - ntohl(peer->val.ack_seq));
-	return d > -M_RST_WINDOW && d < M_RST_WINDOW;
+	if (!peer) {
+		j->fin_acked = true;
+		return;
+	}
+	peer_ack = ntohl(peer->val.ack_seq);
+	d = (int32_t)(pkt_seq(p, 4) - peer_ack);
+	j->rst_ok = j->fin_ok = d > -M_SEQ_WINDOW && d < M_SEQ_WINDOW;
+	j->fin_ahead = d >= M_SEQ_WINDOW;
+	j->fin_acked = (int32_t)(peer_ack - ntohl(e->val.fin_seq)) > 0;
 }
 
 static bool touch_entry(struct m_entry *e, const struct m_pkt *p,
-			const struct m_clock *now, bool est, bool rst_ok)
+			const struct m_clock *now, bool est,
+			const struct m_judge *j)
 {
 	uint8_t bits = 0, old = e->val.flags;
-	uint32_t old_ack = e->val.ack_seq;
+	uint32_t old_ack = e->val.ack_seq, old_fin = e->val.fin_seq;
 	bool was = e->touched;
 
 	touch_seen(e, now);
 
 	if (p->proto == IPPROTO_TCP) {
-		if (p->tcp_flags & TCP_FIN)
-			bits |= XLB_FLOW_FIN_SEEN;
-		if ((p->tcp_flags & TCP_RST) && rst_ok)
+		uint32_t pl = tcp_payload(p);
+
+		if (est && (e->val.flags & XLB_FLOW_FIN_PENDING)) {
+			if (j->fin_acked)
+				bits |= XLB_FLOW_FIN_SEEN;
+			if (j->fin_acked ||
+			    (pl && (int32_t)(pkt_seq(p, 4) + pl -
+					     ntohl(e->val.fin_seq)) > 0))
+				e->val.flags &= ~XLB_FLOW_FIN_PENDING;
+		}
+		if (p->tcp_flags & TCP_FIN) {
+			if (!est || j->fin_ok) {
+				bits |= XLB_FLOW_FIN_SEEN;
+			} else if (j->fin_ahead &&
+				   !(e->val.flags & XLB_FLOW_FIN_SEEN)) {
+				e->val.fin_seq = htonl(pkt_seq(p, 4) + pl);
+				bits |= XLB_FLOW_FIN_PENDING;
+			}
+		}
+		if ((p->tcp_flags & TCP_RST) && (!est || j->rst_ok))
 			bits |= XLB_FLOW_RST_SEEN;
 		if (est && (p->tcp_flags & TCP_ACK) &&
 		    (int32_t)(pkt_seq(p, 8) - ntohl(e->val.ack_seq)) > 0)
@@ -692,7 +731,8 @@ static bool touch_entry(struct m_entry *e, const struct m_pkt *p,
 	}
 	e->val.flags |= bits;
 	e->touched = true;
-	return e->val.flags != old || e->val.ack_seq != old_ack || !was;
+	return e->val.flags != old || e->val.ack_seq != old_ack ||
+	       e->val.fin_seq != old_fin || !was;
 }
 
 /* Does this client packet confirm the half-open connection (the backend
@@ -896,7 +936,7 @@ static struct m_entry *flow_find(struct model *m, struct m_pkt *p,
 	/* the client confirms the backend's answer: the pair moves to
 	 * xlb_flows, with what this packet records (its FIN/RST) */
 	if (confirmed(p, partner)) {
-		touch_entry(e, p, &m->now, false, true);
+		touch_entry(e, p, &m->now, false, NULL);
 		touch(r, 1, &p->key);
 		e = promote(m, p, e, partner, reason, r);
 		if (e) {
@@ -1444,14 +1484,17 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 	if (created || promoted) {
 		copy = *e;
 		e = &copy;
-		touch_entry(e, p, &m->now, false, true);
+		touch_entry(e, p, &m->now, false, NULL);
 	} else {
 		bool est = m_table_find(&m->flows, &e->key) == e;
-		bool rst_ok = !est || rst_in_window(m, p, e);
+		struct m_judge j = { .rst_ok = true, .fin_ok = true };
 
-		if (!rst_ok)
-			count(m, XLB_STAT_RST_IGNORED);
-		if (touch_entry(e, p, &m->now, est, rst_ok))
+		if (est) {
+			judge(m, p, e, &j);
+			if ((p->tcp_flags & TCP_RST) && !j.rst_ok)
+				count(m, XLB_STAT_RST_IGNORED);
+		}
+		if (touch_entry(e, p, &m->now, est, &j))
 			touch(r, est ? 0 : 1, &e->key);
 	}
 	to = e->val.rewritten;

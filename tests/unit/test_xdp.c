@@ -1930,6 +1930,8 @@ static bool est_pair(const struct conn *c, struct xlb_flow *fc,
  * (rst_ignored), and the pair stays open.  Each side's ACK number is
  * recorded from the handshake on, and only moves forward.
  */
+static void test_fin_window(void);
+
 static void test_rst_window(void)
 {
 	struct conn w = CONN(S_TCP, "203.0.113.160", 46000);
@@ -2007,6 +2009,76 @@ static void test_rst_window(void)
 		snprintf(why, sizeof(why), "reverse entry flags 0x%x, expected "
 			 "RST seen", fb.flags);
 	report("rst_window_backend_rst_exact_closes", !why[0], why);
+	test_fin_window();
+}
+
+/*
+ * FINs of an established connection, judged like RSTs: within the window
+ * a FIN counts; far behind it is ignored; far ahead it is kept pending
+ * (XLB_FLOW_FIN_PENDING, fin_seq = the FIN's own sequence number) and
+ * counts at the sender's next packet once the other side acknowledged
+ * it, or is dropped from the entry when the sender sends data past it.
+ */
+static void test_fin_window(void)
+{
+	struct conn a = CONN(S_TCP, "203.0.113.162", 46002);
+	struct conn b = CONN(S_TCP, "203.0.113.163", 46003);
+	const __u32 ahead = 1001 + (2u << 20); /* 2 MiB past the ACK */
+	struct xlb_flow fc, fb;
+	struct pkt_spec s;
+	char why[WHY_LEN] = "";
+
+	if (!handshake("finwin", &a, -1) || !handshake("finwin_b", &b, -1))
+		return;
+	/* a: a FIN far behind what the backend acknowledged (1001) */
+	c2b_spec(&a, &s, PKT_TCP_FIN | PKT_TCP_ACK, 0);
+	s.seq = 1001u - 0x40000000u;
+	fwd("fin_window_fin_far_behind_forwarded", &a, C2B, &s, 0, -1);
+	if (!est_pair(&a, &fc, &fb) ||
+	    (fc.flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_FIN_PENDING)))
+		snprintf(why, sizeof(why), "client entry flags 0x%x, expected "
+			 "no FIN", fc.flags);
+	report("fin_window_fin_far_behind_ignored", !why[0], why);
+	/* a FIN 2 MiB ahead, 100 bytes of data with it: pending */
+	c2b_spec(&a, &s, PKT_TCP_FIN | PKT_TCP_ACK, 100);
+	s.seq = ahead;
+	fwd("fin_window_fin_ahead_forwarded", &a, C2B, &s, 0, -1);
+	why[0] = 0;
+	if (!est_pair(&a, &fc, &fb) || (fc.flags & XLB_FLOW_FIN_SEEN) ||
+	    !(fc.flags & XLB_FLOW_FIN_PENDING) || ntohl(fc.fin_seq) != ahead + 100)
+		snprintf(why, sizeof(why), "client entry flags 0x%x fin_seq %u, "
+			 "expected pending at %u", fc.flags, ntohl(fc.fin_seq),
+			 ahead + 100);
+	report("fin_window_fin_ahead_pending", !why[0], why);
+	/* the backend acknowledges it (fin_seq + 1), then the client's
+	 * last ACK: the FIN counts */
+	b2c_spec(&a, &s, PKT_TCP_FIN | PKT_TCP_ACK, 0);
+	s.ack = ahead + 101;
+	fwd("fin_window_backend_acks_fin", &a, B2C, &s, 0, -1);
+	c2b_spec(&a, &s, PKT_TCP_ACK, 0);
+	s.seq = ahead + 101;
+	fwd("fin_window_client_last_ack", &a, C2B, &s, 0, -1);
+	why[0] = 0;
+	if (!est_pair(&a, &fc, &fb) || !(fc.flags & XLB_FLOW_FIN_SEEN) ||
+	    (fc.flags & XLB_FLOW_FIN_PENDING))
+		snprintf(why, sizeof(why), "client entry flags 0x%x, expected "
+			 "FIN seen, not pending", fc.flags);
+	report("fin_window_pending_fin_counts_once_acked", !why[0], why);
+
+	/* b: a FIN ahead that was not the client's: the client then sends
+	 * data past it, and the pending FIN goes */
+	c2b_spec(&b, &s, PKT_TCP_FIN | PKT_TCP_ACK, 0);
+	s.seq = ahead;
+	fwd("fin_window_spoofed_fin_ahead", &b, C2B, &s, 0, -1);
+	c2b_spec(&b, &s, PKT_TCP_ACK, 10);
+	s.seq = ahead + 5;
+	fwd("fin_window_data_past_pending_fin", &b, C2B, &s, 0, -1);
+	why[0] = 0;
+	if (!est_pair(&b, &fc, &fb) ||
+	    (fc.flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_FIN_PENDING)))
+		snprintf(why, sizeof(why), "client entry flags 0x%x, expected "
+			 "no FIN", fc.flags);
+	report("fin_window_data_past_fin_clears_it", !why[0], why);
 }
 
 static void test_half_open(void)
