@@ -397,16 +397,8 @@ static size_t gen_tracked(struct gen *g, const struct model *m, int dir,
 	 * usually acknowledges the SYN-ACK (the handshake's last ACK) */
 	if (dir == XLB_DIR_TO_BACKEND && t.proto == IPPROTO_TCP &&
 	    m_table_find(&m->embryos, &e->key) == e) {
-		struct xlb_flow_key pk = { 0 };
-		const struct m_entry *rev;
+		const struct m_entry *rev = m_table_partner(&m->embryos, e);
 
-		pk.src = e->val.rewritten.dst;
-		pk.dst = e->val.rewritten.src;
-		pk.sport = e->val.rewritten.dport;
-		pk.dport = e->val.rewritten.sport;
-		pk.proto = e->val.rewritten.proto;
-		pk.family = e->val.rewritten.family;
-		rev = m_table_find(&m->embryos, &pk);
 		if (rev && (rev->val.flags & XLB_FLOW_SYN_ACK_SEEN) &&
 		    chance(g, 75)) {
 			ack = ntohl(rev->val.syn_seq) + (chance(g, 90) ? 1 : 0);
@@ -418,19 +410,11 @@ static size_t gen_tracked(struct gen *g, const struct model *m, int dir,
 	}
 	/* an established connection: half the time, a sequence number
 	 * near what the other side last acknowledged (a RST there counts,
-	 * one further off is ignored: bpf/flow.h XLB_RST_WINDOW) */
+	 * one further off is ignored: bpf/flow.h XLB_SEQ_WINDOW) */
 	if (t.proto == IPPROTO_TCP && m_table_find(&m->flows, &e->key) == e &&
 	    chance(g, 50)) {
-		struct xlb_flow_key pk = { 0 };
-		const struct m_entry *peer;
+		const struct m_entry *peer = m_table_partner(&m->flows, e);
 
-		pk.src = e->val.rewritten.dst;
-		pk.dst = e->val.rewritten.src;
-		pk.sport = e->val.rewritten.dport;
-		pk.dport = e->val.rewritten.sport;
-		pk.proto = e->val.rewritten.proto;
-		pk.family = e->val.rewritten.family;
-		peer = m_table_find(&m->flows, &pk);
 		if (peer) {
 			/* within the window, or just outside it */
 			uint32_t off = chance(g, 80) ? gen_below(g, 4096) :

@@ -581,6 +581,15 @@ static void swap_key(const struct xlb_flow_key *in, struct xlb_flow_key *k)
 	k->family = in->family;
 }
 
+struct m_entry *m_table_partner(const struct m_table *t,
+				const struct m_entry *e)
+{
+	struct xlb_flow_key pk;
+
+	swap_key(&e->val.rewritten, &pk);
+	return m_table_find(t, &pk);
+}
+
 /* COPIED from bpf/flow.h flow_hash(): the NAT port's starting point must
  * be the program's to predict its choice. */
 static uint32_t flow_hash(const struct xlb_flow_key *k)
@@ -663,7 +672,6 @@ struct m_judge {
 static void judge(struct model *m, const struct m_pkt *p,
 		  const struct m_entry *e, struct m_judge *j)
 {
-	struct xlb_flow_key pk;
 	const struct m_entry *peer;
 	uint32_t peer_ack;
 	int32_t d;
@@ -674,8 +682,7 @@ static void judge(struct model *m, const struct m_pkt *p,
 	    (!(p->tcp_flags & (TCP_RST | TCP_FIN)) &&
 	     !(e->val.flags & XLB_FLOW_FIN_PENDING)))
 		return;
-	swap_key(&e->val.rewritten, &pk);
-	peer = m_table_find(&m->flows, &pk);
+	peer = m_table_partner(&m->flows, e);
 	if (!peer) {
 		j->fin_acked = true;
 		return;

@@ -271,6 +271,9 @@ void model_packet(struct model *m, const uint8_t *in, size_t len,
 /* Table access for the fuzzer (generators, checks, emulated eviction). */
 struct m_entry *m_table_find(const struct m_table *t,
 			     const struct xlb_flow_key *k);
+/* The entry of t under e's partner key (its rewritten tuple, swapped). */
+struct m_entry *m_table_partner(const struct m_table *t,
+				const struct m_entry *e);
 int m_table_delete(struct m_table *t, const struct xlb_flow_key *k);
 
 /* A flow entry of the program equals the model's if everything but the
