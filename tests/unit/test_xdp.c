@@ -1925,7 +1925,7 @@ static bool est_pair(const struct conn *c, struct xlb_flow *fc,
 
 /*
  * A RST of an established connection counts (RST seen: the pair is
- * closed) only within XLB_RST_WINDOW of what the other side last
+ * closed) only within XLB_SEQ_WINDOW of what the other side last
  * acknowledged; further off it is forwarded all the same, counted
  * (rst_ignored), and the pair stays open.  Each side's ACK number is
  * recorded from the handshake on, and only moves forward.
