@@ -124,6 +124,7 @@ int xlb_metrics_snapshot_read(const struct xlb_maps *m,
 				 b->backend, sizeof(b->backend));
 		b->weight = vb->b.weight;
 		b->up = backend_up(h, vb->id, &vb->b);
+		b->drained = (vb->b.flags & XLB_BACKEND_DRAIN) != 0;
 		err = xlb_traffic_read(m->backend_stats, vb->id, &b->traffic);
 		if (err)
 			goto out;
@@ -278,6 +279,13 @@ int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 		sample(f, "xlb_backend_weight", "vip", s->backends[i].vip,
 		       "backend", s->backends[i].backend,
 		       s->backends[i].weight);
+	family(f, "xlb_backend_drained", "gauge",
+	       "1 if the backend is drained (xlb backend drain, or weight "
+	       "0): no new connections, else 0.");
+	for (size_t i = 0; i < s->n_backends; i++)
+		sample(f, "xlb_backend_drained", "vip", s->backends[i].vip,
+		       "backend", s->backends[i].backend,
+		       s->backends[i].drained);
 	family(f, "xlb_packets_total", "counter",
 	       "Packets seen by the XDP program, by verdict reason.");
 	for (int i = 0; i < XLB_STAT_VERDICT_MAX; i++)

@@ -72,6 +72,7 @@ struct xlb_metrics_backend {
 	struct xlb_traffic traffic;
 	__u32 weight;
 	bool up;
+	bool drained; /* out of rotation by drain or weight 0 */
 };
 
 /* What one scrape shows.  Arrays are owned by whoever filled them:

@@ -188,6 +188,9 @@ case_metrics_match_stats() {
 	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP@2" --algo wrr \
 		--metrics "127.0.0.1:$port" || return
 	http_loop "$NS_CLI" 12 "http://$VIP:8000/" >"$CASE_DIR/answers.txt"
+	# one backend drained: xlb_backend_drained 1, its weight kept
+	xlb_cmd backend drain -i "$LB_IF" "$VIP:8000" "$BE2_IP" >/dev/null ||
+		{ fail "xlb backend drain failed"; return; }
 	sleep 0.3
 	in_ns 5 "$NS_LB" curl -sS --max-time 3 "http://127.0.0.1:$port/metrics" >"$CASE_DIR/metrics.txt" ||
 		{ fail "scrape failed"; return; }
@@ -220,6 +223,8 @@ for s in st["services"]:
             check("xlb_backend_%s_total" % k, lab, b["conns" if k == "connections" else k])
         check("xlb_backend_weight", lab, b["weight"])
         check("xlb_backend_up", lab, 1 if b["state"] != "down" else 0)
+        if b["state"] != "down":  # (a down backend may be drained too)
+            check("xlb_backend_drained", lab, 1 if b["state"] == "drain" else 0)
 for k, v in st["counters"].items():
     if k == "rx":
         continue

@@ -295,6 +295,7 @@ static const char *const families[] = {
 	"xlb_service_bytes_total",       "xlb_backend_connections_total",
 	"xlb_backend_packets_total",     "xlb_backend_bytes_total",
 	"xlb_backend_up",                "xlb_backend_weight",
+	"xlb_backend_drained",
 	"xlb_packets_total",             "xlb_events_total",
 	"xlb_flows",                     "xlb_half_open_flows",
 };
@@ -319,6 +320,7 @@ static void small_snapshot(struct xlb_metrics_snapshot *s,
 	be[1].traffic = (struct xlb_traffic){ 1, 4, 400 };
 	be[1].weight = 0;
 	be[1].up = false;
+	be[1].drained = true;
 	s->services = svc;
 	s->n_services = 1;
 	s->backends = be;
@@ -382,6 +384,13 @@ static char *small_expected(void)
 		"backend=\"198.51.100.11:8000\"} 5\n"
 		"xlb_backend_weight{vip=\"198.51.100.10:8000/tcp\","
 		"backend=\"[2001:db8::12]:8000\"} 0\n"
+		"# HELP xlb_backend_drained 1 if the backend is drained (xlb "
+		"backend drain, or weight 0): no new connections, else 0.\n"
+		"# TYPE xlb_backend_drained gauge\n"
+		"xlb_backend_drained{vip=\"198.51.100.10:8000/tcp\","
+		"backend=\"198.51.100.11:8000\"} 0\n"
+		"xlb_backend_drained{vip=\"198.51.100.10:8000/tcp\","
+		"backend=\"[2001:db8::12]:8000\"} 1\n"
 		"# HELP xlb_packets_total Packets seen by the XDP program, by "
 		"verdict reason.\n"
 		"# TYPE xlb_packets_total counter\n";
@@ -459,11 +468,11 @@ static void test_render_valid(void)
 		if (!ok)
 			xtest_fail(name, "%d families, want the %zu in order",
 				   e.n_families, N_FAMILIES);
-		else if (e.samples[8] != XLB_STAT_VERDICT_MAX ||
-			 e.samples[9] != XLB_STAT_MAX - XLB_STAT_VERDICT_MAX)
+		else if (e.samples[9] != XLB_STAT_VERDICT_MAX ||
+			 e.samples[10] != XLB_STAT_MAX - XLB_STAT_VERDICT_MAX)
 			xtest_fail(name, "%zu reasons and %zu events, want %d "
 				   "and %d",
-				   e.samples[8], e.samples[9],
+				   e.samples[9], e.samples[10],
 				   XLB_STAT_VERDICT_MAX,
 				   XLB_STAT_MAX - XLB_STAT_VERDICT_MAX);
 		else
@@ -485,12 +494,13 @@ static void test_render_empty(void)
 	if (rc || expo_check(&e, got, why, sizeof(why)))
 		xtest_fail(name, "rc %d: %s", rc, why);
 	else if (e.n_families != (int)N_FAMILIES || e.samples[0] ||
-		 e.samples[7] || e.samples[8] != XLB_STAT_VERDICT_MAX ||
-		 e.samples[10] != 1 || e.samples[11] != 1 ||
+		 e.samples[7] || e.samples[8] ||
+		 e.samples[9] != XLB_STAT_VERDICT_MAX ||
+		 e.samples[11] != 1 || e.samples[12] != 1 ||
 		 !strstr(got, "\nxlb_flows 0\n"))
 		xtest_fail(name, "families %d, samples %zu %zu %zu %zu",
 			   e.n_families, e.samples[0], e.samples[7],
-			   e.samples[8], e.samples[10]);
+			   e.samples[9], e.samples[11]);
 	else
 		xtest_pass(name);
 	expo_free(&e);
@@ -1316,6 +1326,9 @@ static void test_snapshot_from_maps(void)
 		 b6->weight != 0)
 		xtest_fail(name, "weights %u %u %u %u", b0->weight,
 			   b1->weight, b2->weight, b6->weight);
+	else if (b0->drained || b1->drained || b2->drained || !b6->drained)
+		xtest_fail(name, "drained %d %d %d %d, want 0 0 0 1 (weight 0)",
+			   b0->drained, b1->drained, b2->drained, b6->drained);
 	else if (s.services[0].traffic.conns != 11 ||
 		 s.services[0].traffic.packets != 22 ||
 		 s.services[0].traffic.bytes != 33 ||
