@@ -85,29 +85,44 @@ static __always_inline __u32 flow_hash(const struct xlb_flow_key *k)
 	return h;
 }
 
-/* A RST or FIN of an established connection counts (closes it, or half
- * of it) only if its sequence number is within this distance of what
- * the other side last acknowledged, as netfilter's window check does
+/* A client's RST or FIN of an established connection counts (closes it,
+ * or its half) only if its sequence number is within this distance of
+ * what the backend last acknowledged, as netfilter's window check does
  * (with a fixed window): a blind attacker must hit a 2 MiB window of the
  * 4 GiB sequence space, where before any RST (or a FIN each way) on the
  * tuple closed the connection (expired 10 s later, its NAT port given
- * away after 2 s of silence).  Real ones further off (a sender far ahead
- * of the receiver's ACKs) go through all the same: for a RST, the
- * receiver answers with a challenge ACK (RFC 5961) and the sender's
- * stack with an exact RST, which counts; a FIN is kept pending
- * (fin_seq) and counts at the sender's next packet once the other side
- * has acknowledged it. */
+ * away after 2 s of silence).  The backend's side is trusted (it is on
+ * the balancer's side of the network, and its ACK numbers are what the
+ * client's packets are judged against): its RST and FIN always count,
+ * and only its ACK numbers are recorded, so that a spoofed client ACK
+ * cannot move the window.  Real client packets further off (a client
+ * far ahead of the backend's ACKs: an upload's last bytes) go through
+ * all the same: for a RST, the backend answers with a challenge ACK (RFC
+ * 5961) and the client's stack with an exact RST, which counts; a FIN is
+ * kept pending (fin_seq) and counts once the backend has acknowledged it
+ * (flow_fin_acked).  Beyond XLB_SEQ_AHEAD_MAX (a TCP window's largest
+ * size) a FIN cannot be real and is ignored. */
 #define XLB_SEQ_WINDOW (1 << 20)
+#define XLB_SEQ_AHEAD_MAX (1 << 30)
 
-/* What an established entry's packet may record, judged against the
- * other side (the partner in xlb_flows): its RST and FIN (near the
- * other side's ACK number?), and a FIN of this side left pending, now
+/* Has the backend (rev) acknowledged the client's (fwd) pending FIN?
+ * Then it counts as seen, wherever both entries are read. */
+static __always_inline bool flow_fin_acked(const struct xlb_flow *fwd,
+					   const struct xlb_flow *rev)
+{
+	return (fwd->flags & XLB_FLOW_FIN_PENDING) &&
+	       (__s32)(bpf_ntohl(rev->ack_seq) - bpf_ntohl(fwd->fin_seq)) > 0;
+}
+
+/* What a client packet of an established pair may record, judged
+ * against the backend's side (the partner in xlb_flows): its RST and FIN
+ * (near the backend's ACK number?), and a pending FIN of the client, now
  * acknowledged.  Only packets with a RST or FIN, or of an entry with a
  * pending FIN, look the partner up; without a partner, all counts. */
 struct flow_judge {
 	bool rst_ok;
 	bool fin_ok;	/* within the window */
-	bool fin_ahead; /* beyond it: may be real, kept pending */
+	bool fin_ahead; /* beyond it, within a window's largest size */
 	bool fin_acked;
 };
 
@@ -117,13 +132,13 @@ static __always_inline void flow_judge(const struct xlb_pkt *p,
 {
 	struct xlb_flow_key pk;
 	struct xlb_flow *peer;
-	__u32 peer_ack;
 	__s32 d;
 
 	j->rst_ok = j->fin_ok = true;
 	j->fin_ahead = j->fin_acked = false;
-	if (!p->tcp || (!(p->tcp_flags & (XLB_TCP_RST | XLB_TCP_FIN)) &&
-			!(f->flags & XLB_FLOW_FIN_PENDING)))
+	if (!p->tcp || f->dir != XLB_DIR_TO_BACKEND ||
+	    (!(p->tcp_flags & (XLB_TCP_RST | XLB_TCP_FIN)) &&
+	     !(f->flags & XLB_FLOW_FIN_PENDING)))
 		return;
 	flow_partner_key(f, &pk);
 	peer = bpf_map_lookup_elem(&xlb_flows, &pk);
@@ -131,17 +146,15 @@ static __always_inline void flow_judge(const struct xlb_pkt *p,
 		j->fin_acked = true;
 		return;
 	}
-	peer_ack = bpf_ntohl(peer->ack_seq);
-	d = (__s32)(bpf_ntohl(p->tcp->seq) - peer_ack);
+	d = (__s32)(bpf_ntohl(p->tcp->seq) - bpf_ntohl(peer->ack_seq));
 	j->rst_ok = j->fin_ok = d > -XLB_SEQ_WINDOW && d < XLB_SEQ_WINDOW;
-	j->fin_ahead = d >= XLB_SEQ_WINDOW;
-	/* the other side acknowledged the FIN (ACK number fin_seq + 1) */
-	j->fin_acked = (__s32)(peer_ack - bpf_ntohl(f->fin_seq)) > 0;
+	j->fin_ahead = d >= XLB_SEQ_WINDOW && d < XLB_SEQ_AHEAD_MAX;
+	j->fin_acked = flow_fin_acked(f, peer);
 }
 
 /* Record the packet's TCP FIN/RST in its direction's entry: as judged
- * (j) in an established entry (est), where the ACK number is recorded
- * too; always in a half-open one. */
+ * (j) in an established entry (est), where the backend's side records
+ * its ACK number too; always in a half-open one. */
 static __always_inline void flow_touch(struct xlb_flow *f,
 				       const struct xlb_pkt *p, __u64 now_ns,
 				       bool est, const struct flow_judge *j)
@@ -172,8 +185,10 @@ static __always_inline void flow_touch(struct xlb_flow *f,
 	}
 	if ((p->tcp_flags & XLB_TCP_RST) && (!est || j->rst_ok))
 		bits |= XLB_FLOW_RST_SEEN;
-	/* forward only: a reordered older segment does not take it back */
-	if (est && p->tcp && (p->tcp_flags & XLB_TCP_ACK) &&
+	/* the backend's ACK number, forward only: a reordered older
+	 * segment does not take it back */
+	if (est && p->tcp && f->dir == XLB_DIR_TO_CLIENT &&
+	    (p->tcp_flags & XLB_TCP_ACK) &&
 	    (__s32)(bpf_ntohl(p->tcp->ack_seq) - bpf_ntohl(f->ack_seq)) > 0)
 		f->ack_seq = p->tcp->ack_seq;
 	/* the backend's SYN-ACK: the client's ACK must acknowledge it
@@ -223,7 +238,8 @@ static __always_inline bool flow_is_over(const struct xlb_flow *f,
 	flow_partner_key(f, &partner);
 	other = bpf_map_lookup_elem(table, &partner);
 	return other &&
-	       (other->flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN));
+	       ((other->flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN)) ||
+		flow_fin_acked(f, other));
 }
 
 /* Does a client SYN on a half-open pair (fwd/rev) start a new connection?
@@ -328,7 +344,8 @@ static __noinline int flow_free_closed(const struct xlb_flow_key *rkey,
 	if (!flow_key_eq(&back, rkey) || !flow_quiet(fwd, now_ns))
 		return -EEXIST;
 	if (!((old->flags | fwd->flags) & XLB_FLOW_RST_SEEN) &&
-	    !(old->flags & fwd->flags & XLB_FLOW_FIN_SEEN))
+	    !((old->flags & XLB_FLOW_FIN_SEEN) &&
+	      ((fwd->flags & XLB_FLOW_FIN_SEEN) || flow_fin_acked(fwd, old))))
 		return -EEXIST;
 	/* a pair quiet for the grace time was created before it: a
 	 * created_ns younger than that is another CPU's claim (its CAS) */
@@ -541,13 +558,11 @@ static __always_inline int flow_promote(const struct xlb_pkt *p,
 	s->flow = *fwd;
 	s->rev = *rev;
 	s->rev.created_ns = born;
-	/* established: each side's last ACK number; the client's is this
-	 * packet's (the SYN-ACK's + 1), the backend's its SYN-ACK's (the
-	 * client's SYN + 1) */
-	if (p->tcp) {
-		s->flow.ack_seq = p->tcp->ack_seq;
-		s->rev.ack_seq = bpf_htonl(bpf_ntohl(fwd->syn_seq) + 1);
-	}
+	/* established: the backend's last ACK number, as far as this
+	 * packet shows: its sequence number, which the backend's SYN-ACK
+	 * acknowledged (exact even when the SYN carried data) */
+	if (p->tcp)
+		s->rev.ack_seq = p->tcp->seq;
 	/* -EEXIST: another CPU is promoting the same pair */
 	err = bpf_map_update_elem(&xlb_flows, fkey, &s->flow, BPF_NOEXIST);
 	inserted = !err;

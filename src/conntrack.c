@@ -26,6 +26,11 @@ enum xlb_tcp_state xlb_conn_state(const struct xlb_conn *c)
 
 	if (c->key.proto != IPPROTO_TCP)
 		return XLB_UDP;
+	/* a pending client FIN that the backend has acknowledged counts
+	 * (bpf/flow.h flow_fin_acked) */
+	if (c->has_rev && (fwd & XLB_FLOW_FIN_PENDING) &&
+	    (__s32)(ntohl(c->rev.ack_seq) - ntohl(c->fwd.fin_seq)) > 0)
+		fwd |= XLB_FLOW_FIN_SEEN;
 	if ((fwd | rev) & XLB_FLOW_RST_SEEN)
 		return XLB_TCP_CLOSED;
 	if ((fwd & XLB_FLOW_FIN_SEEN) && (rev & XLB_FLOW_FIN_SEEN))

@@ -425,6 +425,19 @@ static size_t gen_tracked(struct gen *g, const struct model *m, int dir,
 			have_seq = true;
 		}
 	}
+	/* the backend acknowledging a client FIN kept pending (or one
+	 * short of it) */
+	if (dir == XLB_DIR_TO_CLIENT && t.proto == IPPROTO_TCP &&
+	    m_table_find(&m->flows, &e->key) == e) {
+		const struct m_entry *cl = m_table_partner(&m->flows, e);
+
+		if (cl && (cl->val.flags & XLB_FLOW_FIN_PENDING) &&
+		    chance(g, 60)) {
+			ack = ntohl(cl->val.fin_seq) + (chance(g, 80) ? 1 : 0);
+			flags |= PKT_TCP_ACK;
+			have_ack = true;
+		}
+	}
 	/* a client SYN on its connection: the same SYN again (a
 	 * retransmission) or, half the time, a new attempt */
 	if (dir == XLB_DIR_TO_BACKEND && t.proto == IPPROTO_TCP &&

@@ -645,8 +645,17 @@ static void touch_seen(struct m_entry *e, const struct m_clock *c)
 	}
 }
 
-/* bpf/flow.h XLB_SEQ_WINDOW */
+/* bpf/flow.h XLB_SEQ_WINDOW, XLB_SEQ_AHEAD_MAX */
 #define M_SEQ_WINDOW (1 << 20)
+#define M_SEQ_AHEAD_MAX (1 << 30)
+
+/* bpf/flow.h flow_fin_acked(): the backend (rev) acknowledged the
+ * client's (fwd) pending FIN. */
+static bool fin_acked(const struct xlb_flow *fwd, const struct xlb_flow *rev)
+{
+	return (fwd->flags & XLB_FLOW_FIN_PENDING) &&
+	       (int32_t)(ntohl(rev->ack_seq) - ntohl(fwd->fin_seq)) > 0;
+}
 
 static uint32_t pkt_seq(const struct m_pkt *p, int off)
 {
@@ -678,7 +687,7 @@ static void judge(struct model *m, const struct m_pkt *p,
 
 	j->rst_ok = j->fin_ok = true;
 	j->fin_ahead = j->fin_acked = false;
-	if (p->proto != IPPROTO_TCP ||
+	if (p->proto != IPPROTO_TCP || e->val.dir != XLB_DIR_TO_BACKEND ||
 	    (!(p->tcp_flags & (TCP_RST | TCP_FIN)) &&
 	     !(e->val.flags & XLB_FLOW_FIN_PENDING)))
 		return;
@@ -690,8 +699,8 @@ static void judge(struct model *m, const struct m_pkt *p,
 	peer_ack = ntohl(peer->val.ack_seq);
 	d = (int32_t)(pkt_seq(p, 4) - peer_ack);
 	j->rst_ok = j->fin_ok = d > -M_SEQ_WINDOW && d < M_SEQ_WINDOW;
-	j->fin_ahead = d >= M_SEQ_WINDOW;
-	j->fin_acked = (int32_t)(peer_ack - ntohl(e->val.fin_seq)) > 0;
+	j->fin_ahead = d >= M_SEQ_WINDOW && d < M_SEQ_AHEAD_MAX;
+	j->fin_acked = fin_acked(&e->val, &peer->val);
 }
 
 static bool touch_entry(struct m_entry *e, const struct m_pkt *p,
@@ -726,7 +735,8 @@ static bool touch_entry(struct m_entry *e, const struct m_pkt *p,
 		}
 		if ((p->tcp_flags & TCP_RST) && (!est || j->rst_ok))
 			bits |= XLB_FLOW_RST_SEEN;
-		if (est && (p->tcp_flags & TCP_ACK) &&
+		if (est && e->val.dir == XLB_DIR_TO_CLIENT &&
+		    (p->tcp_flags & TCP_ACK) &&
 		    (int32_t)(pkt_seq(p, 8) - ntohl(e->val.ack_seq)) > 0)
 			e->val.ack_seq = htonl(pkt_seq(p, 8));
 		if (!est && e->val.dir == XLB_DIR_TO_CLIENT &&
@@ -800,7 +810,8 @@ static bool flow_over(struct model *m, const struct xlb_flow *f)
 		return true;
 	swap_key(&f->rewritten, &pk);
 	o = m_table_find(&m->flows, &pk);
-	return o && (o->val.flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN));
+	return o && ((o->val.flags & (XLB_FLOW_FIN_SEEN | XLB_FLOW_RST_SEEN)) ||
+		     fin_acked(f, &o->val));
 }
 
 /* Remove both entries of an established connection. */
@@ -855,12 +866,10 @@ static struct m_entry *promote(struct model *m, const struct m_pkt *p,
 	struct xlb_flow_key rkey;
 	int err;
 
-	/* established: each side's last ACK number (bpf/flow.h
-	 * flow_promote()) */
-	if (p->proto == IPPROTO_TCP) {
-		f.val.ack_seq = htonl(pkt_seq(p, 8));
-		v.val.ack_seq = htonl(ntohl(fwd->val.syn_seq) + 1);
-	}
+	/* established: the backend's last ACK number, the promoting
+	 * packet's seq (bpf/flow.h flow_promote()) */
+	if (p->proto == IPPROTO_TCP)
+		v.val.ack_seq = htonl(pkt_seq(p, 4));
 	swap_key(&f.val.rewritten, &rkey);
 	err = table_insert(&m->flows, fkey, &f.val, &f.nh, f.touched,
 			   f.created_lo, f.created_hi);
@@ -1015,7 +1024,9 @@ static int free_closed(struct model *m, const struct xlb_flow_key *rkey,
 		return 0;
 	a = old->val.flags;
 	b = fwd->val.flags;
-	if (!((a | b) & XLB_FLOW_RST_SEEN) && !(a & b & XLB_FLOW_FIN_SEEN))
+	if (!((a | b) & XLB_FLOW_RST_SEEN) &&
+	    !((a & XLB_FLOW_FIN_SEEN) &&
+	      ((b & XLB_FLOW_FIN_SEEN) || fin_acked(&fwd->val, &old->val))))
 		return 0;
 	qa = quiet(m, old);
 	qb = quiet(m, fwd);

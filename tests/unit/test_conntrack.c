@@ -60,6 +60,9 @@ static void rev_key(const struct xlb_conn *c, struct xlb_flow_key *k)
 	k->dport = c->fwd.rewritten.sport;
 }
 
+/* (test flag, not a flow flag: the backend acknowledged the pending FIN) */
+#define PENDING_ACKED 0x80
+
 static void test_states(void)
 {
 	static const struct {
@@ -94,6 +97,18 @@ static void test_states(void)
 		  XLB_TCP_SYN_RECV, 60 * S, true },
 		{ "state_udp_one_way", IPPROTO_UDP, 0, 0, false, true, XLB_UDP,
 		  300 * S, false },
+		/* a client FIN kept pending (out of window): counts once the
+		 * backend's ACK number passed it (fin_seq 5000; acked: the
+		 * backend's ACK number 5001, else 4000) */
+		{ "state_fin_pending_not_acked", IPPROTO_TCP,
+		  XLB_FLOW_FIN_PENDING, XLB_FLOW_FIN_SEEN, true, true,
+		  XLB_TCP_CLOSING, 120 * S, false },
+		{ "state_fin_pending_acked_closed", IPPROTO_TCP,
+		  XLB_FLOW_FIN_PENDING | PENDING_ACKED, XLB_FLOW_FIN_SEEN, true,
+		  true, XLB_TCP_CLOSED, 10 * S, false },
+		{ "state_fin_pending_acked_one_way", IPPROTO_TCP,
+		  XLB_FLOW_FIN_PENDING | PENDING_ACKED, 0, true, true,
+		  XLB_TCP_CLOSING, 120 * S, false },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -102,8 +117,11 @@ static void test_states(void)
 		__u64 timeout;
 
 		make_pair(&c, cases[i].proto, 40000, 2000);
-		c.fwd.flags = cases[i].fwd_flags;
+		c.fwd.flags = cases[i].fwd_flags & ~PENDING_ACKED;
 		c.rev.flags = cases[i].rev_flags;
+		c.fwd.fin_seq = htonl(5000);
+		c.rev.ack_seq = htonl(cases[i].fwd_flags & PENDING_ACKED ? 5001 :
+									   4000);
 		c.rev.last_seen_ns = cases[i].replied ? 5 * S : 0;
 		c.has_rev = cases[i].has_rev;
 		c.half_open = cases[i].half_open;
