@@ -207,6 +207,34 @@ static void family(FILE *f, const char *name, const char *type,
 }
 
 /* name{k1="v1"[,k2="v2"]} value */
+/* The per-backend gauges, in the order they are written. */
+enum { GAUGE_UP, GAUGE_WEIGHT, GAUGE_DRAINED, BACKEND_GAUGES };
+
+static const struct {
+	const char *name, *help;
+} backend_gauges[BACKEND_GAUGES] = {
+	[GAUGE_UP] = { "xlb_backend_up",
+		       "1 if the backend passes its health checks, else 0." },
+	[GAUGE_WEIGHT] = { "xlb_backend_weight",
+			   "Configured weight of the backend (a drained one "
+			   "keeps its weight)." },
+	[GAUGE_DRAINED] = { "xlb_backend_drained",
+			    "1 if the backend is drained (xlb backend drain, "
+			    "or weight 0): no new connections, else 0." },
+};
+
+static __u64 backend_gauge(const struct xlb_metrics_backend *b, int g)
+{
+	switch (g) {
+	case GAUGE_UP:
+		return b->up;
+	case GAUGE_WEIGHT:
+		return b->weight;
+	default:
+		return b->drained;
+	}
+}
+
 static void sample(FILE *f, const char *name, const char *k1, const char *v1,
 		   const char *k2, const char *v2, __u64 value)
 {
@@ -267,25 +295,15 @@ int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 			       traffic_field(&s->backends[i].traffic,
 					     traffic[k].offset));
 	}
-	family(f, "xlb_backend_up", "gauge",
-	       "1 if the backend passes its health checks, else 0.");
-	for (size_t i = 0; i < s->n_backends; i++)
-		sample(f, "xlb_backend_up", "vip", s->backends[i].vip,
-		       "backend", s->backends[i].backend, s->backends[i].up);
-	family(f, "xlb_backend_weight", "gauge",
-	       "Configured weight of the backend (a drained one keeps "
-	       "its weight).");
-	for (size_t i = 0; i < s->n_backends; i++)
-		sample(f, "xlb_backend_weight", "vip", s->backends[i].vip,
-		       "backend", s->backends[i].backend,
-		       s->backends[i].weight);
-	family(f, "xlb_backend_drained", "gauge",
-	       "1 if the backend is drained (xlb backend drain, or weight "
-	       "0): no new connections, else 0.");
-	for (size_t i = 0; i < s->n_backends; i++)
-		sample(f, "xlb_backend_drained", "vip", s->backends[i].vip,
-		       "backend", s->backends[i].backend,
-		       s->backends[i].drained);
+	for (int g = 0; g < BACKEND_GAUGES; g++) {
+		family(f, backend_gauges[g].name, "gauge",
+		       backend_gauges[g].help);
+		for (size_t i = 0; i < s->n_backends; i++)
+			sample(f, backend_gauges[g].name, "vip",
+			       s->backends[i].vip, "backend",
+			       s->backends[i].backend,
+			       backend_gauge(&s->backends[i], g));
+	}
 	family(f, "xlb_packets_total", "counter",
 	       "Packets seen by the XDP program, by verdict reason.");
 	for (int i = 0; i < XLB_STAT_VERDICT_MAX; i++)
