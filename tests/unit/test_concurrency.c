@@ -94,6 +94,29 @@ struct worker {
 	bool pinned;
 };
 
+/* Pin the calling thread to one CPU (raw system call, see above). */
+static bool pin_to_cpu(int cpu)
+{
+	unsigned long mask[16] = { 0 };
+
+	if (cpu >= (int)(8 * sizeof(mask)))
+		return false;
+	mask[cpu / (8 * sizeof(long))] |= 1ul << (cpu % (8 * sizeof(long)));
+	return syscall(SYS_sched_setaffinity, 0, sizeof(mask), mask) == 0;
+}
+
+/* Build the frame of s in in[in_cap] and run the program on it: 0 with
+ * *verdict, or -errno. */
+static int run_spec(const struct fx_lb *lb, int ifindex,
+		    const struct pkt_spec *s, __u8 *in, size_t in_cap,
+		    __u8 *out, size_t out_cap, __u32 *verdict)
+{
+	size_t n = pkt_build(s, in, in_cap), out_len;
+
+	return fx_run(lb->prog_fd, ifindex, in, n, out, out_cap, &out_len,
+		      verdict);
+}
+
 /* W_HANDSHAKE: the connection's SYN was forwarded; answer it from the
  * backend its half-open pair names, then send the client's ACK.  Both
  * must be forwarded (XDP_TX).  0, 1 (a verdict was not XDP_TX) or -errno. */
@@ -103,7 +126,6 @@ static int handshake_rest(struct worker *w, const struct pkt_spec *syn,
 	struct xlb_flow_key k;
 	struct xlb_flow f;
 	struct pkt_spec s;
-	size_t n, out_len;
 	__u32 verdict, synack_seq;
 	int err;
 
@@ -123,18 +145,14 @@ static int handshake_rest(struct worker *w, const struct pkt_spec *syn,
 	s.tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK;
 	s.ack = syn->seq + 1;
 	synack_seq = s.seq;
-	n = pkt_build(&s, in, 128);
-	err = fx_run(w->lb->prog_fd, w->ifindex, in, n, out, out_cap, &out_len,
-		     &verdict);
+	err = run_spec(w->lb, w->ifindex, &s, in, 128, out, out_cap, &verdict);
 	if (err || verdict != XDP_TX)
 		return err ? err : 1;
 	s = *syn;
 	s.tcp_flags = PKT_TCP_ACK;
 	s.seq = syn->seq + 1;
 	s.ack = synack_seq + 1; /* acknowledges the SYN-ACK: promotes */
-	n = pkt_build(&s, in, 128);
-	err = fx_run(w->lb->prog_fd, w->ifindex, in, n, out, out_cap, &out_len,
-		     &verdict);
+	err = run_spec(w->lb, w->ifindex, &s, in, 128, out, out_cap, &verdict);
 	if (err || verdict != XDP_TX)
 		return err ? err : 1;
 	return 0;
@@ -204,17 +222,11 @@ static int setup_one_service(struct fx_lb *lb, const struct xlb_load_opts *o,
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	unsigned long mask[16] = { 0 };
 	__u8 in[128], out[PKT_MAX_FRAME];
 	struct pkt_spec s;
 	char src[32];
 
-	if (w->cpu < (int)(8 * sizeof(mask))) {
-		mask[w->cpu / (8 * sizeof(long))] |= 1ul
-						     << (w->cpu % (8 * sizeof(long)));
-		w->pinned = syscall(SYS_sched_setaffinity, 0, sizeof(mask),
-				    mask) == 0;
-	}
+	w->pinned = pin_to_cpu(w->cpu);
 	pkt_spec_init(&s);
 	pkt_mac(FX_IF_MAC, s.dmac);
 	pkt_mac("02:00:00:00:00:fe", s.smac);
@@ -225,15 +237,13 @@ static void *worker_main(void *arg)
 	pthread_barrier_wait(w->start);
 	for (int i = 0; i < w->syns && !w->err; i++) {
 		for (int v = 0; v < w->n_svc && !w->err; v++) {
-			size_t n, out_len;
 			__u32 verdict;
 
 			s.sport = (__u16)(10000 + i);
 			s.dport = w->dport_override ? w->dport_override :
 						      svcs[v].port;
-			n = pkt_build(&s, in, sizeof(in));
-			w->err = fx_run(w->lb->prog_fd, w->ifindex, in, n, out,
-					sizeof(out), &out_len, &verdict);
+			w->err = run_spec(w->lb, w->ifindex, &s, in, sizeof(in),
+					  out, sizeof(out), &verdict);
 			if (w->err)
 				break;
 			if (verdict == XDP_TX)
@@ -901,16 +911,11 @@ static void *race_main(void *arg)
 {
 	struct race_worker *w = arg;
 	struct race_ctx *x = w->ctx;
-	unsigned long mask[16] = { 0 };
 	__u8 in[128], out[PKT_MAX_FRAME];
 	int n_syn = x->nthreads - 1;
 	char src[32];
 
-	if (w->index < (int)(8 * sizeof(mask))) {
-		mask[w->index / (8 * sizeof(long))] |=
-			1ul << (w->index % (8 * sizeof(long)));
-		syscall(SYS_sched_setaffinity, 0, sizeof(mask), mask);
-	}
+	pin_to_cpu(w->index);
 	snprintf(src, sizeof(src), "203.0.113.%d", 1 + w->index);
 	for (;;) {
 		pthread_barrier_wait(x->go);
@@ -922,7 +927,6 @@ static void *race_main(void *arg)
 				i < (w->index ? RACE_PORTS / 2 / n_syn : RACE_PORTS);
 		     i++) {
 			struct pkt_spec s;
-			size_t n, out_len;
 			__u32 verdict;
 
 			pkt_spec_init(&s);
@@ -947,9 +951,8 @@ static void *race_main(void *arg)
 						  i);
 				s.tcp_flags = PKT_TCP_SYN;
 			}
-			n = pkt_build(&s, in, sizeof(in));
-			w->err = fx_run(x->lb->prog_fd, x->ifindex, in, n, out,
-					sizeof(out), &out_len, &verdict);
+			w->err = run_spec(x->lb, x->ifindex, &s, in, sizeof(in),
+					  out, sizeof(out), &verdict);
 			if (w->err)
 				break;
 			if (verdict == XDP_TX)
