@@ -448,6 +448,9 @@ static void prefill(struct inst *in, __u32 n)
 
 	if (!keys || !vals)
 		die("oom");
+	/* their backends listen on PREFILL_BE_PORT, as the daemon marks it */
+	if (xlb_backend_port_mark(&in->m, PREFILL_BE_PORT, IPPROTO_TCP))
+		die("xlb_service_ports: %s", strerror(errno));
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	t = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	for (__u32 base = 0; base < n; base += chunk) {
@@ -828,13 +831,17 @@ int main(int argc, char **argv)
 	}
 	make_flow(&big, IPPROTO_UDP, ip4("203.0.113.20"), 40000, uestm, urepm);
 	/* non-VIP: to the balancer's own port 22 (below the NAT port range:
-	 * the port pre-filter answers), and to port 9999 (inside the NAT
-	 * port range: a flow table miss and a service miss) */
-	nonvip = calloc(2, sizeof(*nonvip));
+	 * the port pre-filter answers), to port 9999 (inside the NAT port
+	 * range: the source port pre-filter answers), and to 9999 from a
+	 * port that backends listen on (could be a reply: a flow table
+	 * miss) */
+	nonvip = calloc(3, sizeof(*nonvip));
 	frame_build(&nonvip[0], IPPROTO_TCP, ip4("203.0.113.20"), ip4(VIP),
 		    40000, 22, PKT_TCP_ACK, 0);
 	frame_build(&nonvip[1], IPPROTO_TCP, ip4("203.0.113.20"), ip4(VIP),
 		    40000, 9999, PKT_TCP_ACK, 0);
+	frame_build(&nonvip[2], IPPROTO_TCP, ip4("203.0.113.20"), ip4(VIP),
+		    SVC_PORT, 9999, PKT_TCP_ACK, 0);
 
 	floor_fig = fig_frames("floor", NULL,
 			       bpf_program__fd(floor_skel->progs.bench_floor),
@@ -881,6 +888,10 @@ int main(int argc, char **argv)
 				   XDP_PASS);
 			snprintf(n, sizeof(n), "nonvip_natrange_%s", in->name);
 			fig_frames(n, in, in->prog_fd, "nonvip", &nonvip[1], 1,
+				   XDP_PASS);
+			snprintf(n, sizeof(n), "nonvip_natrange_beport_%s",
+				 in->name);
+			fig_frames(n, in, in->prog_fd, NULL, &nonvip[2], 1,
 				   XDP_PASS);
 		}
 	}

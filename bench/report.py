@@ -354,7 +354,8 @@ plot %s
             ("udp_est_c2b", "established UDP, client → backend", "udp_est_c2b_1flow", "udp_est_c2b_1m"),
             ("udp_est_b2c", "established UDP, backend → client", "udp_est_b2c_1flow", "udp_est_b2c_1m"),
             ("nonvip22", "non-VIP: TCP to the balancer's port 22 (port pre-filter)", "nonvip_port22_1flow", "nonvip_port22_1m"),
-            ("nonvipnat", "non-VIP: TCP to port 9999, inside the NAT port range", "nonvip_natrange_1flow", "nonvip_natrange_1m"),
+            ("nonvipnat", "non-VIP: TCP to port 9999, inside the NAT port range (source port pre-filter)", "nonvip_natrange_1flow", "nonvip_natrange_1m"),
+            ("nonvipnatbe", "non-VIP: TCP to port 9999 from port 8000, a backend's port (could be a reply: flow table miss)", "nonvip_natrange_beport_1flow", "nonvip_natrange_beport_1m"),
         ]
         for (_k, label, one, big) in rows:
             c1, r1 = self.pkt_cell(one)

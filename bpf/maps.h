@@ -15,8 +15,9 @@ struct {
 	__type(value, struct xlb_service);
 } xlb_services SEC(".maps");
 
-/* Host-order port -> XLB_PORT_* bits: a service listens on it (pre-filter
- * that keeps the cost of non-service traffic to one array load). */
+/* Host-order port -> XLB_PORT_* bits: a service listens on it, a backend
+ * does (pre-filter that keeps the cost of traffic that is not ours to one
+ * or two array loads). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 65536);

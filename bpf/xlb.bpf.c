@@ -258,12 +258,21 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 		return rc;
 	}
 
-	/* Cheap pre-filter: only a service port or a NAT port can be ours. */
+	/* Cheap pre-filter: only a service port, or a NAT port from a
+	 * backend's port (a reply), can be ours. */
 	dport = bpf_ntohs(p->key.dport);
 	bits = bpf_map_lookup_elem(&xlb_service_ports, &dport);
 	svc_port = bits && (*bits & (p->tcp ? XLB_PORT_TCP : XLB_PORT_UDP));
-	if (!svc_port && (dport < nat_port_min || dport > nat_port_max))
-		return -XLB_STAT_PASS_NO_SERVICE;
+	if (!svc_port) {
+		__u32 sport = bpf_ntohs(p->key.sport);
+
+		if (dport < nat_port_min || dport > nat_port_max)
+			return -XLB_STAT_PASS_NO_SERVICE;
+		bits = bpf_map_lookup_elem(&xlb_service_ports, &sport);
+		if (!bits || !(*bits & (p->tcp ? XLB_PORT_BACKEND_TCP :
+						 XLB_PORT_BACKEND_UDP)))
+			return -XLB_STAT_PASS_NO_SERVICE;
+	}
 
 	rc = flow_find(p, scratch, &f);
 	if (rc < 0)

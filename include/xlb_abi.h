@@ -221,9 +221,15 @@ enum xlb_stat {
 #define XLB_STAT_FIRST_PASS XLB_STAT_PASS_NOT_IP
 #define XLB_STAT_FIRST_DROP XLB_STAT_DROP_NO_FLOW
 
-/* Bits of xlb_service_ports[port]. */
+/* Bits of xlb_service_ports[port].  TCP/UDP: a service listens on the
+ * port.  BACKEND_TCP/_UDP: a backend has listened on it since the maps
+ * were made (set before the backend can be scheduled, never cleared while
+ * the maps live): a reply to a NAT port can only come from such a port. */
 #define XLB_PORT_TCP (1u << 0)
 #define XLB_PORT_UDP (1u << 1)
+#define XLB_PORT_BACKEND_TCP (1u << 2)
+#define XLB_PORT_BACKEND_UDP (1u << 3)
+#define XLB_PORT_SERVICE_BITS (XLB_PORT_TCP | XLB_PORT_UDP)
 
 /* Run-time knobs read by the program (array map of one element). */
 struct xlb_settings {

@@ -9,6 +9,7 @@
 
 #include "conntrack.h"
 #include "maps.h"
+#include "tables.h"
 
 #define WALK_CHUNK 4096
 
@@ -384,4 +385,40 @@ int xlb_conn_walk_all(const struct xlb_maps *m,
 	int err = xlb_conn_walk(m->flows, false, cb, ctx);
 
 	return err ? err : xlb_conn_walk(m->embryos, true, cb, ctx);
+}
+
+struct port_marks {
+	__u64 conns;
+	__u8 seen[2][65536 / 8]; /* [udp][port]: a connection's backend port */
+};
+
+static int note_backend_port(const struct xlb_conn *c, void *ctx)
+{
+	struct port_marks *pm = ctx;
+	__u16 port = ntohs(c->fwd.rewritten.dport);
+	int udp = c->key.proto == IPPROTO_UDP;
+
+	pm->conns++;
+	pm->seen[udp][port / 8] |= 1u << (port % 8);
+	return 0;
+}
+
+int xlb_conn_mark_backend_ports(const struct xlb_maps *m, __u64 *conns)
+{
+	struct port_marks *pm = calloc(1, sizeof(*pm));
+	int err;
+
+	if (!pm)
+		return -ENOMEM;
+	err = xlb_conn_walk_all(m, note_backend_port, pm);
+	for (__u32 port = 0; port < 65536 && !err; port++)
+		for (int udp = 0; udp < 2 && !err; udp++)
+			if (pm->seen[udp][port / 8] & (1u << (port % 8)))
+				err = xlb_backend_port_mark(
+					m, port, udp ? IPPROTO_UDP :
+						       IPPROTO_TCP);
+	if (conns)
+		*conns = pm->conns;
+	free(pm);
+	return err;
 }

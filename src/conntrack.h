@@ -74,6 +74,12 @@ int xlb_conn_walk_all(const struct xlb_maps *m,
 		      int (*cb)(const struct xlb_conn *c, void *ctx),
 		      void *ctx);
 
+/* Mark the backend port of every tracked connection in
+ * xlb_service_ports (xlb_backend_port_mark), for state that a build
+ * without those marks made.  *conns (may be NULL): connections seen.
+ * 0 or -errno. */
+int xlb_conn_mark_backend_ports(const struct xlb_maps *m, __u64 *conns);
+
 /* CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */
 __u64 xlb_now_ns(void);
 

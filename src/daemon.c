@@ -829,12 +829,6 @@ static void print_config(const struct xlb_daemon *d, bool adopted,
 	printf("xlb: control socket %s\n", d->sock_path);
 }
 
-static int count_conns(const struct xlb_conn *c, void *ctx)
-{
-	++*(__u64 *)ctx;
-	return 0;
-}
-
 /* Attach: swap into the pinned link, or make (and pin) a new one. */
 static int attach(struct xlb_daemon *d, enum xlb_xdp_mode mode)
 {
@@ -973,7 +967,14 @@ static int read_pinned(struct xlb_daemon *d, __u64 *conns)
 	pinned.nat_port_max = d->cur.nat_port_max;
 	xlb_config_free(&d->cur);
 	d->cur = pinned;
-	xlb_conn_walk_all(&d->m, count_conns, conns);
+	/* (state from a build before the backend port marks: its replies
+	 * must keep passing the program's pre-filter once it is swapped) */
+	rc = xlb_conn_mark_backend_ports(&d->m, conns);
+	if (rc) {
+		xlb_errf("cannot read the connections pinned in %s: %s",
+			 d->pin_dir, strerror(-rc));
+		return rc;
+	}
 	if (!xlb_link_open(d->pin_dir, d->ifindex, &fd, &d->native)) {
 		close(fd);
 		d->mode_known = true;

@@ -19,6 +19,23 @@ void xlb_service_key_of(const struct xlb_service_conf *c,
 	k->family = c->family;
 }
 
+int xlb_backend_port_mark(const struct xlb_maps *m, __u16 port, __u8 proto)
+{
+	__u8 bit = proto == IPPROTO_UDP ? XLB_PORT_BACKEND_UDP :
+					  XLB_PORT_BACKEND_TCP;
+	__u32 key = port;
+	__u8 bits;
+
+	if (bpf_map_lookup_elem(m->service_ports, &key, &bits))
+		return -errno;
+	if (bits & bit)
+		return 0;
+	bits |= bit;
+	return bpf_map_update_elem(m->service_ports, &key, &bits, BPF_ANY) ?
+		       -errno :
+		       0;
+}
+
 static int write_backends(const struct xlb_maps *m, __u16 id,
 			  const struct xlb_service_conf *c)
 {
@@ -26,9 +43,13 @@ static int write_backends(const struct xlb_maps *m, __u16 id,
 		const struct xlb_backend_conf *bc = &c->backends[i];
 		__u32 bid = c->first_backend_id + i;
 		struct xlb_backend b = {};
+		int err;
 
 		if (bid >= XLB_MAX_BACKENDS)
 			return -E2BIG;
+		err = xlb_backend_port_mark(m, bc->port, c->proto);
+		if (err)
+			return err;
 		b.addr = bc->addr;
 		b.port = htons(bc->port);
 		b.service_id = id;

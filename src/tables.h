@@ -33,6 +33,15 @@ void xlb_service_key_of(const struct xlb_service_conf *c,
 			struct xlb_service_key *k);
 
 /*
+ * Mark `port` (host order) as a port a backend of protocol `proto` listens
+ * on, so that the program looks up the replies sent from it.  Call before
+ * the backend can be scheduled; the mark is never cleared while the maps
+ * live (a removed backend's connections still need their replies).
+ * 0 or -errno.
+ */
+int xlb_backend_port_mark(const struct xlb_maps *m, __u16 port, __u8 proto);
+
+/*
  * Install service `id`: its backends first, then its schedule table, then
  * the service entry and its port bit, so that the program never sees a
  * service without a table.  *approx (may be NULL) tells whether the table

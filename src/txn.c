@@ -347,13 +347,17 @@ static __u8 port_bit(__u8 proto)
 	return proto == IPPROTO_UDP ? XLB_PORT_UDP : XLB_PORT_TCP;
 }
 
-/* xlb_service_ports[port] = what the services of c listen on there. */
+/* xlb_service_ports[port]: what the services of c listen on there (the
+ * backend bits stay as they are). */
 static int write_port_bits(const struct xlb_maps *m,
 			   const struct xlb_config *c, __u16 port)
 {
 	__u32 key = port;
-	__u8 bits = 0;
+	__u8 bits;
 
+	if (bpf_map_lookup_elem(m->service_ports, &key, &bits))
+		return -errno;
+	bits &= ~XLB_PORT_SERVICE_BITS;
 	for (size_t i = 0; i < c->n_svcs; i++)
 		if (c->svcs[i].vip.port == port)
 			bits |= port_bit(c->svcs[i].proto);
@@ -445,7 +449,9 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 			backend_slot(s, b, &v);
 			if (ob)
 				backend_slot(o_s, ob, &ov);
-			if (!ob && !o->rollback)
+			/* before the backend can be scheduled */
+			err = xlb_backend_port_mark(m, b->ep.port, s->proto);
+			if (!err && !ob && !o->rollback)
 				err = xlb_traffic_clear(m->backend_stats, id);
 			if (!err && (!ob || o->force || memcmp(&v, &ov, sizeof(v))) &&
 			    bpf_map_update_elem(m->backends, &id, &v, BPF_ANY))

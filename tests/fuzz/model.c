@@ -1456,15 +1456,29 @@ static uint32_t icmp_packet(struct model *m, const uint8_t *in, uint8_t *o,
 /* The pipeline                                                        */
 /* ------------------------------------------------------------------ */
 
+/* bpf/xlb.bpf.c xlb_process(): a service port, or a NAT port from a
+ * port that a backend of the packet's protocol listens on (the model's
+ * backends never leave, so "has listened" is "listens") */
 static bool port_prefilter(const struct model *m, const struct m_pkt *p)
 {
-	uint16_t dport = ntohs(p->key.dport);
+	uint16_t dport = ntohs(p->key.dport), sport = ntohs(p->key.sport);
 
 	for (int i = 0; i < M_MAX_SVC; i++)
 		if (m->svc[i].in_use && m->svc[i].port == dport &&
 		    m->svc[i].proto == p->proto)
 			return true;
-	return dport >= m->nat_port_min && dport <= m->nat_port_max;
+	if (dport < m->nat_port_min || dport > m->nat_port_max)
+		return false;
+	for (int i = 0; i < M_MAX_SVC; i++) {
+		const struct m_service *s = &m->svc[i];
+
+		if (!s->in_use || s->proto != p->proto)
+			continue;
+		for (uint32_t j = 0; j < s->n_backends; j++)
+			if (m->be[s->first_backend + j].port == sport)
+				return true;
+	}
+	return false;
 }
 
 static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 
 #include "conntrack.h"
+#include "maps.h"
 #include "xtest.h"
 
 #define S XLB_NS_PER_SEC
@@ -442,6 +443,72 @@ out:
 	close(fd);
 }
 
+/* Adopting state from a build without backend port marks: every
+ * tracked connection's backend port gets its protocol's mark (half-open
+ * ones too), and nothing else does. */
+static void test_mark_backend_ports(void)
+{
+	const char *name = "mark_backend_ports_of_pinned_state";
+	struct xlb_maps m = { .flows = -1, .embryos = -1, .service_ports = -1 };
+	struct xlb_conn tcp, udp, embryo;
+	__u8 bits[3] = { 0xff, 0xff, 0xff };
+	__u32 ports[3] = { 9191, 5353, 8000 };
+	__u64 conns = 0;
+	int err;
+
+	m.flows = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_flows",
+				 sizeof(struct xlb_flow_key),
+				 sizeof(struct xlb_flow), 16, NULL);
+	m.embryos = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_embr",
+				   sizeof(struct xlb_flow_key),
+				   sizeof(struct xlb_flow), 16, NULL);
+	m.service_ports = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_test_ports",
+					 sizeof(__u32), sizeof(__u8), 65536,
+					 NULL);
+	if (m.flows < 0 || m.embryos < 0 || m.service_ports < 0) {
+		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
+			   strerror(errno));
+		goto out;
+	}
+	make_pair(&tcp, IPPROTO_TCP, 40000, 20000);
+	tcp.fwd.rewritten.dport = htons(9191);
+	make_pair(&udp, IPPROTO_UDP, 40001, 20001);
+	udp.fwd.rewritten.dport = htons(5353);
+	make_pair(&embryo, IPPROTO_UDP, 40002, 20002);
+	embryo.fwd.rewritten.dport = htons(9191);
+	err = insert_pair(m.flows, &tcp, true, true);
+	if (!err)
+		err = insert_pair(m.flows, &udp, true, true);
+	if (!err)
+		err = insert_pair(m.embryos, &embryo, true, true);
+	if (err) {
+		xtest_fail(name, "setup: %s", strerror(-err));
+		goto out;
+	}
+	err = xlb_conn_mark_backend_ports(&m, &conns);
+	for (int i = 0; i < 3 && !err; i++)
+		if (bpf_map_lookup_elem(m.service_ports, &ports[i], &bits[i]))
+			err = -errno;
+	if (err || conns != 3 ||
+	    bits[0] != (XLB_PORT_BACKEND_TCP | XLB_PORT_BACKEND_UDP) ||
+	    bits[1] != XLB_PORT_BACKEND_UDP || bits[2] != 0)
+		xtest_fail(name, "%s, %llu connections (want 3); bits 9191 %#x "
+			   "(want %#x), 5353 %#x (want %#x), 8000 %#x (want 0)",
+			   err ? strerror(-err) : "ok",
+			   (unsigned long long)conns, bits[0],
+			   XLB_PORT_BACKEND_TCP | XLB_PORT_BACKEND_UDP, bits[1],
+			   XLB_PORT_BACKEND_UDP, bits[2]);
+	else
+		xtest_pass(name);
+out:
+	if (m.flows >= 0)
+		close(m.flows);
+	if (m.embryos >= 0)
+		close(m.embryos);
+	if (m.service_ports >= 0)
+		close(m.service_ports);
+}
+
 int main(void)
 {
 	test_states();
@@ -449,5 +516,6 @@ int main(void)
 	test_expire();
 	test_walk_pairs();
 	test_delete_checks_snapshot();
+	test_mark_backend_ports();
 	return xtest_done();
 }

@@ -184,7 +184,9 @@ static void t_install(void)
 	      "slot 1 flags %u", v.flags);
 	n = table(0, slots, 8);
 	CHECK(n == 2 && slots[0] == 0 && slots[1] == 1, "table len %d", n);
-	CHECK(port_bits(8000) == XLB_PORT_TCP, "bits %u", port_bits(8000));
+	/* the backends listen on the VIP's port */
+	CHECK(port_bits(8000) == (XLB_PORT_TCP | XLB_PORT_BACKEND_TCP),
+	      "bits %u", port_bits(8000));
 	CHECK(syn(1000) == 11 && syn(1001) == 12 && syn(1002) == 11 &&
 		      syn(1003) == 12,
 	      "rr sequence");
@@ -332,8 +334,9 @@ static void t_remove_service(void)
 	udp_be = cur.svcs[1].backends[0].id;
 	CHECK(udp_id == 1 && udp_be == 4, "udp service %u backend %u", udp_id,
 	      udp_be);
-	CHECK(port_bits(8000) == (XLB_PORT_TCP | XLB_PORT_UDP), "bits %u",
-	      port_bits(8000));
+	CHECK(port_bits(8000) == (XLB_PORT_TCP | XLB_PORT_UDP |
+				  XLB_PORT_BACKEND_TCP | XLB_PORT_BACKEND_UDP),
+	      "bits %u", port_bits(8000));
 	CHECK(send_tcp(5000, 8000, 0, IPPROTO_UDP) == 11, "udp flow");
 	flows_before = fx_map_count(lb.m.flows) + fx_map_count(lb.m.embryos);
 	CHECK(!apply("service " VIP ":8000 algo wrr\n"
@@ -347,7 +350,11 @@ static void t_remove_service(void)
 	k.proto = IPPROTO_UDP;
 	k.family = XLB_FAMILY_V4;
 	CHECK(bpf_map_lookup_elem(lb.m.services, &k, &sv), "udp entry left");
-	CHECK(port_bits(8000) == XLB_PORT_TCP, "bits %u", port_bits(8000));
+	/* the service bit goes, the backend's mark stays (a removed
+	 * backend's connections may still send replies) */
+	CHECK(port_bits(8000) == (XLB_PORT_TCP | XLB_PORT_BACKEND_TCP |
+				  XLB_PORT_BACKEND_UDP),
+	      "bits %u", port_bits(8000));
 	CHECK(bpf_map_lookup_elem(lb.m.schedules, &udp_id, &inner),
 	      "udp schedule left");
 	CHECK(fx_map_count(lb.m.flows) + fx_map_count(lb.m.embryos) ==
@@ -433,7 +440,7 @@ static void t_exhausted(void)
 	k.port = htons(10000 + XLB_MAX_SERVICES);
 	CHECK(bpf_map_lookup_elem(lb.m.services, &k, &sv),
 	      "the refused service was installed");
-	CHECK(port_bits(10000) == XLB_PORT_TCP &&
+	CHECK(port_bits(10000) == (XLB_PORT_TCP | XLB_PORT_BACKEND_TCP) &&
 		      !port_bits(10000 + XLB_MAX_SERVICES),
 	      "port bits changed");
 	xtest_pass(name);

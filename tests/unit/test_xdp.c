@@ -1810,6 +1810,46 @@ static void test_same_source_port(void)
 	fwd_b2c("same_sport_reply_data_client2", &p2, PKT_TCP_ACK, 444);
 }
 
+/* The pre-filter asks the flow table about a packet to a NAT port only
+ * when it comes from a port marked as a backend's: without the mark, an
+ * established connection's reply is passed untouched; with it, it is
+ * translated again. */
+static void test_backend_port_filter(void)
+{
+	struct conn c = CONN(S_ONE, "203.0.113.72", 5556);
+	const struct be_def *b;
+	struct pkt_spec s;
+	__u8 bits, cleared;
+	__u32 port;
+
+	if (!handshake("backend_port_filter", &c, first_be[S_ONE]))
+		return;
+	b = be_of((__u32)c.be, NULL);
+	port = b ? b->port : 0;
+	if (!b || bpf_map_lookup_elem(lb->m.service_ports, &port, &bits) ||
+	    !(bits & XLB_PORT_BACKEND_TCP)) {
+		xtest_fail("backend_port_marked", "port %u not marked", port);
+		return;
+	}
+	report("backend_port_marked", true, "");
+	cleared = bits & ~XLB_PORT_BACKEND_TCP;
+	if (bpf_map_update_elem(lb->m.service_ports, &port, &cleared,
+				BPF_ANY)) {
+		xtest_fail("backend_port_unmarked_reply_passed", "setup: %s",
+			   strerror(errno));
+		return;
+	}
+	b2c_spec(&c, &s, PKT_TCP_ACK, 100);
+	not_fwd("backend_port_unmarked_reply_passed", &c, B2C, &s, XDP_PASS,
+		XLB_STAT_PASS_NO_SERVICE, 0);
+	if (bpf_map_update_elem(lb->m.service_ports, &port, &bits, BPF_ANY)) {
+		xtest_fail("backend_port_marked_reply_forwarded", "restore: %s",
+			   strerror(errno));
+		return;
+	}
+	fwd_b2c("backend_port_marked_reply_forwarded", &c, PKT_TCP_ACK, 100);
+}
+
 /* ------------------------------------------------------------------ */
 /* Half-open pairs: promotion, SYN-flood defence, NAT port takeover     */
 /* ------------------------------------------------------------------ */
@@ -3141,6 +3181,7 @@ int main(void)
 	test_vlan();
 	test_ip_options();
 	test_same_source_port();
+	test_backend_port_filter();
 	test_nat_range();
 	test_scheduling();
 	test_resched();
