@@ -410,7 +410,12 @@ int xlb_conn_mark_backend_ports(const struct xlb_maps *m, __u64 *conns)
 
 	if (!pm)
 		return -ENOMEM;
-	err = xlb_conn_walk_all(m, note_backend_port, pm);
+	/* xlb_embryos first: a pair promoted meanwhile is in xlb_flows
+	 * before it leaves xlb_embryos, and entries never leave xlb_flows
+	 * but to go (the program may still be running) */
+	err = xlb_conn_walk(m->embryos, true, note_backend_port, pm);
+	if (!err)
+		err = xlb_conn_walk(m->flows, false, note_backend_port, pm);
 	for (__u32 port = 0; port < 65536 && !err; port++)
 		for (int udp = 0; udp < 2 && !err; udp++)
 			if (pm->seen[udp][port / 8] & (1u << (port % 8)))

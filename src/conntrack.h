@@ -76,8 +76,10 @@ int xlb_conn_walk_all(const struct xlb_maps *m,
 
 /* Mark the backend port of every tracked connection in
  * xlb_service_ports (xlb_backend_port_mark), for state that a build
- * without those marks made.  *conns (may be NULL): connections seen.
- * 0 or -errno. */
+ * without those marks made.  A program still running may create
+ * connections meanwhile: the caller marks the ports of the backends it
+ * can schedule (xlb_txn_mark_backend_ports) first.  *conns (may be
+ * NULL): connections seen.  0 or -errno. */
 int xlb_conn_mark_backend_ports(const struct xlb_maps *m, __u64 *conns);
 
 /* CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */

@@ -968,8 +968,12 @@ static int read_pinned(struct xlb_daemon *d, __u64 *conns)
 	xlb_config_free(&d->cur);
 	d->cur = pinned;
 	/* (state from a build before the backend port marks: its replies
-	 * must keep passing the program's pre-filter once it is swapped) */
-	rc = xlb_conn_mark_backend_ports(&d->m, conns);
+	 * must keep passing the program's pre-filter once it is swapped;
+	 * the running program can create connections to the backends of
+	 * `pinned` only) */
+	rc = xlb_txn_mark_backend_ports(&d->m, &d->cur);
+	if (!rc)
+		rc = xlb_conn_mark_backend_ports(&d->m, conns);
 	if (rc) {
 		xlb_errf("cannot read the connections pinned in %s: %s",
 			 d->pin_dir, strerror(-rc));

@@ -347,6 +347,19 @@ static __u8 port_bit(__u8 proto)
 	return proto == IPPROTO_UDP ? XLB_PORT_UDP : XLB_PORT_TCP;
 }
 
+int xlb_txn_mark_backend_ports(const struct xlb_maps *m,
+			       const struct xlb_config *c)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < c->n_svcs && !err; i++)
+		for (size_t j = 0; j < c->svcs[i].n_backends && !err; j++)
+			err = xlb_backend_port_mark(
+				m, c->svcs[i].backends[j].ep.port,
+				c->svcs[i].proto);
+	return err;
+}
+
 /* xlb_service_ports[port]: what the services of c listen on there (the
  * backend bits stay as they are). */
 static int write_port_bits(const struct xlb_maps *m,

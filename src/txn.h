@@ -56,6 +56,12 @@ int xlb_txn_init(struct xlb_txn *t, const struct xlb_maps *m,
  */
 int xlb_txn_read(const struct xlb_maps *m, struct xlb_config *c);
 
+/* Mark the port of every backend of c (xlb_backend_port_mark): for a
+ * daemon that adopts state a build without those marks made.  0 or
+ * -errno. */
+int xlb_txn_mark_backend_ports(const struct xlb_maps *m,
+			       const struct xlb_config *c);
+
 /*
  * Make the maps hold next instead of cur.  Services and backends of next
  * that are in cur (same VIP:port/proto; same address:port) keep their ids

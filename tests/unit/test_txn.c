@@ -314,6 +314,32 @@ static void t_read_back(void)
 	xtest_pass(name);
 }
 
+/* A daemon adopting state of a build without backend port marks marks
+ * the ports of the backends it reads back (the running program can only
+ * schedule those). */
+static void t_adopt_marks(void)
+{
+	const char *name = "adopt_marks_pinned_backends";
+	struct xlb_config r;
+	__u32 port = 8000;
+	__u8 svc_only = port_bits(8000) & XLB_PORT_SERVICE_BITS;
+	int rc;
+
+	CHECK(svc_only == XLB_PORT_TCP, "bits %u", port_bits(8000));
+	rc = xlb_txn_read(&lb.m, &r);
+	CHECK(!rc, "read: %d", rc);
+	if (bpf_map_update_elem(lb.m.service_ports, &port, &svc_only,
+				BPF_ANY))
+		rc = -errno;
+	if (!rc)
+		rc = xlb_txn_mark_backend_ports(&lb.m, &r);
+	xlb_config_free(&r);
+	CHECK(!rc, "%s", strerror(-rc));
+	CHECK(port_bits(8000) == (XLB_PORT_TCP | XLB_PORT_BACKEND_TCP),
+	      "bits %u", port_bits(8000));
+	xtest_pass(name);
+}
+
 static void t_remove_service(void)
 {
 	const char *name = "remove_service_clears_it";
@@ -497,6 +523,7 @@ int main(void)
 	t_remove_backend();
 	t_drain();
 	t_read_back();
+	t_adopt_marks();
 	t_remove_service();
 	t_wrap();
 	t_init();
