@@ -6,6 +6,9 @@
 #   nft      nftables DNAT (numgen inc mod 2, kube-proxy style) + SNAT
 #   haproxy  HAProxy, mode tcp, balance roundrobin
 #   nginx    nginx stream module, round robin
+#   router   no balancer, but the balancer's namespace on the path as a
+#            plain kernel router (both ways, no NAT): the cost of the hop
+#            itself, which every balancer here pays
 # Setups run interleaved (round 1: A B C ..., round 2: B C ... A, ...), so
 # that machine drift hits all of them alike.  The baselines run with a
 # pass-through XDP program on the balancer's interface (an XDP program on
@@ -33,14 +36,14 @@
 # each); bench/report.py turns them into medians, spreads and ratios.
 #
 # usage: bench/e2e.sh [--quick] [--rounds N] [--duration S]
-#                     [--setups "direct xlb nft haproxy nginx"] [--no-rate]
+#                     [--setups "direct router xlb nft haproxy nginx"] [--no-rate]
 #                     [--out FILE]
 set -u
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=5
 DUR=8
-SETUPS="direct xlb nft haproxy nginx"
+SETUPS="direct router xlb nft haproxy nginx"
 OUT=/dev/stdout
 RATE=1
 CONNS=64
@@ -114,6 +117,14 @@ setup_up() {
 	case $s in
 	direct)
 		TARGET=$BE1_IP
+		;;
+	router)
+		# backend-01 reached through the balancer's namespace, both
+		# ways: the gateway and the backend route via its address
+		TARGET=$BE1_IP
+		xdp_pass_on_lb || return 1
+		ip -n "$NS_GW" route add "$BE1_IP/32" via "$VIP" || return 1
+		ip -n "$NS_BE1" route replace 203.0.113.0/24 via "$VIP" || return 1
 		;;
 	xlb)
 		TARGET=$VIP
@@ -225,6 +236,11 @@ setup_down() {
 	xlb) xlb_detach "$NS_LB" "$LB_IF" ;;
 	nft) nsx "$NS_LB" nft delete table ip xlbbench 2>/dev/null; xdp_off_lb ;;
 	haproxy | nginx) xdp_off_lb ;;
+	router)
+		ip -n "$NS_GW" route del "$BE1_IP/32" via "$VIP" 2>/dev/null
+		ip -n "$NS_BE1" route replace 203.0.113.0/24 via "$GW_LAN_IP"
+		xdp_off_lb
+		;;
 	esac
 	return 0
 }

@@ -21,6 +21,7 @@ import tempfile
 
 SETUP_NAMES = {
     "direct": "direct (no balancer)",
+    "router": "router hop (no balancer)",
     "xlb": "xlb (XDP)",
     "nft": "nftables DNAT+SNAT",
     "haproxy": "HAProxy (tcp, roundrobin)",
@@ -131,7 +132,7 @@ class Report:
         for (s, _m) in self.samples:
             if s not in setups:
                 setups.append(s)
-        order = [s for s in ["direct", "xlb", "nft", "haproxy", "nginx", "floor"] if s in setups]
+        order = [s for s in ["direct", "router", "xlb", "nft", "haproxy", "nginx", "floor"] if s in setups]
         order += [s for s in setups if s not in order]
         self.setups = order
         for s in order:
@@ -310,7 +311,7 @@ plot %s
         w("bench/report.py --pkt DIR/pkt.txt --e2e DIR/e2e.txt --machine DIR/machine.txt --notes bench/notes.md --out docs/benchmarks.md --chart docs/benchmarks.png")
         w("bench/profile.sh [FIGURE...]   # perf: where a figure's time goes")
         w("build/bench/pkt_cost [--quick] [--rounds N] [--calls N] [--flows N] [--cpu N] [--only NAME]")
-        w("bench/e2e.sh [--quick] [--rounds N] [--duration S] [--setups 'direct xlb nft haproxy nginx'] [--no-rate] [--out FILE]")
+        w("bench/e2e.sh [--quick] [--rounds N] [--duration S] [--setups 'direct router xlb nft haproxy nginx'] [--no-rate] [--out FILE]")
         w("```")
         w("")
         w("Both need root (network namespaces, XDP, BPF_PROG_TEST_RUN); everything runs in "
@@ -406,6 +407,20 @@ plot %s
                 cells.append(c)
             w("| %s, %s | %s |" % (label, unit, " | ".join(cells)))
         w("")
+        if self.stat("router", "keepalive_rps"):
+            w("The same figures as a ratio to the router hop (the path every balancer here takes, "
+              "without NAT or balancing): what each balancer costs on top of the topology.")
+            w("")
+            others = [s for s in setups if s not in ("direct", "router")]
+            w("| figure | " + " | ".join(SETUP_NAMES.get(s, s) for s in others) + " |")
+            w("|---|" + "---|" * len(others))
+            for (m, label, unit, _h) in E2E_METRICS:
+                cells = []
+                for s in others:
+                    x = self.ratio(s, m, "router")
+                    cells.append("%.2fx" % x if x is not None else "n/a")
+                w("| %s | %s |" % (label, " | ".join(cells)))
+            w("")
         fl = self.stat("floor", "rate_pps")
         xl = self.stat("xlb", "rate_pps")
         if fl or xl:
@@ -498,6 +513,10 @@ bench/lib.sh) in fresh namespaces. Backends run nginx (HTTP, a 12-byte page, kee
 workers) and an iperf3 server. Setups, all serving VIP 198.51.100.10:8000 from the balancer's
 namespace:
 - **direct**: the client talks to backend-01 through the gateway, no balancer on the path;
+- **router hop**: the client talks to backend-01, but the gateway and backend-01 route through
+  the balancer's namespace, which forwards in the kernel (no NAT, no balancing; pass-through XDP
+  on its link like the baselines): the same path as every balancer's, so the gap between
+  direct and router is the topology's, and a balancer's ratio to router is its own cost;
 - **xlb**: `xlb run -i IFACE --vip 198.51.100.10:8000 --backends 198.51.100.11,198.51.100.12
   --vip 198.51.100.10:5201 --backends 198.51.100.11`;
 - **nftables**: `dnat to numgen inc mod 2 map { 0 : .11, 1 : .12 }` in prerouting and
