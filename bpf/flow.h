@@ -85,6 +85,18 @@ static __always_inline __u32 flow_hash(const struct xlb_flow_key *k)
 	return h;
 }
 
+/* Distance between the NAT ports a new flow probes: spread over the
+ * range (from bits of the hash that the start hardly uses), so that the
+ * probes of flows starting near each other do not walk the same run of
+ * held ports, as consecutive probes do; XLB_NAT_PORT_PROBES * step never
+ * wraps the range, so the probes are distinct.  1 for a small range. */
+static __always_inline __u32 flow_probe_step(__u32 hash, __u32 range)
+{
+	__u32 spread = range / XLB_NAT_PORT_PROBES;
+
+	return spread > 1 ? 1 + (hash >> 16) % spread : 1;
+}
+
 /* A client's RST or FIN of an established connection counts (closes it,
  * or its half) only if its sequence number is within this distance of
  * what the backend last acknowledged, as netfilter's window check does
@@ -324,8 +336,8 @@ static __always_inline bool flow_quiet(const struct xlb_flow *f, __u64 now_ns)
  * if its connection is closed and quiet (both entries of the pair
  * removed from xlb_flows).  0 if freed, else -EEXIST.  One CPU frees a
  * given pair: the one that swaps its created_ns.  A BPF function of its
- * own: inlined into the 16-probe loop it quadruples the states the
- * verifier explores (479k instructions instead of 185k). */
+ * own: inlined into the (then unrolled) probe loop it quadrupled the
+ * states the verifier explores (479k instructions instead of 185k). */
 static __noinline int flow_free_closed(const struct xlb_flow_key *rkey,
 					    struct xlb_flow *old, __u64 now_ns)
 {
@@ -372,7 +384,7 @@ static __noinline int flow_free_closed(const struct xlb_flow_key *rkey,
  * that a flood of spoofed SYNs cannot hold every port of a backend; so is
  * one held by a closed, quiet established pair (flow_free_closed), so that
  * connection churn does not.  A BPF function of its own, for the
- * verifier's sake (it sits in the 16-probe loop).
+ * verifier's sake (it is the body of the probe loop).
  */
 static __noinline int flow_claim_port(const struct xlb_flow_key *rkey,
 				      const struct xlb_flow *rev,
@@ -421,6 +433,27 @@ static __noinline int flow_claim_port(const struct xlb_flow_key *rkey,
 	return -EEXIST;
 }
 
+/* The NAT port probes of one new flow (bpf_loop's context). */
+struct flow_probe {
+	struct xlb_flow_key rkey; /* dport: the port being probed */
+	const struct xlb_flow *rev;
+	__u64 now_ns;
+	__u32 start, step, range;
+	__u16 port_min;
+	int err;
+};
+
+/* bpf_loop callback: probe port i; 1 (stop) unless it is held. */
+static int flow_probe_one(__u32 i, void *data)
+{
+	struct flow_probe *pr = data;
+
+	pr->rkey.dport =
+		bpf_htons(pr->port_min + (pr->start + i * pr->step) % pr->range);
+	pr->err = flow_claim_port(&pr->rkey, pr->rev, pr->now_ns);
+	return pr->err != -EEXIST;
+}
+
 /*
  * Create the half-open pair for a new connection in xlb_embryos and copy
  * its client->backend entry into *out.  Returns 0 or -reason.  The reverse
@@ -433,17 +466,16 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 {
 	const struct xlb_flow_key *ckey = &c->pkt->key;
 	struct xlb_flow *fwd = out, *stored, *rev = c->rev;
-	struct xlb_flow_key rkey = {};
-	__u32 range = (__u32)port_max - port_min + 1;
-	__u32 start = flow_hash(ckey);
-	int err = -EEXIST;
+	struct flow_probe pr = {};
+	struct xlb_flow_key *rkey = &pr.rkey;
+	int err;
 
 	/* backend -> SNAT, rewritten to VIP -> client */
-	rkey.src = c->backend->addr;
-	rkey.dst = c->svc->snat;
-	rkey.sport = c->backend->port;
-	rkey.proto = ckey->proto;
-	rkey.family = ckey->family;
+	rkey->src = c->backend->addr;
+	rkey->dst = c->svc->snat;
+	rkey->sport = c->backend->port;
+	rkey->proto = ckey->proto;
+	rkey->family = ckey->family;
 	__builtin_memset(rev, 0, sizeof(*rev));
 	rev->rewritten.src = ckey->dst;
 	rev->rewritten.dst = ckey->src;
@@ -456,24 +488,30 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 	rev->service_id = c->svc->id;
 	rev->dir = XLB_DIR_TO_CLIENT;
 
-	for (int i = 0; i < XLB_NAT_PORT_PROBES; i++) {
-		rkey.dport = bpf_htons(port_min + (start + i) % range);
-		err = flow_claim_port(&rkey, rev, now_ns);
-		if (err != -EEXIST)
-			break;
-	}
+	/* a bpf_loop, so that the verifier checks one probe, not each */
+	pr.rev = rev;
+	pr.now_ns = now_ns;
+	pr.range = (__u32)port_max - port_min + 1;
+	pr.start = flow_hash(ckey);
+	pr.step = flow_probe_step(pr.start, pr.range);
+	pr.port_min = port_min;
+	pr.err = -EEXIST;
+	bpf_loop(pr.range < XLB_NAT_PORT_PROBES ? pr.range :
+						  XLB_NAT_PORT_PROBES,
+		 flow_probe_one, &pr, 0);
+	err = pr.err;
 	if (err)
 		return err == -EEXIST ? -XLB_STAT_DROP_NAT_PORTS :
 					-XLB_STAT_DROP_TABLE_FULL;
 
 	/* client -> VIP, rewritten to SNAT -> backend */
 	__builtin_memset(fwd, 0, sizeof(*fwd));
-	fwd->rewritten.src = rkey.dst;
-	fwd->rewritten.dst = rkey.src;
-	fwd->rewritten.sport = rkey.dport;
-	fwd->rewritten.dport = rkey.sport;
-	fwd->rewritten.proto = rkey.proto;
-	fwd->rewritten.family = rkey.family;
+	fwd->rewritten.src = rkey->dst;
+	fwd->rewritten.dst = rkey->src;
+	fwd->rewritten.sport = rkey->dport;
+	fwd->rewritten.dport = rkey->sport;
+	fwd->rewritten.proto = rkey->proto;
+	fwd->rewritten.family = rkey->family;
 	fwd->created_ns = now_ns;
 	fwd->last_seen_ns = now_ns;
 	if (c->pkt->tcp)
@@ -485,7 +523,7 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 	c->created = !err;
 	if (!err)
 		return 0;
-	bpf_map_delete_elem(&xlb_embryos, &rkey);
+	bpf_map_delete_elem(&xlb_embryos, rkey);
 	if (err != -EEXIST)
 		return -XLB_STAT_DROP_TABLE_FULL;
 	/* another CPU created this connection first: follow its pair */

@@ -22,7 +22,7 @@
 #define XLB_MAX_SERVICES 256    /* service ids are 0..XLB_MAX_SERVICES-1 */
 #define XLB_MAX_BACKENDS 65536  /* backend ids, shared by all services */
 #define XLB_SCHED_MAX_SLOTS 65536 /* cap of one service's schedule table */
-#define XLB_NAT_PORT_PROBES 16  /* NAT ports tried for one new flow */
+#define XLB_NAT_PORT_PROBES 32  /* NAT ports tried for one new flow */
 #define XLB_MAX_IFACES 64       /* interfaces in the redirect map */
 #define XLB_NEXT_HOP_TTL_NS 1000000000ULL /* a flow's cached FIB answer */
 

@@ -1095,7 +1095,7 @@ static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 	struct xlb_flow_key rkey;
 	struct xlb_flow fwd, rev;
 	struct m_backend *b;
-	uint32_t sid, bid, range, start;
+	uint32_t sid, bid, range, start, step;
 	int err = -17;
 
 	for (sid = 0; sid < M_MAX_SVC; sid++) {
@@ -1147,12 +1147,16 @@ static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 	rev.dir = XLB_DIR_TO_CLIENT;
 
 	/* COPIED from bpf/flow.h flow_create(): XLB_NAT_PORT_PROBES ports
-	 * from flow_hash(client tuple), in order, the first whose backend
-	 * tuple is free in both tables. */
+	 * (at most the range's size) from flow_hash(client tuple), `step`
+	 * apart (flow_probe_step), the first whose backend tuple is free in
+	 * both tables. */
 	range = (uint32_t)m->nat_port_max - m->nat_port_min + 1;
 	start = flow_hash(&p->key);
-	for (int i = 0; i < XLB_NAT_PORT_PROBES; i++) {
-		rkey.dport = htons(m->nat_port_min + (start + i) % range);
+	step = range / XLB_NAT_PORT_PROBES > 1 ?
+		       1 + (start >> 16) % (range / XLB_NAT_PORT_PROBES) :
+		       1;
+	for (uint32_t i = 0; i < XLB_NAT_PORT_PROBES && i < range; i++) {
+		rkey.dport = htons(m->nat_port_min + (start + i * step) % range);
 		err = claim_port(m, &rkey, &rev, r);
 		if (err != -17)
 			break;

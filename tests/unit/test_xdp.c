@@ -2318,6 +2318,64 @@ static void test_half_open(void)
 static void test_port_takeover(void);
 static void test_closed_takeover(struct conn *t3, struct conn *t4);
 
+/* The NAT ports a new flow probes are spread over the range: a run of
+ * 16 held ports after its first choice (16 consecutive probes used to
+ * end there with drop_nat_ports) costs it a probe, not the connection. */
+static void test_probe_spread(void)
+{
+	struct conn x = CONN(S_ONE, "203.0.113.95", 6100);
+	const __u32 range = XLB_DEFAULT_NAT_PORT_MAX - XLB_DEFAULT_NAT_PORT_MIN + 1;
+	struct xlb_flow_key kc, kb, held[16];
+	struct xlb_flow v = { .dir = XLB_DIR_TO_CLIENT };
+	struct timespec ts;
+	char why[WHY_LEN] = "";
+	__u16 p0;
+	int n = 0;
+
+	if (!fwd_c2b("probe_spread_first_syn", &x, PKT_TCP_SYN, 0, F_NEW,
+		     first_be[S_ONE]))
+		return;
+	p0 = x.nat_port;
+	key_c2b(&x, &kc);
+	key_b2c(&x, (__u32)x.be, p0, &kb);
+	/* forget the pair; hold its port and the 15 after it with busy
+	 * connections' backend entries */
+	bpf_map_delete_elem(lb->m.embryos, &kc);
+	bpf_map_delete_elem(lb->m.embryos, &kb);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	v.created_ns = v.last_seen_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	v.rewritten.proto = IPPROTO_TCP;
+	for (; n < 16; n++) {
+		__u16 port = XLB_DEFAULT_NAT_PORT_MIN +
+			     (p0 - XLB_DEFAULT_NAT_PORT_MIN + n) % range;
+
+		key_b2c(&x, (__u32)x.be, port, &held[n]);
+		if (bpf_map_update_elem(lb->m.flows, &held[n], &v, BPF_NOEXIST)) {
+			snprintf(why, sizeof(why), "setup: port %u: %s", port,
+				 strerror(errno));
+			break;
+		}
+	}
+	if (!why[0]) {
+		x.be = -1;
+		if (fwd_c2b("probe_spread_syn_past_held_run", &x, PKT_TCP_SYN, 0,
+			    F_NEW, first_be[S_ONE])) {
+			if ((x.nat_port + range - p0) % range < 16)
+				snprintf(why, sizeof(why), "port %u inside the "
+					 "held run %u..+15", x.nat_port, p0);
+			report("probe_spread_port_outside_held_run", !why[0],
+			       why);
+		}
+	} else {
+		xtest_fail("probe_spread_port_outside_held_run", "%s", why);
+	}
+	while (n-- > 0)
+		bpf_map_delete_elem(lb->m.flows, &held[n]);
+	key_b2c(&x, (__u32)first_be[S_ONE], x.nat_port, &kb);
+	bpf_map_delete_elem(lb->m.embryos, &kc);
+	bpf_map_delete_elem(lb->m.embryos, &kb);
+}
+
 static void test_nat_range(void)
 {
 	struct conn q1 = CONN(S_ONE, "203.0.113.90", 6000);
@@ -3182,6 +3240,7 @@ int main(void)
 	test_ip_options();
 	test_same_source_port();
 	test_backend_port_filter();
+	test_probe_spread();
 	test_nat_range();
 	test_scheduling();
 	test_resched();
