@@ -228,12 +228,25 @@ EOF
 	fi
 }
 
+# xlb_drops ROUND: xlb's non-zero drop counters of this round, as problem
+# lines (a drop in a benchmark is a finding: drop_nat_ports showed that
+# the NAT port probes gave up under churn)
+xlb_drops() {
+	nsenter --net="/run/netns/$NS_LB" "$XLB" stats -j -i "$LB_IF" 2>/dev/null |
+		python3 -c 'import json, sys
+c = json.load(sys.stdin).get("counters", {})
+for k, v in sorted(c.items()):
+    if k.startswith("drop_") and v:
+        print(k, v)' 2>/dev/null |
+		while read -r k v; do emit "$1" xlb "$k" "$v" count; done
+}
+
 setup_down() {
-	local s=$1
+	local s=$1 r=$2
 	[ -n "$SETUP_PID" ] && stop_pid "$SETUP_PID" 5
 	SETUP_PID="" XLB_DAEMON_PID=""
 	case $s in
-	xlb) xlb_detach "$NS_LB" "$LB_IF" ;;
+	xlb) xlb_drops "$r"; xlb_detach "$NS_LB" "$LB_IF" ;;
 	nft) nsx "$NS_LB" nft delete table ip xlbbench 2>/dev/null; xdp_off_lb ;;
 	haproxy | nginx) xdp_off_lb ;;
 	router)
@@ -436,7 +449,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		else
 			emit "$r" "$s" setup_failed 1 count
 		fi
-		setup_down "$s"
+		setup_down "$s" "$r"
 	done
 done
 

@@ -148,7 +148,8 @@ class Report:
                     % (metric, s, st["med"], unit, st["min"], st["max"], st["n"],
                        " ratio=%.2f" % ratio if ratio is not None else ""))
         for (s, m), xs in sorted(self.samples.items()):
-            if m.endswith("_errors") or m in ("setup_failed", "rate_not_forwarded"):
+            if (m.endswith("_errors") or m.startswith("drop_")
+                    or m in ("setup_failed", "rate_not_forwarded")):
                 self.lines.append("bench e2e_%s_%s %d count rounds=%d (problem: see docs)" %
                                   (m, s, sum(xs), len(xs)))
 
@@ -437,7 +438,7 @@ plot %s
         problems = [l for l in self.lines if "(problem" in l]
         if problems:
             w("Problems seen during the run (errors reported by wrk, setups that failed to start, "
-              "packets not forwarded):")
+              "packets not forwarded, packets xlb dropped, by reason):")
             w("")
             w("```")
             for l in problems:
