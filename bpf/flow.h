@@ -477,12 +477,7 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 	rkey->proto = ckey->proto;
 	rkey->family = ckey->family;
 	__builtin_memset(rev, 0, sizeof(*rev));
-	rev->rewritten.src = ckey->dst;
-	rev->rewritten.dst = ckey->src;
-	rev->rewritten.sport = ckey->dport;
-	rev->rewritten.dport = ckey->sport;
-	rev->rewritten.proto = ckey->proto;
-	rev->rewritten.family = ckey->family;
+	flow_partner_key_of(ckey, &rev->rewritten);
 	rev->created_ns = now_ns;
 	rev->backend_id = c->backend_id;
 	rev->service_id = c->svc->id;
@@ -506,12 +501,7 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 
 	/* client -> VIP, rewritten to SNAT -> backend */
 	__builtin_memset(fwd, 0, sizeof(*fwd));
-	fwd->rewritten.src = rkey->dst;
-	fwd->rewritten.dst = rkey->src;
-	fwd->rewritten.sport = rkey->dport;
-	fwd->rewritten.dport = rkey->sport;
-	fwd->rewritten.proto = rkey->proto;
-	fwd->rewritten.family = rkey->family;
+	flow_partner_key_of(rkey, &fwd->rewritten);
 	fwd->created_ns = now_ns;
 	fwd->last_seen_ns = now_ns;
 	if (c->pkt->tcp)

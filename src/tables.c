@@ -19,10 +19,9 @@ void xlb_service_key_of(const struct xlb_service_conf *c,
 	k->family = c->family;
 }
 
-int xlb_backend_port_mark(const struct xlb_maps *m, __u16 port, __u8 proto)
+/* xlb_service_ports[port] |= bit (no write if it is there).  0 or -errno. */
+static int port_bits_set(const struct xlb_maps *m, __u16 port, __u8 bit)
 {
-	__u8 bit = proto == IPPROTO_UDP ? XLB_PORT_BACKEND_UDP :
-					  XLB_PORT_BACKEND_TCP;
 	__u32 key = port;
 	__u8 bits;
 
@@ -34,6 +33,13 @@ int xlb_backend_port_mark(const struct xlb_maps *m, __u16 port, __u8 proto)
 	return bpf_map_update_elem(m->service_ports, &key, &bits, BPF_ANY) ?
 		       -errno :
 		       0;
+}
+
+int xlb_backend_port_mark(const struct xlb_maps *m, __u16 port, __u8 proto)
+{
+	return port_bits_set(m, port,
+			     proto == IPPROTO_UDP ? XLB_PORT_BACKEND_UDP :
+						    XLB_PORT_BACKEND_TCP);
 }
 
 static int write_backends(const struct xlb_maps *m, __u16 id,
@@ -133,8 +139,6 @@ int xlb_service_install(const struct xlb_maps *m, __u16 id,
 {
 	struct xlb_service_key key;
 	struct xlb_service svc = {};
-	__u32 port = c->port;
-	__u8 bits = 0;
 	int err;
 
 	if (id >= XLB_MAX_SERVICES)
@@ -151,10 +155,7 @@ int xlb_service_install(const struct xlb_maps *m, __u16 id,
 	svc.algo = c->algo;
 	if (bpf_map_update_elem(m->services, &key, &svc, BPF_ANY))
 		return -errno;
-	if (bpf_map_lookup_elem(m->service_ports, &port, &bits))
-		return -errno;
-	bits |= c->proto == IPPROTO_UDP ? XLB_PORT_UDP : XLB_PORT_TCP;
-	if (bpf_map_update_elem(m->service_ports, &port, &bits, BPF_ANY))
-		return -errno;
-	return 0;
+	return port_bits_set(m, c->port,
+			     c->proto == IPPROTO_UDP ? XLB_PORT_UDP :
+						       XLB_PORT_TCP);
 }
