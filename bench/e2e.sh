@@ -9,6 +9,9 @@
 #   router   no balancer, but the balancer's namespace on the path as a
 #            plain kernel router (both ways, no NAT): the cost of the hop
 #            itself, which every balancer here pays
+#   xlb1     xlb with backend-01 only, the one backend direct and router
+#            reach: xlb on the same path as the router hop, without the
+#            cost of spreading the requests over two servers (no targets)
 # Setups run interleaved (round 1: A B C ..., round 2: B C ... A, ...), so
 # that machine drift hits all of them alike.  The baselines run with a
 # pass-through XDP program on the balancer's interface (an XDP program on
@@ -21,6 +24,12 @@
 #   latency    wrk -c1 --latency: p50 / p99 of one request at a time
 #   iperf      iperf3 TCP throughput (VIP:5201 has one backend: iperf3's
 #              control and data connections must meet the same server)
+# xlb's own cost (xlb and xlb1, after the runs above): one more newconn and
+# one more keep-alive run of half the duration each, with the kernel's BPF
+# run-time statistics on (kernel.bpf_stats_enabled, restored after): the
+# time spent in xlb's XDP program per request and per packet, and the
+# daemon's CPU (/proc/PID/stat) per request.  A run of its own, because the
+# statistics cost every BPF program ~40 ns per run in this VM.
 # CPU per request: all namespaces share this machine's cores, so the
 # balancer's CPU cannot be told apart from the rest by namespace (softirq
 # work is charged to whatever runs); the figure is the busy time of the
@@ -36,14 +45,14 @@
 # each); bench/report.py turns them into medians, spreads and ratios.
 #
 # usage: bench/e2e.sh [--quick] [--rounds N] [--duration S]
-#                     [--setups "direct router xlb nft haproxy nginx"] [--no-rate]
+#                     [--setups "direct router xlb xlb1 nft haproxy nginx"] [--no-rate]
 #                     [--out FILE]
 set -u
 . "$(dirname "$0")/lib.sh"
 
 ROUNDS=5
 DUR=8
-SETUPS="direct router xlb nft haproxy nginx"
+SETUPS="direct router xlb xlb1 nft haproxy nginx"
 OUT=/dev/stdout
 RATE=1
 CONNS=64
@@ -112,7 +121,7 @@ xdp_pass_on_lb() { ip -n "$NS_LB" link set dev "$LB_IF" xdpdrv obj "$XDP_PASS_OB
 xdp_off_lb() { ip -n "$NS_LB" link set dev "$LB_IF" xdp off 2>/dev/null; }
 
 setup_up() {
-	local s=$1 i
+	local s=$1 i backends
 	SETUP_PID=""
 	case $s in
 	direct)
@@ -126,12 +135,14 @@ setup_up() {
 		ip -n "$NS_GW" route add "$BE1_IP/32" via "$VIP" || return 1
 		ip -n "$NS_BE1" route replace 203.0.113.0/24 via "$VIP" || return 1
 		;;
-	xlb)
+	xlb | xlb1)
 		TARGET=$VIP
+		backends=$BE1_IP,$BE2_IP
+		[ "$s" = xlb1 ] && backends=$BE1_IP
 		XLB_IFACES+=("$NS_LB $LB_IF")
 		nsenter --net="/run/netns/$NS_LB" env --default-signal=INT,TERM \
 			"$XLB" run -i "$LB_IF" \
-			--vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" \
+			--vip "$VIP:8000" --backends "$backends" \
 			--vip "$VIP:5201" --backends "$BE1_IP" \
 			>"$WORK/xlb.log" 2>&1 &
 		SETUP_PID=$!
@@ -228,9 +239,9 @@ EOF
 	fi
 }
 
-# xlb_drops ROUND: xlb's non-zero drop counters of this round, as problem
-# lines (a drop in a benchmark is a finding: drop_nat_ports showed that
-# the NAT port probes gave up under churn)
+# xlb_drops ROUND SETUP: xlb's non-zero drop counters of this round, as
+# problem lines (a drop in a benchmark is a finding: drop_nat_ports showed
+# that the NAT port probes gave up under churn)
 xlb_drops() {
 	nsenter --net="/run/netns/$NS_LB" "$XLB" stats -j -i "$LB_IF" 2>/dev/null |
 		python3 -c 'import json, sys
@@ -238,7 +249,7 @@ c = json.load(sys.stdin).get("counters", {})
 for k, v in sorted(c.items()):
     if k.startswith("drop_") and v:
         print(k, v)' 2>/dev/null |
-		while read -r k v; do emit "$1" xlb "$k" "$v" count; done
+		while read -r k v; do emit "$1" "$2" "$k" "$v" count; done
 }
 
 setup_down() {
@@ -246,7 +257,7 @@ setup_down() {
 	[ -n "$SETUP_PID" ] && stop_pid "$SETUP_PID" 5
 	SETUP_PID="" XLB_DAEMON_PID=""
 	case $s in
-	xlb) xlb_drops "$r"; xlb_detach "$NS_LB" "$LB_IF" ;;
+	xlb | xlb1) xlb_drops "$r" "$s"; xlb_detach "$NS_LB" "$LB_IF" ;;
 	nft) nsx "$NS_LB" nft delete table ip xlbbench 2>/dev/null; xdp_off_lb ;;
 	haproxy | nginx) xdp_off_lb ;;
 	router)
@@ -320,6 +331,57 @@ pin_all() {
 	done
 }
 
+# xlb_prog_stats: "RUN_TIME_NS RUN_COUNT" of the XDP program on LB_IF
+# (counted while kernel.bpf_stats_enabled is 1)
+xlb_prog_stats() {
+	local id
+	id=$(ip -n "$NS_LB" link show dev "$LB_IF" |
+		sed -n 's|.*prog/xdp id \([0-9]*\).*|\1|p' | head -1)
+	[ -n "$id" ] || { echo "0 0"; return 1; }
+	bpftool -j prog show id "$id" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(d.get("run_time_ns", 0), d.get("run_cnt", 0))'
+}
+daemon_ticks() { awk '{ print $14 + $15 }' "/proc/$XLB_DAEMON_PID/stat" 2>/dev/null || echo 0; }
+
+# xlb_cost ROUND SETUP: xlb's own CPU per request (see the top): XDP time
+# from the kernel's BPF statistics, the daemon's from /proc
+xlb_cost() {
+	local r=$1 s=$2 m d=$(((DUR + 1) / 2)) ns0 n0 ns1 n1 t0 t1 reqs
+	local url="http://$TARGET:8000/"
+	BPF_STATS_SAVED=$(sysctl -n kernel.bpf_stats_enabled) &&
+		sysctl -qw kernel.bpf_stats_enabled=1 || {
+		log "no BPF run-time statistics: xlb's own cost not measured"
+		BPF_STATS_SAVED=""
+		return 0
+	}
+	for m in newconn keepalive; do
+		read -r ns0 n0 <<<"$(xlb_prog_stats)"
+		t0=$(daemon_ticks)
+		if [ "$m" = newconn ]; then
+			nsx "$NS_CLI" timeout $((d + 30)) wrk -t2 -c"$CONNS" -d"$d" \
+				-H "Connection: close" "$url" >"$WORK/wrk.log" 2>&1
+		else
+			nsx "$NS_CLI" timeout $((d + 30)) wrk -t2 -c"$CONNS" -d"$d" \
+				"$url" >"$WORK/wrk.log" 2>&1
+		fi
+		read -r ns1 n1 <<<"$(xlb_prog_stats)"
+		t1=$(daemon_ticks)
+		read -r _ reqs _ _ _ <<<"$(wrk_parse "$WORK/wrk.log")"
+		[ "${reqs:-0}" -gt 0 ] && [ $((n1 - n0)) -gt 0 ] || continue
+		emit "$r" "$s" "xdp_$m" "$(awk -v t=$((ns1 - ns0)) -v n="$reqs" \
+			'BEGIN { printf "%.3f", t / 1000 / n }')" us/req
+		emit "$r" "$s" "xdp_pkt_$m" "$(awk -v t=$((ns1 - ns0)) -v n=$((n1 - n0)) \
+			'BEGIN { printf "%.1f", t / n }')" ns/pkt
+		emit "$r" "$s" "xdp_pkts_$m" "$(awk -v p=$((n1 - n0)) -v n="$reqs" \
+			'BEGIN { printf "%.2f", p / n }')" pkt/req
+		emit "$r" "$s" "daemon_$m" "$(awk -v b=$((t1 - t0)) -v n="$reqs" -v hz="$HZ" \
+			'BEGIN { printf "%.3f", b * 1e6 / hz / n }')" us/req
+	done
+	sysctl -qw kernel.bpf_stats_enabled="$BPF_STATS_SAVED"
+	BPF_STATS_SAVED=""
+}
+
 measure() { # measure ROUND SETUP
 	local r=$1 s=$2 url="http://$TARGET:8000/" last=$(($(nproc) - 1))
 	run_wrk "$r" "$s" keepalive -t2 -c"$CONNS" -d"$DUR" --latency "$url"
@@ -328,6 +390,7 @@ measure() { # measure ROUND SETUP
 	run_wrk "$r" "$s" latency -t1 -c1 -d"$(((DUR + 1) / 2))" --latency "$url"
 	pin_all "0-$last"
 	run_iperf "$r" "$s"
+	case $s in xlb | xlb1) xlb_cost "$r" "$s" ;; esac
 }
 
 # --------------------------------------------------------- packet rate

@@ -47,6 +47,7 @@ WORK=${WORK:-$(mktemp -d /tmp/xlb-bench.XXXXXX)}
 PIDS=()
 NAMESPACES=()
 XLB_IFACES=() # "ns iface" pairs an xlb ran on
+BPF_STATS_SAVED="" # kernel.bpf_stats_enabled to restore, while changed
 
 log() { echo "# $*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
@@ -129,6 +130,9 @@ xlb_detach() { # xlb_detach NS IFACE
 cleanup() {
 	local p ns pair
 	trap - EXIT INT TERM
+	# BPF run-time statistics (bench/e2e.sh turns them on for a run)
+	[ -n "${BPF_STATS_SAVED:-}" ] &&
+		sysctl -qw kernel.bpf_stats_enabled="$BPF_STATS_SAVED"
 	for p in "${PIDS[@]}"; do kill -s TERM "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do stop_pid "$p" 3; done
 	for pair in "${XLB_IFACES[@]}"; do

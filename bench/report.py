@@ -23,6 +23,7 @@ SETUP_NAMES = {
     "direct": "direct (no balancer)",
     "router": "router hop (no balancer)",
     "xlb": "xlb (XDP)",
+    "xlb1": "xlb, one backend (as direct)",
     "nft": "nftables DNAT+SNAT",
     "haproxy": "HAProxy (tcp, roundrobin)",
     "nginx": "nginx stream (rr)",
@@ -38,6 +39,18 @@ E2E_METRICS = [
     ("keepalive_p99", "latency p99 under keep-alive load", "us", False),
     ("keepalive_cpu", "machine CPU per keep-alive request", "us/req", False),
     ("newconn_cpu", "machine CPU per new connection", "us/conn", False),
+]
+# xlb's own cost (bench/e2e.sh xlb_cost): metric, label, unit shown, and
+# the machine-CPU figure of the same setup it is a share of (or None)
+OWN_METRICS = [
+    ("xdp_newconn", "XDP time per new connection", "us/conn", "newconn_cpu"),
+    ("daemon_newconn", "daemon CPU per new connection", "us/conn", "newconn_cpu"),
+    ("xdp_pkts_newconn", "packets through XDP per new connection", "pkt", None),
+    ("xdp_pkt_newconn", "XDP time per packet, new connections", "ns", None),
+    ("xdp_keepalive", "XDP time per keep-alive request", "us/req", "keepalive_cpu"),
+    ("daemon_keepalive", "daemon CPU per keep-alive request", "us/req", "keepalive_cpu"),
+    ("xdp_pkts_keepalive", "packets through XDP per keep-alive request", "pkt", None),
+    ("xdp_pkt_keepalive", "XDP time per packet, keep-alive requests", "ns", None),
 ]
 
 
@@ -132,7 +145,8 @@ class Report:
         for (s, _m) in self.samples:
             if s not in setups:
                 setups.append(s)
-        order = [s for s in ["direct", "router", "xlb", "nft", "haproxy", "nginx", "floor"] if s in setups]
+        order = [s for s in ["direct", "router", "xlb", "xlb1", "nft", "haproxy", "nginx", "floor"]
+                 if s in setups]
         order += [s for s in setups if s not in order]
         self.setups = order
         for s in order:
@@ -147,6 +161,12 @@ class Report:
                     "bench e2e_%s_%s %.6g %s min=%.6g max=%.6g n=%d%s"
                     % (metric, s, st["med"], unit, st["min"], st["max"], st["n"],
                        " ratio=%.2f" % ratio if ratio is not None else ""))
+            for (metric, _l, _u, _share) in OWN_METRICS:
+                st = self.stat(s, metric)
+                if st:
+                    self.lines.append("bench e2e_%s_%s %.6g %s min=%.6g max=%.6g n=%d"
+                                      % (metric, s, st["med"], self.units.get(metric, ""),
+                                         st["min"], st["max"], st["n"]))
         for (s, m), xs in sorted(self.samples.items()):
             if (m.endswith("_errors") or m.startswith("drop_")
                     or m in ("setup_failed", "rate_not_forwarded")):
@@ -312,7 +332,7 @@ plot %s
         w("bench/report.py --pkt DIR/pkt.txt --e2e DIR/e2e.txt --machine DIR/machine.txt --notes bench/notes.md --out docs/benchmarks.md --chart docs/benchmarks.png")
         w("bench/profile.sh [FIGURE...]   # perf: where a figure's time goes")
         w("build/bench/pkt_cost [--quick] [--rounds N] [--calls N] [--flows N] [--cpu N] [--only NAME]")
-        w("bench/e2e.sh [--quick] [--rounds N] [--duration S] [--setups 'direct router xlb nft haproxy nginx'] [--no-rate] [--out FILE]")
+        w("bench/e2e.sh [--quick] [--rounds N] [--duration S] [--setups 'direct router xlb xlb1 nft haproxy nginx'] [--no-rate] [--out FILE]")
         w("```")
         w("")
         w("Both need root (network namespaces, XDP, BPF_PROG_TEST_RUN); everything runs in "
@@ -422,6 +442,30 @@ plot %s
                     cells.append("%.2fx" % x if x is not None else "n/a")
                 w("| %s | %s |" % (label, " | ".join(cells)))
             w("")
+        own = [s for s in setups if any(self.stat(s, m) for (m, _l, _u, _b) in OWN_METRICS)]
+        if own:
+            w("xlb's own cost, from a separate run of half the duration per round with the kernel's "
+              "BPF run-time statistics on (`kernel.bpf_stats_enabled`: the time inside xlb's XDP "
+              "program, which includes ~20 ns per packet of the statistics' own clock reads) and the "
+              "daemon's CPU time (`/proc/PID/stat`, 10 ms ticks). \"share\" is the part of the "
+              "setup's machine CPU per request (table above) that this is.")
+            w("")
+            w("| figure | " + " | ".join(SETUP_NAMES.get(s, s) for s in own) + " |")
+            w("|---|" + "---|" * len(own))
+            for (m, label, unit, base) in OWN_METRICS:
+                cells = []
+                for s in own:
+                    st = self.stat(s, m)
+                    if not st:
+                        cells.append("n/a")
+                        continue
+                    c = "%s (%s–%s)" % (fmt(st["med"]), fmt(st["min"]), fmt(st["max"]))
+                    b = self.stat(s, base) if base else None
+                    if b and b["med"]:
+                        c += " (share %.1f%%)" % (100 * st["med"] / b["med"])
+                    cells.append(c)
+                w("| %s, %s | %s |" % (label, unit, " | ".join(cells)))
+            w("")
         fl = self.stat("floor", "rate_pps")
         xl = self.stat("xlb", "rate_pps")
         if fl or xl:
@@ -520,6 +564,10 @@ namespace:
   direct and router is the topology's, and a balancer's ratio to router is its own cost;
 - **xlb**: `xlb run -i IFACE --vip 198.51.100.10:8000 --backends 198.51.100.11,198.51.100.12
   --vip 198.51.100.10:5201 --backends 198.51.100.11`;
+- **xlb, one backend**: the same with `--backends 198.51.100.11` for port 8000, the one backend
+  direct and router reach. No target uses it: it tells xlb's own cost on the router's path
+  from the cost of spreading requests over two servers on a two-vCPU machine, which every
+  balancer pays (each backend's nginx then gets half the connections per wake-up);
 - **nftables**: `dnat to numgen inc mod 2 map { 0 : .11, 1 : .12 }` in prerouting and
   `ct status dnat snat to VIP` in postrouting (how kube-proxy balances);
 - **HAProxy** 2.6: `mode tcp`, `balance roundrobin`, `nbthread 2`;
@@ -540,6 +588,13 @@ so that drift of the machine hits every setup alike; a figure is the median over
   requests it completed, for every setup including direct: the ratio to direct is what the
   balancer adds per request. The machine is saturated during these runs (the `*_util` samples
   in the raw lines), so this ratio is close to the inverse of the request-rate ratio.
+- xlb's own cost (xlb and xlb one backend, after the figures above in each round): one more
+  new-connection and one more keep-alive run, of half the duration each, with
+  `kernel.bpf_stats_enabled=1` (restored after): the run time the kernel counts for xlb's XDP
+  program and its run count, per request and per packet, and the daemon's user + system time
+  from `/proc/PID/stat`. The statistics cost every BPF program about 40 ns per run in this VM
+  (two clock reads; about half of it falls inside the counted time), which is why they are off
+  for every other figure.
 - **Throughput caveat**: an XDP program on a veth turns GSO off for that link. xlb needs one on
   the balancer's link, so the baselines run with a pass-through XDP program (build/xdp_pass.bpf.o)
   on the balancer's link too, for every figure: the comparison between balancers is under the
