@@ -565,7 +565,9 @@ namespace:
 - **xlb**: `xlb run -i IFACE --vip 198.51.100.10:8000 --backends 198.51.100.11,198.51.100.12
   --vip 198.51.100.10:5201 --backends 198.51.100.11`;
 - **xlb, one backend**: the same with `--backends 198.51.100.11` for port 8000, the one backend
-  direct and router reach. No target uses it: it tells xlb's own cost on the router's path
+  direct and router reach, and `--nat-ports 1024-65000` (one backend then takes ~25,000 new
+  connections/s, more than the default range turns over: a closed connection's port comes
+  back after 2 s). No target uses it: it tells xlb's own cost on the router's path
   from the cost of spreading requests over two servers on a two-vCPU machine, which every
   balancer pays (each backend's nginx then gets half the connections per wake-up);
 - **nftables**: `dnat to numgen inc mod 2 map { 0 : .11, 1 : .12 }` in prerouting and
