@@ -238,6 +238,16 @@ class Report:
                 self.targets.append(("per-packet", label, d["value"],
                                      d.get("target", ""), d["result"]))
 
+    @staticmethod
+    def setup_table(w, setups, rows, cell):
+        """A markdown table with a column per setup and a row per (metric,
+        label); cell(setup, metric) fills it."""
+        w("| figure | " + " | ".join(SETUP_NAMES.get(s, s) for s in setups) + " |")
+        w("|---|" + "---|" * len(setups))
+        for (m, label) in rows:
+            w("| %s | %s |" % (label, " | ".join(cell(s, m) for s in setups)))
+        w("")
+
     # ------------------------------------------------------------ chart
     def chart(self):
         if not self.a.chart or not shutil.which("gnuplot"):
@@ -411,37 +421,29 @@ plot %s
           "(min–max), and the ratio of the median to direct. `%s`" % self.e2e_config)
         w("")
         setups = [s for s in self.setups if s != "floor"]
-        w("| figure | " + " | ".join(SETUP_NAMES.get(s, s) for s in setups) + " |")
-        w("|---|" + "---|" * len(setups))
-        for (m, label, unit, _h) in E2E_METRICS:
-            cells = []
-            for s in setups:
-                st = self.stat(s, m)
-                if not st:
-                    cells.append("n/a")
-                    continue
-                u = self.units.get(m, "")
-                c = "%s (%s–%s)" % (fmt(st["med"], u), fmt(st["min"], u), fmt(st["max"], u))
-                if s != "direct":
-                    x = self.ratio(s, m)
-                    c += " **%.2fx**" % x if x is not None else ""
-                cells.append(c)
-            w("| %s, %s | %s |" % (label, unit, " | ".join(cells)))
-        w("")
+
+        def vs_direct(s, m):
+            st = self.stat(s, m)
+            if not st:
+                return "n/a"
+            u = self.units.get(m, "")
+            c = "%s (%s–%s)" % (fmt(st["med"], u), fmt(st["min"], u), fmt(st["max"], u))
+            x = self.ratio(s, m) if s != "direct" else None
+            return c + (" **%.2fx**" % x if x is not None else "")
+
+        self.setup_table(w, setups, [(m, "%s, %s" % (label, unit)) for (m, label, unit, _h) in E2E_METRICS],
+                         vs_direct)
         if self.stat("router", "keepalive_rps"):
             w("The same figures as a ratio to the router hop (the path every balancer here takes, "
               "without NAT or balancing): what each balancer costs on top of the topology.")
             w("")
             others = [s for s in setups if s not in ("direct", "router")]
-            w("| figure | " + " | ".join(SETUP_NAMES.get(s, s) for s in others) + " |")
-            w("|---|" + "---|" * len(others))
-            for (m, label, unit, _h) in E2E_METRICS:
-                cells = []
-                for s in others:
-                    x = self.ratio(s, m, "router")
-                    cells.append("%.2fx" % x if x is not None else "n/a")
-                w("| %s | %s |" % (label, " | ".join(cells)))
-            w("")
+
+            def vs_router(s, m):
+                x = self.ratio(s, m, "router")
+                return "%.2fx" % x if x is not None else "n/a"
+
+            self.setup_table(w, others, [(m, label) for (m, label, _u, _h) in E2E_METRICS], vs_router)
         own = [s for s in setups if any(self.stat(s, m) for (m, _l, _u, _b) in OWN_METRICS)]
         if own:
             w("xlb's own cost, from a separate run of half the duration per round with the kernel's "
@@ -450,22 +452,18 @@ plot %s
               "daemon's CPU time (`/proc/PID/stat`, 10 ms ticks). \"share\" is the part of the "
               "setup's machine CPU per request (table above) that this is.")
             w("")
-            w("| figure | " + " | ".join(SETUP_NAMES.get(s, s) for s in own) + " |")
-            w("|---|" + "---|" * len(own))
-            for (m, label, unit, base) in OWN_METRICS:
-                cells = []
-                for s in own:
-                    st = self.stat(s, m)
-                    if not st:
-                        cells.append("n/a")
-                        continue
-                    c = "%s (%s–%s)" % (fmt(st["med"]), fmt(st["min"]), fmt(st["max"]))
-                    b = self.stat(s, base) if base else None
-                    if b and b["med"]:
-                        c += " (share %.1f%%)" % (100 * st["med"] / b["med"])
-                    cells.append(c)
-                w("| %s, %s | %s |" % (label, unit, " | ".join(cells)))
-            w("")
+            shares = {m: base for (m, _l, _u, base) in OWN_METRICS}
+
+            def own_cost(s, m):
+                st = self.stat(s, m)
+                if not st:
+                    return "n/a"
+                c = "%s (%s–%s)" % (fmt(st["med"]), fmt(st["min"]), fmt(st["max"]))
+                b = self.stat(s, shares[m]) if shares[m] else None
+                return c + (" (share %.1f%%)" % (100 * st["med"] / b["med"]) if b and b["med"] else "")
+
+            self.setup_table(w, own, [(m, "%s, %s" % (label, unit)) for (m, label, unit, _b) in OWN_METRICS],
+                             own_cost)
         fl = self.stat("floor", "rate_pps")
         xl = self.stat("xlb", "rate_pps")
         if fl or xl:
