@@ -353,7 +353,7 @@ daemon_ticks() { awk '{ print $14 + $15 }' "/proc/$XLB_DAEMON_PID/stat" 2>/dev/n
 # xlb_cost ROUND SETUP: xlb's own CPU per request (see the top): XDP time
 # from the kernel's BPF statistics, the daemon's from /proc
 xlb_cost() {
-	local r=$1 s=$2 m d=$(((DUR + 1) / 2)) ns0 n0 ns1 n1 t0 t1 reqs
+	local r=$1 s=$2 m d=$(((DUR + 1) / 2)) ns0 n0 ns1 n1 t0 t1 reqs hdr
 	local url="http://$TARGET:8000/"
 	BPF_STATS_SAVED=$(sysctl -n kernel.bpf_stats_enabled) &&
 		sysctl -qw kernel.bpf_stats_enabled=1 || {
@@ -364,13 +364,10 @@ xlb_cost() {
 	for m in newconn keepalive; do
 		read -r ns0 n0 <<<"$(xlb_prog_stats)"
 		t0=$(daemon_ticks)
-		if [ "$m" = newconn ]; then
-			nsx "$NS_CLI" timeout $((d + 30)) wrk -t2 -c"$CONNS" -d"$d" \
-				-H "Connection: close" "$url" >"$WORK/wrk.log" 2>&1
-		else
-			nsx "$NS_CLI" timeout $((d + 30)) wrk -t2 -c"$CONNS" -d"$d" \
-				"$url" >"$WORK/wrk.log" 2>&1
-		fi
+		hdr=()
+		[ "$m" = newconn ] && hdr=(-H "Connection: close")
+		nsx "$NS_CLI" timeout $((d + 30)) wrk -t2 -c"$CONNS" -d"$d" \
+			"${hdr[@]}" "$url" >"$WORK/wrk.log" 2>&1
 		read -r ns1 n1 <<<"$(xlb_prog_stats)"
 		t1=$(daemon_ticks)
 		read -r _ reqs _ _ _ <<<"$(wrk_parse "$WORK/wrk.log")"
