@@ -206,7 +206,6 @@ static void family(FILE *f, const char *name, const char *type,
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{k1="v1"[,k2="v2"]} value */
 /* The per-backend gauges, in the order they are written. */
 enum { GAUGE_UP, GAUGE_WEIGHT, GAUGE_DRAINED, BACKEND_GAUGES };
 
@@ -235,6 +234,7 @@ static __u64 backend_gauge(const struct xlb_metrics_backend *b, int g)
 	}
 }
 
+/* name{k1="v1"[,k2="v2"]} value */
 static void sample(FILE *f, const char *name, const char *k1, const char *v1,
 		   const char *k2, const char *v2, __u64 value)
 {

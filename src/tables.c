@@ -37,9 +37,7 @@ static int port_bits_set(const struct xlb_maps *m, __u16 port, __u8 bit)
 
 int xlb_backend_port_mark(const struct xlb_maps *m, __u16 port, __u8 proto)
 {
-	return port_bits_set(m, port,
-			     proto == IPPROTO_UDP ? XLB_PORT_BACKEND_UDP :
-						    XLB_PORT_BACKEND_TCP);
+	return port_bits_set(m, port, xlb_port_bit(proto, true));
 }
 
 static int write_backends(const struct xlb_maps *m, __u16 id,
@@ -155,7 +153,5 @@ int xlb_service_install(const struct xlb_maps *m, __u16 id,
 	svc.algo = c->algo;
 	if (bpf_map_update_elem(m->services, &key, &svc, BPF_ANY))
 		return -errno;
-	return port_bits_set(m, c->port,
-			     c->proto == IPPROTO_UDP ? XLB_PORT_UDP :
-						       XLB_PORT_TCP);
+	return port_bits_set(m, c->port, xlb_port_bit(c->proto, false));
 }

@@ -32,6 +32,15 @@ struct xlb_service_conf {
 void xlb_service_key_of(const struct xlb_service_conf *c,
 			struct xlb_service_key *k);
 
+/* The xlb_service_ports bit of a service (backend false) or of a backend
+ * (true) of protocol `proto` (IPPROTO_TCP / IPPROTO_UDP). */
+static inline __u8 xlb_port_bit(__u8 proto, bool backend)
+{
+	if (proto == IPPROTO_UDP)
+		return backend ? XLB_PORT_BACKEND_UDP : XLB_PORT_UDP;
+	return backend ? XLB_PORT_BACKEND_TCP : XLB_PORT_TCP;
+}
+
 /*
  * Mark `port` (host order) as a port a backend of protocol `proto` listens
  * on, so that the program looks up the replies sent from it.  Call before

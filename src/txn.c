@@ -342,11 +342,6 @@ static void service_value(const struct xlb_config_service *s,
 	v->algo = s->algo;
 }
 
-static __u8 port_bit(__u8 proto)
-{
-	return proto == IPPROTO_UDP ? XLB_PORT_UDP : XLB_PORT_TCP;
-}
-
 int xlb_txn_mark_backend_ports(const struct xlb_maps *m,
 			       const struct xlb_config *c)
 {
@@ -373,7 +368,7 @@ static int write_port_bits(const struct xlb_maps *m,
 	bits &= ~XLB_PORT_SERVICE_BITS;
 	for (size_t i = 0; i < c->n_svcs; i++)
 		if (c->svcs[i].vip.port == port)
-			bits |= port_bit(c->svcs[i].proto);
+			bits |= xlb_port_bit(c->svcs[i].proto, false);
 	return bpf_map_update_elem(m->service_ports, &key, &bits, BPF_ANY) ?
 		       -errno :
 		       0;
