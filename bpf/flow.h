@@ -455,17 +455,19 @@ static int flow_probe_one(__u32 i, void *data)
 }
 
 /*
- * Create the half-open pair for a new connection in xlb_embryos and copy
- * its client->backend entry into *out.  Returns 0 or -reason.  The reverse
- * entry claims the NAT port first; if another CPU created the same
- * connection meanwhile, its entry wins and ours is withdrawn.
+ * Create the half-open pair for a new connection in xlb_embryos, its
+ * client->backend entry built in *fwd, and point *entry at that entry as
+ * stored.  Returns 0 or -reason.  The reverse entry claims the NAT port
+ * first; if another CPU created the same connection meanwhile, its entry
+ * wins and ours is withdrawn.
  */
 static __always_inline int flow_create(struct flow_new_ctx *c,
 				       __u16 port_min, __u16 port_max,
-				       __u64 now_ns, struct xlb_flow *out)
+				       __u64 now_ns, struct xlb_flow *fwd,
+				       struct xlb_flow **entry)
 {
 	const struct xlb_flow_key *ckey = &c->pkt->key;
-	struct xlb_flow *fwd = out, *stored, *rev = c->rev;
+	struct xlb_flow *stored, *rev = c->rev;
 	struct flow_probe pr = {};
 	struct xlb_flow_key *rkey = &pr.rkey;
 	int err;
@@ -511,16 +513,25 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 	fwd->dir = XLB_DIR_TO_BACKEND;
 	err = bpf_map_update_elem(&xlb_embryos, ckey, fwd, BPF_NOEXIST);
 	c->created = !err;
-	if (!err)
-		return 0;
-	bpf_map_delete_elem(&xlb_embryos, rkey);
-	if (err != -EEXIST)
-		return -XLB_STAT_DROP_TABLE_FULL;
-	/* another CPU created this connection first: follow its pair */
+	if (err) {
+		bpf_map_delete_elem(&xlb_embryos, rkey);
+		if (err != -EEXIST)
+			return -XLB_STAT_DROP_TABLE_FULL;
+		/* else another CPU created this connection first: follow
+		 * its pair */
+	}
+	/* The SYN is forwarded from the stored entry, as a retransmission
+	 * of it is, so that the next hop it looks up stays cached there:
+	 * the handshake's last ACK carries it into xlb_flows, and neither
+	 * that ACK nor the first request asks the FIB again.  (A client
+	 * entry evicted at once, under a SYN flood, leaves the copy.) */
 	stored = bpf_map_lookup_elem(&xlb_embryos, ckey);
-	if (!stored)
+	if (stored)
+		*entry = stored;
+	else if (c->created)
+		*entry = fwd;
+	else
 		return -XLB_STAT_DROP_TABLE_FULL;
-	*out = *stored;
 	return 0;
 }
 

@@ -57,20 +57,27 @@ static __always_inline void report_no_neigh(const struct bpf_fib_lookup *fib)
 	bpf_ringbuf_submit(ev, 0);
 }
 
-/* Look up the next hop of the packet once rewritten to `to`.  Its own
- * BPF function: the lookup's parameter block stays off the caller's
- * stack frame. */
-static __noinline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
-				   const struct xlb_flow_key *to,
-				   struct xlb_next_hop *nh)
+/* Length of the IP packet (what the FIB compares with the MTU). */
+static __always_inline __u32 pkt_ip_bytes(const struct xlb_pkt *p)
 {
-	struct bpf_fib_lookup fib_params, *fib = &fib_params;
-	int rc;
+	if (p->ip4)
+		return bpf_ntohs(p->ip4->tot_len);
+	if (p->ip6)
+		return sizeof(struct ipv6hdr) + bpf_ntohs(p->ip6->payload_len);
+	return 0;
+}
 
+/* The FIB's question about a packet of tot_len bytes rewritten to `to`. */
+static __always_inline void nat_fib_params(struct bpf_fib_lookup *fib,
+					   const struct xlb_pkt *p,
+					   const struct xlb_flow_key *to,
+					   __u32 tot_len)
+{
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->l4_protocol = to->proto;
 	fib->sport = to->sport;
 	fib->dport = to->dport;
+	fib->tot_len = tot_len;
 	/* Asked as if the packet came from the loopback interface: the FIB
 	 * then needs forwarding enabled on lo only, not on the interface the
 	 * traffic arrives on, so the kernel does not route what xlb passes
@@ -79,21 +86,46 @@ static __noinline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
 	if (p->ip4) {
 		fib->family = AF_INET;
 		fib->tos = p->ip4->tos;
-		fib->tot_len = bpf_ntohs(p->ip4->tot_len);
 		fib->ipv4_src = to->src.ip4;
 		fib->ipv4_dst = to->dst.ip4;
 	} else if (p->ip6) {
 		fib->family = AF_INET6;
-		fib->tot_len = sizeof(struct ipv6hdr) +
-			       bpf_ntohs(p->ip6->payload_len);
 		__builtin_memcpy(fib->ipv6_src, to->src.bytes, 16);
 		__builtin_memcpy(fib->ipv6_dst, to->dst.bytes, 16);
 	}
+}
+
+/* Look up the next hop of the packet once rewritten to `to`; *checked:
+ * the IP packet size the answer holds for (the FIB checked it against
+ * the path's MTU).  That is at least XLB_NEXT_HOP_CHECK_BYTES, so that a
+ * flow's cached answer also serves its packets larger than this one;
+ * on a path whose MTU is smaller, the FIB says so with the MTU, and the
+ * MTU is asked instead if the packet fits.  The verdict is the one for
+ * the packet's own size.  Its own BPF function: the lookup's parameter
+ * block stays off the caller's stack frame. */
+static __noinline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
+			      const struct xlb_flow_key *to,
+			      struct xlb_next_hop *nh, __u32 *checked)
+{
+	struct bpf_fib_lookup fib_params, *fib = &fib_params;
+	__u32 ip_bytes = pkt_ip_bytes(p), tot_len;
+	int rc;
+
+	tot_len = ip_bytes > XLB_NEXT_HOP_CHECK_BYTES ? ip_bytes :
+							XLB_NEXT_HOP_CHECK_BYTES;
+	nat_fib_params(fib, p, to, tot_len);
 	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && tot_len > ip_bytes &&
+	    fib->mtu_result >= ip_bytes) {
+		tot_len = fib->mtu_result;
+		nat_fib_params(fib, p, to, tot_len);
+		rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	}
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
 		__builtin_memcpy(nh->dmac, fib->dmac, ETH_ALEN);
 		__builtin_memcpy(nh->smac, fib->smac, ETH_ALEN);
 		nh->ifindex = fib->ifindex;
+		*checked = tot_len;
 		return 0;
 	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
@@ -177,16 +209,6 @@ static __noinline void nat_rewrite(struct xlb_pkt *p,
 
 /* Before any rewrite: the hop limit allows one more hop, and the FIB
  * knows the next hop of the packet once it leaves as `to`.  0 or -reason. */
-/* Length of the IP packet (what the FIB compares with the MTU). */
-static __always_inline __u32 pkt_ip_bytes(const struct xlb_pkt *p)
-{
-	if (p->ip4)
-		return bpf_ntohs(p->ip4->tot_len);
-	if (p->ip6)
-		return sizeof(struct ipv6hdr) + bpf_ntohs(p->ip6->payload_len);
-	return 0;
-}
-
 static __always_inline int nat_check_ttl(const struct xlb_pkt *p)
 {
 	if (p->ip4) {
@@ -205,8 +227,9 @@ static __always_inline int nat_next_hop(struct xdp_md *ctx,
 					struct xlb_next_hop *nh)
 {
 	int rc = nat_check_ttl(p);
+	__u32 checked;
 
-	return rc ? rc : nat_fib(ctx, p, to, nh);
+	return rc ? rc : nat_fib(ctx, p, to, nh, &checked);
 }
 
 /* The next hop of a flow's packets: the flow's cached FIB answer while it
@@ -217,21 +240,21 @@ static __always_inline int flow_next_hop(struct xdp_md *ctx,
 					 struct xlb_flow *f, __u64 now_ns,
 					 struct xlb_next_hop *nh)
 {
-	__u32 ip_bytes = pkt_ip_bytes(p);
+	__u32 ip_bytes = pkt_ip_bytes(p), checked = 0;
 	int rc = nat_check_ttl(p);
 
 	if (rc)
 		return rc;
-	/* the cache holds for packets no larger than one the FIB checked
+	/* the cache holds for packets no larger than the FIB checked
 	 * against the egress MTU; a larger one asks the FIB again */
 	if (f->nh_at_ns && now_ns - f->nh_at_ns < XLB_NEXT_HOP_TTL_NS &&
 	    ip_bytes <= f->nh_max_bytes) {
 		*nh = f->nh;
 		return 0;
 	}
-	rc = nat_fib(ctx, p, &f->rewritten, nh);
+	rc = nat_fib(ctx, p, &f->rewritten, nh, &checked);
 	if (!rc) {
-		f->nh_max_bytes = ip_bytes;
+		f->nh_max_bytes = checked;
 		f->nh = *nh;
 		f->nh_at_ns = now_ns;
 	}

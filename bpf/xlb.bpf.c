@@ -91,12 +91,13 @@ static __always_inline void trace_new_flow(const struct xlb_pkt *p,
 }
 
 /* No tracked flow matched: start one if the packet opens a connection to
- * a service.  Copies the new client->backend entry into *f; 0 or -reason. */
-/* A separate BPF function (own stack frame): the new-flow path's locals
+ * a service.  Points *out at the new client->backend entry; 0 or -reason.
+ * A separate BPF function (own stack frame): the new-flow path's locals
  * do not add to the established path's stack. */
-static __noinline int new_flow(struct xlb_pkt *p, struct xlb_scratch *scratch)
+static __noinline int new_flow(struct xlb_pkt *p, struct xlb_scratch *scratch,
+			       struct xlb_flow **out)
 {
-	struct xlb_flow *f = &scratch->flow;
+	struct xlb_flow *f = &scratch->flow; /* the entry, built */
 	struct xlb_service_key skey = {};
 	struct flow_new_ctx c = { .pkt = p };
 	struct xlb_service *svc;
@@ -128,7 +129,7 @@ static __noinline int new_flow(struct xlb_pkt *p, struct xlb_scratch *scratch)
 	/* the precise clock here: once per connection, and it orders
 	 * connections (created_ns) and NAT port takeovers exactly */
 	now_ns = bpf_ktime_get_ns();
-	rc = flow_create(&c, nat_port_min, nat_port_max, now_ns, f);
+	rc = flow_create(&c, nat_port_min, nat_port_max, now_ns, f, out);
 	if (!rc && c.created) {
 		count(XLB_STAT_NEW_FLOW);
 		count_conn(&xlb_service_stats, f->service_id);
@@ -283,10 +284,9 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 		/* not a service port: only a reply could have matched */
 		if (!svc_port)
 			return -XLB_STAT_PASS_NO_SERVICE;
-		rc = new_flow(p, scratch);
+		rc = new_flow(p, scratch, &f);
 		if (rc)
 			return rc;
-		f = &scratch->flow; /* a copy: no write-back needed */
 	}
 	/* the clock is read only for packets that are ours */
 	now_ns = xlb_now_ns();

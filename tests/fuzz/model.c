@@ -394,6 +394,7 @@ void m_fib_lookup(const struct m_topo *t, uint8_t family, const uint8_t *dst,
 	mtu = best->mtu_lock ? best->mtu_lock : t->ifaces[iface].mtu;
 	if (tot_len > mtu) {
 		res->rc = M_FIB_FRAG_NEEDED;
+		res->mtu = mtu;
 		return;
 	}
 	nh = best->has_gw ? best->gw : dst;
@@ -1286,21 +1287,31 @@ static void finish_checksums(uint8_t *o, const struct m_pkt *p,
 	wr16(o + c, v);
 }
 
-/* Next hop of the rewritten packet: 0 or a drop reason; fills fib. */
+/* Next hop of the rewritten packet: 0 or a drop reason; fills fib and
+ * *checked, the IP size the answer holds for.  COPIED from bpf/nat.h
+ * nat_fib(): the FIB is asked with at least XLB_NEXT_HOP_CHECK_BYTES,
+ * then with the path's MTU if that is smaller and the packet fits. */
 static uint32_t next_hop(struct model *m, const uint8_t *in,
 			 const struct m_pkt *p, const struct xlb_flow_key *to,
-			 struct m_fib *fib)
+			 struct m_fib *fib, uint32_t *checked)
 {
 	const uint8_t *ip = in + p->l3;
-	uint32_t tot;
+	uint32_t ip_bytes, tot;
 
 	if ((p->family == 4 ? ip[8] : ip[7]) <= 1)
 		return XLB_STAT_DROP_TTL;
-	tot = p->family == 4 ? rd16(ip + 2) : 40u + rd16(ip + 4);
+	ip_bytes = p->family == 4 ? rd16(ip + 2) : 40u + rd16(ip + 4);
+	tot = ip_bytes > XLB_NEXT_HOP_CHECK_BYTES ? ip_bytes :
+						    XLB_NEXT_HOP_CHECK_BYTES;
 	m_fib_lookup(m->topo, p->family, to->dst.bytes, tot, fib);
-
+	if (fib->rc == M_FIB_FRAG_NEEDED && tot > ip_bytes &&
+	    fib->mtu >= ip_bytes) {
+		tot = fib->mtu;
+		m_fib_lookup(m->topo, p->family, to->dst.bytes, tot, fib);
+	}
 	if (fib->rc != M_FIB_SUCCESS)
 		return fib_reason(fib->rc);
+	*checked = tot;
 	return 0;
 }
 
@@ -1320,7 +1331,7 @@ static uint32_t flow_next_hop(struct model *m, const uint8_t *in,
 	const uint8_t *ip = in + p->l3;
 	uint32_t ip_bytes = p->family == 4 ? (ip[2] << 8 | ip[3]) :
 					     40 + (ip[4] << 8 | ip[5]);
-	uint32_t rc;
+	uint32_t rc, checked = 0;
 
 	if ((p->family == 4 ? ip[8] : ip[7]) <= 1)
 		return XLB_STAT_DROP_TTL;
@@ -1336,13 +1347,13 @@ static uint32_t flow_next_hop(struct model *m, const uint8_t *in,
 			return 0;
 		}
 	}
-	rc = next_hop(m, in, p, &e->val.rewritten, fib);
+	rc = next_hop(m, in, p, &e->val.rewritten, fib, &checked);
 	if (rc)
 		return rc;
 	e->nh.lo = m->now.clo ? m->now.clo : 1; /* 0 means "none" */
 	e->nh.hi = m->now.chi;
 	e->nh.iface = fib->iface;
-	e->nh.max_bytes = ip_bytes;
+	e->nh.max_bytes = checked;
 	memcpy(e->nh.smac, fib->smac, 6);
 	memcpy(e->nh.dmac, fib->dmac, 6);
 	if (in_map)
@@ -1389,7 +1400,7 @@ static uint32_t icmp_packet(struct model *m, const uint8_t *in, uint8_t *o,
 	struct m_sums s;
 	struct m_fib fib;
 	uint8_t iproto;
-	uint32_t rc;
+	uint32_t rc, checked;
 
 	if (!icmp_is_error(p->family, in[p->l4]))
 		return XLB_STAT_PASS_ICMP;
@@ -1432,7 +1443,7 @@ static uint32_t icmp_packet(struct model *m, const uint8_t *in, uint8_t *o,
 	outer.sport = outer.dport = 0;
 	swap_key(&e->val.rewritten, &inner);
 
-	rc = next_hop(m, in, p, &outer, &fib);
+	rc = next_hop(m, in, p, &outer, &fib, &checked);
 	if (rc)
 		return rc;
 	sums_of(in, p, p->family == 4 ? q : 0, &s);
@@ -1492,7 +1503,7 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 	struct xlb_flow_key to;
 	struct m_sums s;
 	struct m_fib fib;
-	bool created = false, promoted = false;
+	bool promoted = false;
 	struct m_entry copy;
 	uint32_t rc;
 
@@ -1513,11 +1524,12 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 		e = new_flow(m, p, &rc, &r->ours, r);
 		if (!e)
 			return rc;
-		created = true;
 	}
-	/* what the packet records in its entry (a copy for a new or just
-	 * promoted connection: nothing more reaches the tables) */
-	if (created || promoted) {
+	/* what the packet records in its entry (a copy for a just promoted
+	 * connection: nothing more reaches the tables; a new connection's
+	 * SYN goes from its stored client entry, as its retransmission
+	 * does: bpf/flow.h flow_create) */
+	if (promoted) {
 		copy = *e;
 		e = &copy;
 		touch_entry(e, p, &m->now, false, NULL);
@@ -1534,8 +1546,8 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 			touch(r, est ? 0 : 1, &e->key);
 	}
 	to = e->val.rewritten;
-	/* a copy (new or promoted connection) uses the cached next hop it
-	 * carries, and what it caches is lost */
+	/* a copy (promoted connection) uses the cached next hop it carries,
+	 * and what it caches is lost */
 	rc = flow_next_hop(m, in, p, e, &fib, r);
 	if (rc)
 		return rc;

@@ -128,6 +128,7 @@ struct m_topo {
 struct m_fib {
 	int rc;    /* M_FIB_* */
 	int iface; /* egress, index into ifaces (success / no neigh) */
+	uint32_t mtu; /* the path's MTU (frag needed: mtu_result) */
 	uint8_t smac[6], dmac[6];
 };
 

@@ -1213,6 +1213,73 @@ static void test_tcp4_flow(void)
 	fwd("tcp4_promoting_ack_ethernet_padding_kept", &p, C2B, &s, 0, -1);
 }
 
+/*
+ * A new connection's SYN is forwarded from its stored client entry, as a
+ * retransmission of it is: the next hop it looked up stays cached there
+ * and moves into xlb_flows with the handshake's last ACK.  The FIB was
+ * asked about a packet of XLB_NEXT_HOP_CHECK_BYTES, so the answer holds
+ * for the connection's larger packets too: neither the ACK nor the first
+ * request asks the FIB again (the entry keeps the SYN's lookup time, 20
+ * ms and several clock ticks earlier).  test_fib: a path with a smaller
+ * MTU.
+ */
+static void test_next_hop_carried(void)
+{
+	struct conn c = CONN(S_TCP, "203.0.113.4", 40004);
+	char why[WHY_LEN] = "";
+	struct xlb_flow_key k;
+	struct xlb_flow syn, est;
+	__u8 mac[6];
+
+	if (!fwd_c2b("nh_carried_syn", &c, PKT_TCP_SYN, 0, F_NEW, -1))
+		return;
+	key_c2b(&c, &k);
+	pkt_mac(be_of(c.be, NULL)->mac, mac);
+	if (fx_flow_get(lb->m.embryos, &k, &syn))
+		snprintf(why, sizeof(why), "%s: no client entry in xlb_embryos",
+			 key_str(&k));
+	else if (!syn.nh_at_ns || memcmp(syn.nh.dmac, mac, 6) ||
+		 syn.nh.ifindex != (__u32)if0 ||
+		 syn.nh_max_bytes != XLB_NEXT_HOP_CHECK_BYTES)
+		snprintf(why, sizeof(why),
+			 "client entry: nh_at_ns %llu ifindex %u dmac %s "
+			 "nh_max_bytes %u",
+			 (unsigned long long)syn.nh_at_ns, syn.nh.ifindex,
+			 memcmp(syn.nh.dmac, mac, 6) ? "other" : "the backend's",
+			 syn.nh_max_bytes);
+	report("nh_carried_syn_caches_next_hop", !why[0], why);
+	if (why[0])
+		return;
+	usleep(20000);
+	fwd_b2c("nh_carried_synack", &c, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	fwd_c2b("nh_carried_ack_promotes", &c, PKT_TCP_ACK, 0, 0, -1);
+	if (fx_flow_get(lb->m.flows, &k, &est))
+		snprintf(why, sizeof(why), "%s: no client entry in xlb_flows",
+			 key_str(&k));
+	else if (est.nh_at_ns != syn.nh_at_ns ||
+		 memcmp(est.nh.dmac, syn.nh.dmac, 6))
+		snprintf(why, sizeof(why),
+			 "established entry: nh_at_ns %llu, the SYN's %llu "
+			 "(a new FIB lookup)",
+			 (unsigned long long)est.nh_at_ns,
+			 (unsigned long long)syn.nh_at_ns);
+	report("nh_carried_into_xlb_flows_no_fib_lookup", !why[0], why);
+	if (why[0])
+		return;
+	fwd_c2b("nh_carried_first_request", &c, PKT_TCP_ACK | PKT_TCP_PSH,
+		1460, 0, -1);
+	if (fx_flow_get(lb->m.flows, &k, &est))
+		snprintf(why, sizeof(why), "%s: no client entry in xlb_flows",
+			 key_str(&k));
+	else if (est.nh_at_ns != syn.nh_at_ns)
+		snprintf(why, sizeof(why),
+			 "nh_at_ns %llu, the SYN's %llu: a FIB lookup for a "
+			 "1500-byte packet",
+			 (unsigned long long)est.nh_at_ns,
+			 (unsigned long long)syn.nh_at_ns);
+	report("nh_carried_full_size_request_no_fib_lookup", !why[0], why);
+}
+
 static void test_ttl(void)
 {
 	struct conn a = CONN(S_TCP, "203.0.113.5", 40005);
@@ -3144,8 +3211,24 @@ static void test_fib(void)
 		fwd_c2b("fib_no_neigh_resolved_retransmit_forwarded", &nn,
 			PKT_TCP_SYN, 0, 0, -1);
 
-	/* route mtu 1400: a 1401-byte packet cannot go */
+	/* route mtu 1400: a 1401-byte packet cannot go; the SYN's lookup
+	 * (asked for 1500 bytes, refused with the MTU, asked again for
+	 * 1400) holds for packets up to the MTU */
 	if (fwd_c2b("fib_mtu_route_syn", &mt, PKT_TCP_SYN, 0, F_NEW, -1)) {
+		char w[WHY_LEN] = "";
+		struct xlb_flow_key k;
+		struct xlb_flow v;
+
+		key_c2b(&mt, &k);
+		if (fx_flow_get(lb->m.embryos, &k, &v))
+			snprintf(w, sizeof(w), "no client entry");
+		else if (!v.nh_at_ns || v.nh_max_bytes != 1400)
+			snprintf(w, sizeof(w),
+				 "nh_at_ns %llu nh_max_bytes %u, expected "
+				 "the route's MTU 1400",
+				 (unsigned long long)v.nh_at_ns,
+				 v.nh_max_bytes);
+		report("fib_mtu_route_syn_caches_path_mtu", !w[0], w);
 		c2b_spec(&mt, &s, PKT_TCP_ACK, 1400 - 40 + 1);
 		not_fwd("fib_mtu_exceeded_dropped", &mt, C2B, &s, XDP_DROP,
 			XLB_STAT_DROP_FIB_FRAG, 0);
@@ -3232,6 +3315,7 @@ int main(void)
 
 	test_oracle();
 	test_tcp4_flow();
+	test_next_hop_carried();
 	test_ttl();
 	test_raw_table();
 	test_malformed();
