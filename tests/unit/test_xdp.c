@@ -1213,6 +1213,27 @@ static void test_tcp4_flow(void)
 	fwd("tcp4_promoting_ack_ethernet_padding_kept", &p, C2B, &s, 0, -1);
 }
 
+/* The established entry k still holds the next hop the SYN's lookup
+ * cached (syn): no FIB lookup since. */
+static bool nh_kept(const char *name, const struct xlb_flow_key *k,
+		    const struct xlb_flow *syn)
+{
+	char why[WHY_LEN] = "";
+	struct xlb_flow est;
+
+	if (fx_flow_get(lb->m.flows, k, &est))
+		snprintf(why, sizeof(why), "%s: no client entry in xlb_flows",
+			 key_str(k));
+	else if (est.nh_at_ns != syn->nh_at_ns ||
+		 memcmp(est.nh.dmac, syn->nh.dmac, 6))
+		snprintf(why, sizeof(why),
+			 "nh_at_ns %llu, the SYN's %llu: a new FIB lookup",
+			 (unsigned long long)est.nh_at_ns,
+			 (unsigned long long)syn->nh_at_ns);
+	report(name, !why[0], why);
+	return !why[0];
+}
+
 /*
  * A new connection's SYN is forwarded from its stored client entry, as a
  * retransmission of it is: the next hop it looked up stays cached there
@@ -1228,7 +1249,7 @@ static void test_next_hop_carried(void)
 	struct conn c = CONN(S_TCP, "203.0.113.4", 40004);
 	char why[WHY_LEN] = "";
 	struct xlb_flow_key k;
-	struct xlb_flow syn, est;
+	struct xlb_flow syn;
 	__u8 mac[6];
 
 	if (!fwd_c2b("nh_carried_syn", &c, PKT_TCP_SYN, 0, F_NEW, -1))
@@ -1253,31 +1274,11 @@ static void test_next_hop_carried(void)
 	usleep(20000);
 	fwd_b2c("nh_carried_synack", &c, PKT_TCP_SYN | PKT_TCP_ACK, 0);
 	fwd_c2b("nh_carried_ack_promotes", &c, PKT_TCP_ACK, 0, 0, -1);
-	if (fx_flow_get(lb->m.flows, &k, &est))
-		snprintf(why, sizeof(why), "%s: no client entry in xlb_flows",
-			 key_str(&k));
-	else if (est.nh_at_ns != syn.nh_at_ns ||
-		 memcmp(est.nh.dmac, syn.nh.dmac, 6))
-		snprintf(why, sizeof(why),
-			 "established entry: nh_at_ns %llu, the SYN's %llu "
-			 "(a new FIB lookup)",
-			 (unsigned long long)est.nh_at_ns,
-			 (unsigned long long)syn.nh_at_ns);
-	report("nh_carried_into_xlb_flows_no_fib_lookup", !why[0], why);
-	if (why[0])
+	if (!nh_kept("nh_carried_into_xlb_flows_no_fib_lookup", &k, &syn))
 		return;
 	fwd_c2b("nh_carried_first_request", &c, PKT_TCP_ACK | PKT_TCP_PSH,
 		1460, 0, -1);
-	if (fx_flow_get(lb->m.flows, &k, &est))
-		snprintf(why, sizeof(why), "%s: no client entry in xlb_flows",
-			 key_str(&k));
-	else if (est.nh_at_ns != syn.nh_at_ns)
-		snprintf(why, sizeof(why),
-			 "nh_at_ns %llu, the SYN's %llu: a FIB lookup for a "
-			 "1500-byte packet",
-			 (unsigned long long)est.nh_at_ns,
-			 (unsigned long long)syn.nh_at_ns);
-	report("nh_carried_full_size_request_no_fib_lookup", !why[0], why);
+	nh_kept("nh_carried_full_size_request_no_fib_lookup", &k, &syn);
 }
 
 static void test_ttl(void)
