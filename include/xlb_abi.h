@@ -121,7 +121,7 @@ struct xlb_flow {
 		 * from the other side counts only near it */
 		__be32 ack_seq;
 	};
-	__u32 nh_max_bytes; /* largest IP packet the FIB passed for nh (MTU) */
+	__u32 nh_max_bytes; /* IP length the FIB checked for nh against the MTU */
 	__be32 fin_seq; /* TCP, established: seq of a FIN_PENDING FIN */
 	__u32 reserved; /* 0 (explicit padding to 8 bytes) */
 };
