@@ -523,8 +523,11 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 	/* The SYN is forwarded from the stored entry, as a retransmission
 	 * of it is, so that the next hop it looks up stays cached there:
 	 * the handshake's last ACK carries it into xlb_flows, and neither
-	 * that ACK nor the first request asks the FIB again.  (A client
-	 * entry evicted at once, under a SYN flood, leaves the copy.) */
+	 * that ACK nor the first request asks the FIB again.  The entry
+	 * cannot be recycled for another key under us: with per-CPU LRU
+	 * lists (BPF_F_NO_COMMON_LRU) only this CPU reuses its nodes.  A
+	 * delete by key meanwhile (another CPU, the daemon) leaves the
+	 * copy. */
 	stored = bpf_map_lookup_elem(&xlb_embryos, ckey);
 	if (stored)
 		*entry = stored;

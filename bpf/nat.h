@@ -95,24 +95,25 @@ static __always_inline void nat_fib_params(struct bpf_fib_lookup *fib,
 	}
 }
 
-/* Look up the next hop of the packet once rewritten to `to`; *checked:
- * the IP packet size the answer holds for (the FIB checked it against
- * the path's MTU).  That is at least XLB_NEXT_HOP_CHECK_BYTES, so that a
- * flow's cached answer also serves its packets larger than this one;
- * on a path whose MTU is smaller, the FIB says so with the MTU, and the
- * MTU is asked instead if the packet fits.  The verdict is the one for
- * the packet's own size.  Its own BPF function: the lookup's parameter
- * block stays off the caller's stack frame. */
+/* Look up the next hop of the packet once rewritten to `to`.  *bytes:
+ * in, the IP packet size to ask about if the packet is smaller (a
+ * flow's cached answer then also serves its larger packets:
+ * XLB_NEXT_HOP_CHECK_BYTES); out, the size the answer holds for (the
+ * FIB checked it against the path's MTU).  On a path whose MTU is
+ * smaller than what was asked, the FIB says so with the MTU
+ * (mtu_result), and the MTU is asked instead if the packet fits.  The
+ * verdict is the one for the packet's own size.  Its own BPF function:
+ * the lookup's parameter block stays off the caller's stack frame. */
 static __noinline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
 			      const struct xlb_flow_key *to,
-			      struct xlb_next_hop *nh, __u32 *checked)
+			      struct xlb_next_hop *nh, __u32 *bytes)
 {
 	struct bpf_fib_lookup fib_params, *fib = &fib_params;
-	__u32 ip_bytes = pkt_ip_bytes(p), tot_len;
+	__u32 ip_bytes = pkt_ip_bytes(p), tot_len = *bytes;
 	int rc;
 
-	tot_len = ip_bytes > XLB_NEXT_HOP_CHECK_BYTES ? ip_bytes :
-							XLB_NEXT_HOP_CHECK_BYTES;
+	if (tot_len < ip_bytes)
+		tot_len = ip_bytes;
 	nat_fib_params(fib, p, to, tot_len);
 	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED && tot_len > ip_bytes &&
@@ -125,7 +126,7 @@ static __noinline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
 		__builtin_memcpy(nh->dmac, fib->dmac, ETH_ALEN);
 		__builtin_memcpy(nh->smac, fib->smac, ETH_ALEN);
 		nh->ifindex = fib->ifindex;
-		*checked = tot_len;
+		*bytes = tot_len;
 		return 0;
 	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
@@ -227,9 +228,9 @@ static __always_inline int nat_next_hop(struct xdp_md *ctx,
 					struct xlb_next_hop *nh)
 {
 	int rc = nat_check_ttl(p);
-	__u32 checked;
+	__u32 bytes = 0; /* nothing is cached: the packet's own size */
 
-	return rc ? rc : nat_fib(ctx, p, to, nh, &checked);
+	return rc ? rc : nat_fib(ctx, p, to, nh, &bytes);
 }
 
 /* The next hop of a flow's packets: the flow's cached FIB answer while it
@@ -240,7 +241,7 @@ static __always_inline int flow_next_hop(struct xdp_md *ctx,
 					 struct xlb_flow *f, __u64 now_ns,
 					 struct xlb_next_hop *nh)
 {
-	__u32 ip_bytes = pkt_ip_bytes(p), checked = 0;
+	__u32 ip_bytes = pkt_ip_bytes(p), checked = XLB_NEXT_HOP_CHECK_BYTES;
 	int rc = nat_check_ttl(p);
 
 	if (rc)

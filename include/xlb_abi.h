@@ -25,9 +25,10 @@
 #define XLB_NAT_PORT_PROBES 32  /* NAT ports tried for one new flow */
 #define XLB_MAX_IFACES 64       /* interfaces in the redirect map */
 #define XLB_NEXT_HOP_TTL_NS 1000000000ULL /* a flow's cached FIB answer */
-/* A flow's FIB lookup checks at least this IP packet size against the
- * path's MTU (bpf/nat.h nat_fib), so that its cached answer holds for
- * the flow's larger packets too. */
+/* A flow's FIB lookup checks this IP packet size (or the packet's own,
+ * if larger) against the path's MTU, or else the path's MTU itself
+ * (bpf/nat.h nat_fib), so that its cached answer holds for the flow's
+ * larger packets too. */
 #define XLB_NEXT_HOP_CHECK_BYTES 1500
 
 #define XLB_FAMILY_V4 4

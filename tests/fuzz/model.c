@@ -1191,6 +1191,11 @@ static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 		m->svc_traffic[sid].conns++;
 		m->be_traffic[bid].conns++;
 	}
+	/* the stored client entry (bpf/flow.h flow_create forwards the SYN
+	 * from it).  It is always there: the model's inserts never evict,
+	 * and nothing else runs between; the BPF program's fallback to its
+	 * copy, if another CPU deleted the entry meanwhile, has no
+	 * counterpart here. */
 	*reason = XLB_STAT_DROP_TABLE_FULL; /* if it is not there */
 	return m_table_find(&m->embryos, &p->key);
 }
@@ -1289,11 +1294,12 @@ static void finish_checksums(uint8_t *o, const struct m_pkt *p,
 
 /* Next hop of the rewritten packet: 0 or a drop reason; fills fib and
  * *checked, the IP size the answer holds for.  COPIED from bpf/nat.h
- * nat_fib(): the FIB is asked with at least XLB_NEXT_HOP_CHECK_BYTES,
- * then with the path's MTU if that is smaller and the packet fits. */
+ * nat_fib(): the FIB is asked with at least min_bytes, then with the
+ * path's MTU if that is smaller and the packet fits. */
 static uint32_t next_hop(struct model *m, const uint8_t *in,
 			 const struct m_pkt *p, const struct xlb_flow_key *to,
-			 struct m_fib *fib, uint32_t *checked)
+			 struct m_fib *fib, uint32_t min_bytes,
+			 uint32_t *checked)
 {
 	const uint8_t *ip = in + p->l3;
 	uint32_t ip_bytes, tot;
@@ -1301,8 +1307,7 @@ static uint32_t next_hop(struct model *m, const uint8_t *in,
 	if ((p->family == 4 ? ip[8] : ip[7]) <= 1)
 		return XLB_STAT_DROP_TTL;
 	ip_bytes = p->family == 4 ? rd16(ip + 2) : 40u + rd16(ip + 4);
-	tot = ip_bytes > XLB_NEXT_HOP_CHECK_BYTES ? ip_bytes :
-						    XLB_NEXT_HOP_CHECK_BYTES;
+	tot = ip_bytes > min_bytes ? ip_bytes : min_bytes;
 	m_fib_lookup(m->topo, p->family, to->dst.bytes, tot, fib);
 	if (fib->rc == M_FIB_FRAG_NEEDED && tot > ip_bytes &&
 	    fib->mtu >= ip_bytes) {
@@ -1347,7 +1352,8 @@ static uint32_t flow_next_hop(struct model *m, const uint8_t *in,
 			return 0;
 		}
 	}
-	rc = next_hop(m, in, p, &e->val.rewritten, fib, &checked);
+	rc = next_hop(m, in, p, &e->val.rewritten, fib,
+		      XLB_NEXT_HOP_CHECK_BYTES, &checked);
 	if (rc)
 		return rc;
 	e->nh.lo = m->now.clo ? m->now.clo : 1; /* 0 means "none" */
@@ -1443,7 +1449,7 @@ static uint32_t icmp_packet(struct model *m, const uint8_t *in, uint8_t *o,
 	outer.sport = outer.dport = 0;
 	swap_key(&e->val.rewritten, &inner);
 
-	rc = next_hop(m, in, p, &outer, &fib, &checked);
+	rc = next_hop(m, in, p, &outer, &fib, 0, &checked);
 	if (rc)
 		return rc;
 	sums_of(in, p, p->family == 4 ? q : 0, &s);

@@ -1240,14 +1240,18 @@ static bool nh_kept(const char *name, const struct xlb_flow_key *k,
  * and moves into xlb_flows with the handshake's last ACK.  The FIB was
  * asked about a packet of XLB_NEXT_HOP_CHECK_BYTES, so the answer holds
  * for the connection's larger packets too: neither the ACK nor the first
- * request asks the FIB again (the entry keeps the SYN's lookup time, 20
- * ms and several clock ticks earlier).  test_fib: a path with a smaller
- * MTU.
+ * request asks the FIB again.  Shown on the wire: after the SYN the
+ * backend's neighbour entry moves to another MAC, and the ACK and a
+ * full-size request still leave with the one the SYN's lookup found
+ * (fwd_c2b expects the backend's configured MAC); and in the entry,
+ * which keeps the SYN's lookup time (20 ms and several clock ticks
+ * earlier).  test_fib: a path with a smaller MTU.
  */
 static void test_next_hop_carried(void)
 {
 	struct conn c = CONN(S_TCP, "203.0.113.4", 40004);
 	char why[WHY_LEN] = "";
+	const struct be_def *b;
 	struct xlb_flow_key k;
 	struct xlb_flow syn;
 	__u8 mac[6];
@@ -1255,7 +1259,8 @@ static void test_next_hop_carried(void)
 	if (!fwd_c2b("nh_carried_syn", &c, PKT_TCP_SYN, 0, F_NEW, -1))
 		return;
 	key_c2b(&c, &k);
-	pkt_mac(be_of(c.be, NULL)->mac, mac);
+	b = be_of(c.be, NULL);
+	pkt_mac(b->mac, mac);
 	if (fx_flow_get(lb->m.embryos, &k, &syn))
 		snprintf(why, sizeof(why), "%s: no client entry in xlb_embryos",
 			 key_str(&k));
@@ -1272,13 +1277,22 @@ static void test_next_hop_carried(void)
 	if (why[0])
 		return;
 	usleep(20000);
-	fwd_b2c("nh_carried_synack", &c, PKT_TCP_SYN | PKT_TCP_ACK, 0);
-	fwd_c2b("nh_carried_ack_promotes", &c, PKT_TCP_ACK, 0, 0, -1);
-	if (!nh_kept("nh_carried_into_xlb_flows_no_fib_lookup", &k, &syn))
+	if (fx_sh("ip neigh replace %s lladdr 02:00:00:00:00:99 dev " FX_IF
+		  " nud permanent", b->addr)) {
+		xtest_fail("nh_carried_neighbour_moved", "ip neigh replace failed");
 		return;
-	fwd_c2b("nh_carried_first_request", &c, PKT_TCP_ACK | PKT_TCP_PSH,
-		1460, 0, -1);
-	nh_kept("nh_carried_full_size_request_no_fib_lookup", &k, &syn);
+	}
+	fwd_b2c("nh_carried_synack", &c, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+	if (fwd_c2b("nh_carried_ack_leaves_with_cached_mac", &c, PKT_TCP_ACK, 0,
+		    0, -1) &&
+	    nh_kept("nh_carried_into_xlb_flows_no_fib_lookup", &k, &syn) &&
+	    fwd_c2b("nh_carried_full_size_request_leaves_with_cached_mac", &c,
+		    PKT_TCP_ACK | PKT_TCP_PSH, 1460, 0, -1))
+		nh_kept("nh_carried_full_size_request_no_fib_lookup", &k, &syn);
+	if (fx_sh("ip neigh replace %s lladdr %s dev " FX_IF " nud permanent",
+		  b->addr, b->mac))
+		xtest_fail("nh_carried_neighbour_restored",
+			   "ip neigh replace failed");
 }
 
 static void test_ttl(void)
@@ -3165,6 +3179,7 @@ static void test_fib(void)
 	struct conn nr = CONN(S_NOROUTE, "203.0.113.131", 46000);
 	struct conn nn = CONN(S_NONEIGH, "203.0.113.132", 46000);
 	struct conn mt = CONN(S_MTU, "203.0.113.133", 46000);
+	struct conn mt2 = CONN(S_MTU, "203.0.113.133", 46001);
 	struct conn rd = CONN(S_REDIR, "203.0.113.134", 46000);
 	struct ev_seen seen = { 0 };
 	struct ring_buffer *rb;
@@ -3230,6 +3245,10 @@ static void test_fib(void)
 				 (unsigned long long)v.nh_at_ns,
 				 v.nh_max_bytes);
 		report("fib_mtu_route_syn_caches_path_mtu", !w[0], w);
+		/* a first lookup for a packet of exactly the MTU: refused
+		 * at 1500 bytes, asked again with the MTU, forwarded */
+		fwd_c2b("fib_mtu_syn_exactly_fits_forwarded", &mt2,
+			PKT_TCP_SYN, 1400 - 40, F_NEW, -1);
 		c2b_spec(&mt, &s, PKT_TCP_ACK, 1400 - 40 + 1);
 		not_fwd("fib_mtu_exceeded_dropped", &mt, C2B, &s, XDP_DROP,
 			XLB_STAT_DROP_FIB_FRAG, 0);
