@@ -1292,6 +1292,23 @@ static void finish_checksums(uint8_t *o, const struct m_pkt *p,
 	wr16(o + c, v);
 }
 
+/* The IP packet's length, what the FIB compares with the MTU (bpf/nat.h
+ * pkt_ip_bytes), and whether its TTL / hop limit allows no further hop
+ * (nat_check_ttl). */
+static uint32_t ip_length(const uint8_t *in, const struct m_pkt *p)
+{
+	const uint8_t *ip = in + p->l3;
+
+	return p->family == 4 ? rd16(ip + 2) : 40u + rd16(ip + 4);
+}
+
+static bool ttl_spent(const uint8_t *in, const struct m_pkt *p)
+{
+	const uint8_t *ip = in + p->l3;
+
+	return (p->family == 4 ? ip[8] : ip[7]) <= 1;
+}
+
 /* Next hop of the rewritten packet: 0 or a drop reason; fills fib and
  * *checked, the IP size the answer holds for.  COPIED from bpf/nat.h
  * nat_fib(): the FIB is asked with at least min_bytes, then with the
@@ -1301,12 +1318,10 @@ static uint32_t next_hop(struct model *m, const uint8_t *in,
 			 struct m_fib *fib, uint32_t min_bytes,
 			 uint32_t *checked)
 {
-	const uint8_t *ip = in + p->l3;
-	uint32_t ip_bytes, tot;
+	uint32_t ip_bytes = ip_length(in, p), tot;
 
-	if ((p->family == 4 ? ip[8] : ip[7]) <= 1)
+	if (ttl_spent(in, p))
 		return XLB_STAT_DROP_TTL;
-	ip_bytes = p->family == 4 ? rd16(ip + 2) : 40u + rd16(ip + 4);
 	tot = ip_bytes > min_bytes ? ip_bytes : min_bytes;
 	m_fib_lookup(m->topo, p->family, to->dst.bytes, tot, fib);
 	if (fib->rc == M_FIB_FRAG_NEEDED && tot > ip_bytes &&
@@ -1333,12 +1348,9 @@ static uint32_t flow_next_hop(struct model *m, const uint8_t *in,
 {
 	bool in_map = m_table_find(&m->flows, &e->key) == e ||
 		      m_table_find(&m->embryos, &e->key) == e;
-	const uint8_t *ip = in + p->l3;
-	uint32_t ip_bytes = p->family == 4 ? (ip[2] << 8 | ip[3]) :
-					     40 + (ip[4] << 8 | ip[5]);
-	uint32_t rc, checked = 0;
+	uint32_t ip_bytes = ip_length(in, p), rc, checked = 0;
 
-	if ((p->family == 4 ? ip[8] : ip[7]) <= 1)
+	if (ttl_spent(in, p))
 		return XLB_STAT_DROP_TTL;
 	if (e->nh.lo && ip_bytes <= e->nh.max_bytes) {
 		/* coarse clock on both sides */
