@@ -34,7 +34,11 @@
  *
  * Output: one line per figure,
  *   bench pkt_<path>_<table> <median> ns min=<> max=<> floor=<> ratio=<> [target=<> PASS|FAIL]
- * plus derived lines (1flow vs 1m ratio, backend-count spread).
+ * plus derived lines (1flow vs 1m ratio, backend-count spread), and the
+ * daemon's expiry sweep of the 1m table (bench pkt_sweep_1m: wall time of
+ * xlb_conn_expire_all, next to a bare batch read of the same table, the
+ * floor of any sweep from user space; nothing expires, the pairs are
+ * fresh).
  *
  * usage: pkt_cost [--quick] [--rounds N] [--calls N] [--flows N] [--cpu N]
  */
@@ -56,6 +60,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "conntrack.h"
 #include "loader.h"
 #include "tables.h"
 #include "pkt.h"
@@ -722,6 +727,69 @@ static void usage(void)
 	exit(2);
 }
 
+/* The daemon's expiry sweep of the 1m table: xlb_conn_expire_all (what
+ * src/sweeper.c runs), next to its floor, a bare batch read of the same
+ * entries into one reused buffer; rounds alternate the two. */
+static double read_table(int fd, __u64 *entries)
+{
+	static struct xlb_flow_key keys[4096];
+	static struct xlb_flow vals[4096];
+	struct xlb_flow_key batch;
+	double t0 = now_ns();
+	bool first = true;
+	int err;
+
+	*entries = 0;
+	do {
+		__u32 count = 4096;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch,
+					   keys, vals, &count, NULL);
+		if (err && errno != ENOENT)
+			die("batch read: %s", strerror(errno));
+		first = false;
+		*entries += count;
+	} while (!err);
+	return now_ns() - t0;
+}
+
+static void sweep_figure(struct inst *in, unsigned int rounds)
+{
+	const struct xlb_timeouts to = XLB_TIMEOUTS_DEFAULT;
+	double sweep[16], rd[16];
+	__u64 removed = 0, conns = 0, entries = 0;
+
+	if (rounds > 16)
+		rounds = 16;
+	for (unsigned int r = 0; r < rounds; r++) {
+		double t0 = now_ns();
+		struct timespec ts;
+		__u64 rm = 0;
+		int err;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		err = xlb_conn_expire_all(&in->m, &to,
+					  ts.tv_sec * 1000000000ULL + ts.tv_nsec,
+					  &rm, &conns);
+		sweep[r] = now_ns() - t0;
+		if (err)
+			die("sweep: %s", strerror(-err));
+		removed += rm;
+		rd[r] = read_table(in->m.flows, &entries);
+	}
+	qsort(sweep, rounds, sizeof(double), cmp_double);
+	qsort(rd, rounds, sizeof(double), cmp_double);
+	printf("bench pkt_sweep_1m %.1f ms min=%.1f max=%.1f read=%.1f "
+	       "ratio=%.2f conns=%llu entries=%llu ns_per_entry=%.0f "
+	       "removed=%llu\n",
+	       sweep[rounds / 2] / 1e6, sweep[0] / 1e6,
+	       sweep[rounds - 1] / 1e6, rd[rounds / 2] / 1e6,
+	       sweep[rounds / 2] / rd[rounds / 2], (unsigned long long)conns,
+	       (unsigned long long)entries,
+	       entries ? sweep[rounds / 2] / entries : 0,
+	       (unsigned long long)removed);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1033,6 +1101,8 @@ int main(int argc, char **argv)
 		       spread * 100, lo, hi, TARGET_BACKENDS_SPREAD * 100,
 		       spread < TARGET_BACKENDS_SPREAD ? "PASS" : "FAIL");
 	}
+	if (!only || strstr("sweep_1m", only))
+		sweep_figure(&big, n_rounds >= 15 ? 5 : 2);
 	printf("bench pkt_config rounds=%u calls=%u flows=%u cpu=%d\n",
 	       n_rounds, n_calls, n_prefill, cpu);
 	bench_floor__destroy(floor_skel);

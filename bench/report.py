@@ -413,6 +413,24 @@ plot %s
             c2, _ = self.pkt_cell("tcp_new_be%d_wrr_1m" % n)
             w("| %d | %s | %s |" % (n, c1, c2))
         w("")
+        sw = self.pkt.get("sweep_1m")
+        if sw and sw.get("value") is not None:
+            w("The daemon's expiry sweep of the same table (`xlb_conn_expire_all`, what its "
+              "sweeper thread runs: read both tables, pair the entries, judge each "
+              "connection; nothing expires), next to its floor, a bare batch read of the "
+              "table into one reused buffer, in alternating rounds:")
+            w("")
+            w("| connections (entries) | sweep: ms | read alone: ms | ratio to the read | ns per entry | next sweep after |")
+            w("|---|---|---|---|---|---|")
+            ms = sw["value"]
+            w("| %s (%s) | %s (%s–%s) | %s | %s | %s | %s |" % (
+                "{:,}".format(int(sw.get("conns", 0))),
+                "{:,}".format(int(sw.get("entries", 0))),
+                fmt(ms), fmt(float(sw.get("min", ms))), fmt(float(sw.get("max", ms))),
+                fmt(float(sw.get("read", 0))), sw.get("ratio", "?"),
+                sw.get("ns_per_entry", "?"),
+                "%.1f s" % max(2.0, 10 * ms / 1000)))
+            w("")
 
         # ---- e2e
         w("## End to end, in the demo's network")

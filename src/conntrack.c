@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 
 #include "conntrack.h"
@@ -110,59 +111,83 @@ static void partner_key(const struct xlb_flow *f, struct xlb_flow_key *k)
 	swap_key(&f->rewritten, k);
 }
 
-/* Snapshot of the whole table, read in batches. */
-static int read_all(int fd, struct xlb_flow_key **keys_out,
-		    struct xlb_flow **vals_out, size_t *n_out)
+/*
+ * The walk's arrays: a million connections take some 300 MB for a moment.
+ * Mapped whole at the table's capacity (only what is written is backed by
+ * memory: no copies as the snapshot grows) and given back after the walk.
+ * (Huge pages, MADV_HUGEPAGE, made a sweep of a million connections 5-10%
+ * faster, and each sweep of a small table zero a few MB more.)
+ */
+static void *big_alloc(size_t bytes)
 {
-	struct xlb_flow_key *keys = NULL;
-	struct xlb_flow *vals = NULL;
-	size_t n = 0, cap = 0;
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void big_free(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
+}
+
+/* A table's snapshot: its entries, read in batches. */
+struct snap {
+	struct xlb_flow_key *keys;
+	struct xlb_flow *vals;
+	size_t n, cap;
+};
+
+static void snap_free(struct snap *s)
+{
+	big_free(s->keys, s->cap * sizeof(*s->keys));
+	big_free(s->vals, s->cap * sizeof(*s->vals));
+	memset(s, 0, sizeof(*s));
+}
+
+static int snap_read(int fd, struct snap *s)
+{
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info);
 	__u8 batch[sizeof(struct xlb_flow_key)];
 	bool first = true;
 	int err = 0;
 
-	for (;;) {
+	memset(s, 0, sizeof(*s));
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len))
+		return -errno;
+	/* room for the whole table (only what is written is backed by
+	 * memory).  Entries that come and go during the read may be met
+	 * twice; a read that outgrows the table ends there, and the next
+	 * sweep sees the rest. */
+	s->cap = (size_t)info.max_entries + WALK_CHUNK;
+	s->keys = big_alloc(s->cap * sizeof(*s->keys));
+	s->vals = big_alloc(s->cap * sizeof(*s->vals));
+	if (!s->keys || !s->vals) {
+		snap_free(s);
+		return -ENOMEM;
+	}
+	while (s->n + WALK_CHUNK <= s->cap) {
 		__u32 count = WALK_CHUNK;
 
-		if (n + WALK_CHUNK > cap) {
-			size_t ncap = cap ? cap * 2 : WALK_CHUNK * 4;
-			void *k = realloc(keys, ncap * sizeof(*keys));
-
-			if (!k) {
-				err = -ENOMEM;
-				break;
-			}
-			keys = k;
-			k = realloc(vals, ncap * sizeof(*vals));
-			if (!k) {
-				err = -ENOMEM;
-				break;
-			}
-			vals = k;
-			cap = ncap;
-		}
 		err = bpf_map_lookup_batch(fd, first ? NULL : batch, batch,
-					   keys + n, vals + n, &count, NULL);
+					   s->keys + s->n, s->vals + s->n,
+					   &count, NULL);
 		first = false;
 		if (err && errno != ENOENT) {
 			err = -errno;
 			break;
 		}
-		n += count;
+		s->n += count;
 		if (err) { /* ENOENT: done */
 			err = 0;
 			break;
 		}
 	}
-	if (err) {
-		free(keys);
-		free(vals);
-		return err;
-	}
-	*keys_out = keys;
-	*vals_out = vals;
-	*n_out = n;
-	return 0;
+	if (err)
+		snap_free(s);
+	return err;
 }
 
 /*
@@ -175,17 +200,22 @@ static int read_all(int fd, struct xlb_flow_key **keys_out,
 struct snap_index {
 	const struct xlb_flow_key *keys;
 	__u32 *slot;
-	size_t mask;
+	size_t mask, size;
 };
 
 static size_t key_hash(const struct xlb_flow_key *k)
 {
-	const unsigned char *b = (const unsigned char *)k;
-	__u64 h = 0xcbf29ce484222325ull;
+	/* word by word: the key is 40 bytes, and the walk hashes every
+	 * entry of the table twice (index, then partner lookup) */
+	__u64 w[sizeof(*k) / 8], h = 0x9e3779b97f4a7c15ull;
 
-	for (size_t i = 0; i < sizeof(*k); i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return (size_t)(h ^ (h >> 32));
+	_Static_assert(sizeof(*k) % 8 == 0, "xlb_flow_key: whole words");
+	memcpy(w, k, sizeof(w));
+	for (size_t i = 0; i < sizeof(*k) / 8; i++) {
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	return (size_t)(h ^ (h >> 29));
 }
 
 static int snap_index_build(struct snap_index *x,
@@ -197,7 +227,8 @@ static int snap_index_build(struct snap_index *x,
 		size *= 2;
 	x->keys = keys;
 	x->mask = size - 1;
-	x->slot = calloc(size, sizeof(*x->slot));
+	x->size = size;
+	x->slot = big_alloc(size * sizeof(*x->slot)); /* zeroed */
 	if (!x->slot)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -208,6 +239,36 @@ static int snap_index_build(struct snap_index *x,
 		x->slot[h] = (__u32)(i + 1);
 	}
 	return 0;
+}
+
+/*
+ * The partner lookups of a walk are random accesses into arrays of a few
+ * hundred MB at a million connections, a cache and TLB miss each: the
+ * walk asks for the entry `WALK_AHEAD` positions ahead to be fetched
+ * meanwhile (its index slot first, then, half as far ahead, the key and
+ * value that slot names).
+ */
+#define WALK_AHEAD 16
+
+static void snap_index_prefetch(const struct snap_index *x,
+				const struct xlb_flow *vals,
+				const struct xlb_flow *f, bool deep)
+{
+	struct xlb_flow_key pk;
+	size_t h;
+	__u32 slot;
+
+	partner_key(f, &pk);
+	h = key_hash(&pk) & x->mask;
+	if (!deep) {
+		__builtin_prefetch(&x->slot[h]);
+		return;
+	}
+	slot = x->slot[h];
+	if (slot) {
+		__builtin_prefetch(&x->keys[slot - 1]);
+		__builtin_prefetch(&vals[slot - 1]);
+	}
 }
 
 /* Position of k in the snapshot, or -1. */
@@ -222,71 +283,108 @@ static long snap_index_find(const struct snap_index *x,
 }
 
 /* The partner entry pk: from the snapshot, else (inserted since, or a
- * half pair) from the map.  0 or -1. */
-static int partner_of(int fd, const struct snap_index *x,
-		      const struct xlb_flow *vals, const struct xlb_flow_key *pk,
-		      struct xlb_flow *out)
+ * half pair) from the map.  Its position in the snapshot (-1: read from
+ * the map), or -2 if it is in neither. */
+static long partner_of(int fd, const struct snap_index *x,
+		       const struct xlb_flow *vals, const struct xlb_flow_key *pk,
+		       struct xlb_flow *out)
 {
 	long j = snap_index_find(x, pk);
 
 	if (j >= 0) {
 		*out = vals[j];
-		return 0;
+		return j;
 	}
-	return bpf_map_lookup_elem(fd, pk, out) ? -1 : 0;
+	return bpf_map_lookup_elem(fd, pk, out) ? -2 : -1;
 }
 
+/* Does entry (k, f) point back at key k2?  (f's partner key is k2.) */
+static bool points_at(const struct xlb_flow *f, const struct xlb_flow_key *k2)
+{
+	struct xlb_flow_key pk;
+
+	partner_key(f, &pk);
+	return !memcmp(&pk, k2, sizeof(pk));
+}
+
+/*
+ * Two passes over the snapshot, so that a pair costs one partner lookup,
+ * not two (with a million connections the lookups, each a cache miss or
+ * two, were most of a sweep): first each client->backend entry with its
+ * partner, which it marks as reported; then the backend->client entries
+ * not marked, which are half pairs unless their partner is there without
+ * pointing back (or came in since the snapshot).
+ */
 int xlb_conn_walk(int flows_fd, bool half_open,
 		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx)
 {
 	struct snap_index x = { 0 };
+	struct snap snap;
 	struct xlb_flow_key *keys;
 	struct xlb_flow *vals;
+	__u8 *paired = NULL;
 	size_t n;
-	int err = read_all(flows_fd, &keys, &vals, &n);
+	int err = snap_read(flows_fd, &snap);
 
 	if (err)
 		return err;
+	keys = snap.keys;
+	vals = snap.vals;
+	n = snap.n;
 	/* positions are kept as 32-bit slots */
 	err = n >= UINT32_MAX ? -E2BIG : snap_index_build(&x, keys, n);
-	if (err) {
-		free(keys);
-		free(vals);
-		return err;
-	}
+	if (!err && !(paired = big_alloc(n ? n : 1)))
+		err = -ENOMEM;
 	for (size_t i = 0; i < n && !err; i++) {
 		struct xlb_conn c = { .key = keys[i], .fwd = vals[i],
 				      .half_open = half_open };
 		struct xlb_flow_key pk;
+		long j;
 
-		if (vals[i].dir == XLB_DIR_TO_BACKEND) {
-			partner_key(&vals[i], &pk);
-			c.has_rev = !partner_of(flows_fd, &x, vals, &pk, &c.rev);
-		} else {
-			/* a backend->client entry: reported from its partner,
-			 * unless the partner is gone (a half pair) */
-			struct xlb_flow fwd;
-
-			partner_key(&vals[i], &pk);
-			if (!partner_of(flows_fd, &x, vals, &pk, &fwd))
-				continue;
-			c.key = pk;
-			memset(&c.fwd, 0, sizeof(c.fwd));
-			swap_key(&keys[i], &c.fwd.rewritten);
-			c.fwd.dir = XLB_DIR_TO_BACKEND;
-			c.fwd.backend_id = vals[i].backend_id;
-			c.fwd.service_id = vals[i].service_id;
-			c.fwd.created_ns = vals[i].created_ns;
-			c.rev = vals[i];
-			c.has_rev = true;
-			/* mark: no client->backend entry */
-			c.fwd.flags = XLB_FLOW_RST_SEEN;
-		}
+		if (i + 2 * WALK_AHEAD < n &&
+		    vals[i + 2 * WALK_AHEAD].dir == XLB_DIR_TO_BACKEND)
+			snap_index_prefetch(&x, vals, &vals[i + 2 * WALK_AHEAD],
+					    false);
+		if (i + WALK_AHEAD < n &&
+		    vals[i + WALK_AHEAD].dir == XLB_DIR_TO_BACKEND)
+			snap_index_prefetch(&x, vals, &vals[i + WALK_AHEAD],
+					    true);
+		if (vals[i].dir != XLB_DIR_TO_BACKEND)
+			continue;
+		partner_key(&vals[i], &pk);
+		j = partner_of(flows_fd, &x, vals, &pk, &c.rev);
+		c.has_rev = j != -2;
+		if (j >= 0 && points_at(&vals[j], &keys[i]))
+			paired[j] = 1;
 		err = cb(&c, ctx);
 	}
-	free(x.slot);
-	free(keys);
-	free(vals);
+	for (size_t i = 0; i < n && !err; i++) {
+		struct xlb_conn c = { .half_open = half_open };
+		struct xlb_flow_key pk;
+		struct xlb_flow fwd;
+
+		if (vals[i].dir == XLB_DIR_TO_BACKEND || paired[i])
+			continue;
+		/* a backend->client entry: reported from its partner,
+		 * unless the partner is gone (a half pair) */
+		partner_key(&vals[i], &pk);
+		if (partner_of(flows_fd, &x, vals, &pk, &fwd) != -2)
+			continue;
+		c.key = pk;
+		swap_key(&keys[i], &c.fwd.rewritten);
+		c.fwd.dir = XLB_DIR_TO_BACKEND;
+		c.fwd.backend_id = vals[i].backend_id;
+		c.fwd.service_id = vals[i].service_id;
+		c.fwd.created_ns = vals[i].created_ns;
+		c.rev = vals[i];
+		c.has_rev = true;
+		/* mark: no client->backend entry */
+		c.fwd.flags = XLB_FLOW_RST_SEEN;
+		err = cb(&c, ctx);
+	}
+	big_free(paired, n ? n : 1);
+	big_free(x.slot, x.size * sizeof(*x.slot));
+	snap_free(&snap);
 	return err;
 }
 
@@ -334,7 +432,7 @@ struct expire_ctx {
 	int fd;
 	const struct xlb_timeouts *t;
 	__u64 now_ns;
-	__u64 removed;
+	__u64 removed, conns;
 };
 
 static int expire_one(const struct xlb_conn *c, void *arg)
@@ -342,6 +440,7 @@ static int expire_one(const struct xlb_conn *c, void *arg)
 	struct expire_ctx *e = arg;
 	__u64 last = xlb_conn_last_seen_ns(c);
 
+	e->conns++;
 	if (last < c->fwd.created_ns)
 		last = c->fwd.created_ns;
 	if (e->now_ns > last && e->now_ns - last > xlb_conn_timeout_ns(c, e->t)) {
@@ -353,28 +452,41 @@ static int expire_one(const struct xlb_conn *c, void *arg)
 	return 0;
 }
 
-int xlb_conn_expire(int flows_fd, bool half_open,
-		    const struct xlb_timeouts *t, __u64 now_ns, __u64 *removed)
+static int expire(int flows_fd, bool half_open, const struct xlb_timeouts *t,
+		  __u64 now_ns, __u64 *removed, __u64 *conns)
 {
 	struct expire_ctx e = { .fd = flows_fd, .t = t, .now_ns = now_ns };
 	int err = xlb_conn_walk(flows_fd, half_open, expire_one, &e);
 
+	*removed += e.removed;
+	*conns += e.conns;
+	return err;
+}
+
+int xlb_conn_expire(int flows_fd, bool half_open,
+		    const struct xlb_timeouts *t, __u64 now_ns, __u64 *removed)
+{
+	__u64 r = 0, c = 0;
+	int err = expire(flows_fd, half_open, t, now_ns, &r, &c);
+
 	if (removed)
-		*removed = e.removed;
+		*removed = r;
 	return err;
 }
 
 int xlb_conn_expire_all(const struct xlb_maps *m,
 			const struct xlb_timeouts *t, __u64 now_ns,
-			__u64 *removed)
+			__u64 *removed, __u64 *conns)
 {
-	__u64 a = 0, b = 0;
-	int err = xlb_conn_expire(m->flows, false, t, now_ns, &a);
+	__u64 r = 0, c = 0;
+	int err = expire(m->flows, false, t, now_ns, &r, &c);
 
 	if (!err)
-		err = xlb_conn_expire(m->embryos, true, t, now_ns, &b);
+		err = expire(m->embryos, true, t, now_ns, &r, &c);
 	if (removed)
-		*removed = a + b;
+		*removed = r;
+	if (conns)
+		*conns = c;
 	return err;
 }
 

@@ -42,9 +42,10 @@ __u64 xlb_conn_last_seen_ns(const struct xlb_conn *c);
 __u64 xlb_conn_timeout_ns(const struct xlb_conn *c,
 			  const struct xlb_timeouts *t);
 
-/* Call cb for every connection in the table flows_fd (snapshot); half_open
- * says which table it is.  cb returns 0 to go on, anything else stops the
- * walk and is returned. */
+/* Call cb for every connection in the table flows_fd (snapshot): the
+ * pairs (from their client->backend entry), then the backend->client
+ * entries without a partner; half_open says which table it is.  cb
+ * returns 0 to go on, anything else stops the walk and is returned. */
 int xlb_conn_walk(int flows_fd, bool half_open,
 		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx);
 
@@ -63,11 +64,13 @@ int xlb_conn_expire(int flows_fd, bool half_open,
 		    const struct xlb_timeouts *t, __u64 now_ns, __u64 *removed);
 
 /* Expire both tables: established pairs (xlb_flows) and half-open ones
- * (xlb_embryos, which is LRU-bounded but expired all the same). */
+ * (xlb_embryos, which is LRU-bounded but expired all the same).
+ * *removed counts the connections removed, *conns those walked (either
+ * may be NULL). */
 struct xlb_maps;
 int xlb_conn_expire_all(const struct xlb_maps *m,
 			const struct xlb_timeouts *t, __u64 now_ns,
-			__u64 *removed);
+			__u64 *removed, __u64 *conns);
 
 /* Walk both tables (xlb_flows, then xlb_embryos). */
 int xlb_conn_walk_all(const struct xlb_maps *m,

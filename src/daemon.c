@@ -36,8 +36,8 @@
 #include "daemon.h"
 #include "neigh.h"
 #include "pins.h"
+#include "sweeper.h"
 
-#define EXPIRE_INTERVAL_NS (2 * XLB_NS_PER_SEC)
 #define POLL_MAX_MS 200
 #define CTL_CLIENTS_PER_ROUND 16
 
@@ -574,6 +574,7 @@ static int metrics_start(struct xlb_daemon *d, const char *addr,
 
 	src.maps = &d->m;
 	src.health = d->health;
+	src.sweeper = &d->sweeper;
 	/* ADDR:PORT has the VIP syntax (without a protocol) */
 	snprintf(spec, sizeof(spec), "%s", addr);
 	if (xlb_vip_parse(spec, &o.listen, &proto, NULL, 0))
@@ -670,6 +671,8 @@ int xlb_daemon_commit(struct xlb_daemon *d, struct xlb_config *next,
 		warnf(warn, "%s", warnings);
 	old = d->cur;
 	d->cur = *next;
+	if (d->sweeper)
+		xlb_sweeper_set_timeouts(d->sweeper, &d->cur.timeouts);
 	sync_health(d, &old, warn);
 	for (size_t i = 0; i < d->cur.n_svcs; i++)
 		for (size_t j = 0; j < d->cur.svcs[i].n_backends; j++) {
@@ -1131,8 +1134,8 @@ static void reload(struct xlb_daemon *d)
 
 static int serve(struct xlb_daemon *d)
 {
-	__u64 next_expire = xlb_now_ns() + EXPIRE_INTERVAL_NS;
 	struct sigaction sa = {};
+	int err;
 
 	sa.sa_handler = on_exit_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -1145,6 +1148,14 @@ static int serve(struct xlb_daemon *d)
 	if (!d->rb) {
 		xlb_errf("cannot read the daemon event ring: %s",
 			 strerror(errno));
+		return XLB_EXIT_RUNTIME;
+	}
+	/* expiry beside the poll loop: a sweep of a big table takes
+	 * seconds (src/sweeper.h) */
+	err = xlb_sweeper_start(&d->sweeper, &d->m, &d->cur.timeouts);
+	if (err) {
+		xlb_errf("cannot start the connection expiry: %s",
+			 strerror(-err));
 		return XLB_EXIT_RUNTIME;
 	}
 	while (!exit_signal && !d->stop_requested) {
@@ -1204,11 +1215,9 @@ static int serve(struct xlb_daemon *d)
 					      stderr))
 				xlb_errf("slow start: %s", err);
 		}
-		if (now >= next_expire) {
-			xlb_conn_expire_all(&d->m, &d->cur.timeouts, now, NULL);
-			next_expire = now + EXPIRE_INTERVAL_NS;
-		}
 	}
+	xlb_sweeper_stop(d->sweeper);
+	d->sweeper = NULL;
 	return XLB_EXIT_OK;
 }
 
@@ -1232,6 +1241,7 @@ int xlb_daemon_teardown(struct xlb_daemon *d)
 
 static void cleanup(struct xlb_daemon *d)
 {
+	xlb_sweeper_stop(d->sweeper);
 	xlb_metrics_stop(d->metrics);
 	xlb_health_free(d->health);
 	ring_buffer__free(d->rb);

@@ -78,6 +78,7 @@ struct xlb_daemon {
 	struct xlb_config cur; /* the running configuration */
 	struct xlb_txn txn;
 	struct xlb_health *health;
+	struct xlb_sweeper *sweeper; /* connection expiry, while serving */
 	struct xlb_metrics *metrics;
 	char metrics_bound[XLB_SPEC_MAXLEN]; /* what metrics serves, "" off */
 	struct ring_buffer *rb;

@@ -256,6 +256,31 @@ static __u64 traffic_field(const struct xlb_traffic *t, size_t offset)
 	return v;
 }
 
+static void render_sweep(FILE *f, const struct xlb_sweep_stats *w)
+{
+	family(f, "xlb_conntrack_sweeps_total", "counter",
+	       "Sweeps of the connection tables by the daemon's expiry.");
+	fprintf(f, "xlb_conntrack_sweeps_total %llu\n",
+		(unsigned long long)w->sweeps);
+	family(f, "xlb_conntrack_expired_total", "counter",
+	       "Connections removed by the expiry, idle past their state's "
+	       "timeout.");
+	fprintf(f, "xlb_conntrack_expired_total %llu\n",
+		(unsigned long long)w->removed);
+	family(f, "xlb_conntrack_sweep_connections", "gauge",
+	       "Connections the last sweep walked.");
+	fprintf(f, "xlb_conntrack_sweep_connections %llu\n",
+		(unsigned long long)w->conns);
+	family(f, "xlb_conntrack_sweep_seconds", "gauge",
+	       "How long the last sweep took.");
+	fprintf(f, "xlb_conntrack_sweep_seconds %.6f\n", w->last_ns / 1e9);
+	family(f, "xlb_conntrack_sweep_interval_seconds", "gauge",
+	       "Time from the last sweep's start to the next's: 2 s, or ten "
+	       "times the sweep if longer.");
+	fprintf(f, "xlb_conntrack_sweep_interval_seconds %.3f\n",
+		w->interval_ns / 1e9);
+}
+
 int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 {
 	static const struct {
@@ -322,6 +347,8 @@ int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 	       "backend has not answered yet).");
 	fprintf(f, "xlb_half_open_flows %llu\n",
 		(unsigned long long)s->half_open_flows);
+	if (s->has_sweep)
+		render_sweep(f, &s->sweep);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -334,6 +361,10 @@ int xlb_metrics_render_source(void *ctx, FILE *f)
 	err = xlb_metrics_snapshot_read(src->maps, src->health, &s);
 	if (err)
 		return err;
+	if (src->sweeper && *src->sweeper) {
+		xlb_sweeper_stats(*src->sweeper, &s.sweep);
+		s.has_sweep = true;
+	}
 	err = xlb_metrics_render(&s, f);
 	xlb_metrics_snapshot_free(&s);
 	return err;

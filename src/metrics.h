@@ -22,6 +22,14 @@
  *       per tracked connection)
  *   xlb_half_open_flows                  gauge, half-open table entries
  *       (two per connection whose backend has not answered yet)
+ *   with has_sweep (the daemon's connection expiry, src/sweeper.h):
+ *   xlb_conntrack_sweeps_total           counter, sweeps done
+ *   xlb_conntrack_expired_total          counter, connections expired
+ *   xlb_conntrack_sweep_connections      gauge, connections the last
+ *       sweep walked
+ *   xlb_conntrack_sweep_seconds          gauge, how long it took
+ *   xlb_conntrack_sweep_interval_seconds gauge, from its start to the
+ *       next sweep's (2 s, longer when sweeps are long)
  *
  * The server never prints.  It answers GET (and HEAD) /metrics with 200
  * and Content-Type "text/plain; version=0.0.4; charset=utf-8", with the
@@ -51,6 +59,7 @@
 
 #include "addr.h"
 #include "maps.h"
+#include "sweeper.h"
 #include "xlb_abi.h"
 
 struct xlb_health;
@@ -86,6 +95,8 @@ struct xlb_metrics_snapshot {
 	__u64 stats[XLB_STAT_MAX]; /* by enum xlb_stat, summed over CPUs */
 	__u64 flows;               /* entries in xlb_flows */
 	__u64 half_open_flows;     /* entries in xlb_embryos */
+	bool has_sweep;            /* the daemon's expiry: sweep below */
+	struct xlb_sweep_stats sweep;
 };
 
 /*
@@ -117,6 +128,9 @@ int xlb_metrics_escape(const char *in, char *out, size_t len);
 struct xlb_metrics_source {
 	const struct xlb_maps *maps;
 	const struct xlb_health *health; /* may be NULL */
+	/* the daemon's sweeper, once it runs (may be NULL, or point at
+	 * NULL): its figures are rendered too */
+	struct xlb_sweeper *const *sweeper;
 };
 int xlb_metrics_render_source(void *ctx, FILE *f);
 

@@ -248,6 +248,19 @@ EOF
 	info "metrics vs xlb stats -j: $why"
 	grep -q 'xlb_backend_connections_total{vip="198.51.100.10:8000/tcp",backend="198.51.100.12:8000"} 8' "$CASE_DIR/metrics.txt" ||
 		{ fail "backend-02 (weight 2) should have 8 of 12 connections: $(grep backend_connections "$CASE_DIR/metrics.txt")"; return; }
+	# the daemon's expiry (its own thread) shows itself after a sweep
+	# (the first 2 s after the start): one that walked the 12 connections
+	local i walked=""
+	for ((i = 0; i < 60; i++)); do
+		in_ns 5 "$NS_LB" curl -sS --max-time 3 "http://127.0.0.1:$port/metrics" >"$CASE_DIR/metrics2.txt" ||
+			{ fail "second scrape failed"; return; }
+		walked=$(awk '$1 == "xlb_conntrack_sweep_connections" { print $2 }' "$CASE_DIR/metrics2.txt")
+		[ "$walked" = 12 ] && break
+		sleep 0.1
+	done
+	[ "$walked" = 12 ] && grep -q '^xlb_conntrack_sweeps_total [1-9]' "$CASE_DIR/metrics2.txt" ||
+		{ fail "no sweep of the 12 connections within 6 s: $(grep conntrack "$CASE_DIR/metrics2.txt" | grep -v '^#')"; return; }
+	info "expiry: $(grep '^xlb_conntrack_sweep' "$CASE_DIR/metrics2.txt" | tr '\n' ' ')"
 	xlb_ok stop
 }
 

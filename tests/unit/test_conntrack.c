@@ -15,6 +15,7 @@
 
 #include "conntrack.h"
 #include "maps.h"
+#include "sweeper.h"
 #include "xtest.h"
 
 #define S XLB_NS_PER_SEC
@@ -374,6 +375,153 @@ out:
 	close(fd);
 }
 
+/* A crossed pair: the client entry's partner points at another client
+ * tuple (gone).  The client entry is reported with that partner; the
+ * partner is reported once more as a half pair, as nothing points back
+ * at it from where it points. */
+struct crossed_seen {
+	int n, fwd_with_rev, rev_only;
+};
+
+static int crossed_one(const struct xlb_conn *c, void *arg)
+{
+	struct crossed_seen *w = arg;
+
+	w->n++;
+	if (c->fwd.flags == XLB_FLOW_RST_SEEN && !c->fwd.last_seen_ns)
+		w->rev_only += ntohs(c->key.sport) == 41999;
+	else
+		w->fwd_with_rev += c->has_rev && ntohs(c->key.sport) == 41000;
+	return 0;
+}
+
+static void test_walk_crossed_pair(void)
+{
+	const char *name = "walk_crossed_pair_reported_from_both_ends";
+	struct crossed_seen w = { 0 };
+	struct xlb_conn c;
+	int fd, err;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_cross",
+			    sizeof(struct xlb_flow_key),
+			    sizeof(struct xlb_flow), 16, NULL);
+	if (fd < 0) {
+		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
+			   strerror(errno));
+		return;
+	}
+	make_pair(&c, IPPROTO_TCP, 41000, 2100);
+	c.fwd.last_seen_ns = 5 * S;
+	c.rev.rewritten.dport = htons(41999); /* points elsewhere */
+	err = insert_pair(fd, &c, true, true);
+	if (!err)
+		err = xlb_conn_walk(fd, false, crossed_one, &w);
+	if (err || w.n != 2 || w.fwd_with_rev != 1 || w.rev_only != 1)
+		xtest_fail(name, "%s: %d reports (want 2), %d client entry "
+			   "with its partner, %d half pair (want 1 each)",
+			   err ? strerror(-err) : "walk ok", w.n,
+			   w.fwd_with_rev, w.rev_only);
+	else
+		xtest_pass(name);
+	close(fd);
+}
+
+/* The daemon's sweeper thread: its first sweep (2 s after the start)
+ * removes the idle pair and keeps the active one; new timeouts hold
+ * from the next sweep; it stops at once while waiting. */
+static bool wait_sweeps(struct xlb_sweeper *sw, __u64 n,
+			struct xlb_sweep_stats *st)
+{
+	for (int i = 0; i < 120; i++) { /* 6 s */
+		xlb_sweeper_stats(sw, st);
+		if (st->sweeps >= n)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+static void test_sweeper(void)
+{
+	const char *name = "sweeper_expires_in_its_thread";
+	struct xlb_maps m = { .flows = -1, .embryos = -1 };
+	struct xlb_timeouts t = T;
+	struct xlb_sweeper *sw = NULL;
+	struct xlb_sweep_stats st = { 0 };
+	struct xlb_conn idle, busy;
+	char why[200] = "";
+	__u64 now = xlb_now_ns(), t0;
+	int err;
+
+	m.flows = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_swf",
+				 sizeof(struct xlb_flow_key),
+				 sizeof(struct xlb_flow), 16, NULL);
+	m.embryos = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_swe",
+				   sizeof(struct xlb_flow_key),
+				   sizeof(struct xlb_flow), 16, NULL);
+	if (m.flows < 0 || m.embryos < 0) {
+		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
+			   strerror(errno));
+		goto out;
+	}
+	/* closed 30 s ago (closed: 10 s), and established, seen 1 s ago */
+	make_pair(&idle, IPPROTO_TCP, 42000, 2200);
+	idle.fwd.flags = XLB_FLOW_RST_SEEN;
+	idle.fwd.created_ns = idle.rev.created_ns = now - 40 * S;
+	idle.fwd.last_seen_ns = idle.rev.last_seen_ns = now - 30 * S;
+	make_pair(&busy, IPPROTO_TCP, 42001, 2201);
+	busy.fwd.created_ns = busy.rev.created_ns = now - 40 * S;
+	busy.fwd.last_seen_ns = busy.rev.last_seen_ns = now - S;
+	err = insert_pair(m.flows, &idle, true, true);
+	if (!err)
+		err = insert_pair(m.flows, &busy, true, true);
+	if (!err)
+		err = xlb_sweeper_start(&sw, &m, &t);
+	if (err) {
+		xtest_fail(name, "setup: %s", strerror(-err));
+		goto out;
+	}
+	if (!wait_sweeps(sw, 1, &st))
+		snprintf(why, sizeof(why), "no sweep within 6 s");
+	else if (present(m.flows, &idle.key) || !present(m.flows, &busy.key) ||
+		 count_entries(m.flows) != 2)
+		snprintf(why, sizeof(why), "first sweep: want the idle pair "
+			 "gone and the busy one kept, %d entries left",
+			 count_entries(m.flows));
+	else if (st.removed != 1 || st.conns != 2 || st.last_err ||
+		 st.interval_ns != XLB_SWEEP_INTERVAL_NS)
+		snprintf(why, sizeof(why), "first sweep: removed %llu (want "
+			 "1), walked %llu (want 2), err %d, interval %llu ns",
+			 (unsigned long long)st.removed,
+			 (unsigned long long)st.conns, st.last_err,
+			 (unsigned long long)st.interval_ns);
+	t.established_ns = S / 2;
+	xlb_sweeper_set_timeouts(sw, &t);
+	if (!why[0] && !wait_sweeps(sw, 2, &st))
+		snprintf(why, sizeof(why), "no second sweep within 6 s");
+	else if (!why[0] && (count_entries(m.flows) || st.removed != 2))
+		snprintf(why, sizeof(why), "second sweep, established "
+			 "timeout 0.5 s: %d entries left, removed %llu "
+			 "(want 0, 2)", count_entries(m.flows),
+			 (unsigned long long)st.removed);
+	t0 = xlb_now_ns();
+	xlb_sweeper_stop(sw);
+	sw = NULL;
+	if (!why[0] && xlb_now_ns() - t0 > S / 2)
+		snprintf(why, sizeof(why), "stop took %llu ms while waiting",
+			 (unsigned long long)((xlb_now_ns() - t0) / 1000000));
+	if (why[0])
+		xtest_fail(name, "%s", why);
+	else
+		xtest_pass(name);
+out:
+	xlb_sweeper_stop(sw);
+	if (m.flows >= 0)
+		close(m.flows);
+	if (m.embryos >= 0)
+		close(m.embryos);
+}
+
 /* Deletes of a walk's snapshot touch only the entries it saw: a reverse
  * entry replaced since (its NAT port reused by a new connection) stays;
  * with idle, a pair that saw a packet since stays whole; without (a
@@ -515,7 +663,9 @@ int main(void)
 	test_last_seen();
 	test_expire();
 	test_walk_pairs();
+	test_walk_crossed_pair();
 	test_delete_checks_snapshot();
+	test_sweeper();
 	test_mark_backend_ports();
 	return xtest_done();
 }

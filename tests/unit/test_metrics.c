@@ -202,9 +202,13 @@ static const char *parse_sample(struct expo *e, const char *line,
 		if (e->n_series < MAX_SERIES)
 			e->series[e->n_series++] = strndup(line, series_len);
 		p++;
+		/* non-negative, decimal: an integer, or seconds with a
+		 * fraction */
 		if (*p < '0' || *p > '9')
 			return "value not a number";
 		strtoull(p, &end, 10);
+		if (*end == '.' && end[1] >= '0' && end[1] <= '9')
+			strtoull(end + 1, &end, 10);
 		if (*end)
 			return "junk after the value";
 	}
@@ -478,6 +482,64 @@ static void test_render_valid(void)
 		else
 			xtest_pass(name);
 	}
+	expo_free(&e);
+	free(got);
+}
+
+/* With the daemon's sweeper figures: five families more, after the
+ * others, exactly these lines, and still a valid exposition. */
+static void test_render_sweep(void)
+{
+	const char *name = "render_sweeper_figures";
+	static const char want[] =
+		"# HELP xlb_conntrack_sweeps_total Sweeps of the connection "
+		"tables by the daemon's expiry.\n"
+		"# TYPE xlb_conntrack_sweeps_total counter\n"
+		"xlb_conntrack_sweeps_total 7\n"
+		"# HELP xlb_conntrack_expired_total Connections removed by the "
+		"expiry, idle past their state's timeout.\n"
+		"# TYPE xlb_conntrack_expired_total counter\n"
+		"xlb_conntrack_expired_total 42\n"
+		"# HELP xlb_conntrack_sweep_connections Connections the last "
+		"sweep walked.\n"
+		"# TYPE xlb_conntrack_sweep_connections gauge\n"
+		"xlb_conntrack_sweep_connections 1000000\n"
+		"# HELP xlb_conntrack_sweep_seconds How long the last sweep "
+		"took.\n"
+		"# TYPE xlb_conntrack_sweep_seconds gauge\n"
+		"xlb_conntrack_sweep_seconds 1.250000\n"
+		"# HELP xlb_conntrack_sweep_interval_seconds Time from the last "
+		"sweep's start to the next's: 2 s, or ten times the sweep if "
+		"longer.\n"
+		"# TYPE xlb_conntrack_sweep_interval_seconds gauge\n"
+		"xlb_conntrack_sweep_interval_seconds 12.500\n";
+	struct xlb_metrics_snapshot s;
+	struct xlb_metrics_service svc;
+	struct xlb_metrics_backend be[2];
+	char why[WHY_BYTES], *got;
+	struct expo e = { 0 };
+	size_t gl;
+	int rc;
+
+	small_snapshot(&s, &svc, be);
+	s.has_sweep = true;
+	s.sweep = (struct xlb_sweep_stats){ .sweeps = 7, .removed = 42,
+					    .conns = 1000000,
+					    .last_ns = 1250000000,
+					    .interval_ns = 12500000000ULL };
+	got = render_str(&s, &rc);
+	gl = got ? strlen(got) : 0;
+	if (rc || !got || expo_check(&e, got, why, sizeof(why)))
+		xtest_fail(name, "rc %d: %s", rc, got ? why : "no output");
+	else if (e.n_families != (int)N_FAMILIES + 5)
+		xtest_fail(name, "%d families, want %zu", e.n_families,
+			   N_FAMILIES + 5);
+	else if (gl < sizeof(want) - 1 ||
+		 strcmp(got + gl - (sizeof(want) - 1), want))
+		xtest_fail(name, "the sweeper's lines differ: ...%s",
+			   got + (gl > 400 ? gl - 400 : 0));
+	else
+		xtest_pass(name);
 	expo_free(&e);
 	free(got);
 }
@@ -1355,7 +1417,7 @@ static void test_snapshot_from_maps(void)
 			"\nxlb_flows 3\n",
 			"\nxlb_half_open_flows 2\n",
 		};
-		struct xlb_metrics_source src = { &m, h };
+		struct xlb_metrics_source src = { &m, h, NULL };
 		struct xlb_metrics_opts o = {
 			.mode = XLB_METRICS_THREAD,
 			.render = xlb_metrics_render_source,
@@ -1409,6 +1471,7 @@ int main(void)
 	test_render_golden();
 	test_render_valid();
 	test_render_empty();
+	test_render_sweep();
 	test_render_escaping();
 	test_render_large();
 	test_render_write_error();

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "maps.h"
+#include "sweeper.h"
+
+struct xlb_sweeper {
+	const struct xlb_maps *m;
+	pthread_t thread;
+	pthread_mutex_t lock; /* everything below */
+	pthread_cond_t wake;  /* stop */
+	struct xlb_timeouts t;
+	struct xlb_sweep_stats st;
+	bool stop;
+};
+
+/* Wait until deadline (CLOCK_MONOTONIC, ns) or stop; true if stopping.
+ * Called and returns with s->lock held. */
+static bool wait_until(struct xlb_sweeper *s, __u64 deadline_ns)
+{
+	struct timespec ts = {
+		.tv_sec = deadline_ns / XLB_NS_PER_SEC,
+		.tv_nsec = deadline_ns % XLB_NS_PER_SEC,
+	};
+
+	while (!s->stop && xlb_now_ns() < deadline_ns)
+		if (pthread_cond_timedwait(&s->wake, &s->lock, &ts) ==
+		    ETIMEDOUT)
+			break;
+	return s->stop;
+}
+
+static void *sweep_loop(void *arg)
+{
+	struct xlb_sweeper *s = arg;
+	__u64 next = xlb_now_ns() + XLB_SWEEP_INTERVAL_NS;
+
+	pthread_mutex_lock(&s->lock);
+	while (!wait_until(s, next)) {
+		struct xlb_timeouts t = s->t;
+		__u64 start, took, removed = 0, conns = 0, gap;
+		int err;
+
+		pthread_mutex_unlock(&s->lock);
+		start = xlb_now_ns();
+		err = xlb_conn_expire_all(s->m, &t, start, &removed, &conns);
+		took = xlb_now_ns() - start;
+		gap = took * XLB_SWEEP_DUTY;
+		if (gap < XLB_SWEEP_INTERVAL_NS)
+			gap = XLB_SWEEP_INTERVAL_NS;
+		next = start + gap;
+		pthread_mutex_lock(&s->lock);
+		s->st.sweeps++;
+		s->st.removed += removed;
+		s->st.conns = conns;
+		s->st.last_ns = took;
+		s->st.interval_ns = gap;
+		s->st.last_err = err;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int xlb_sweeper_start(struct xlb_sweeper **out, const struct xlb_maps *m,
+		      const struct xlb_timeouts *t)
+{
+	struct xlb_sweeper *s = calloc(1, sizeof(*s));
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int err;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->m = m;
+	s->t = *t;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	/* the thread inherits this mask: signals go to the daemon's
+	 * thread, whose poll() they interrupt */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&s->thread, NULL, sweep_loop, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		pthread_cond_destroy(&s->wake);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return -err;
+	}
+	*out = s;
+	return 0;
+}
+
+void xlb_sweeper_set_timeouts(struct xlb_sweeper *s,
+			      const struct xlb_timeouts *t)
+{
+	pthread_mutex_lock(&s->lock);
+	s->t = *t;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void xlb_sweeper_stats(struct xlb_sweeper *s, struct xlb_sweep_stats *st)
+{
+	pthread_mutex_lock(&s->lock);
+	*st = s->st;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void xlb_sweeper_stop(struct xlb_sweeper *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
