@@ -7,6 +7,7 @@
 #   make bench  benchmarks (not part of make test)
 
 BUILD    ?= build
+# CLANG: the BPF compiler, e.g. make CLANG=clang-19 (docs/operations.md)
 CLANG    ?= clang
 CC       ?= gcc
 BPFTOOL  ?= bpftool
