@@ -7,6 +7,7 @@
 #   make bench  benchmarks (not part of make test)
 
 BUILD    ?= build
+# CLANG: the BPF compiler, e.g. make CLANG=clang-19 (docs/operations.md)
 CLANG    ?= clang
 CC       ?= gcc
 BPFTOOL  ?= bpftool
@@ -61,13 +62,13 @@ deps:
 	./scripts/deps.sh
 
 unit: all $(UNIT_BINS)
-	./tests/run.sh unit
+	BUILD=$(BUILD) ./tests/run.sh unit
 
 e2e: all
-	./tests/run.sh e2e
+	BUILD=$(BUILD) ./tests/run.sh e2e
 
 test: all $(UNIT_BINS)
-	./tests/run.sh all
+	BUILD=$(BUILD) ./tests/run.sh all
 
 demo: all
 	./demo/demo.sh

@@ -4,9 +4,16 @@
 #   PASS <name> | FAIL <name> [reason] | SKIP <name> [reason]
 # and whatever logs it wants on other lines.  This script counts the
 # PASS/FAIL/SKIP lines and ends with "N passed, N failed, N skipped".
+# BUILD: the build directory to test (default build; make passes its own,
+# so `make BUILD=build-c19 CLANG=clang-19 unit` tests that build).
 set -u
 cd "$(dirname "$0")/.."
 what=${1:-all}
+build=${BUILD:-build}
+case $build in /*) ;; *) build=$PWD/$build ;; esac
+# the e2e scripts' binaries (tests/e2e/lib.sh), unless already set
+export XLB=${XLB:-$build/xlb} XDP_PASS_OBJ=${XDP_PASS_OBJ:-$build/xdp_pass.bpf.o}
+export FLOOD=${FLOOD:-$build/tools/flood}
 passed=0 failed=0 skipped=0
 failed_names=()
 
@@ -34,7 +41,7 @@ run_one() {
 }
 
 if [ "$what" = unit ] || [ "$what" = all ]; then
-  for t in build/tests/test_*; do
+  for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
     run_one "unit/$(basename "$t")" "$t"
   done

@@ -10,8 +10,10 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 case $here in
-  */build/tests) ROOT=$(cd "$here/../.." && pwd); BUILD=$(cd "$here/.." && pwd) ;;
-  *) ROOT=$(cd "$here/../.." && pwd); BUILD=$ROOT/build ;;
+  */tests/fuzz) ROOT=$(cd "$here/../.." && pwd); BUILD=$ROOT/build ;;
+  # installed as $BUILD/tests/test_fuzz_parsers, whatever BUILD's name
+  *) ROOT=$(cd "$here/../.." && pwd); BUILD=$(cd "$here/.." && pwd)
+     [ -d "$ROOT/tests/fuzz" ] || ROOT=$PWD ;;
 esac
 FUZZ_TIME=${FUZZ_TIME:-5}
 ART=$BUILD/fuzz-artifacts
