@@ -764,17 +764,18 @@ static void sweep_figure(struct inst *in, unsigned int rounds)
 	for (unsigned int r = 0; r < rounds; r++) {
 		double t0 = now_ns();
 		struct timespec ts;
-		__u64 rm = 0;
+		struct xlb_expire_counts n;
 		int err;
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		err = xlb_conn_expire_all(&in->m, &to,
 					  ts.tv_sec * 1000000000ULL + ts.tv_nsec,
-					  &rm, &conns);
+					  &n);
 		sweep[r] = now_ns() - t0;
 		if (err)
 			die("sweep: %s", strerror(-err));
-		removed += rm;
+		removed += n.removed;
+		conns = n.conns;
 		rd[r] = read_table(in->m.flows, &entries);
 	}
 	qsort(sweep, rounds, sizeof(double), cmp_double);

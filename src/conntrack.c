@@ -315,8 +315,9 @@ static bool points_at(const struct xlb_flow *f, const struct xlb_flow_key *k2)
  * not marked, which are half pairs unless their partner is there without
  * pointing back (or came in since the snapshot).
  */
-int xlb_conn_walk(int flows_fd, bool half_open,
-		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx)
+static int walk(int flows_fd, bool half_open,
+		int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx,
+		__u64 *entries)
 {
 	struct snap_index x = { 0 };
 	struct snap snap;
@@ -331,6 +332,7 @@ int xlb_conn_walk(int flows_fd, bool half_open,
 	keys = snap.keys;
 	vals = snap.vals;
 	n = snap.n;
+	*entries += n;
 	/* positions are kept as 32-bit slots */
 	err = n >= UINT32_MAX ? -E2BIG : snap_index_build(&x, keys, n);
 	if (!err && !(paired = big_alloc(n ? n : 1)))
@@ -386,6 +388,14 @@ int xlb_conn_walk(int flows_fd, bool half_open,
 	big_free(x.slot, x.size * sizeof(*x.slot));
 	snap_free(&snap);
 	return err;
+}
+
+int xlb_conn_walk(int flows_fd, bool half_open,
+		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx)
+{
+	__u64 entries = 0;
+
+	return walk(flows_fd, half_open, cb, ctx, &entries);
 }
 
 /* Is the entry at k still the one of the snapshot?  0 yes; -ENOENT gone;
@@ -453,40 +463,40 @@ static int expire_one(const struct xlb_conn *c, void *arg)
 }
 
 static int expire(int flows_fd, bool half_open, const struct xlb_timeouts *t,
-		  __u64 now_ns, __u64 *removed, __u64 *conns)
+		  __u64 now_ns, struct xlb_expire_counts *n, __u64 *entries)
 {
 	struct expire_ctx e = { .fd = flows_fd, .t = t, .now_ns = now_ns };
-	int err = xlb_conn_walk(flows_fd, half_open, expire_one, &e);
+	int err = walk(flows_fd, half_open, expire_one, &e, entries);
 
-	*removed += e.removed;
-	*conns += e.conns;
+	n->removed += e.removed;
+	n->conns += e.conns;
 	return err;
 }
 
 int xlb_conn_expire(int flows_fd, bool half_open,
 		    const struct xlb_timeouts *t, __u64 now_ns, __u64 *removed)
 {
-	__u64 r = 0, c = 0;
-	int err = expire(flows_fd, half_open, t, now_ns, &r, &c);
+	struct xlb_expire_counts n = { 0 };
+	__u64 entries = 0;
+	int err = expire(flows_fd, half_open, t, now_ns, &n, &entries);
 
 	if (removed)
-		*removed = r;
+		*removed = n.removed;
 	return err;
 }
 
 int xlb_conn_expire_all(const struct xlb_maps *m,
 			const struct xlb_timeouts *t, __u64 now_ns,
-			__u64 *removed, __u64 *conns)
+			struct xlb_expire_counts *out)
 {
-	__u64 r = 0, c = 0;
-	int err = expire(m->flows, false, t, now_ns, &r, &c);
+	struct xlb_expire_counts n = { 0 };
+	int err = expire(m->flows, false, t, now_ns, &n, &n.flow_entries);
 
 	if (!err)
-		err = expire(m->embryos, true, t, now_ns, &r, &c);
-	if (removed)
-		*removed = r;
-	if (conns)
-		*conns = c;
+		err = expire(m->embryos, true, t, now_ns, &n,
+			     &n.half_open_entries);
+	if (out)
+		*out = n;
 	return err;
 }
 

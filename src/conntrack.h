@@ -63,14 +63,21 @@ int xlb_conn_delete(int flows_fd, const struct xlb_conn *c, bool idle);
 int xlb_conn_expire(int flows_fd, bool half_open,
 		    const struct xlb_timeouts *t, __u64 now_ns, __u64 *removed);
 
+/* What a sweep of both tables found and did. */
+struct xlb_expire_counts {
+	__u64 removed;           /* connections removed */
+	__u64 conns;             /* connections walked */
+	__u64 flow_entries;      /* entries read from xlb_flows */
+	__u64 half_open_entries; /* entries read from xlb_embryos */
+};
+
 /* Expire both tables: established pairs (xlb_flows) and half-open ones
- * (xlb_embryos, which is LRU-bounded but expired all the same).
- * *removed counts the connections removed, *conns those walked (either
- * may be NULL). */
+ * (xlb_embryos, which is LRU-bounded but expired all the same).  out
+ * (may be NULL) gets the counts, also on error (as far as it went). */
 struct xlb_maps;
 int xlb_conn_expire_all(const struct xlb_maps *m,
 			const struct xlb_timeouts *t, __u64 now_ns,
-			__u64 *removed, __u64 *conns);
+			struct xlb_expire_counts *out);
 
 /* Walk both tables (xlb_flows, then xlb_embryos). */
 int xlb_conn_walk_all(const struct xlb_maps *m,

@@ -81,9 +81,18 @@ static bool backend_up(const struct xlb_health *h, __u32 id,
 	return !(b->flags & XLB_BACKEND_DOWN);
 }
 
+static int snapshot_read(const struct xlb_maps *m, const struct xlb_health *h,
+			 struct xlb_metrics_snapshot *out, bool count_tables);
+
 int xlb_metrics_snapshot_read(const struct xlb_maps *m,
 			      const struct xlb_health *h,
 			      struct xlb_metrics_snapshot *out)
+{
+	return snapshot_read(m, h, out, true);
+}
+
+static int snapshot_read(const struct xlb_maps *m, const struct xlb_health *h,
+			 struct xlb_metrics_snapshot *out, bool count_tables)
 {
 	struct xlb_view v;
 	int err;
@@ -131,9 +140,9 @@ int xlb_metrics_snapshot_read(const struct xlb_maps *m,
 		out->n_backends++;
 	}
 	err = xlb_stats_read(m, out->stats, NULL);
-	if (!err)
+	if (!err && count_tables)
 		err = count_entries(m->flows, &out->flows);
-	if (!err)
+	if (!err && count_tables)
 		err = count_entries(m->embryos, &out->half_open_flows);
 out:
 	xlb_view_free(&v);
@@ -355,15 +364,25 @@ int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 int xlb_metrics_render_source(void *ctx, FILE *f)
 {
 	const struct xlb_metrics_source *src = ctx;
+	struct xlb_sweep_stats sw = { 0 };
 	struct xlb_metrics_snapshot s;
 	int err;
 
-	err = xlb_metrics_snapshot_read(src->maps, src->health, &s);
+	/* the table sizes as the sweeper's last read found them, once it
+	 * has swept: counting them here would read a million entries per
+	 * scrape, in the daemon's thread */
+	if (src->sweeper && *src->sweeper)
+		xlb_sweeper_stats(*src->sweeper, &sw);
+	err = snapshot_read(src->maps, src->health, &s, !sw.sweeps);
 	if (err)
 		return err;
 	if (src->sweeper && *src->sweeper) {
-		xlb_sweeper_stats(*src->sweeper, &s.sweep);
+		s.sweep = sw;
 		s.has_sweep = true;
+	}
+	if (sw.sweeps) {
+		s.flows = sw.flow_entries;
+		s.half_open_flows = sw.half_open_entries;
 	}
 	err = xlb_metrics_render(&s, f);
 	xlb_metrics_snapshot_free(&s);

@@ -44,12 +44,13 @@ static void *sweep_loop(void *arg)
 	pthread_mutex_lock(&s->lock);
 	while (!wait_until(s, next)) {
 		struct xlb_timeouts t = s->t;
-		__u64 start, took, removed = 0, conns = 0, gap;
+		struct xlb_expire_counts n;
+		__u64 start, took, gap;
 		int err;
 
 		pthread_mutex_unlock(&s->lock);
 		start = xlb_now_ns();
-		err = xlb_conn_expire_all(s->m, &t, start, &removed, &conns);
+		err = xlb_conn_expire_all(s->m, &t, start, &n);
 		took = xlb_now_ns() - start;
 		gap = took * XLB_SWEEP_DUTY;
 		if (gap < XLB_SWEEP_INTERVAL_NS)
@@ -57,8 +58,10 @@ static void *sweep_loop(void *arg)
 		next = start + gap;
 		pthread_mutex_lock(&s->lock);
 		s->st.sweeps++;
-		s->st.removed += removed;
-		s->st.conns = conns;
+		s->st.removed += n.removed;
+		s->st.conns = n.conns;
+		s->st.flow_entries = n.flow_entries;
+		s->st.half_open_entries = n.half_open_entries;
 		s->st.last_ns = took;
 		s->st.interval_ns = gap;
 		s->st.last_err = err;

@@ -28,6 +28,7 @@ struct xlb_sweep_stats {
 	__u64 sweeps;      /* sweeps done */
 	__u64 removed;     /* connections expired, all sweeps */
 	__u64 conns;       /* connections walked by the last sweep */
+	__u64 flow_entries, half_open_entries; /* entries it read */
 	__u64 last_ns;     /* how long the last sweep took */
 	__u64 interval_ns; /* from the last sweep's start to the next's */
 	int last_err;      /* the last sweep's error (-errno), 0 if none */

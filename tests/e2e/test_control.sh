@@ -260,6 +260,9 @@ EOF
 	done
 	[ "$walked" = 12 ] && grep -q '^xlb_conntrack_sweeps_total [1-9]' "$CASE_DIR/metrics2.txt" ||
 		{ fail "no sweep of the 12 connections within 6 s: $(grep conntrack "$CASE_DIR/metrics2.txt" | grep -v '^#')"; return; }
+	# the table's size, as that sweep read it: two entries a connection
+	grep -q '^xlb_flows 24$' "$CASE_DIR/metrics2.txt" ||
+		{ fail "xlb_flows should be 24 after the sweep: $(grep '^xlb_flows' "$CASE_DIR/metrics2.txt")"; return; }
 	info "expiry: $(grep '^xlb_conntrack_sweep' "$CASE_DIR/metrics2.txt" | tr '\n' ' ')"
 	xlb_ok stop
 }

@@ -489,11 +489,15 @@ static void test_sweeper(void)
 			 "gone and the busy one kept, %d entries left",
 			 count_entries(m.flows));
 	else if (st.removed != 1 || st.conns != 2 || st.last_err ||
+		 st.flow_entries != 4 || st.half_open_entries ||
 		 st.interval_ns != XLB_SWEEP_INTERVAL_NS)
 		snprintf(why, sizeof(why), "first sweep: removed %llu (want "
-			 "1), walked %llu (want 2), err %d, interval %llu ns",
+			 "1), walked %llu (want 2), read %llu + %llu entries "
+			 "(want 4 + 0), err %d, interval %llu ns",
 			 (unsigned long long)st.removed,
-			 (unsigned long long)st.conns, st.last_err,
+			 (unsigned long long)st.conns,
+			 (unsigned long long)st.flow_entries,
+			 (unsigned long long)st.half_open_entries, st.last_err,
 			 (unsigned long long)st.interval_ns);
 	t.established_ns = S / 2;
 	xlb_sweeper_set_timeouts(sw, &t);
