@@ -160,6 +160,19 @@ static void test_last_seen(void)
 		xtest_pass("last_seen_is_latest_direction");
 }
 
+/* A BPF hash map shaped like xlb_flows, or -1 (the test skipped). */
+static int flow_map(const char *test, const char *map, __u32 entries)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, map,
+				sizeof(struct xlb_flow_key),
+				sizeof(struct xlb_flow), entries, NULL);
+
+	if (fd < 0)
+		xtest_skip(test, "cannot create a BPF map: %s (not root?)",
+			   strerror(errno));
+	return fd;
+}
+
 static int insert_pair(int fd, const struct xlb_conn *c, bool with_fwd,
 		       bool with_rev)
 {
@@ -224,14 +237,9 @@ static void test_expire(void)
 	__u64 removed = 0;
 	int fd, err, kept = 0;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_flows",
-			    sizeof(struct xlb_flow_key),
-			    sizeof(struct xlb_flow), 64, NULL);
-	if (fd < 0) {
-		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
-			   strerror(errno));
+	fd = flow_map(name, "xlb_test_flows", 64);
+	if (fd < 0)
 		return;
-	}
 	for (size_t i = 0; i < n; i++) {
 		make_pair(&conns[i], pairs[i].proto, 40000 + i, 2000 + i);
 		conns[i].fwd.flags = pairs[i].fwd_flags;
@@ -333,14 +341,9 @@ static void test_walk_pairs(void)
 	struct walk_seen w = { 0 };
 	int fd, err = 0, dup = 0;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_walk",
-			    sizeof(struct xlb_flow_key),
-			    sizeof(struct xlb_flow), 2 * total, NULL);
-	if (fd < 0) {
-		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
-			   strerror(errno));
+	fd = flow_map(name, "xlb_test_walk", 2 * total);
+	if (fd < 0)
 		return;
-	}
 	w.hits = calloc(total, 1);
 	for (int i = 0; i < total && !err && w.hits; i++) {
 		struct xlb_conn c;
@@ -402,14 +405,9 @@ static void test_walk_crossed_pair(void)
 	struct xlb_conn c;
 	int fd, err;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_cross",
-			    sizeof(struct xlb_flow_key),
-			    sizeof(struct xlb_flow), 16, NULL);
-	if (fd < 0) {
-		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
-			   strerror(errno));
+	fd = flow_map(name, "xlb_test_cross", 16);
+	if (fd < 0)
 		return;
-	}
 	make_pair(&c, IPPROTO_TCP, 41000, 2100);
 	c.fwd.last_seen_ns = 5 * S;
 	c.rev.rewritten.dport = htons(41999); /* points elsewhere */
@@ -545,14 +543,9 @@ static void test_delete_checks_snapshot(void)
 	char why[160] = "";
 	int fd, rc;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_del",
-			    sizeof(struct xlb_flow_key),
-			    sizeof(struct xlb_flow), 16, NULL);
-	if (fd < 0) {
-		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
-			   strerror(errno));
+	fd = flow_map(name, "xlb_test_del", 16);
+	if (fd < 0)
 		return;
-	}
 	make_pair(&c, IPPROTO_TCP, 41000, 2100);
 	c.fwd.created_ns = c.rev.created_ns = 5 * S;
 	c.fwd.last_seen_ns = c.rev.last_seen_ns = 6 * S;
