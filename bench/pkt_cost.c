@@ -770,7 +770,7 @@ static void sweep_figure(struct inst *in, unsigned int rounds)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		err = xlb_conn_expire_all(&in->m, &to,
 					  ts.tv_sec * 1000000000ULL + ts.tv_nsec,
-					  &n);
+					  &n, NULL);
 		sweep[r] = now_ns() - t0;
 		if (err)
 			die("sweep: %s", strerror(-err));

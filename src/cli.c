@@ -16,11 +16,14 @@ void xlb_errf(const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
+	/* one line, whole: the daemon's expiry thread writes here too */
+	flockfile(stderr);
 	fputs("xlb: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name)

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define _GNU_SOURCE /* mremap */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -113,17 +114,29 @@ static void partner_key(const struct xlb_flow *f, struct xlb_flow_key *k)
 
 /*
  * The walk's arrays: a million connections take some 300 MB for a moment.
- * Mapped whole at the table's capacity (only what is written is backed by
- * memory: no copies as the snapshot grows) and given back after the walk.
- * (Huge pages, MADV_HUGEPAGE, made a sweep of a million connections 5-10%
- * faster, and each sweep of a small table zero a few MB more.)
+ * Mapped (zeroed, no reservation against overcommit), grown by doubling
+ * (mremap: in place, or moved by the kernel without a copy) and given
+ * back after the walk.  (Huge pages, MADV_HUGEPAGE, made a sweep of a
+ * million connections 5-10% faster, and each sweep of a small table zero
+ * a few MB more.)
  */
 static void *big_alloc(size_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/* *p, bytes long, made nbytes long; -ENOMEM (*p unchanged) if it cannot */
+static int big_grow(void **p, size_t bytes, size_t nbytes)
+{
+	void *q = mremap(*p, bytes, nbytes, MREMAP_MAYMOVE);
+
+	if (q == MAP_FAILED)
+		return -ENOMEM;
+	*p = q;
+	return 0;
 }
 
 static void big_free(void *p, size_t bytes)
@@ -134,45 +147,83 @@ static void big_free(void *p, size_t bytes)
 
 /* A table's snapshot: its entries, read in batches. */
 struct snap {
-	struct xlb_flow_key *keys;
-	struct xlb_flow *vals;
-	size_t n, cap;
+	void *keys; /* struct xlb_flow_key[kcap] */
+	void *vals; /* struct xlb_flow[vcap] */
+	size_t n, kcap, vcap;
 };
 
 static void snap_free(struct snap *s)
 {
-	big_free(s->keys, s->cap * sizeof(*s->keys));
-	big_free(s->vals, s->cap * sizeof(*s->vals));
+	big_free(s->keys, s->kcap * sizeof(struct xlb_flow_key));
+	big_free(s->vals, s->vcap * sizeof(struct xlb_flow));
 	memset(s, 0, sizeof(*s));
 }
 
-static int snap_read(int fd, struct snap *s)
+/* Has the caller asked the walk to stop?  (cancel may be NULL.) */
+static bool cancelled(const bool *cancel)
+{
+	return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED);
+}
+
+/* Room for `more` entries after the n read: 0 or -ENOMEM. */
+static int snap_room(struct snap *s, size_t more)
+{
+	size_t k = s->kcap, v = s->vcap;
+
+	while (s->n + more > k)
+		k *= 2;
+	while (s->n + more > v)
+		v *= 2;
+	if (k != s->kcap) {
+		if (big_grow(&s->keys, s->kcap * sizeof(struct xlb_flow_key),
+			     k * sizeof(struct xlb_flow_key)))
+			return -ENOMEM;
+		s->kcap = k;
+	}
+	if (v != s->vcap) {
+		if (big_grow(&s->vals, s->vcap * sizeof(struct xlb_flow),
+			     v * sizeof(struct xlb_flow)))
+			return -ENOMEM;
+		s->vcap = v;
+	}
+	return 0;
+}
+
+static int snap_read(int fd, struct snap *s, const bool *cancel)
 {
 	struct bpf_map_info info = {};
 	__u32 info_len = sizeof(info);
 	__u8 batch[sizeof(struct xlb_flow_key)];
 	bool first = true;
+	size_t most;
 	int err = 0;
 
 	memset(s, 0, sizeof(*s));
 	if (bpf_obj_get_info_by_fd(fd, &info, &info_len))
 		return -errno;
-	/* room for the whole table (only what is written is backed by
-	 * memory).  Entries that come and go during the read may be met
-	 * twice; a read that outgrows the table ends there, and the next
-	 * sweep sees the rest. */
-	s->cap = (size_t)info.max_entries + WALK_CHUNK;
-	s->keys = big_alloc(s->cap * sizeof(*s->keys));
-	s->vals = big_alloc(s->cap * sizeof(*s->vals));
-	if (!s->keys || !s->vals) {
-		snap_free(s);
-		return -ENOMEM;
-	}
-	while (s->n + WALK_CHUNK <= s->cap) {
+	/* Entries that come and go during the read may be met twice; a
+	 * read that outgrows the table ends there, and the next sweep sees
+	 * the rest. */
+	most = (size_t)info.max_entries + WALK_CHUNK;
+	s->keys = big_alloc(4 * WALK_CHUNK * sizeof(struct xlb_flow_key));
+	s->kcap = s->keys ? 4 * WALK_CHUNK : 0;
+	s->vals = big_alloc(4 * WALK_CHUNK * sizeof(struct xlb_flow));
+	s->vcap = s->vals ? 4 * WALK_CHUNK : 0;
+	if (!s->keys || !s->vals)
+		err = -ENOMEM;
+	while (!err && s->n + WALK_CHUNK <= most) {
 		__u32 count = WALK_CHUNK;
 
+		if (cancelled(cancel)) {
+			err = -ECANCELED;
+			break;
+		}
+		err = snap_room(s, WALK_CHUNK);
+		if (err)
+			break;
 		err = bpf_map_lookup_batch(fd, first ? NULL : batch, batch,
-					   s->keys + s->n, s->vals + s->n,
+					   (struct xlb_flow_key *)s->keys + s->n,
+					   (struct xlb_flow *)s->vals + s->n,
 					   &count, NULL);
 		first = false;
 		if (err && errno != ENOENT) {
@@ -317,7 +368,7 @@ static bool points_at(const struct xlb_flow *f, const struct xlb_flow_key *k2)
  */
 static int walk(int flows_fd, bool half_open,
 		int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx,
-		__u64 *entries)
+		__u64 *entries, const bool *cancel)
 {
 	struct snap_index x = { 0 };
 	struct snap snap;
@@ -325,7 +376,7 @@ static int walk(int flows_fd, bool half_open,
 	struct xlb_flow *vals;
 	__u8 *paired = NULL;
 	size_t n;
-	int err = snap_read(flows_fd, &snap);
+	int err = snap_read(flows_fd, &snap, cancel);
 
 	if (err)
 		return err;
@@ -351,13 +402,20 @@ static int walk(int flows_fd, bool half_open,
 		    vals[i + WALK_AHEAD].dir == XLB_DIR_TO_BACKEND)
 			snap_index_prefetch(&x, vals, &vals[i + WALK_AHEAD],
 					    true);
-		if (vals[i].dir != XLB_DIR_TO_BACKEND)
+		if (!(i % 1024) && cancelled(cancel))
+			err = -ECANCELED;
+		if (err || vals[i].dir != XLB_DIR_TO_BACKEND)
 			continue;
+		/* its partner, if that points back: a partner that names
+		 * another client tuple is another connection's (its NAT
+		 * port went to a new connection): this entry is a half */
 		partner_key(&vals[i], &pk);
 		j = partner_of(flows_fd, &x, vals, &pk, &c.rev);
-		c.has_rev = j != -2;
-		if (j >= 0 && points_at(&vals[j], &keys[i]))
+		c.has_rev = j != -2 && points_at(&c.rev, &keys[i]);
+		if (j >= 0 && c.has_rev)
 			paired[j] = 1;
+		if (!c.has_rev)
+			memset(&c.rev, 0, sizeof(c.rev));
 		err = cb(&c, ctx);
 	}
 	for (size_t i = 0; i < n && !err; i++) {
@@ -365,12 +423,17 @@ static int walk(int flows_fd, bool half_open,
 		struct xlb_flow_key pk;
 		struct xlb_flow fwd;
 
-		if (vals[i].dir == XLB_DIR_TO_BACKEND || paired[i])
+		if (!(i % 1024) && cancelled(cancel))
+			err = -ECANCELED;
+		if (err || vals[i].dir == XLB_DIR_TO_BACKEND || paired[i])
 			continue;
 		/* a backend->client entry: reported from its partner,
-		 * unless the partner is gone (a half pair) */
+		 * unless the partner is gone or does not point back (a half
+		 * pair); one that came in since the snapshot points back
+		 * (the pair is new) */
 		partner_key(&vals[i], &pk);
-		if (partner_of(flows_fd, &x, vals, &pk, &fwd) != -2)
+		if (partner_of(flows_fd, &x, vals, &pk, &fwd) != -2 &&
+		    points_at(&fwd, &keys[i]))
 			continue;
 		c.key = pk;
 		swap_key(&keys[i], &c.fwd.rewritten);
@@ -395,7 +458,7 @@ int xlb_conn_walk(int flows_fd, bool half_open,
 {
 	__u64 entries = 0;
 
-	return walk(flows_fd, half_open, cb, ctx, &entries);
+	return walk(flows_fd, half_open, cb, ctx, &entries, NULL);
 }
 
 /* Is the entry at k still the one of the snapshot?  0 yes; -ENOENT gone;
@@ -417,7 +480,9 @@ static int still_same(int fd, const struct xlb_flow_key *k,
 	return 0;
 }
 
-int xlb_conn_delete(int flows_fd, const struct xlb_conn *c, bool idle)
+/* xlb_conn_delete; *gone counts the entries removed. */
+static int conn_delete(int flows_fd, const struct xlb_conn *c, bool idle,
+		       __u64 *gone)
 {
 	struct xlb_flow_key pk;
 	int rev = -ENOENT, fwd;
@@ -429,20 +494,34 @@ int xlb_conn_delete(int flows_fd, const struct xlb_conn *c, bool idle)
 	fwd = still_same(flows_fd, &c->key, &c->fwd, idle);
 	if (rev == -EBUSY || fwd == -EBUSY)
 		return -EBUSY;
-	if (rev == 0 && bpf_map_delete_elem(flows_fd, &pk) && errno != ENOENT)
-		return -errno;
-	if (fwd == 0 && bpf_map_delete_elem(flows_fd, &c->key))
-		return errno == ENOENT ? -ENOENT : -errno;
+	if (rev == 0) {
+		if (!bpf_map_delete_elem(flows_fd, &pk))
+			(*gone)++;
+		else if (errno != ENOENT)
+			return -errno;
+	}
+	if (fwd == 0) {
+		if (bpf_map_delete_elem(flows_fd, &c->key))
+			return errno == ENOENT ? -ENOENT : -errno;
+		(*gone)++;
+	}
 	if (fwd == -ESTALE)
 		return -ENOENT;
 	return fwd;
+}
+
+int xlb_conn_delete(int flows_fd, const struct xlb_conn *c, bool idle)
+{
+	__u64 gone = 0;
+
+	return conn_delete(flows_fd, c, idle, &gone);
 }
 
 struct expire_ctx {
 	int fd;
 	const struct xlb_timeouts *t;
 	__u64 now_ns;
-	__u64 removed, conns;
+	__u64 removed, conns, gone;
 };
 
 static int expire_one(const struct xlb_conn *c, void *arg)
@@ -456,20 +535,25 @@ static int expire_one(const struct xlb_conn *c, void *arg)
 	if (e->now_ns > last && e->now_ns - last > xlb_conn_timeout_ns(c, e->t)) {
 		/* only if still the same and still idle: the walk's
 		 * snapshot may be a while old */
-		if (!xlb_conn_delete(e->fd, c, true))
+		if (!conn_delete(e->fd, c, true, &e->gone))
 			e->removed++;
 	}
 	return 0;
 }
 
+/* Expire the table flows_fd; *left: the entries read, less those
+ * removed. */
 static int expire(int flows_fd, bool half_open, const struct xlb_timeouts *t,
-		  __u64 now_ns, struct xlb_expire_counts *n, __u64 *entries)
+		  __u64 now_ns, struct xlb_expire_counts *n, __u64 *left,
+		  const bool *cancel)
 {
 	struct expire_ctx e = { .fd = flows_fd, .t = t, .now_ns = now_ns };
-	int err = walk(flows_fd, half_open, expire_one, &e, entries);
+	__u64 read = 0;
+	int err = walk(flows_fd, half_open, expire_one, &e, &read, cancel);
 
 	n->removed += e.removed;
 	n->conns += e.conns;
+	*left = read > e.gone ? read - e.gone : 0;
 	return err;
 }
 
@@ -477,8 +561,8 @@ int xlb_conn_expire(int flows_fd, bool half_open,
 		    const struct xlb_timeouts *t, __u64 now_ns, __u64 *removed)
 {
 	struct xlb_expire_counts n = { 0 };
-	__u64 entries = 0;
-	int err = expire(flows_fd, half_open, t, now_ns, &n, &entries);
+	__u64 left;
+	int err = expire(flows_fd, half_open, t, now_ns, &n, &left, NULL);
 
 	if (removed)
 		*removed = n.removed;
@@ -487,14 +571,15 @@ int xlb_conn_expire(int flows_fd, bool half_open,
 
 int xlb_conn_expire_all(const struct xlb_maps *m,
 			const struct xlb_timeouts *t, __u64 now_ns,
-			struct xlb_expire_counts *out)
+			struct xlb_expire_counts *out, const bool *cancel)
 {
 	struct xlb_expire_counts n = { 0 };
-	int err = expire(m->flows, false, t, now_ns, &n, &n.flow_entries);
+	int err = expire(m->flows, false, t, now_ns, &n, &n.flow_entries,
+			 cancel);
 
 	if (!err)
 		err = expire(m->embryos, true, t, now_ns, &n,
-			     &n.half_open_entries);
+			     &n.half_open_entries, cancel);
 	if (out)
 		*out = n;
 	return err;

@@ -67,17 +67,19 @@ int xlb_conn_expire(int flows_fd, bool half_open,
 struct xlb_expire_counts {
 	__u64 removed;           /* connections removed */
 	__u64 conns;             /* connections walked */
-	__u64 flow_entries;      /* entries read from xlb_flows */
-	__u64 half_open_entries; /* entries read from xlb_embryos */
+	__u64 flow_entries;      /* entries of xlb_flows read, less removed */
+	__u64 half_open_entries; /* likewise, xlb_embryos */
 };
 
 /* Expire both tables: established pairs (xlb_flows) and half-open ones
  * (xlb_embryos, which is LRU-bounded but expired all the same).  out
- * (may be NULL) gets the counts, also on error (as far as it went). */
+ * (may be NULL) gets the counts, also on error (as far as it went).
+ * The walk ends with -ECANCELED soon after *cancel turns true (cancel
+ * may be NULL). */
 struct xlb_maps;
 int xlb_conn_expire_all(const struct xlb_maps *m,
 			const struct xlb_timeouts *t, __u64 now_ns,
-			struct xlb_expire_counts *out);
+			struct xlb_expire_counts *out, const bool *cancel);
 
 /* Walk both tables (xlb_flows, then xlb_embryos). */
 int xlb_conn_walk_all(const struct xlb_maps *m,

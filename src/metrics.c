@@ -271,6 +271,10 @@ static void render_sweep(FILE *f, const struct xlb_sweep_stats *w)
 	       "Sweeps of the connection tables by the daemon's expiry.");
 	fprintf(f, "xlb_conntrack_sweeps_total %llu\n",
 		(unsigned long long)w->sweeps);
+	family(f, "xlb_conntrack_sweep_errors_total", "counter",
+	       "Sweeps that failed (the daemon logs the first of a run).");
+	fprintf(f, "xlb_conntrack_sweep_errors_total %llu\n",
+		(unsigned long long)w->errors);
 	family(f, "xlb_conntrack_expired_total", "counter",
 	       "Connections removed by the expiry, idle past their state's "
 	       "timeout.");
@@ -368,19 +372,17 @@ int xlb_metrics_render_source(void *ctx, FILE *f)
 	struct xlb_metrics_snapshot s;
 	int err;
 
-	/* the table sizes as the sweeper's last read found them, once it
-	 * has swept: counting them here would read a million entries per
-	 * scrape, in the daemon's thread */
+	/* the table sizes as the sweeper's last sweep left them, once one
+	 * has succeeded: counting them here would read a million entries
+	 * per scrape, in the daemon's thread */
 	if (src->sweeper && *src->sweeper)
 		xlb_sweeper_stats(*src->sweeper, &sw);
-	err = snapshot_read(src->maps, src->health, &s, !sw.sweeps);
+	err = snapshot_read(src->maps, src->health, &s, !sw.counted);
 	if (err)
 		return err;
-	if (src->sweeper && *src->sweeper) {
-		s.sweep = sw;
-		s.has_sweep = true;
-	}
-	if (sw.sweeps) {
+	s.sweep = sw;
+	s.has_sweep = sw.sweeps > 0;
+	if (sw.counted) {
 		s.flows = sw.flow_entries;
 		s.half_open_flows = sw.half_open_entries;
 	}

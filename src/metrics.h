@@ -22,10 +22,12 @@
  *       per tracked connection)
  *   xlb_half_open_flows                  gauge, half-open table entries
  *       (two per connection whose backend has not answered yet)
- *       (both as the sweeper's last sweep read them, once it has swept:
- *       xlb_metrics_render_source)
- *   with has_sweep (the daemon's connection expiry, src/sweeper.h):
+ *       (both as the sweeper's last successful sweep left them, once
+ *       there is one: xlb_metrics_render_source)
+ *   with has_sweep (the daemon's connection expiry, src/sweeper.h, once
+ *   it has swept):
  *   xlb_conntrack_sweeps_total           counter, sweeps done
+ *   xlb_conntrack_sweep_errors_total     counter, sweeps that failed
  *   xlb_conntrack_expired_total          counter, connections expired
  *   xlb_conntrack_sweep_connections      gauge, connections the last
  *       sweep walked

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <bpf/bpf.h>
+
+#include "cli.h"
 #include "maps.h"
 #include "sweeper.h"
 
@@ -17,7 +20,8 @@ struct xlb_sweeper {
 	pthread_cond_t wake;  /* stop */
 	struct xlb_timeouts t;
 	struct xlb_sweep_stats st;
-	bool stop;
+	__u64 flow_capacity; /* xlb_flows' max_entries (0: unknown) */
+	bool stop; /* also read by the walk, without the lock */
 };
 
 /* Wait until deadline (CLOCK_MONOTONIC, ns) or stop; true if stopping.
@@ -36,6 +40,21 @@ static bool wait_until(struct xlb_sweeper *s, __u64 deadline_ns)
 	return s->stop;
 }
 
+/* When the sweep that started at start and took took should be followed
+ * by the next one. */
+static __u64 next_sweep(const struct xlb_sweeper *s,
+			const struct xlb_expire_counts *n, int err,
+			__u64 start, __u64 took)
+{
+	__u64 gap = took * XLB_SWEEP_DUTY;
+	bool full = !err && s->flow_capacity &&
+		    n->flow_entries * 100 > s->flow_capacity * XLB_SWEEP_FULL_PCT;
+
+	if (full || gap < XLB_SWEEP_INTERVAL_NS)
+		gap = XLB_SWEEP_INTERVAL_NS;
+	return start + gap;
+}
+
 static void *sweep_loop(void *arg)
 {
 	struct xlb_sweeper *s = arg;
@@ -45,26 +64,37 @@ static void *sweep_loop(void *arg)
 	while (!wait_until(s, next)) {
 		struct xlb_timeouts t = s->t;
 		struct xlb_expire_counts n;
-		__u64 start, took, gap;
-		int err;
+		__u64 start, took;
+		int err, prev = s->st.last_err;
 
 		pthread_mutex_unlock(&s->lock);
 		start = xlb_now_ns();
-		err = xlb_conn_expire_all(s->m, &t, start, &n);
+		err = xlb_conn_expire_all(s->m, &t, start, &n, &s->stop);
 		took = xlb_now_ns() - start;
-		gap = took * XLB_SWEEP_DUTY;
-		if (gap < XLB_SWEEP_INTERVAL_NS)
-			gap = XLB_SWEEP_INTERVAL_NS;
-		next = start + gap;
+		next = next_sweep(s, &n, err, start, took);
+		if (err && err != -ECANCELED && !prev)
+			xlb_errf("connection expiry: a sweep failed: %s (the "
+				 "next one in %llu s)", strerror(-err),
+				 (unsigned long long)((next - start) /
+						      XLB_NS_PER_SEC));
+		else if (!err && prev)
+			xlb_errf("connection expiry: sweeping again");
 		pthread_mutex_lock(&s->lock);
+		if (err == -ECANCELED)
+			break;
 		s->st.sweeps++;
 		s->st.removed += n.removed;
 		s->st.conns = n.conns;
-		s->st.flow_entries = n.flow_entries;
-		s->st.half_open_entries = n.half_open_entries;
 		s->st.last_ns = took;
-		s->st.interval_ns = gap;
+		s->st.interval_ns = next - start;
 		s->st.last_err = err;
+		if (err) {
+			s->st.errors++;
+		} else {
+			s->st.flow_entries = n.flow_entries;
+			s->st.half_open_entries = n.half_open_entries;
+			s->st.counted = true;
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -83,6 +113,13 @@ int xlb_sweeper_start(struct xlb_sweeper **out, const struct xlb_maps *m,
 		return -ENOMEM;
 	s->m = m;
 	s->t = *t;
+	{
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(m->flows, &info, &len))
+			s->flow_capacity = info.max_entries;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -124,7 +161,7 @@ void xlb_sweeper_stop(struct xlb_sweeper *s)
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->lock);
-	s->stop = true;
+	__atomic_store_n(&s->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);

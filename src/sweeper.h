@@ -5,30 +5,38 @@
  * A sweep reads the whole of both flow tables (xlb_conn_expire_all): with
  * a million connections that is 1-2 s of CPU, which in the daemon's poll
  * loop held up health checks, control commands and metrics scrapes for as
- * long, every 2 s.  Here it runs beside them, at most every
- * XLB_SWEEP_INTERVAL_NS, and never more than 1 / XLB_SWEEP_DUTY of a CPU:
- * after a sweep that took t, the next one starts XLB_SWEEP_DUTY * t later
- * if that is longer.  The thread touches only the maps (by fd) and its
- * own copy of the timeouts.
+ * long, every 2 s.  Here it runs beside them, every XLB_SWEEP_INTERVAL_NS,
+ * or XLB_SWEEP_DUTY times the last sweep's duration if that is longer (at
+ * most 1 / XLB_SWEEP_DUTY of a CPU), unless xlb_flows is more than
+ * XLB_SWEEP_FULL_PCT % full: then every XLB_SWEEP_INTERVAL_NS again, as
+ * idle connections must go.  The thread touches only the maps (by fd) and
+ * its own copy of the timeouts; a failed sweep is logged (the first of a
+ * run of failures, and the recovery) and counted.
  */
 #ifndef XLB_SWEEPER_H
 #define XLB_SWEEPER_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 #include "conntrack.h"
 
 #define XLB_SWEEP_INTERVAL_NS (2 * XLB_NS_PER_SEC)
 #define XLB_SWEEP_DUTY 10
+#define XLB_SWEEP_FULL_PCT 80
 
 struct xlb_maps;
 struct xlb_sweeper;
 
 /* What the sweeps did so far. */
 struct xlb_sweep_stats {
-	__u64 sweeps;      /* sweeps done */
+	__u64 sweeps;      /* sweeps done, failed ones included */
+	__u64 errors;      /* sweeps that failed (last_err) */
 	__u64 removed;     /* connections expired, all sweeps */
 	__u64 conns;       /* connections walked by the last sweep */
-	__u64 flow_entries, half_open_entries; /* entries it read */
+	/* entries left in xlb_flows and xlb_embryos by the last sweep that
+	 * succeeded (counted == true): what it read, less what it removed */
+	__u64 flow_entries, half_open_entries;
+	bool counted;
 	__u64 last_ns;     /* how long the last sweep took */
 	__u64 interval_ns; /* from the last sweep's start to the next's */
 	int last_err;      /* the last sweep's error (-errno), 0 if none */
@@ -43,7 +51,8 @@ int xlb_sweeper_start(struct xlb_sweeper **out, const struct xlb_maps *m,
 void xlb_sweeper_set_timeouts(struct xlb_sweeper *s,
 			      const struct xlb_timeouts *t);
 void xlb_sweeper_stats(struct xlb_sweeper *s, struct xlb_sweep_stats *st);
-/* Stop (waits for a sweep under way to end) and free; NULL is fine. */
+/* Stop (a sweep under way ends within a batch of the walk) and free;
+ * NULL is fine. */
 void xlb_sweeper_stop(struct xlb_sweeper *s);
 
 #endif

@@ -378,50 +378,110 @@ out:
 	close(fd);
 }
 
-/* A crossed pair: the client entry's partner points at another client
- * tuple (gone).  The client entry is reported with that partner; the
- * partner is reported once more as a half pair, as nothing points back
- * at it from where it points. */
+/* Entries whose partner does not point back are halves, reported on
+ * their own: a client entry whose NAT tuple now holds another
+ * connection's reverse entry, and a reverse entry whose client entry now
+ * names another NAT tuple.  A pair's state must not come from another
+ * connection's entry (an expiry would then remove that entry). */
 struct crossed_seen {
-	int n, fwd_with_rev, rev_only;
+	int n, pair, fwd_only, rev_only, wrong;
 };
 
 static int crossed_one(const struct xlb_conn *c, void *arg)
 {
 	struct crossed_seen *w = arg;
+	__u16 port = ntohs(c->key.sport);
 
 	w->n++;
 	if (c->fwd.flags == XLB_FLOW_RST_SEEN && !c->fwd.last_seen_ns)
-		w->rev_only += ntohs(c->key.sport) == 41999;
+		w->rev_only += port == 41999 || port == 43000;
+	else if (!c->has_rev)
+		w->fwd_only += port == 41000;
+	else if (port == 43000 && ntohs(c->rev.rewritten.dport) == 43000)
+		w->pair++;
 	else
-		w->fwd_with_rev += c->has_rev && ntohs(c->key.sport) == 41000;
+		w->wrong++;
 	return 0;
 }
 
 static void test_walk_crossed_pair(void)
 {
-	const char *name = "walk_crossed_pair_reported_from_both_ends";
+	const char *name = "walk_entries_not_pointing_back_are_halves";
 	struct crossed_seen w = { 0 };
-	struct xlb_conn c;
+	struct xlb_conn c, q, stale;
+	struct xlb_flow_key rk;
 	int fd, err;
 
 	fd = flow_map(name, "xlb_test_cross", 16);
 	if (fd < 0)
 		return;
+	/* client entry 41000 -> NAT 2100, whose reverse entry names 41999 */
 	make_pair(&c, IPPROTO_TCP, 41000, 2100);
 	c.fwd.last_seen_ns = 5 * S;
-	c.rev.rewritten.dport = htons(41999); /* points elsewhere */
+	c.rev.rewritten.dport = htons(41999);
 	err = insert_pair(fd, &c, true, true);
+	/* connection 43000 <-> NAT 2300, and a stale reverse entry (NAT
+	 * 2301) that names 43000 too */
+	make_pair(&q, IPPROTO_TCP, 43000, 2300);
+	q.fwd.last_seen_ns = 7 * S;
+	make_pair(&stale, IPPROTO_TCP, 43000, 2301);
+	rev_key(&stale, &rk);
+	if (!err)
+		err = insert_pair(fd, &q, true, true);
+	if (!err && bpf_map_update_elem(fd, &rk, &stale.rev, BPF_NOEXIST))
+		err = -errno;
 	if (!err)
 		err = xlb_conn_walk(fd, false, crossed_one, &w);
-	if (err || w.n != 2 || w.fwd_with_rev != 1 || w.rev_only != 1)
-		xtest_fail(name, "%s: %d reports (want 2), %d client entry "
-			   "with its partner, %d half pair (want 1 each)",
-			   err ? strerror(-err) : "walk ok", w.n,
-			   w.fwd_with_rev, w.rev_only);
+	if (err || w.n != 4 || w.pair != 1 || w.fwd_only != 1 ||
+	    w.rev_only != 2 || w.wrong)
+		xtest_fail(name, "%s: %d reports (want 4): %d pair, %d client "
+			   "half, %d backend halves (want 1, 1, 2), %d wrong",
+			   err ? strerror(-err) : "walk ok", w.n, w.pair,
+			   w.fwd_only, w.rev_only, w.wrong);
 	else
 		xtest_pass(name);
 	close(fd);
+}
+
+/* A walk asked to stop ends with -ECANCELED and removes nothing. */
+static void test_expire_cancelled(void)
+{
+	const char *name = "expire_cancelled_removes_nothing";
+	struct xlb_maps m = { .flows = -1, .embryos = -1 };
+	struct xlb_expire_counts n;
+	struct xlb_conn c;
+	bool cancel = true;
+	int err;
+
+	m.flows = flow_map(name, "xlb_test_canf", 16);
+	if (m.flows < 0)
+		return;
+	m.embryos = flow_map(name, "xlb_test_cane", 16);
+	if (m.embryos < 0)
+		goto out;
+	make_pair(&c, IPPROTO_TCP, 44000, 2400);
+	c.fwd.flags = XLB_FLOW_RST_SEEN;
+	c.fwd.last_seen_ns = c.rev.last_seen_ns = S;
+	err = insert_pair(m.flows, &c, true, true);
+	if (!err)
+		err = xlb_conn_expire_all(&m, &T, 1000 * S, &n, &cancel);
+	if (err != -ECANCELED || count_entries(m.flows) != 2)
+		xtest_fail(name, "got %s with %d entries left (want "
+			   "ECANCELED, 2)", strerror(-err),
+			   count_entries(m.flows));
+	else if (xlb_conn_expire_all(&m, &T, 1000 * S, &n, NULL) ||
+		 count_entries(m.flows) || n.removed != 1 || n.flow_entries)
+		xtest_fail(name, "without cancel: %d entries left, %llu "
+			   "removed, %llu counted (want 0, 1, 0)",
+			   count_entries(m.flows),
+			   (unsigned long long)n.removed,
+			   (unsigned long long)n.flow_entries);
+	else
+		xtest_pass(name);
+out:
+	close(m.flows);
+	if (m.embryos >= 0)
+		close(m.embryos);
 }
 
 /* The daemon's sweeper thread: its first sweep (2 s after the start)
@@ -444,7 +504,8 @@ static void test_sweeper(void)
 	const char *name = "sweeper_expires_in_its_thread";
 	struct xlb_maps m = { .flows = -1, .embryos = -1 };
 	struct xlb_timeouts t = T;
-	struct xlb_sweeper *sw = NULL;
+	struct xlb_sweeper *sw = NULL, *bad = NULL;
+	const struct xlb_maps none = { .flows = -1, .embryos = -1 };
 	struct xlb_sweep_stats st = { 0 };
 	struct xlb_conn idle, busy;
 	char why[200] = "";
@@ -475,6 +536,9 @@ static void test_sweeper(void)
 		err = insert_pair(m.flows, &busy, true, true);
 	if (!err)
 		err = xlb_sweeper_start(&sw, &m, &t);
+	/* and one whose sweeps fail (no such maps) */
+	if (!err)
+		err = xlb_sweeper_start(&bad, &none, &t);
 	if (err) {
 		xtest_fail(name, "setup: %s", strerror(-err));
 		goto out;
@@ -487,16 +551,31 @@ static void test_sweeper(void)
 			 "gone and the busy one kept, %d entries left",
 			 count_entries(m.flows));
 	else if (st.removed != 1 || st.conns != 2 || st.last_err ||
-		 st.flow_entries != 4 || st.half_open_entries ||
+		 st.errors || !st.counted || st.flow_entries != 2 ||
+		 st.half_open_entries ||
 		 st.interval_ns != XLB_SWEEP_INTERVAL_NS)
 		snprintf(why, sizeof(why), "first sweep: removed %llu (want "
-			 "1), walked %llu (want 2), read %llu + %llu entries "
-			 "(want 4 + 0), err %d, interval %llu ns",
+			 "1), walked %llu (want 2), left %llu + %llu entries "
+			 "(want 2 + 0), err %d, interval %llu ns",
 			 (unsigned long long)st.removed,
 			 (unsigned long long)st.conns,
 			 (unsigned long long)st.flow_entries,
 			 (unsigned long long)st.half_open_entries, st.last_err,
 			 (unsigned long long)st.interval_ns);
+	if (!why[0]) {
+		struct xlb_sweep_stats b;
+
+		if (!wait_sweeps(bad, 1, &b))
+			snprintf(why, sizeof(why), "no failed sweep within 6 s");
+		else if (b.errors != 1 || b.last_err >= 0 || b.counted ||
+			 b.flow_entries)
+			snprintf(why, sizeof(why), "a failed sweep: %llu errors, "
+				 "last %d, counted %d (want 1, < 0, 0)",
+				 (unsigned long long)b.errors, b.last_err,
+				 b.counted);
+	}
+	xlb_sweeper_stop(bad);
+	bad = NULL;
 	t.established_ns = S / 2;
 	xlb_sweeper_set_timeouts(sw, &t);
 	if (!why[0] && !wait_sweeps(sw, 2, &st))
@@ -518,6 +597,7 @@ static void test_sweeper(void)
 		xtest_pass(name);
 out:
 	xlb_sweeper_stop(sw);
+	xlb_sweeper_stop(bad);
 	if (m.flows >= 0)
 		close(m.flows);
 	if (m.embryos >= 0)
@@ -661,6 +741,7 @@ int main(void)
 	test_expire();
 	test_walk_pairs();
 	test_walk_crossed_pair();
+	test_expire_cancelled();
 	test_delete_checks_snapshot();
 	test_sweeper();
 	test_mark_backend_ports();
