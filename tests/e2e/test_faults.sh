@@ -9,6 +9,9 @@
 #                      and IPv6 backends (lib.sh topo_ipv6)
 #   config_reload      the configuration file changes and xlb reload
 #   flow_table_full    every connection slot is taken by live connections
+#   backend_slow       a backend accepts connections but answers only
+#                      after the health check's timeout, then promptly again
+#                      (sequential requests, no load or transfer)
 # Each case records its figures (requests, failures, time to detection)
 # in $CASE_DIR/figures (and in $FAULTS_FIGURES if set) and checks its
 # target: failures only until the health check takes the backend out
@@ -308,10 +311,81 @@ case_flow_table_full() {
 	xlb_ok stop
 }
 
+# backend_slow: backend-02 (nettool.py http-server) accepts connections
+# and reads the request, but while $CASE_DIR/slow exists it answers only
+# after SLOW_DELAY_S, past the health check's timeout; then promptly again.
+# It must go down for a timeout waiting for the status line, take no new
+# connection while down (every answer from backend-01, its conns counter
+# unchanged), and come back up (rise) into the rotation.
+SLOW_INTERVAL_MS=500 SLOW_TIMEOUT_MS=500 SLOW_DELAY_S=2
+
+# answers COUNT FILE: COUNT sequential requests to the VIP, a new
+# connection each; "<body> <client port>" or "error-N -" per line in FILE;
+# "backend-01 N1 backend-02 N2 errors E" on stdout.
+answers() {
+	http_loop "$NS_CLI" "$1" "$F_URL/" >"$2"
+	echo "backend-01 $(count backend-01 "$2") backend-02 $(count backend-02 "$2") errors $(grep -c '^error' "$2")"
+}
+
+case_backend_slow() {
+	local a b1 b2 c1 c2 reason
+	need_xlb || return
+	fam 4
+	start_http "$NS_BE1" "$F_BE1" backend-01 8000 || return
+	bg http-backend-02 "$NS_BE2" "$PY" "$NETTOOL" http-server --bind "$F_BE2" --port 8000 \
+		--name backend-02 --slow-file "$CASE_DIR/slow" --slow-delay "$SLOW_DELAY_S"
+	wait_listen "$NS_BE2" tcp 8000 || return
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $(ep "$F_VIP")/tcp algo rr
+	health http / interval ${SLOW_INTERVAL_MS}ms timeout ${SLOW_TIMEOUT_MS}ms rise 2 fall 2
+	backend $(ep "$F_BE1")
+	backend $(ep "$F_BE2")
+EOF
+	b1=$(ep "$F_BE1") b2=$(ep "$F_BE2")
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	wait_state "$b1" up 5 && wait_state "$b2" up 5 || return
+	a=$(answers 6 "$CASE_DIR/before.txt")
+	info "before: $a"
+	[ "$a" = "backend-01 3 backend-02 3 errors 0" ] || { fail "before the fault: $a (expected 3/3)"; return; }
+
+	mark "backend-02 slow (answers after ${SLOW_DELAY_S}s)"
+	touch "$CASE_DIR/slow"
+	wait_state "$b2" down 10 || return
+	figure "detection_ms=$WAITED_MS (health: interval ${SLOW_INTERVAL_MS}ms timeout ${SLOW_TIMEOUT_MS}ms fall 2; answers after ${SLOW_DELAY_S}s)"
+	reason=$(backend_field "$b2" health | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["last_reason"])')
+	info "backend-02 down, last check: $reason"
+	[[ $reason == "timeout after ${SLOW_TIMEOUT_MS} ms (waiting for the status line)" ]] ||
+		{ fail "backend-02 down for '$reason', not a timeout waiting for the answer"; return; }
+	c1=$(stats_backend "$b1" conns) c2=$(stats_backend "$b2" conns)
+	a=$(answers 20 "$CASE_DIR/down.txt")
+	info "while down: $a"
+	[ "$a" = "backend-01 20 backend-02 0 errors 0" ] || { fail "while backend-02 is down: $a (expected all 20 on backend-01)"; return; }
+	[ "$(stats_backend "$b2" state)" = down ] || { fail "xlb stats: backend-02 $(stats_backend "$b2" state) during the 20 requests"; return; }
+	c1=$(($(stats_backend "$b1" conns) - c1)) c2=$(($(stats_backend "$b2" conns) - c2))
+	figure "while_down: backend-01 conns +$c1, backend-02 conns +$c2 (20 requests)"
+	[ "$c1" = 20 ] && [ "$c2" = 0 ] || { fail "conns while down: backend-01 +$c1, backend-02 +$c2 (expected +20, +0)"; return; }
+
+	mark "backend-02 prompt again"
+	rm -f "$CASE_DIR/slow"
+	wait_state "$b2" up 10 || return
+	figure "back_up_ms=$WAITED_MS (rise 2)"
+	c2=$(stats_backend "$b2" conns)
+	a=$(answers 10 "$CASE_DIR/after.txt")
+	info "after: $a"
+	[ "$a" = "backend-01 5 backend-02 5 errors 0" ] || { fail "after backend-02 came back: $a (expected 5/5)"; return; }
+	c2=$(($(stats_backend "$b2" conns) - c2))
+	[ "$c2" = 5 ] || { fail "backend-02 conns +$c2 after it came back (expected +5)"; return; }
+	show_json || { fail "xlb show -j failed"; return; }
+	a=$(backend_field "$b1" health | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["failures"])')
+	[ "$a" = 0 ] || { fail "backend-01 failed $a health checks (it was never slow)"; return; }
+	xlb_ok stop
+}
+
 fcase backend_killed full case_backend_killed
 fcase backend_link_down full case_backend_link_down
 fcase backend_killed6 full case_backend_killed6
 fcase backend_link_down6 full case_backend_link_down6
 fcase config_reload full case_config_reload
 fcase flow_table_full full case_flow_table_full
+fcase backend_slow full case_backend_slow
 e2e_finish
