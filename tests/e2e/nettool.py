@@ -9,6 +9,12 @@
       sends "TOKEN\\n", prints the whole answer.  Exit 1 on error.
   nettool.py udp-server --bind ADDR --port P --name NAME
       answers each datagram with "NAME <datagram>".  Runs until SIGTERM.
+  nettool.py http-server --bind ADDR --port P --name NAME
+                         [--slow-file PATH] [--slow-delay S]
+      answers every GET with 200 and the body "NAME\\n" (HTTP/1.0, one
+      thread per connection); while PATH exists, only after reading the
+      request and waiting S seconds (a backend that accepts and answers
+      too late).  One log line per request on stderr.  Runs until SIGTERM.
   nettool.py udp-client --dst ADDR --port P [--count N] [--timeout S]
                         [--retries N]
       N queries, each from a new socket (a new flow); a query is resent
@@ -19,6 +25,8 @@
 Every loop is bounded; every socket operation has a timeout.
 """
 import argparse
+import http.server
+import os
 import signal
 import socket
 import sys
@@ -93,6 +101,46 @@ def udp_server(a):
                  peer)
 
 
+def http_server(a):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+        timeout = 10  # on the connection's socket
+
+        def do_GET(self):
+            slow = bool(a.slow_file) and os.path.exists(a.slow_file)
+            if slow:
+                time.sleep(a.slow_delay)
+            body = ("%s\n" % a.name).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.log_message("%s %s%s", self.command, self.path,
+                             " (after %gs)" % a.slow_delay if slow else "")
+
+        def log_request(self, code="-", size="-"):
+            pass  # do_GET logs, with the delay
+
+        def log_message(self, fmt, *args):
+            sys.stderr.write("%.3f %s %s\n" % (time.time(),
+                                               self.client_address[0],
+                                               fmt % args))
+            sys.stderr.flush()
+
+    class Server(http.server.ThreadingHTTPServer):
+        address_family = family_of(a.bind)
+        request_queue_size = 64
+
+        def handle_error(self, request, client_address):
+            # the peer gave up first (a health check's timeout ends with a
+            # RST): one line, not a traceback
+            sys.stderr.write("%.3f %s %s\n" % (time.time(), client_address[0],
+                                               sys.exc_info()[1]))
+
+    Server((a.bind, a.port), Handler).serve_forever()
+
+
 def udp_client(a):
     ok = True
     for i in range(a.count):
@@ -137,6 +185,12 @@ def main():
     us.add_argument("--bind", required=True)
     us.add_argument("--port", type=int, required=True)
     us.add_argument("--name", required=True)
+    hs = sub.add_parser("http-server")
+    hs.add_argument("--bind", required=True)
+    hs.add_argument("--port", type=int, required=True)
+    hs.add_argument("--name", required=True)
+    hs.add_argument("--slow-file", default="")
+    hs.add_argument("--slow-delay", type=float, default=2.0)
     uc = sub.add_parser("udp-client")
     uc.add_argument("--dst", required=True)
     uc.add_argument("--port", type=int, required=True)
@@ -145,7 +199,8 @@ def main():
     uc.add_argument("--retries", type=int, default=3)
     a = p.parse_args()
     fn = {"tcp-server": tcp_server, "tcp-client": tcp_client,
-          "udp-server": udp_server, "udp-client": udp_client}[a.cmd]
+          "udp-server": udp_server, "udp-client": udp_client,
+          "http-server": http_server}[a.cmd]
     return fn(a) or 0
 
 

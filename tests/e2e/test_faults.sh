@@ -5,13 +5,19 @@
 # transfer runs on the backend that stays healthy:
 #   backend_killed     the other backend's server is killed
 #   backend_link_down  the other backend's link goes down, then up again
+#   backend_killed6, backend_link_down6   the same with an IPv6 service
+#                      and IPv6 backends (lib.sh topo_ipv6)
 #   config_reload      the configuration file changes and xlb reload
 #   flow_table_full    every connection slot is taken by live connections
+#   backend_slow       a backend accepts connections but answers only
+#                      after the health check's timeout, then promptly again
+#                      (sequential requests, no load or transfer)
 # Each case records its figures (requests, failures, time to detection)
 # in $CASE_DIR/figures (and in $FAULTS_FIGURES if set) and checks its
 # target: failures only until the health check takes the backend out
-# (fall x interval + timeout, plus the requests then in flight), none for
-# a reload, none for the established connections of a full table.
+# (fall x interval + timeout, plus the requests then in flight) and no
+# new connection for it once xlb shows it down (its conns counter), none
+# for a reload, none for the established connections of a full table.
 # SIGKILL + restart of xlb run under load is test_control_restart.sh
 # (kill9_restart).  docs/reliability.md has the figures.
 set -u
@@ -34,12 +40,40 @@ figure() {
 	info "figure: $*"
 }
 
+# fam 4|6: the addresses the next fault case uses, of that family: F_VIP,
+# F_BE1, F_BE2 (bare), F_URL (the VIP's base URL).
+fam() {
+	if [ "$1" = 6 ]; then
+		F_VIP=$VIP6 F_BE1=$BE1_IP6 F_BE2=$BE2_IP6 F_URL="http://[$VIP6]:8000"
+	else
+		F_VIP=$VIP F_BE1=$BE1_IP F_BE2=$BE2_IP F_URL="http://$VIP:8000"
+	fi
+}
+fam 4
+
+# warm_up6 FAMILY: with 6, one request through the VIP before the measured
+# part.  The first connection of an IPv6 service waits 1 s for a
+# retransmission: the lb has no neighbour entry for the gateway's global
+# address (the gateway solicited the VIP from its link-local one), so the
+# first SYN-ACK is dropped (drop_fib_no_neigh) while xlb run resolves it
+# (docs/design.md, "Neighbours"); IPv4 learns the gateway from its ARP
+# request.  Without this, transfer_on's first try is not yet established
+# after 0.5 s.
+warm_up6() {
+	[ "$1" = 6 ] || return 0
+	in_ns 10 "$NS_CLI" curl -g -s --max-time 5 -o /dev/null "$F_URL/" ||
+		{ fail "warm-up request to $F_URL/ failed"; return 1; }
+}
+
+# ep ADDR: ADDR with port 8000 as xlb writes it (IPv6: [ADDR]:8000).
+ep() { case $1 in *:*) echo "[$1]:8000" ;; *) echo "$1:8000" ;; esac; }
+
 health_conf() {
 	cat >"$CASE_DIR/xlb.conf" <<EOF
-service $VIP:8000/tcp algo rr
+service $(ep "$F_VIP")/tcp algo rr
 	health http / interval ${INTERVAL_MS}ms timeout ${TIMEOUT_MS}ms rise $RISE fall $FALL
-	backend $BE1_IP
-	backend $BE2_IP
+	backend $(ep "$F_BE1")
+	backend $(ep "$F_BE2")
 EOF
 }
 
@@ -50,8 +84,8 @@ transfer_on() {
 	local want=$1 i be
 	for ((i = 0; i < 4; i++)); do
 		rm -f "$CASE_DIR/big.out"
-		bg transfer "$NS_CLI" curl -sS --max-time 40 --limit-rate 1M \
-			-o "$CASE_DIR/big.out" "http://$VIP:8000/big.bin"
+		bg transfer "$NS_CLI" curl -g -sS --max-time 40 --limit-rate 1M \
+			-o "$CASE_DIR/big.out" "$F_URL/big.bin"
 		TRANSFER_PID=$BG_PID
 		sleep 0.5
 		be=$(xlb_cmd conns -i "$LB_IF" -j 2>/dev/null | "$PY" -c '
@@ -63,7 +97,7 @@ for c in json.load(sys.stdin):
     # "closed" (killed: RST)
     if c.get("state") in ("established", "closing"):
         print(c["backend"]); break')
-		[ "$be" = "$want:8000" ] && return 0
+		[ "$be" = "$(ep "$want")" ] && return 0
 		stop_pid "$TRANSFER_PID" KILL 2
 	done
 	fail "could not get the transfer onto $want"
@@ -81,6 +115,17 @@ transfer_check() {
 
 # backend_state ADDR: up/down as xlb show -j says.
 backend_state() { show_json && backend_field "$1" state; }
+
+# stats_backend ADDR FIELD: a field of a backend in xlb stats -j.
+stats_backend() {
+	xlb_cmd stats -i "$LB_IF" -j 2>/dev/null | "$PY" -c '
+import json, sys
+for s in json.load(sys.stdin)["services"]:
+    for b in s["backends"]:
+        if b["addr"] == sys.argv[1]:
+            print(b[sys.argv[2]]); sys.exit(0)
+print("absent")' "$1" "$2"
+}
 
 # wait_state ADDR STATE SECONDS: until xlb shows the backend in STATE;
 # the time it took (ms since $2's call) in WAITED_MS.
@@ -102,55 +147,73 @@ fail_stats() {
 		END { printf "%d %d %d\n", n, f, f ? last - a : -1 }' "$LOAD_OUT"
 }
 
-case_backend_killed() {
-	local pid t_kill n f last
+# backend_killed FAMILY
+backend_killed() {
+	local pid t_kill t_det c2 n f last
 	need_xlb || return
-	start_http "$NS_BE1" "$BE1_IP" backend-01 8000 || return
-	start_http "$NS_BE2" "$BE2_IP" backend-02 8000 || return
+	fam "$1"
+	start_http "$NS_BE1" "$F_BE1" backend-01 8000 || return
+	start_http "$NS_BE2" "$F_BE2" backend-02 8000 || return
 	pid=$BG_PID # backend-02's server
 	health_conf
 	xlb_start -c "$CASE_DIR/xlb.conf" || return
-	wait_state "$BE2_IP:8000" up 5 || return
-	transfer_on "$BE1_IP" || return
-	load_start || return
+	wait_state "$(ep "$F_BE2")" up 5 || return
+	warm_up6 "$1" || return
+	transfer_on "$F_BE1" || return
+	load_start "$F_URL/" || return
 	sleep 1
 	t_kill=$(now_ms)
 	mark "kill backend-02's server"
 	stop_pid "$pid" KILL 2
-	wait_state "$BE2_IP:8000" down 10 || return
+	wait_state "$(ep "$F_BE2")" down 10 || return
+	t_det=$(now_ms)
+	c2=$(stats_backend "$(ep "$F_BE2")" conns)
 	figure "detection_ms=$WAITED_MS (health: interval ${INTERVAL_MS}ms timeout ${TIMEOUT_MS}ms fall $FALL)"
 	sleep 2
 	mark "end"
+	c2=$(($(stats_backend "$(ep "$F_BE2")" conns) - c2))
 	transfer_check || return
 	load_stop
 	load_report
 	read -r n f last < <(fail_stats "$t_kill" 99999999999999)
 	figure "requests=$LOAD_TOTAL failed=$LOAD_FAILED after_kill=$n failed_after_kill=$f last_failure_ms=$last bound_ms=$DETECT_MS"
+	figure "after_detection: backend-01 answered $(load_count backend-01 "$t_det"), backend-02 $(load_count backend-02 "$t_det"); backend-02 conns +$c2"
 	[ "$(load_count fail 0 "$t_kill")" = 0 ] || { fail "failures before the kill"; return; }
 	[ "$last" -le "$DETECT_MS" ] || { fail "failures until +$last ms, past detection (bound $DETECT_MS ms)"; return; }
+	[ "$(load_count backend-01 "$t_det")" -gt 0 ] || { fail "no request answered by backend-01 after the detection"; return; }
+	[ "$c2" = 0 ] || { fail "backend-02 got $c2 new connections after xlb marked it down"; return; }
 	xlb_ok stop
 }
+case_backend_killed() { backend_killed 4; }
+case_backend_killed6() { backend_killed 6; }
 
-case_backend_link_down() {
-	local t_down t_up n f last
+# backend_link_down FAMILY
+backend_link_down() {
+	local t_down t_det t_up c2 n f last
 	need_xlb || return
-	start_http_backends || return
+	fam "$1"
+	start_http "$NS_BE1" "$F_BE1" backend-01 8000 &&
+		start_http "$NS_BE2" "$F_BE2" backend-02 8000 || return
 	health_conf
 	xlb_start -c "$CASE_DIR/xlb.conf" || return
-	wait_state "$BE2_IP:8000" up 5 || return
-	transfer_on "$BE1_IP" || return
-	load_start || return
+	wait_state "$(ep "$F_BE2")" up 5 || return
+	warm_up6 "$1" || return
+	transfer_on "$F_BE1" || return
+	load_start "$F_URL/" || return
 	sleep 1
 	t_down=$(now_ms)
 	mark "backend-02 link down"
 	ip -n "$NS_SW" link set p-backend-02 down || { fail "link down"; return; }
-	wait_state "$BE2_IP:8000" down 10 || return
+	wait_state "$(ep "$F_BE2")" down 10 || return
+	t_det=$(now_ms)
+	c2=$(stats_backend "$(ep "$F_BE2")" conns)
 	figure "detection_ms=$WAITED_MS"
 	sleep 2.5 # the requests in flight at the failure time out (2 s)
+	c2=$(($(stats_backend "$(ep "$F_BE2")" conns) - c2))
 	t_up=$(now_ms)
 	mark "backend-02 link up"
 	ip -n "$NS_SW" link set p-backend-02 up || { fail "link up"; return; }
-	wait_state "$BE2_IP:8000" up 15 || return
+	wait_state "$(ep "$F_BE2")" up 15 || return
 	figure "back_up_ms=$WAITED_MS (rise $RISE)"
 	requests_reach backend-02 5 || return
 	mark "end"
@@ -159,14 +222,20 @@ case_backend_link_down() {
 	load_report
 	read -r n f last < <(fail_stats "$t_down" "$t_up")
 	figure "requests=$LOAD_TOTAL failed=$LOAD_FAILED while_down=$n failed_while_down=$f last_failure_ms=$last bound_ms=$DETECT_MS failed_after_up=$(load_count fail "$t_up")"
+	figure "after_detection: backend-01 answered $(load_count backend-01 "$t_det" "$t_up"), backend-02 $(load_count backend-02 "$t_det" "$t_up"); backend-02 conns +$c2"
 	[ "$(load_count fail 0 "$t_down")" = 0 ] || { fail "failures before the link went down"; return; }
 	[ "$last" -le "$DETECT_MS" ] || { fail "failures until +$last ms, past detection (bound $DETECT_MS ms)"; return; }
 	[ "$(load_count fail "$t_up")" = 0 ] || { fail "failures after the link came back"; return; }
+	[ "$(load_count backend-01 "$t_det" "$t_up")" -gt 0 ] || { fail "no request answered by backend-01 while backend-02 was down"; return; }
+	[ "$c2" = 0 ] || { fail "backend-02 got $c2 new connections while xlb had it down"; return; }
 	xlb_ok stop
 }
+case_backend_link_down() { backend_link_down 4; }
+case_backend_link_down6() { backend_link_down 6; }
 
 case_config_reload() {
 	need_xlb || return
+	fam 4
 	start_http_backends && start_backend3 || return
 	cat >"$CASE_DIR/xlb.conf" <<EOF
 service $VIP:8000/tcp algo rr
@@ -242,8 +311,81 @@ case_flow_table_full() {
 	xlb_ok stop
 }
 
+# backend_slow: backend-02 (nettool.py http-server) accepts connections
+# and reads the request, but while $CASE_DIR/slow exists it answers only
+# after SLOW_DELAY_S, past the health check's timeout; then promptly again.
+# It must go down for a timeout waiting for the status line, take no new
+# connection while down (every answer from backend-01, its conns counter
+# unchanged), and come back up (rise) into the rotation.
+SLOW_INTERVAL_MS=500 SLOW_TIMEOUT_MS=500 SLOW_DELAY_S=2
+
+# answers COUNT FILE: COUNT sequential requests to the VIP, a new
+# connection each; "<body> <client port>" or "error-N -" per line in FILE;
+# "backend-01 N1 backend-02 N2 errors E" on stdout.
+answers() {
+	http_loop "$NS_CLI" "$1" "$F_URL/" >"$2"
+	echo "backend-01 $(count backend-01 "$2") backend-02 $(count backend-02 "$2") errors $(grep -c '^error' "$2")"
+}
+
+case_backend_slow() {
+	local a b1 b2 c1 c2 reason
+	need_xlb || return
+	fam 4
+	start_http "$NS_BE1" "$F_BE1" backend-01 8000 || return
+	bg http-backend-02 "$NS_BE2" "$PY" "$NETTOOL" http-server --bind "$F_BE2" --port 8000 \
+		--name backend-02 --slow-file "$CASE_DIR/slow" --slow-delay "$SLOW_DELAY_S"
+	wait_listen "$NS_BE2" tcp 8000 || return
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $(ep "$F_VIP")/tcp algo rr
+	health http / interval ${SLOW_INTERVAL_MS}ms timeout ${SLOW_TIMEOUT_MS}ms rise 2 fall 2
+	backend $(ep "$F_BE1")
+	backend $(ep "$F_BE2")
+EOF
+	b1=$(ep "$F_BE1") b2=$(ep "$F_BE2")
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	wait_state "$b1" up 5 && wait_state "$b2" up 5 || return
+	a=$(answers 6 "$CASE_DIR/before.txt")
+	info "before: $a"
+	[ "$a" = "backend-01 3 backend-02 3 errors 0" ] || { fail "before the fault: $a (expected 3/3)"; return; }
+
+	mark "backend-02 slow (answers after ${SLOW_DELAY_S}s)"
+	touch "$CASE_DIR/slow"
+	wait_state "$b2" down 10 || return
+	figure "detection_ms=$WAITED_MS (health: interval ${SLOW_INTERVAL_MS}ms timeout ${SLOW_TIMEOUT_MS}ms fall 2; answers after ${SLOW_DELAY_S}s)"
+	reason=$(backend_field "$b2" health | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["last_reason"])')
+	info "backend-02 down, last check: $reason"
+	[[ $reason == "timeout after ${SLOW_TIMEOUT_MS} ms (waiting for the status line)" ]] ||
+		{ fail "backend-02 down for '$reason', not a timeout waiting for the answer"; return; }
+	c1=$(stats_backend "$b1" conns) c2=$(stats_backend "$b2" conns)
+	a=$(answers 20 "$CASE_DIR/down.txt")
+	info "while down: $a"
+	[ "$a" = "backend-01 20 backend-02 0 errors 0" ] || { fail "while backend-02 is down: $a (expected all 20 on backend-01)"; return; }
+	[ "$(stats_backend "$b2" state)" = down ] || { fail "xlb stats: backend-02 $(stats_backend "$b2" state) during the 20 requests"; return; }
+	c1=$(($(stats_backend "$b1" conns) - c1)) c2=$(($(stats_backend "$b2" conns) - c2))
+	figure "while_down: backend-01 conns +$c1, backend-02 conns +$c2 (20 requests)"
+	[ "$c1" = 20 ] && [ "$c2" = 0 ] || { fail "conns while down: backend-01 +$c1, backend-02 +$c2 (expected +20, +0)"; return; }
+
+	mark "backend-02 prompt again"
+	rm -f "$CASE_DIR/slow"
+	wait_state "$b2" up 10 || return
+	figure "back_up_ms=$WAITED_MS (rise 2)"
+	c2=$(stats_backend "$b2" conns)
+	a=$(answers 10 "$CASE_DIR/after.txt")
+	info "after: $a"
+	[ "$a" = "backend-01 5 backend-02 5 errors 0" ] || { fail "after backend-02 came back: $a (expected 5/5)"; return; }
+	c2=$(($(stats_backend "$b2" conns) - c2))
+	[ "$c2" = 5 ] || { fail "backend-02 conns +$c2 after it came back (expected +5)"; return; }
+	show_json || { fail "xlb show -j failed"; return; }
+	a=$(backend_field "$b1" health | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["failures"])')
+	[ "$a" = 0 ] || { fail "backend-01 failed $a health checks (it was never slow)"; return; }
+	xlb_ok stop
+}
+
 fcase backend_killed full case_backend_killed
 fcase backend_link_down full case_backend_link_down
+fcase backend_killed6 full case_backend_killed6
+fcase backend_link_down6 full case_backend_link_down6
 fcase config_reload full case_config_reload
 fcase flow_table_full full case_flow_table_full
+fcase backend_slow full case_backend_slow
 e2e_finish
