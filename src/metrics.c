@@ -267,31 +267,45 @@ static __u64 traffic_field(const struct xlb_traffic *t, size_t offset)
 
 static void render_sweep(FILE *f, const struct xlb_sweep_stats *w)
 {
-	family(f, "xlb_conntrack_sweeps_total", "counter",
-	       "Sweeps of the connection tables by the daemon's expiry.");
-	fprintf(f, "xlb_conntrack_sweeps_total %llu\n",
-		(unsigned long long)w->sweeps);
-	family(f, "xlb_conntrack_sweep_errors_total", "counter",
-	       "Sweeps that failed (the daemon logs the first of a run).");
-	fprintf(f, "xlb_conntrack_sweep_errors_total %llu\n",
-		(unsigned long long)w->errors);
-	family(f, "xlb_conntrack_expired_total", "counter",
-	       "Connections removed by the expiry, idle past their state's "
-	       "timeout.");
-	fprintf(f, "xlb_conntrack_expired_total %llu\n",
-		(unsigned long long)w->removed);
-	family(f, "xlb_conntrack_sweep_connections", "gauge",
-	       "Connections the last sweep walked.");
-	fprintf(f, "xlb_conntrack_sweep_connections %llu\n",
-		(unsigned long long)w->conns);
-	family(f, "xlb_conntrack_sweep_seconds", "gauge",
-	       "How long the last sweep took.");
-	fprintf(f, "xlb_conntrack_sweep_seconds %.6f\n", w->last_ns / 1e9);
-	family(f, "xlb_conntrack_sweep_interval_seconds", "gauge",
-	       "Time from the last sweep's start to the next's: 2 s, or ten "
-	       "times the sweep if longer.");
-	fprintf(f, "xlb_conntrack_sweep_interval_seconds %.3f\n",
-		w->interval_ns / 1e9);
+	struct {
+		const char *name, *type, *help;
+		char value[32];
+	} rows[] = {
+		{ "xlb_conntrack_sweeps_total", "counter",
+		  "Sweeps of the connection tables by the daemon's expiry.",
+		  "" },
+		{ "xlb_conntrack_sweep_errors_total", "counter",
+		  "Sweeps that failed (the daemon logs the first of a run).",
+		  "" },
+		{ "xlb_conntrack_expired_total", "counter",
+		  "Connections removed by the expiry, idle past their state's "
+		  "timeout.",
+		  "" },
+		{ "xlb_conntrack_sweep_connections", "gauge",
+		  "Connections the last sweep walked.",
+		  "" },
+		{ "xlb_conntrack_sweep_seconds", "gauge",
+		  "How long the last sweep took.",
+		  "" },
+		{ "xlb_conntrack_sweep_interval_seconds", "gauge",
+		  "Time from the last sweep's start to the next's: 2 s, or ten "
+		  "times the sweep if longer (2 s while the flow table is "
+		  "over 80 % full).",
+		  "" },
+	};
+	const __u64 counts[] = { w->sweeps, w->errors, w->removed, w->conns };
+
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		snprintf(rows[i].value, sizeof(rows[i].value), "%llu",
+			 (unsigned long long)counts[i]);
+	snprintf(rows[4].value, sizeof(rows[4].value), "%.6f",
+		 w->last_ns / 1e9);
+	snprintf(rows[5].value, sizeof(rows[5].value), "%.3f",
+		 w->interval_ns / 1e9);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		family(f, rows[i].name, rows[i].type, rows[i].help);
+		fprintf(f, "%s %s\n", rows[i].name, rows[i].value);
+	}
 }
 
 int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)

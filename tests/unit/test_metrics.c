@@ -514,7 +514,7 @@ static void test_render_sweep(void)
 		"xlb_conntrack_sweep_seconds 1.250000\n"
 		"# HELP xlb_conntrack_sweep_interval_seconds Time from the last "
 		"sweep's start to the next's: 2 s, or ten times the sweep if "
-		"longer.\n"
+		"longer (2 s while the flow table is over 80 % full).\n"
 		"# TYPE xlb_conntrack_sweep_interval_seconds gauge\n"
 		"xlb_conntrack_sweep_interval_seconds 12.500\n";
 	struct xlb_metrics_snapshot s;
