@@ -208,8 +208,7 @@ static __noinline void nat_rewrite(struct xlb_pkt *p,
 		*l4_check = 0xffff;
 }
 
-/* Before any rewrite: the hop limit allows one more hop, and the FIB
- * knows the next hop of the packet once it leaves as `to`.  0 or -reason. */
+/* The hop limit allows one more hop: 0 or -XLB_STAT_DROP_TTL. */
 static __always_inline int nat_check_ttl(const struct xlb_pkt *p)
 {
 	if (p->ip4) {
@@ -222,6 +221,8 @@ static __always_inline int nat_check_ttl(const struct xlb_pkt *p)
 	return 0;
 }
 
+/* Before any rewrite: the hop limit allows one more hop, and the FIB
+ * knows the next hop of the packet once it leaves as `to`.  0 or -reason. */
 static __always_inline int nat_next_hop(struct xdp_md *ctx,
 					const struct xlb_pkt *p,
 					const struct xlb_flow_key *to,

@@ -251,7 +251,7 @@ static int snap_read(int fd, struct snap *s, const bool *cancel)
 struct snap_index {
 	const struct xlb_flow_key *keys;
 	__u32 *slot;
-	size_t mask, size;
+	size_t mask; /* slots - 1 */
 };
 
 static size_t key_hash(const struct xlb_flow_key *k)
@@ -278,7 +278,6 @@ static int snap_index_build(struct snap_index *x,
 		size *= 2;
 	x->keys = keys;
 	x->mask = size - 1;
-	x->size = size;
 	x->slot = big_alloc(size * sizeof(*x->slot)); /* zeroed */
 	if (!x->slot)
 		return -ENOMEM;
@@ -302,14 +301,17 @@ static int snap_index_build(struct snap_index *x,
 #define WALK_AHEAD 16
 
 static void snap_index_prefetch(const struct snap_index *x,
-				const struct xlb_flow *vals,
-				const struct xlb_flow *f, bool deep)
+				const struct xlb_flow *vals, size_t n,
+				size_t i, bool deep)
 {
 	struct xlb_flow_key pk;
 	size_t h;
 	__u32 slot;
 
-	partner_key(f, &pk);
+	/* the walk looks up the partners of client entries only */
+	if (i >= n || vals[i].dir != XLB_DIR_TO_BACKEND)
+		return;
+	partner_key(&vals[i], &pk);
 	h = key_hash(&pk) & x->mask;
 	if (!deep) {
 		__builtin_prefetch(&x->slot[h]);
@@ -394,14 +396,8 @@ static int walk(int flows_fd, bool half_open,
 		struct xlb_flow_key pk;
 		long j;
 
-		if (i + 2 * WALK_AHEAD < n &&
-		    vals[i + 2 * WALK_AHEAD].dir == XLB_DIR_TO_BACKEND)
-			snap_index_prefetch(&x, vals, &vals[i + 2 * WALK_AHEAD],
-					    false);
-		if (i + WALK_AHEAD < n &&
-		    vals[i + WALK_AHEAD].dir == XLB_DIR_TO_BACKEND)
-			snap_index_prefetch(&x, vals, &vals[i + WALK_AHEAD],
-					    true);
+		snap_index_prefetch(&x, vals, n, i + 2 * WALK_AHEAD, false);
+		snap_index_prefetch(&x, vals, n, i + WALK_AHEAD, true);
 		if (!(i % 1024) && cancelled(cancel))
 			err = -ECANCELED;
 		if (err || vals[i].dir != XLB_DIR_TO_BACKEND)
@@ -448,7 +444,8 @@ static int walk(int flows_fd, bool half_open,
 		err = cb(&c, ctx);
 	}
 	big_free(paired, n ? n : 1);
-	big_free(x.slot, x.size * sizeof(*x.slot));
+	if (x.slot)
+		big_free(x.slot, (x.mask + 1) * sizeof(*x.slot));
 	snap_free(&snap);
 	return err;
 }

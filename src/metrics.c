@@ -82,16 +82,6 @@ static bool backend_up(const struct xlb_health *h, __u32 id,
 }
 
 static int snapshot_read(const struct xlb_maps *m, const struct xlb_health *h,
-			 struct xlb_metrics_snapshot *out, bool count_tables);
-
-int xlb_metrics_snapshot_read(const struct xlb_maps *m,
-			      const struct xlb_health *h,
-			      struct xlb_metrics_snapshot *out)
-{
-	return snapshot_read(m, h, out, true);
-}
-
-static int snapshot_read(const struct xlb_maps *m, const struct xlb_health *h,
 			 struct xlb_metrics_snapshot *out, bool count_tables)
 {
 	struct xlb_view v;
@@ -149,6 +139,13 @@ out:
 	if (err)
 		xlb_metrics_snapshot_free(out);
 	return err;
+}
+
+int xlb_metrics_snapshot_read(const struct xlb_maps *m,
+			      const struct xlb_health *h,
+			      struct xlb_metrics_snapshot *out)
+{
+	return snapshot_read(m, h, out, true);
 }
 
 void xlb_metrics_snapshot_free(struct xlb_metrics_snapshot *s)

@@ -101,6 +101,12 @@ def udp_server(a):
                  peer)
 
 
+def log_line(peer, text):
+    """One line on stderr: time, peer address, text."""
+    sys.stderr.write("%.3f %s %s\n" % (time.time(), peer, text))
+    sys.stderr.flush()
+
+
 def http_server(a):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
@@ -123,10 +129,7 @@ def http_server(a):
             pass  # do_GET logs, with the delay
 
         def log_message(self, fmt, *args):
-            sys.stderr.write("%.3f %s %s\n" % (time.time(),
-                                               self.client_address[0],
-                                               fmt % args))
-            sys.stderr.flush()
+            log_line(self.client_address[0], fmt % args)
 
     class Server(http.server.ThreadingHTTPServer):
         address_family = family_of(a.bind)
@@ -135,8 +138,7 @@ def http_server(a):
         def handle_error(self, request, client_address):
             # the peer gave up first (a health check's timeout ends with a
             # RST): one line, not a traceback
-            sys.stderr.write("%.3f %s %s\n" % (time.time(), client_address[0],
-                                               sys.exc_info()[1]))
+            log_line(client_address[0], sys.exc_info()[1])
 
     Server((a.bind, a.port), Handler).serve_forever()
 
@@ -169,10 +171,17 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    ts = sub.add_parser("tcp-server")
-    ts.add_argument("--bind", required=True)
-    ts.add_argument("--port", type=int, required=True)
-    ts.add_argument("--name", required=True)
+
+    def server(cmd):
+        """A server's subcommand: what it binds, and the name it answers
+        with."""
+        sp = sub.add_parser(cmd)
+        sp.add_argument("--bind", required=True)
+        sp.add_argument("--port", type=int, required=True)
+        sp.add_argument("--name", required=True)
+        return sp
+
+    ts = server("tcp-server")
     ts.add_argument("--delay", type=float, default=0.0)
     tc = sub.add_parser("tcp-client")
     tc.add_argument("--dst", required=True)
@@ -181,14 +190,8 @@ def main():
     tc.add_argument("--bind", default="")
     tc.add_argument("--bind-port", type=int, default=0)
     tc.add_argument("--timeout", type=float, default=5.0)
-    us = sub.add_parser("udp-server")
-    us.add_argument("--bind", required=True)
-    us.add_argument("--port", type=int, required=True)
-    us.add_argument("--name", required=True)
-    hs = sub.add_parser("http-server")
-    hs.add_argument("--bind", required=True)
-    hs.add_argument("--port", type=int, required=True)
-    hs.add_argument("--name", required=True)
+    server("udp-server")
+    hs = server("http-server")
     hs.add_argument("--slow-file", default="")
     hs.add_argument("--slow-delay", type=float, default=2.0)
     uc = sub.add_parser("udp-client")

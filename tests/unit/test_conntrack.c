@@ -512,17 +512,12 @@ static void test_sweeper(void)
 	__u64 now = xlb_now_ns(), t0;
 	int err;
 
-	m.flows = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_swf",
-				 sizeof(struct xlb_flow_key),
-				 sizeof(struct xlb_flow), 16, NULL);
-	m.embryos = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_swe",
-				   sizeof(struct xlb_flow_key),
-				   sizeof(struct xlb_flow), 16, NULL);
-	if (m.flows < 0 || m.embryos < 0) {
-		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
-			   strerror(errno));
+	m.flows = flow_map(name, "xlb_test_swf", 16);
+	if (m.flows < 0)
+		return;
+	m.embryos = flow_map(name, "xlb_test_swe", 16);
+	if (m.embryos < 0)
 		goto out;
-	}
 	/* closed 30 s ago (closed: 10 s), and established, seen 1 s ago */
 	make_pair(&idle, IPPROTO_TCP, 42000, 2200);
 	idle.fwd.flags = XLB_FLOW_RST_SEEN;
@@ -681,16 +676,16 @@ static void test_mark_backend_ports(void)
 	__u64 conns = 0;
 	int err;
 
-	m.flows = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_flows",
-				 sizeof(struct xlb_flow_key),
-				 sizeof(struct xlb_flow), 16, NULL);
-	m.embryos = bpf_map_create(BPF_MAP_TYPE_HASH, "xlb_test_embr",
-				   sizeof(struct xlb_flow_key),
-				   sizeof(struct xlb_flow), 16, NULL);
+	m.flows = flow_map(name, "xlb_test_flows", 16);
+	if (m.flows < 0)
+		return;
+	m.embryos = flow_map(name, "xlb_test_embr", 16);
+	if (m.embryos < 0)
+		goto out;
 	m.service_ports = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_test_ports",
 					 sizeof(__u32), sizeof(__u8), 65536,
 					 NULL);
-	if (m.flows < 0 || m.embryos < 0 || m.service_ports < 0) {
+	if (m.service_ports < 0) {
 		xtest_skip(name, "cannot create a BPF map: %s (not root?)",
 			   strerror(errno));
 		goto out;
