@@ -764,13 +764,13 @@ static void sweep_figure(struct inst *in, unsigned int rounds)
 	for (unsigned int r = 0; r < rounds; r++) {
 		double t0 = now_ns();
 		struct timespec ts;
+		struct xlb_sweep_args a = { .t = &to };
 		struct xlb_expire_counts n;
 		int err;
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		err = xlb_conn_expire_all(&in->m, &to,
-					  ts.tv_sec * 1000000000ULL + ts.tv_nsec,
-					  &n, NULL);
+		a.now_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+		err = xlb_conn_expire_all(&in->m, &a, &n);
 		sweep[r] = now_ns() - t0;
 		if (err)
 			die("sweep: %s", strerror(-err));

@@ -26,6 +26,20 @@ void xlb_errf(const char *fmt, ...)
 	funlockfile(stderr);
 }
 
+void xlb_logf(const char *fmt, ...)
+{
+	va_list ap;
+
+	flockfile(stdout);
+	fputs("xlb: ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+	funlockfile(stdout);
+}
+
 int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name)
 {
 	char dir[512];

@@ -21,6 +21,8 @@ int cmd_ctl(int argc, char **argv);
 
 /* "xlb: <message>" on stderr. */
 void xlb_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "xlb: <message>" on stdout, flushed: the daemon's log of changes. */
+void xlb_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Open the maps of the instance on ifname, or of the only instance when
  * ifname is NULL; name (IFNAMSIZ) gets its interface.  Prints the error

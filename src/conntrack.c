@@ -516,39 +516,53 @@ int xlb_conn_delete(int flows_fd, const struct xlb_conn *c, bool idle)
 
 struct expire_ctx {
 	int fd;
-	const struct xlb_timeouts *t;
-	__u64 now_ns;
-	__u64 removed, conns, gone;
+	const struct xlb_sweep_args *a;
+	__u64 removed, flushed, conns, gone;
 };
+
+static bool flushing(const struct xlb_conn *c, const __u8 *flush)
+{
+	__u32 id = c->fwd.service_id;
+
+	return flush && id < XLB_MAX_SERVICES &&
+	       (flush[id / 8] & (1u << (id % 8)));
+}
 
 static int expire_one(const struct xlb_conn *c, void *arg)
 {
 	struct expire_ctx *e = arg;
-	__u64 last = xlb_conn_last_seen_ns(c);
+	__u64 last = xlb_conn_last_seen_ns(c), now = e->a->now_ns;
+	__u64 gone = e->gone; /* a half pair's delete says -ENOENT */
 
 	e->conns++;
+	if (flushing(c, e->a->flush)) {
+		/* its service is gone: active or not */
+		conn_delete(e->fd, c, false, &e->gone);
+		e->flushed += e->gone > gone;
+		return 0;
+	}
 	if (last < c->fwd.created_ns)
 		last = c->fwd.created_ns;
-	if (e->now_ns > last && e->now_ns - last > xlb_conn_timeout_ns(c, e->t)) {
+	if (now > last && now - last > xlb_conn_timeout_ns(c, e->a->t)) {
 		/* only if still the same and still idle: the walk's
 		 * snapshot may be a while old */
-		if (!conn_delete(e->fd, c, true, &e->gone))
-			e->removed++;
+		conn_delete(e->fd, c, true, &e->gone);
+		e->removed += e->gone > gone;
 	}
 	return 0;
 }
 
 /* Expire the table flows_fd; *left: the entries read, less those
  * removed. */
-static int expire(int flows_fd, bool half_open, const struct xlb_timeouts *t,
-		  __u64 now_ns, struct xlb_expire_counts *n, __u64 *left,
-		  const bool *cancel)
+static int expire(int flows_fd, bool half_open, const struct xlb_sweep_args *a,
+		  struct xlb_expire_counts *n, __u64 *left)
 {
-	struct expire_ctx e = { .fd = flows_fd, .t = t, .now_ns = now_ns };
+	struct expire_ctx e = { .fd = flows_fd, .a = a };
 	__u64 read = 0;
-	int err = walk(flows_fd, half_open, expire_one, &e, &read, cancel);
+	int err = walk(flows_fd, half_open, expire_one, &e, &read, a->cancel);
 
 	n->removed += e.removed;
+	n->flushed += e.flushed;
 	n->conns += e.conns;
 	*left = read > e.gone ? read - e.gone : 0;
 	return err;
@@ -557,9 +571,10 @@ static int expire(int flows_fd, bool half_open, const struct xlb_timeouts *t,
 int xlb_conn_expire(int flows_fd, bool half_open,
 		    const struct xlb_timeouts *t, __u64 now_ns, __u64 *removed)
 {
+	struct xlb_sweep_args a = { .t = t, .now_ns = now_ns };
 	struct xlb_expire_counts n = { 0 };
 	__u64 left;
-	int err = expire(flows_fd, half_open, t, now_ns, &n, &left, NULL);
+	int err = expire(flows_fd, half_open, &a, &n, &left);
 
 	if (removed)
 		*removed = n.removed;
@@ -567,16 +582,14 @@ int xlb_conn_expire(int flows_fd, bool half_open,
 }
 
 int xlb_conn_expire_all(const struct xlb_maps *m,
-			const struct xlb_timeouts *t, __u64 now_ns,
-			struct xlb_expire_counts *out, const bool *cancel)
+			const struct xlb_sweep_args *a,
+			struct xlb_expire_counts *out)
 {
 	struct xlb_expire_counts n = { 0 };
-	int err = expire(m->flows, false, t, now_ns, &n, &n.flow_entries,
-			 cancel);
+	int err = expire(m->embryos, true, a, &n, &n.half_open_entries);
 
 	if (!err)
-		err = expire(m->embryos, true, t, now_ns, &n,
-			     &n.half_open_entries, cancel);
+		err = expire(m->flows, false, a, &n, &n.flow_entries);
 	if (out)
 		*out = n;
 	return err;

@@ -65,21 +65,34 @@ int xlb_conn_expire(int flows_fd, bool half_open,
 
 /* What a sweep of both tables found and did. */
 struct xlb_expire_counts {
-	__u64 removed;           /* connections removed */
+	__u64 removed;           /* connections removed: idle too long */
+	__u64 flushed;           /* connections removed: service flushed */
 	__u64 conns;             /* connections walked */
 	__u64 flow_entries;      /* entries of xlb_flows read, less removed */
 	__u64 half_open_entries; /* likewise, xlb_embryos */
 };
 
-/* Expire both tables: established pairs (xlb_flows) and half-open ones
- * (xlb_embryos, which is LRU-bounded but expired all the same).  out
- * (may be NULL) gets the counts, also on error (as far as it went).
- * The walk ends with -ECANCELED soon after *cancel turns true (cancel
- * may be NULL). */
+/* What a sweep does. */
+struct xlb_sweep_args {
+	const struct xlb_timeouts *t;
+	__u64 now_ns;
+	/* bitmap of XLB_MAX_SERVICES service ids whose connections all go,
+	 * whatever their state (removed services); NULL: none */
+	const __u8 *flush;
+	/* the walk ends with -ECANCELED soon after *cancel turns true
+	 * (NULL: never) */
+	const bool *cancel;
+};
+
+/* Expire both tables: half-open pairs (xlb_embryos, which is LRU-bounded
+ * but expired all the same), then established ones (xlb_flows: a pair
+ * promoted meanwhile is there before it leaves xlb_embryos, so a flush
+ * misses none).  out (may be NULL) gets the counts, also on error (as far
+ * as it went). */
 struct xlb_maps;
 int xlb_conn_expire_all(const struct xlb_maps *m,
-			const struct xlb_timeouts *t, __u64 now_ns,
-			struct xlb_expire_counts *out, const bool *cancel);
+			const struct xlb_sweep_args *a,
+			struct xlb_expire_counts *out);
 
 /* Walk both tables (xlb_flows, then xlb_embryos). */
 int xlb_conn_walk_all(const struct xlb_maps *m,

@@ -625,6 +625,18 @@ static void write_state(const struct xlb_daemon *d, FILE *warn)
 		      strerror(-err));
 }
 
+/* The connections of removed services, to the sweeper (src/sweeper.h);
+ * before it runs they wait in d->txn.flush. */
+static void hand_flush(struct xlb_daemon *d)
+{
+	static const __u8 none[sizeof(d->txn.flush)];
+
+	if (!d->sweeper || !memcmp(d->txn.flush, none, sizeof(none)))
+		return;
+	xlb_sweeper_flush(d->sweeper, d->txn.flush);
+	memset(d->txn.flush, 0, sizeof(d->txn.flush));
+}
+
 int xlb_daemon_commit(struct xlb_daemon *d, struct xlb_config *next,
 		      char *err, size_t errlen, FILE *warn)
 {
@@ -661,8 +673,12 @@ int xlb_daemon_commit(struct xlb_daemon *d, struct xlb_config *next,
 			 strerror(-rc));
 		goto fail;
 	}
+	/* ids of removed services come back once their flush is done */
+	if (!d->sweeper || xlb_sweeper_flushed(d->sweeper))
+		xlb_txn_release(&d->txn);
 	rc = xlb_txn_apply(&d->txn, &d->cur, next, now, why, sizeof(why),
 			   warnings, sizeof(warnings));
+	hand_flush(d);
 	if (rc) {
 		snprintf(err, errlen, "%s", why);
 		goto fail;
@@ -1158,6 +1174,7 @@ static int serve(struct xlb_daemon *d)
 			 strerror(-err));
 		return XLB_EXIT_RUNTIME;
 	}
+	hand_flush(d);
 	while (!exit_signal && !d->stop_requested) {
 		struct pollfd p[4] = {
 			{ .fd = d->listen_fd, .events = POLLIN },

@@ -52,20 +52,6 @@ static int commit(struct xlb_daemon *d, struct xlb_config *next, FILE *err)
 	return XLB_EXIT_OK;
 }
 
-/* Log a change on the daemon's stdout too. */
-static void logf_change(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_change(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("xlb: ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
 static int service_op(struct xlb_daemon *d, const struct xlb_request *r,
 		      FILE *out, FILE *err)
 {
@@ -123,19 +109,20 @@ static int service_op(struct xlb_daemon *d, const struct xlb_request *r,
 	switch (r->op) {
 	case XLB_REQ_SERVICE_ADD:
 		fprintf(out, "service %s added (id %u)\n", name, s->id);
-		logf_change("service %s added (id %u, %s)", name, s->id,
-			    xlb_algo_name(s->algo));
+		xlb_logf("service %s added (id %u, %s)", name, s->id,
+			 xlb_algo_name(s->algo));
 		break;
 	case XLB_REQ_SERVICE_DEL:
 		fprintf(out, "service %s deleted\n", name);
-		logf_change("service %s deleted; its connections are flushed",
-			    name);
+		xlb_logf("service %s deleted; its connections go at the next "
+			 "sweep",
+			 name);
 		break;
 	default:
 		fprintf(out, "service %s changed\n", name);
-		logf_change("service %s changed (%s%s)", name,
-			    xlb_algo_name(s->algo),
-			    s->health ? ", health checks on" : "");
+		xlb_logf("service %s changed (%s%s)", name,
+			 xlb_algo_name(s->algo),
+			 s->health ? ", health checks on" : "");
 		break;
 	}
 	return XLB_EXIT_OK;
@@ -227,11 +214,11 @@ static int backend_op(struct xlb_daemon *d, const struct xlb_request *r,
 			b->down && s->health ?
 				" until its health checks pass" :
 				"");
-		logf_change("backend %u %s of %s %s: weight %u, %s", b->id, ep,
-			    name, what, b->weight, xlb_show_state(b));
+		xlb_logf("backend %u %s of %s %s: weight %u, %s", b->id, ep,
+			 name, what, b->weight, xlb_show_state(b));
 	} else {
 		fprintf(out, "backend %s of %s %s\n", ep, name, what);
-		logf_change("backend %s of %s %s", ep, name, what);
+		xlb_logf("backend %s of %s %s", ep, name, what);
 	}
 	return XLB_EXIT_OK;
 }
@@ -268,7 +255,7 @@ static int reload(struct xlb_daemon *d, FILE *out, FILE *err)
 			    "reload: %s; nothing changed", why);
 	fprintf(out, "reloaded %s: %zu services\n", d->conf_path,
 		d->cur.n_svcs);
-	logf_change("reloaded %s: %zu services", d->conf_path, d->cur.n_svcs);
+	xlb_logf("reloaded %s: %zu services", d->conf_path, d->cur.n_svcs);
 	return XLB_EXIT_OK;
 }
 

@@ -278,6 +278,10 @@ static void render_sweep(FILE *f, const struct xlb_sweep_stats *w)
 		  "Connections removed by the expiry, idle past their state's "
 		  "timeout.",
 		  "" },
+		{ "xlb_conntrack_flushed_total", "counter",
+		  "Connections removed by the expiry because their service was "
+		  "removed.",
+		  "" },
 		{ "xlb_conntrack_sweep_connections", "gauge",
 		  "Connections the last sweep walked.",
 		  "" },
@@ -290,14 +294,15 @@ static void render_sweep(FILE *f, const struct xlb_sweep_stats *w)
 		  "over 80 % full).",
 		  "" },
 	};
-	const __u64 counts[] = { w->sweeps, w->errors, w->removed, w->conns };
+	const __u64 counts[] = { w->sweeps, w->errors, w->removed, w->flushed,
+				 w->conns };
 
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		snprintf(rows[i].value, sizeof(rows[i].value), "%llu",
 			 (unsigned long long)counts[i]);
-	snprintf(rows[4].value, sizeof(rows[4].value), "%.6f",
+	snprintf(rows[5].value, sizeof(rows[5].value), "%.6f",
 		 w->last_ns / 1e9);
-	snprintf(rows[5].value, sizeof(rows[5].value), "%.3f",
+	snprintf(rows[6].value, sizeof(rows[6].value), "%.3f",
 		 w->interval_ns / 1e9);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		family(f, rows[i].name, rows[i].type, rows[i].help);

@@ -17,15 +17,18 @@ struct xlb_sweeper {
 	const struct xlb_maps *m;
 	pthread_t thread;
 	pthread_mutex_t lock; /* everything below */
-	pthread_cond_t wake;  /* stop */
+	pthread_cond_t wake;  /* stop, flush_now */
 	struct xlb_timeouts t;
 	struct xlb_sweep_stats st;
 	__u64 flow_capacity; /* xlb_flows' max_entries (0: unknown) */
+	__u8 flush[XLB_MAX_SERVICES / 8]; /* services to flush, not yet begun */
+	bool flush_now;  /* a flush was asked for: sweep without waiting */
+	bool flushing;   /* the sweep under way flushes */
 	bool stop; /* also read by the walk, without the lock */
 };
 
-/* Wait until deadline (CLOCK_MONOTONIC, ns) or stop; true if stopping.
- * Called and returns with s->lock held. */
+/* Wait until deadline (CLOCK_MONOTONIC, ns), a flush or stop; true if
+ * stopping.  Called and returns with s->lock held. */
 static bool wait_until(struct xlb_sweeper *s, __u64 deadline_ns)
 {
 	struct timespec ts = {
@@ -33,7 +36,7 @@ static bool wait_until(struct xlb_sweeper *s, __u64 deadline_ns)
 		.tv_nsec = deadline_ns % XLB_NS_PER_SEC,
 	};
 
-	while (!s->stop && xlb_now_ns() < deadline_ns)
+	while (!s->stop && !s->flush_now && xlb_now_ns() < deadline_ns)
 		if (pthread_cond_timedwait(&s->wake, &s->lock, &ts) ==
 		    ETIMEDOUT)
 			break;
@@ -55,6 +58,40 @@ static __u64 next_sweep(const struct xlb_sweeper *s,
 	return start + gap;
 }
 
+static bool any_bit(const __u8 *map, size_t bytes)
+{
+	for (size_t i = 0; i < bytes; i++)
+		if (map[i])
+			return true;
+	return false;
+}
+
+/* Take the services to flush into flush (under s->lock); false if none. */
+static bool take_flush(struct xlb_sweeper *s, __u8 *flush)
+{
+	memcpy(flush, s->flush, sizeof(s->flush));
+	memset(s->flush, 0, sizeof(s->flush));
+	s->flush_now = false;
+	s->flushing = any_bit(flush, sizeof(s->flush));
+	return s->flushing;
+}
+
+/* After a sweep that flushed (under s->lock): done, or kept for the next
+ * sweep if it failed. */
+static void end_flush(struct xlb_sweeper *s, const __u8 *flush, int err,
+		      const struct xlb_expire_counts *n, __u64 took)
+{
+	s->flushing = false;
+	if (err) {
+		for (size_t i = 0; i < sizeof(s->flush); i++)
+			s->flush[i] |= flush[i];
+		return;
+	}
+	xlb_logf("connections of removed services flushed: %llu, in a sweep "
+		 "of %.3f s",
+		 (unsigned long long)n->flushed, took / 1e9);
+}
+
 static void *sweep_loop(void *arg)
 {
 	struct xlb_sweeper *s = arg;
@@ -63,13 +100,18 @@ static void *sweep_loop(void *arg)
 	pthread_mutex_lock(&s->lock);
 	while (!wait_until(s, next)) {
 		struct xlb_timeouts t = s->t;
+		__u8 flush[sizeof(s->flush)];
+		struct xlb_sweep_args a = { .t = &t, .cancel = &s->stop };
 		struct xlb_expire_counts n;
 		__u64 start, took;
 		int err, prev = s->st.last_err;
 
+		if (take_flush(s, flush))
+			a.flush = flush;
 		pthread_mutex_unlock(&s->lock);
 		start = xlb_now_ns();
-		err = xlb_conn_expire_all(s->m, &t, start, &n, &s->stop);
+		a.now_ns = start;
+		err = xlb_conn_expire_all(s->m, &a, &n);
 		took = xlb_now_ns() - start;
 		next = next_sweep(s, &n, err, start, took);
 		if (err && err != -ECANCELED && !prev)
@@ -82,8 +124,11 @@ static void *sweep_loop(void *arg)
 		pthread_mutex_lock(&s->lock);
 		if (err == -ECANCELED)
 			break;
+		if (a.flush)
+			end_flush(s, flush, err, &n, took);
 		s->st.sweeps++;
 		s->st.removed += n.removed;
+		s->st.flushed += n.flushed;
 		s->st.conns = n.conns;
 		s->st.last_ns = took;
 		s->st.interval_ns = next - start;
@@ -154,6 +199,26 @@ void xlb_sweeper_stats(struct xlb_sweeper *s, struct xlb_sweep_stats *st)
 	pthread_mutex_lock(&s->lock);
 	*st = s->st;
 	pthread_mutex_unlock(&s->lock);
+}
+
+void xlb_sweeper_flush(struct xlb_sweeper *s, const __u8 *services)
+{
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < sizeof(s->flush); i++)
+		s->flush[i] |= services[i];
+	s->flush_now = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool xlb_sweeper_flushed(struct xlb_sweeper *s)
+{
+	bool done;
+
+	pthread_mutex_lock(&s->lock);
+	done = !s->flushing && !any_bit(s->flush, sizeof(s->flush));
+	pthread_mutex_unlock(&s->lock);
+	return done;
 }
 
 void xlb_sweeper_stop(struct xlb_sweeper *s)

@@ -12,6 +12,13 @@
  * idle connections must go.  The thread touches only the maps (by fd) and
  * its own copy of the timeouts; a failed sweep is logged (the first of a
  * run of failures, and the recovery) and counted.
+ *
+ * It also flushes the connections of removed services (xlb_sweeper_flush):
+ * a request starts a sweep at once, which removes them whatever their
+ * state; with a million connections that is seconds, which in the
+ * transaction that removed the service held up the daemon.  Until the
+ * flush is done (xlb_sweeper_flushed) their service ids must not be given
+ * to new services: the sweep would take the new ones' connections too.
  */
 #ifndef XLB_SWEEPER_H
 #define XLB_SWEEPER_H
@@ -32,6 +39,7 @@ struct xlb_sweep_stats {
 	__u64 sweeps;      /* sweeps done, failed ones included */
 	__u64 errors;      /* sweeps that failed (last_err) */
 	__u64 removed;     /* connections expired, all sweeps */
+	__u64 flushed;     /* connections of removed services, all sweeps */
 	__u64 conns;       /* connections walked by the last sweep */
 	/* entries left in xlb_flows and xlb_embryos by the last sweep that
 	 * succeeded (counted == true): what it read, less what it removed */
@@ -51,6 +59,12 @@ int xlb_sweeper_start(struct xlb_sweeper **out, const struct xlb_maps *m,
 void xlb_sweeper_set_timeouts(struct xlb_sweeper *s,
 			      const struct xlb_timeouts *t);
 void xlb_sweeper_stats(struct xlb_sweeper *s, struct xlb_sweep_stats *st);
+/* Remove every connection of the services set in services (a bitmap of
+ * XLB_MAX_SERVICES ids): a sweep starts now (or after the one under way).
+ * A sweep that fails keeps them for the next. */
+void xlb_sweeper_flush(struct xlb_sweeper *s, const __u8 *services);
+/* Has every flush asked for so far been done? */
+bool xlb_sweeper_flushed(struct xlb_sweeper *s);
 /* Stop (a sweep under way ends within a batch of the walk) and free;
  * NULL is fine. */
 void xlb_sweeper_stop(struct xlb_sweeper *s);

@@ -24,12 +24,26 @@ static void bit_set(__u8 *map, __u32 i)
 	map[i / 8] |= 1u << (i % 8);
 }
 
+static void bit_clear(__u8 *map, __u32 i)
+{
+	map[i / 8] &= ~(1u << (i % 8));
+}
+
 static bool bit_test(const __u8 *map, __u32 i)
 {
 	return map[i / 8] & (1u << (i % 8));
 }
 
 #define msg xlb_errmsg
+
+/* The services set in services go into flush, and their ids are held. */
+static void to_flush(struct xlb_txn *t, const __u8 *services)
+{
+	for (size_t i = 0; i < sizeof(t->flush); i++) {
+		t->flush[i] |= services[i];
+		t->held[i] |= services[i];
+	}
+}
 
 /* ------------------------------------------------------------------ */
 /* Ids named by tracked flows                                          */
@@ -83,12 +97,15 @@ int xlb_txn_init(struct xlb_txn *t, const struct xlb_maps *m,
 	if (!ids)
 		return -ENOMEM;
 	err = referenced_ids(m, ids, &max_b, &max_s);
-	free(ids);
-	if (err)
+	if (err) {
+		free(ids);
 		return err;
+	}
 	for (size_t i = 0; i < cur->n_svcs; i++) {
 		const struct xlb_config_service *s = &cur->svcs[i];
 
+		if (s->id < XLB_MAX_SERVICES)
+			bit_clear(ids->services, s->id);
 		if (s->id != XLB_ID_NONE && (__s64)s->id > max_s)
 			max_s = s->id;
 		for (size_t j = 0; j < s->n_backends; j++)
@@ -96,6 +113,10 @@ int xlb_txn_init(struct xlb_txn *t, const struct xlb_maps *m,
 			    (__s64)s->backends[j].id > max_b)
 				max_b = s->backends[j].id;
 	}
+	/* connections of services that are gone (a flush that a daemon's
+	 * stop cut short) */
+	to_flush(t, ids->services);
+	free(ids);
 	t->next_backend_id = max_b + 1;
 	t->next_service_id = max_s + 1;
 	if (t->next_backend_id >= XLB_MAX_BACKENDS) {
@@ -382,44 +403,18 @@ static int reset_cursor(const struct xlb_maps *m, __u32 id)
 								       0;
 }
 
-struct flush_ctx {
-	int fd;
-	const __u8 *services; /* bitmap of the services whose flows go */
-};
-
-static int flush_one(const struct xlb_conn *c, void *arg)
-{
-	struct flush_ctx *f = arg;
-
-	if (c->fwd.service_id < XLB_MAX_SERVICES &&
-	    bit_test(f->services, c->fwd.service_id))
-		xlb_conn_delete(f->fd, c, false);
-	return 0;
-}
-
-static int flush_services(const struct xlb_maps *m, const __u8 *services)
-{
-	struct flush_ctx f = { .fd = m->flows, .services = services };
-	int err = xlb_conn_walk(m->flows, false, flush_one, &f);
-
-	f.fd = m->embryos;
-	if (!err)
-		err = xlb_conn_walk(m->embryos, true, flush_one, &f);
-	return err;
-}
-
 struct write_opts {
 	bool force;    /* rewrite everything (rollback) */
 	bool rollback; /* keep counters and cursors */
 };
 
-/* Make the maps hold `to` instead of `from` (see the order in txn.h). */
+/* Make the maps hold `to` instead of `from` (see the order in txn.h);
+ * gone (zeroed by the caller) gets the services that went. */
 static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 			struct xlb_config *to, __u64 now_ns,
 			const struct write_opts *o, char *what, size_t whatlen,
-			char *warn, size_t warnlen)
+			char *warn, size_t warnlen, __u8 *gone)
 {
-	__u8 gone[XLB_MAX_SERVICES / 8] = {};
 	char name[XLB_SPEC_MAXLEN + 8];
 	bool any_gone = false;
 	int err = 0;
@@ -558,13 +553,6 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 					   o_s->backends[j].id);
 		}
 	}
-	if (any_gone) {
-		err = flush_services(m, gone);
-		if (err)
-			return msg(what, whatlen, err,
-				   "cannot flush the connections of removed "
-				   "services");
-	}
 	/* backends that left a kept service */
 	for (size_t i = 0; i < to->n_svcs; i++) {
 		const struct xlb_config_service *s = &to->svcs[i];
@@ -592,6 +580,15 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 /* ------------------------------------------------------------------ */
 /* Apply                                                               */
 /* ------------------------------------------------------------------ */
+
+static unsigned int held_ids(const struct xlb_txn *t)
+{
+	unsigned int n = 0;
+
+	for (size_t i = 0; i < sizeof(t->held); i++)
+		n += __builtin_popcount(t->held[i]);
+	return n;
+}
 
 static int alloc_id(__u32 *cursor, __u32 max, bool *wrapped,
 		    const __u8 *used, const __u8 *referenced, __u32 *out)
@@ -654,6 +651,7 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 		  size_t errlen, char *warn, size_t warnlen)
 {
 	struct write_opts fwd = {}, back = { .force = true, .rollback = true };
+	__u8 gone[XLB_MAX_SERVICES / 8] = {};
 	struct idset *used, *ref = NULL;
 	struct xlb_config undo;
 	char what[256] = "";
@@ -665,6 +663,8 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 	if (!used)
 		return msg(err, errlen, -ENOMEM, "out of memory");
 	inherit(t, cur, next);
+	/* ids whose connections are still being flushed */
+	memcpy(used->services, t->held, sizeof(t->held));
 	for (int pass = 0; pass < 2; pass++) {
 		const struct xlb_config *c = pass ? next : cur;
 
@@ -713,7 +713,15 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 					      used->backends,
 					      *wrapped ? ref->backends : NULL,
 					      id);
-			if (rc == -ENOSPC)
+			if (rc == -ENOSPC && is_svc && held_ids(t))
+				msg(err, errlen, rc,
+				    "no free service id: at most %d services, "
+				    "and %u of the ids wait until the "
+				    "connections of removed services are "
+				    "flushed (a sweep of the flow table; try "
+				    "again in a moment)",
+				    XLB_MAX_SERVICES, held_ids(t));
+			else if (rc == -ENOSPC)
 				msg(err, errlen, rc,
 				    is_svc ? "no free service id: at most %d "
 					     "services" :
@@ -732,15 +740,26 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 	if (rc)
 		return rc;
 	rc = write_config(t->m, cur, next, now_ns, &fwd, what, sizeof(what),
-			  warn, warnlen);
-	if (!rc)
+			  warn, warnlen, gone);
+	if (!rc) {
+		to_flush(t, gone);
 		return 0;
+	}
 	msg(err, errlen, rc, "%s: %s (the previous configuration is restored)",
 	    what, strerror(-rc));
 	if (xlb_config_copy(&undo, cur))
 		return rc;
+	/* the services of next that go again may have had connections */
+	memset(gone, 0, sizeof(gone));
 	write_config(t->m, next, &undo, now_ns, &back, what, sizeof(what),
-		     NULL, 0);
+		     NULL, 0, gone);
+	to_flush(t, gone);
 	xlb_config_free(&undo);
 	return rc;
+}
+
+void xlb_txn_release(struct xlb_txn *t)
+{
+	for (size_t i = 0; i < sizeof(t->held); i++)
+		t->held[i] = t->flush[i];
 }

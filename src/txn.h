@@ -9,8 +9,10 @@
  *     schedule table swapped in as a new inner map (only if what it is
  *     built from changed), then the service entry, then its port bit;
  *   then for each service that goes: its service entry is deleted, the
- *     port bits recomputed, its schedule and backend slots cleared and its
- *     connections flushed;
+ *     port bits recomputed, its schedule and backend slots cleared, and
+ *     its id put in `flush` for the caller to have its connections
+ *     removed (a walk of the flow tables: seconds with a million
+ *     connections, which the caller runs beside its other work);
  *   then the slots of the backends that left a kept service are cleared
  *     (their service's table no longer names them, and the swap waited for
  *     every program still using the old table).
@@ -18,7 +20,8 @@
  * Established flows never move: they carry their backend's address, and a
  * backend id is never given again while a flow may still name it (ids are
  * allocated in increasing order, wrapping around XLB_MAX_BACKENDS only past
- * ids that no tracked flow uses).  Scheduling cursors are kept, so the
+ * ids that no tracked flow uses), and a removed service's id is not given
+ * again until the caller says its flush is done.  Scheduling cursors are kept, so the
  * smooth WRR sequence of a service continues across weight changes; a new
  * service starts its cursor at 0.  A removed backend's flows go on until
  * they end or expire.
@@ -41,10 +44,17 @@ struct xlb_txn {
 	/* New backends of a service that already ran, when the service has
 	 * health checks, start down (until `rise` checks pass). */
 	bool new_backends_down;
+	/* Services whose connections must go (removed, or named by tracked
+	 * connections but not by the configuration at init): the caller
+	 * flushes them and clears this.  Their ids stay `held` (not given to
+	 * new services) until xlb_txn_release. */
+	__u8 flush[XLB_MAX_SERVICES / 8];
+	__u8 held[XLB_MAX_SERVICES / 8];
 };
 
 /* Allocation cursors past every id in use in cur or named by a tracked
- * flow (one walk of the flow tables).  0 or -errno. */
+ * flow (one walk of the flow tables); services that tracked flows name
+ * but cur does not go into flush.  0 or -errno. */
 int xlb_txn_init(struct xlb_txn *t, const struct xlb_maps *m,
 		 const struct xlb_config *cur);
 
@@ -75,6 +85,10 @@ int xlb_txn_mark_backend_ports(const struct xlb_maps *m,
 int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 		  struct xlb_config *next, __u64 now_ns, char *err,
 		  size_t errlen, char *warn, size_t warnlen);
+
+/* Every flush handed on so far is done: give the held ids back (those
+ * still in flush stay held). */
+void xlb_txn_release(struct xlb_txn *t);
 
 /* Effective weight of a backend now (drain 0, slow start ramp). */
 __u32 xlb_txn_effective_weight(const struct xlb_config_service *s,

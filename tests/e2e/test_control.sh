@@ -267,6 +267,60 @@ EOF
 	xlb_ok stop
 }
 
+# Deleting a service answers at once and its connections go in the
+# background (the daemon's sweeper: seconds with a million of them); the
+# other service's stay; a service added again at once gets a new id, and
+# its connections are not taken by the flush of the old one.
+svc_id() {
+	"$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print([s["id"] for s in d["services"] if s["vip"] == sys.argv[2]][0])' "$CASE_DIR/show.json" "$1"
+}
+
+case_service_del_flushes() {
+	local port=9101 t0 took json=$CASE_DIR/conns.json old new
+	need_xlb || return
+	start_http_backends || return
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+metrics 127.0.0.1:$port
+service $VIP:8000/tcp
+	backend $BE1_IP
+	backend $BE2_IP
+service $VIP:8080/tcp
+	backend $BE1_IP:8000
+	backend $BE2_IP:8000
+EOF
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	http_loop "$NS_CLI" 3 "http://$VIP:8000/" >"$CASE_DIR/answers.txt"
+	http_loop "$NS_CLI" 4 "http://$VIP:8080/" >>"$CASE_DIR/answers.txt"
+	[ "$(grep -c '^backend-0[12] ' "$CASE_DIR/answers.txt")" = 7 ] ||
+		{ fail "7 requests: $(cat "$CASE_DIR/answers.txt")"; return; }
+	show_json && old=$(svc_id "$VIP:8080/tcp") || { fail "show -j: $(cat "$CASE_DIR/show.json")"; return; }
+	t0=$(now_ms)
+	xlb_ok service del "$VIP:8080" || return
+	took=$(($(now_ms) - t0))
+	# added again at once: a new id, and it serves
+	xlb_ok service add "$VIP:8080" || return
+	xlb_ok backend add "$VIP:8080" "$BE1_IP:8000" || return
+	http_loop "$NS_CLI" 2 "http://$VIP:8080/" >"$CASE_DIR/again.txt"
+	[ "$(grep -c '^backend-01 ' "$CASE_DIR/again.txt")" = 2 ] ||
+		{ fail "the service added again: $(cat "$CASE_DIR/again.txt")"; return; }
+	show_json && new=$(svc_id "$VIP:8080/tcp") || { fail "show -j: $(cat "$CASE_DIR/show.json")"; return; }
+	[ "$new" != "$old" ] || { fail "the service added again got id $new, the removed one's, before its flush"; return; }
+	wait_for 5 "the removed service's flush" grep -q "connections of removed services flushed: 4," "$XLB_LOG" || return
+	xlb_cmd conns -i "$LB_IF" -j >"$json" || { fail "xlb conns -j failed"; return; }
+	"$PY" - "$json" "$VIP" <<'PYEOF' || { fail "after the flush, want 3 connections to :8000 and 2 to :8080: $(cat "$json")"; return; }
+import json, sys
+d = json.load(open(sys.argv[1])); vip = sys.argv[2]
+sys.exit(sorted(c["vip"] for c in d) != [vip + ":8000"] * 3 + [vip + ":8080"] * 2)
+PYEOF
+	in_ns 5 "$NS_LB" curl -sS --max-time 3 "http://127.0.0.1:$port/metrics" >"$CASE_DIR/metrics.txt" ||
+		{ fail "scrape failed"; return; }
+	grep -qx "xlb_conntrack_flushed_total 4" "$CASE_DIR/metrics.txt" ||
+		{ fail "metrics: $(grep conntrack "$CASE_DIR/metrics.txt")"; return; }
+	info "service del answered in $took ms; its 4 connections flushed in the background"
+}
+
 case_save_round_trip() {
 	local a b
 	need_xlb || return
@@ -342,6 +396,7 @@ ccase changes_under_load full case_changes_under_load
 ccase health_detects_dead_backend full case_health_detects_dead_backend
 ccase reload_broken_file full case_reload_broken_file
 ccase metrics_match_stats full case_metrics_match_stats
+ccase service_del_flushes full case_service_del_flushes
 ccase save_round_trip full case_save_round_trip
 ccase socket_root_only min case_socket_root_only
 ccase command_errors min case_command_errors

@@ -290,9 +290,10 @@ static void test_expire(void)
 			   2 * kept);
 		goto out;
 	}
-	if (removed != n - kept) {
+	/* the half pair counts too, as the walk reports it */
+	if (removed != n - kept + 1) {
 		xtest_fail(name, "removed %llu connections, want %zu", removed,
-			   n - kept);
+			   n - kept + 1);
 		goto out;
 	}
 	xtest_pass(name);
@@ -448,6 +449,7 @@ static void test_expire_cancelled(void)
 {
 	const char *name = "expire_cancelled_removes_nothing";
 	struct xlb_maps m = { .flows = -1, .embryos = -1 };
+	struct xlb_sweep_args a = { .t = &T, .now_ns = 1000 * S };
 	struct xlb_expire_counts n;
 	struct xlb_conn c;
 	bool cancel = true;
@@ -463,13 +465,14 @@ static void test_expire_cancelled(void)
 	c.fwd.flags = XLB_FLOW_RST_SEEN;
 	c.fwd.last_seen_ns = c.rev.last_seen_ns = S;
 	err = insert_pair(m.flows, &c, true, true);
+	a.cancel = &cancel;
 	if (!err)
-		err = xlb_conn_expire_all(&m, &T, 1000 * S, &n, &cancel);
+		err = xlb_conn_expire_all(&m, &a, &n);
 	if (err != -ECANCELED || count_entries(m.flows) != 2)
 		xtest_fail(name, "got %s with %d entries left (want "
 			   "ECANCELED, 2)", strerror(-err),
 			   count_entries(m.flows));
-	else if (xlb_conn_expire_all(&m, &T, 1000 * S, &n, NULL) ||
+	else if ((a.cancel = NULL, xlb_conn_expire_all(&m, &a, &n)) ||
 		 count_entries(m.flows) || n.removed != 1 || n.flow_entries)
 		xtest_fail(name, "without cancel: %d entries left, %llu "
 			   "removed, %llu counted (want 0, 1, 0)",
@@ -586,6 +589,143 @@ static void test_sweeper(void)
 	if (!why[0] && xlb_now_ns() - t0 > S / 2)
 		snprintf(why, sizeof(why), "stop took %llu ms while waiting",
 			 (unsigned long long)((xlb_now_ns() - t0) / 1000000));
+	if (why[0])
+		xtest_fail(name, "%s", why);
+	else
+		xtest_pass(name);
+out:
+	xlb_sweeper_stop(sw);
+	xlb_sweeper_stop(bad);
+	if (m.flows >= 0)
+		close(m.flows);
+	if (m.embryos >= 0)
+		close(m.embryos);
+}
+
+/* A connection of service svc, active a second ago. */
+static void make_active(struct xlb_conn *c, __u16 port, __u16 nat, __u32 svc)
+{
+	__u64 now = xlb_now_ns();
+
+	make_pair(c, IPPROTO_TCP, port, nat);
+	c->fwd.service_id = c->rev.service_id = svc;
+	c->fwd.created_ns = c->rev.created_ns = now - 10 * S;
+	c->fwd.last_seen_ns = c->rev.last_seen_ns = now - S;
+}
+
+/* A sweep told to flush service 3 removes its connections whatever their
+ * state, in both tables, halves too, and nothing of service 4. */
+static void test_expire_flush(void)
+{
+	const char *name = "expire_flushes_removed_services";
+	struct xlb_maps m = { .flows = -1, .embryos = -1 };
+	__u8 flush[XLB_MAX_SERVICES / 8] = { [0] = 1u << 3 };
+	struct xlb_sweep_args a = { .t = &T, .now_ns = xlb_now_ns(),
+				    .flush = flush };
+	struct xlb_expire_counts n;
+	struct xlb_conn est, half, emb, kept;
+	int err;
+
+	m.flows = flow_map(name, "xlb_test_flf", 16);
+	if (m.flows < 0)
+		return;
+	m.embryos = flow_map(name, "xlb_test_fle", 16);
+	if (m.embryos < 0)
+		goto out;
+	make_active(&est, 43000, 2300, 3);
+	make_active(&half, 43001, 2301, 3);
+	make_active(&emb, 43002, 2302, 3);
+	make_active(&kept, 43003, 2303, 4);
+	err = insert_pair(m.flows, &est, true, true);
+	if (!err)
+		err = insert_pair(m.flows, &half, false, true);
+	if (!err)
+		err = insert_pair(m.embryos, &emb, true, true);
+	if (!err)
+		err = insert_pair(m.flows, &kept, true, true);
+	if (!err)
+		err = xlb_conn_expire_all(&m, &a, &n);
+	if (err)
+		xtest_fail(name, "%s", strerror(-err));
+	else if (n.flushed != 3 || n.removed || n.conns != 4 ||
+		 count_entries(m.flows) != 2 || count_entries(m.embryos) ||
+		 !present(m.flows, &kept.key) || n.flow_entries != 2 ||
+		 n.half_open_entries)
+		xtest_fail(name, "flushed %llu (want 3), expired %llu (want "
+			   "0), walked %llu (want 4), left %d + %d entries "
+			   "(want 2 + 0: service 4's pair), counted %llu + %llu",
+			   (unsigned long long)n.flushed,
+			   (unsigned long long)n.removed,
+			   (unsigned long long)n.conns, count_entries(m.flows),
+			   count_entries(m.embryos),
+			   (unsigned long long)n.flow_entries,
+			   (unsigned long long)n.half_open_entries);
+	else
+		xtest_pass(name);
+out:
+	close(m.flows);
+	if (m.embryos >= 0)
+		close(m.embryos);
+}
+
+/* The sweeper flushes at once when asked (its regular sweep is 2 s
+ * away), says so, and keeps a flush whose sweep failed for the next. */
+static void test_sweeper_flush(void)
+{
+	const char *name = "sweeper_flushes_when_asked";
+	struct xlb_maps m = { .flows = -1, .embryos = -1 };
+	const struct xlb_maps none = { .flows = -1, .embryos = -1 };
+	__u8 flush[XLB_MAX_SERVICES / 8] = { [0] = 1u << 3 };
+	struct xlb_sweeper *sw = NULL, *bad = NULL;
+	struct xlb_sweep_stats st = { 0 };
+	struct xlb_conn gone, kept;
+	char why[200] = "";
+	__u64 t0;
+	int err;
+
+	m.flows = flow_map(name, "xlb_test_sff", 16);
+	if (m.flows < 0)
+		return;
+	m.embryos = flow_map(name, "xlb_test_sfe", 16);
+	if (m.embryos < 0)
+		goto out;
+	make_active(&gone, 44000, 2400, 3);
+	make_active(&kept, 44001, 2401, 4);
+	err = insert_pair(m.flows, &gone, true, true);
+	if (!err)
+		err = insert_pair(m.flows, &kept, true, true);
+	if (!err)
+		err = xlb_sweeper_start(&sw, &m, &T);
+	if (!err)
+		err = xlb_sweeper_start(&bad, &none, &T);
+	if (err) {
+		xtest_fail(name, "setup: %s", strerror(-err));
+		goto out;
+	}
+	t0 = xlb_now_ns();
+	if (!xlb_sweeper_flushed(sw))
+		snprintf(why, sizeof(why), "flushed() false before any ask");
+	xlb_sweeper_flush(sw, flush);
+	xlb_sweeper_flush(bad, flush);
+	if (!why[0] && !wait_sweeps(sw, 1, &st))
+		snprintf(why, sizeof(why), "no sweep within 6 s");
+	else if (!why[0] && xlb_now_ns() - t0 > S)
+		snprintf(why, sizeof(why), "the flush waited %llu ms for a "
+			 "regular sweep",
+			 (unsigned long long)((xlb_now_ns() - t0) / 1000000));
+	else if (!why[0] && (present(m.flows, &gone.key) ||
+			     !present(m.flows, &kept.key) ||
+			     count_entries(m.flows) != 2 || st.flushed != 1 ||
+			     st.removed || !xlb_sweeper_flushed(sw)))
+		snprintf(why, sizeof(why), "after the flush: %d entries (want "
+			 "2), flushed %llu (want 1), expired %llu, done %d",
+			 count_entries(m.flows), (unsigned long long)st.flushed,
+			 (unsigned long long)st.removed,
+			 xlb_sweeper_flushed(sw));
+	if (!why[0] && !wait_sweeps(bad, 1, &st))
+		snprintf(why, sizeof(why), "no failed sweep within 6 s");
+	else if (!why[0] && (xlb_sweeper_flushed(bad) || !st.errors))
+		snprintf(why, sizeof(why), "a failed flush counts as done");
 	if (why[0])
 		xtest_fail(name, "%s", why);
 	else
@@ -739,6 +879,8 @@ int main(void)
 	test_expire_cancelled();
 	test_delete_checks_snapshot();
 	test_sweeper();
+	test_expire_flush();
+	test_sweeper_flush();
 	test_mark_backend_ports();
 	return xtest_done();
 }

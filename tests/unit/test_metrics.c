@@ -486,7 +486,7 @@ static void test_render_valid(void)
 	free(got);
 }
 
-/* With the daemon's sweeper figures: six families more, after the
+/* With the daemon's sweeper figures: seven families more, after the
  * others, exactly these lines, and still a valid exposition. */
 static void test_render_sweep(void)
 {
@@ -504,6 +504,10 @@ static void test_render_sweep(void)
 		"expiry, idle past their state's timeout.\n"
 		"# TYPE xlb_conntrack_expired_total counter\n"
 		"xlb_conntrack_expired_total 42\n"
+		"# HELP xlb_conntrack_flushed_total Connections removed by the "
+		"expiry because their service was removed.\n"
+		"# TYPE xlb_conntrack_flushed_total counter\n"
+		"xlb_conntrack_flushed_total 9\n"
 		"# HELP xlb_conntrack_sweep_connections Connections the last "
 		"sweep walked.\n"
 		"# TYPE xlb_conntrack_sweep_connections gauge\n"
@@ -528,7 +532,7 @@ static void test_render_sweep(void)
 	small_snapshot(&s, &svc, be);
 	s.has_sweep = true;
 	s.sweep = (struct xlb_sweep_stats){ .sweeps = 7, .errors = 1,
-					    .removed = 42,
+					    .removed = 42, .flushed = 9,
 					    .conns = 1000000,
 					    .last_ns = 1250000000,
 					    .interval_ns = 12500000000ULL };
@@ -536,9 +540,9 @@ static void test_render_sweep(void)
 	gl = got ? strlen(got) : 0;
 	if (rc || !got || expo_check(&e, got, why, sizeof(why)))
 		xtest_fail(name, "rc %d: %s", rc, got ? why : "no output");
-	else if (e.n_families != (int)N_FAMILIES + 6)
+	else if (e.n_families != (int)N_FAMILIES + 7)
 		xtest_fail(name, "%d families, want %zu", e.n_families,
-			   N_FAMILIES + 6);
+			   N_FAMILIES + 7);
 	else if (gl < sizeof(want) - 1 ||
 		 strcmp(got + gl - (sizeof(want) - 1), want))
 		xtest_fail(name, "the sweeper's lines differ: ...%s",

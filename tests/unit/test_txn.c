@@ -92,6 +92,30 @@ static int ack(__u16 cport)
 	return send_tcp(cport, 8000, PKT_TCP_ACK, IPPROTO_TCP);
 }
 
+static long flows_now(void)
+{
+	return fx_map_count(lb.m.flows) + fx_map_count(lb.m.embryos);
+}
+
+static bool bit(const __u8 *map, __u32 id)
+{
+	return map[id / 8] & (1u << (id % 8));
+}
+
+/* What xlb run's sweeper does with the services in txn.flush: remove
+ * their connections, then give their ids back. */
+static int flush_removed(void)
+{
+	struct xlb_timeouts t = XLB_TIMEOUTS_DEFAULT;
+	struct xlb_sweep_args a = { .t = &t, .now_ns = xlb_now_ns(),
+				    .flush = txn.flush };
+	int rc = xlb_conn_expire_all(&lb.m, &a, NULL);
+
+	memset(txn.flush, 0, sizeof(txn.flush));
+	xlb_txn_release(&txn);
+	return rc;
+}
+
 static struct xlb_config_backend *backend(const char *addr)
 {
 	struct xlb_addr a = {};
@@ -383,12 +407,72 @@ static void t_remove_service(void)
 	      "bits %u", port_bits(8000));
 	CHECK(bpf_map_lookup_elem(lb.m.schedules, &udp_id, &inner),
 	      "udp schedule left");
-	CHECK(fx_map_count(lb.m.flows) + fx_map_count(lb.m.embryos) ==
-		      flows_before - 2,
-	      "flows %ld, were %ld",
-	      fx_map_count(lb.m.flows) + fx_map_count(lb.m.embryos),
+	/* its connections are the caller's to flush, its id held */
+	CHECK(flows_now() == flows_before, "flows %ld, were %ld", flows_now(),
 	      flows_before);
+	CHECK(bit(txn.flush, udp_id) && bit(txn.held, udp_id) &&
+		      !bit(txn.flush, cur.svcs[0].id),
+	      "flush/held bits of %u not set (or the kept service's set)",
+	      udp_id);
+	CHECK(!flush_removed(), "flush");
+	CHECK(flows_now() == flows_before - 2, "flows %ld, were %ld",
+	      flows_now(), flows_before);
 	CHECK(ack(2000) > 0, "a TCP flow of the kept service was flushed");
+	CHECK(!bit(txn.held, udp_id), "id %u still held after the flush",
+	      udp_id);
+	xtest_pass(name);
+}
+
+/* A removed service's id is not given again before its flush (which
+ * would take the new service's connections too); a service named by
+ * connections but not by the configuration is flushed from init. */
+static void t_held_until_flushed(void)
+{
+	const char *name = "removed_service_id_held_until_flushed";
+	const char *tcp = "service " VIP ":8000 algo wrr\n"
+			  " backend 198.51.100.11 weight 1 drain\n"
+			  " backend 198.51.100.14 weight 1\n"
+			  " backend 198.51.100.12 weight 1\n";
+	char text[512], err[ERRLEN];
+	struct xlb_txn fresh;
+	__u32 old_id, new_id;
+	long before;
+
+	snprintf(text, sizeof(text), "%sservice " VIP ":8000/udp\n"
+		 " backend 198.51.100.11\n", tcp);
+	CHECK(!apply(text, err), "%s", err);
+	old_id = cur.svcs[1].id;
+	CHECK(send_tcp(5001, 8000, 0, IPPROTO_UDP) == 11, "udp flow");
+	before = flows_now();
+	CHECK(!apply(tcp, err), "%s", err);
+	/* a daemon that starts now sees its connections as orphans */
+	CHECK(!xlb_txn_init(&fresh, &lb.m, &cur), "init");
+	CHECK(bit(fresh.flush, old_id) && bit(fresh.held, old_id) &&
+		      !bit(fresh.flush, cur.svcs[0].id),
+	      "init: orphan %u not to flush, or the kept service is", old_id);
+	/* not yet handed on to be flushed: a release keeps it */
+	xlb_txn_release(&txn);
+	CHECK(bit(txn.held, old_id), "released before its flush was handed on");
+	/* the cursor on the held id: the new service gets the next */
+	txn.next_service_id = old_id;
+	CHECK(!apply(text, err), "%s", err);
+	new_id = cur.svcs[1].id;
+	CHECK(new_id != old_id, "id %u given again before its flush", new_id);
+	CHECK(send_tcp(5002, 8000, 0, IPPROTO_UDP) == 11, "new udp flow");
+	CHECK(!flush_removed(), "flush");
+	CHECK(flows_now() == before, "flows %ld, want %ld (the old service's "
+	      "gone, the new one's kept)", flows_now(), before);
+	/* flushed and released: the id is free again */
+	CHECK(!apply(tcp, err), "%s", err);
+	CHECK(!flush_removed(), "flush");
+	CHECK(flows_now() == before - 2, "flows %ld, want %ld", flows_now(),
+	      before - 2);
+	txn.next_service_id = old_id;
+	CHECK(!apply(text, err), "%s", err);
+	CHECK(cur.svcs[1].id == old_id, "id %u, want %u once flushed",
+	      cur.svcs[1].id, old_id);
+	CHECK(!apply(tcp, err), "%s", err);
+	CHECK(!flush_removed(), "flush");
 	xtest_pass(name);
 }
 
@@ -422,6 +506,9 @@ static void t_init(void)
 	int rc = xlb_txn_init(&t, &lb.m, &cur);
 
 	CHECK(!rc, "init %d", rc);
+	for (__u32 id = 0; id < XLB_MAX_SERVICES; id++)
+		CHECK(!bit(t.flush, id), "init: service %u to flush, with no "
+		      "connection of a removed service", id);
 	/* 65535 is in use: the cursor wraps and asks the flows */
 	CHECK(t.next_backend_id == 0 && t.backend_wrapped, "next %u",
 	      t.next_backend_id);
@@ -444,6 +531,14 @@ static void t_exhausted(void)
 		len += snprintf(text + len, cap - len,
 				"service " VIP ":%d\n backend 198.51.100.11\n",
 				10000 + i);
+	/* the removed service's id waits for its flush, and the error
+	 * says so */
+	rc = apply(text, err);
+	CHECK(rc == -ENOSPC && strstr(err, "256 services, and 1 of the ids "
+					   "wait until the connections of "
+					   "removed services are flushed"),
+	      "rc %d: %s", rc, err);
+	CHECK(!flush_removed(), "flush");
 	rc = apply(text, err);
 	CHECK(!rc, "%s", err);
 	/* 256 services in use: replacing one needs a 257th id */
@@ -525,6 +620,7 @@ int main(void)
 	t_read_back();
 	t_adopt_marks();
 	t_remove_service();
+	t_held_until_flushed();
 	t_wrap();
 	t_init();
 	t_exhausted();
