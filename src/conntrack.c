@@ -150,6 +150,7 @@ struct snap {
 	void *keys; /* struct xlb_flow_key[kcap] */
 	void *vals; /* struct xlb_flow[vcap] */
 	size_t n, kcap, vcap;
+	bool partial; /* the read outgrew the table and stopped short */
 };
 
 static void snap_free(struct snap *s)
@@ -211,8 +212,13 @@ static int snap_read(int fd, struct snap *s, const bool *cancel)
 	s->vcap = s->vals ? 4 * WALK_CHUNK : 0;
 	if (!s->keys || !s->vals)
 		err = -ENOMEM;
-	while (!err && s->n + WALK_CHUNK <= most) {
+	while (!err) {
 		__u32 count = WALK_CHUNK;
+
+		if (s->n + WALK_CHUNK > most) {
+			s->partial = true;
+			break;
+		}
 
 		if (cancelled(cancel)) {
 			err = -ECANCELED;
@@ -360,6 +366,12 @@ static bool points_at(const struct xlb_flow *f, const struct xlb_flow_key *k2)
 	return !memcmp(&pk, k2, sizeof(pk));
 }
 
+/* What a walk read. */
+struct walk_read {
+	__u64 entries;
+	bool partial; /* not the whole table (struct snap) */
+};
+
 /*
  * Two passes over the snapshot, so that a pair costs one partner lookup,
  * not two (with a million connections the lookups, each a cache miss or
@@ -370,7 +382,7 @@ static bool points_at(const struct xlb_flow *f, const struct xlb_flow_key *k2)
  */
 static int walk(int flows_fd, bool half_open,
 		int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx,
-		__u64 *entries, const bool *cancel)
+		struct walk_read *read, const bool *cancel)
 {
 	struct snap_index x = { 0 };
 	struct snap snap;
@@ -385,7 +397,8 @@ static int walk(int flows_fd, bool half_open,
 	keys = snap.keys;
 	vals = snap.vals;
 	n = snap.n;
-	*entries += n;
+	read->entries += n;
+	read->partial |= snap.partial;
 	/* positions are kept as 32-bit slots */
 	err = n >= UINT32_MAX ? -E2BIG : snap_index_build(&x, keys, n);
 	if (!err && !(paired = big_alloc(n ? n : 1)))
@@ -453,9 +466,9 @@ static int walk(int flows_fd, bool half_open,
 int xlb_conn_walk(int flows_fd, bool half_open,
 		  int (*cb)(const struct xlb_conn *c, void *ctx), void *ctx)
 {
-	__u64 entries = 0;
+	struct walk_read read = { 0 };
 
-	return walk(flows_fd, half_open, cb, ctx, &entries, NULL);
+	return walk(flows_fd, half_open, cb, ctx, &read, NULL);
 }
 
 /* Is the entry at k still the one of the snapshot?  0 yes; -ENOENT gone;
@@ -518,6 +531,7 @@ struct expire_ctx {
 	int fd;
 	const struct xlb_sweep_args *a;
 	__u64 removed, flushed, conns, gone;
+	bool failed; /* a flush's delete failed */
 };
 
 static bool flushing(const struct xlb_conn *c, const __u8 *flush)
@@ -537,10 +551,14 @@ static int expire_one(const struct xlb_conn *c, void *arg)
 	e->conns++;
 	if (flushing(c, e->a->flush)) {
 		/* its service is gone: active or not */
-		conn_delete(e->fd, c, false, &e->gone);
+		int err = conn_delete(e->fd, c, false, &e->gone);
+
 		e->flushed += e->gone > gone;
+		e->failed |= err && err != -ENOENT;
 		return 0;
 	}
+	if (!e->a->t)
+		return 0; /* a flush only */
 	if (last < c->fwd.created_ns)
 		last = c->fwd.created_ns;
 	if (now > last && now - last > xlb_conn_timeout_ns(c, e->a->t)) {
@@ -558,13 +576,14 @@ static int expire(int flows_fd, bool half_open, const struct xlb_sweep_args *a,
 		  struct xlb_expire_counts *n, __u64 *left)
 {
 	struct expire_ctx e = { .fd = flows_fd, .a = a };
-	__u64 read = 0;
+	struct walk_read read = { 0 };
 	int err = walk(flows_fd, half_open, expire_one, &e, &read, a->cancel);
 
 	n->removed += e.removed;
 	n->flushed += e.flushed;
 	n->conns += e.conns;
-	*left = read > e.gone ? read - e.gone : 0;
+	n->incomplete |= read.partial || e.failed;
+	*left = read.entries > e.gone ? read.entries - e.gone : 0;
 	return err;
 }
 
@@ -599,9 +618,10 @@ int xlb_conn_walk_all(const struct xlb_maps *m,
 		      int (*cb)(const struct xlb_conn *c, void *ctx),
 		      void *ctx)
 {
-	int err = xlb_conn_walk(m->flows, false, cb, ctx);
+	/* xlb_embryos first: see xlb_conn_expire_all */
+	int err = xlb_conn_walk(m->embryos, true, cb, ctx);
 
-	return err ? err : xlb_conn_walk(m->embryos, true, cb, ctx);
+	return err ? err : xlb_conn_walk(m->flows, false, cb, ctx);
 }
 
 struct port_marks {

@@ -70,11 +70,14 @@ struct xlb_expire_counts {
 	__u64 conns;             /* connections walked */
 	__u64 flow_entries;      /* entries of xlb_flows read, less removed */
 	__u64 half_open_entries; /* likewise, xlb_embryos */
+	/* a table was not read whole (it churned faster than the read), or
+	 * a flush's delete failed: a flush must be done again */
+	bool incomplete;
 };
 
 /* What a sweep does. */
 struct xlb_sweep_args {
-	const struct xlb_timeouts *t;
+	const struct xlb_timeouts *t; /* NULL: no expiry, a flush only */
 	__u64 now_ns;
 	/* bitmap of XLB_MAX_SERVICES service ids whose connections all go,
 	 * whatever their state (removed services); NULL: none */
@@ -94,7 +97,8 @@ int xlb_conn_expire_all(const struct xlb_maps *m,
 			const struct xlb_sweep_args *a,
 			struct xlb_expire_counts *out);
 
-/* Walk both tables (xlb_flows, then xlb_embryos). */
+/* Walk both tables (xlb_embryos, then xlb_flows: a pair promoted
+ * meanwhile is seen in one or the other). */
 int xlb_conn_walk_all(const struct xlb_maps *m,
 		      int (*cb)(const struct xlb_conn *c, void *ctx),
 		      void *ctx);

@@ -625,18 +625,6 @@ static void write_state(const struct xlb_daemon *d, FILE *warn)
 		      strerror(-err));
 }
 
-/* The connections of removed services, to the sweeper (src/sweeper.h);
- * before it runs they wait in d->txn.flush. */
-static void hand_flush(struct xlb_daemon *d)
-{
-	static const __u8 none[sizeof(d->txn.flush)];
-
-	if (!d->sweeper || !memcmp(d->txn.flush, none, sizeof(none)))
-		return;
-	xlb_sweeper_flush(d->sweeper, d->txn.flush);
-	memset(d->txn.flush, 0, sizeof(d->txn.flush));
-}
-
 int xlb_daemon_commit(struct xlb_daemon *d, struct xlb_config *next,
 		      char *err, size_t errlen, FILE *warn)
 {
@@ -673,12 +661,12 @@ int xlb_daemon_commit(struct xlb_daemon *d, struct xlb_config *next,
 			 strerror(-rc));
 		goto fail;
 	}
-	/* ids of removed services come back once their flush is done */
-	if (!d->sweeper || xlb_sweeper_flushed(d->sweeper))
-		xlb_txn_release(&d->txn);
+	/* ids of removed services come back once their flush is done;
+	 * the new ones go to the sweeper */
+	xlb_sweeper_sync(d->sweeper, &d->txn);
 	rc = xlb_txn_apply(&d->txn, &d->cur, next, now, why, sizeof(why),
 			   warnings, sizeof(warnings));
-	hand_flush(d);
+	xlb_sweeper_sync(d->sweeper, &d->txn);
 	if (rc) {
 		snprintf(err, errlen, "%s", why);
 		goto fail;
@@ -1005,6 +993,27 @@ static int read_pinned(struct xlb_daemon *d, __u64 *conns)
 	return 0;
 }
 
+/* Connections of services that no longer exist (a flush that a stop
+ * cut short), before anything else: until they go, their ids are held,
+ * and a configuration near the 256 services could not be applied.  Left
+ * to the sweeper if this fails. */
+static void flush_orphans(struct xlb_daemon *d)
+{
+	static const __u8 none[sizeof(d->txn.flush)];
+	struct xlb_sweep_args a = { .now_ns = xlb_now_ns(),
+				    .flush = d->txn.flush };
+	struct xlb_expire_counts n;
+
+	if (!memcmp(d->txn.flush, none, sizeof(none)) ||
+	    xlb_conn_expire_all(&d->m, &a, &n) || n.incomplete)
+		return;
+	printf("xlb: flushed %llu connections of services that no longer "
+	       "exist\n",
+	       (unsigned long long)n.flushed);
+	memset(d->txn.flush, 0, sizeof(d->txn.flush));
+	xlb_txn_release(&d->txn);
+}
+
 static int start(struct xlb_daemon *d, const char *ifname,
 		 struct xlb_config *base)
 {
@@ -1042,6 +1051,7 @@ static int start(struct xlb_daemon *d, const char *ifname,
 		xlb_errf("cannot read the flow table: %s", strerror(-rc));
 		return XLB_EXIT_RUNTIME;
 	}
+	flush_orphans(d);
 	if (wanted_config(d, adopt, base, &want)) {
 		xlb_errf("out of memory");
 		return XLB_EXIT_RUNTIME;
@@ -1174,7 +1184,7 @@ static int serve(struct xlb_daemon *d)
 			 strerror(-err));
 		return XLB_EXIT_RUNTIME;
 	}
-	hand_flush(d);
+	xlb_sweeper_sync(d->sweeper, &d->txn);
 	while (!exit_signal && !d->stop_requested) {
 		struct pollfd p[4] = {
 			{ .fd = d->listen_fd, .events = POLLIN },

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "maps.h"
 #include "sweeper.h"
+#include "txn.h"
 
 struct xlb_sweeper {
 	const struct xlb_maps *m;
@@ -76,26 +77,31 @@ static bool take_flush(struct xlb_sweeper *s, __u8 *flush)
 	return s->flushing;
 }
 
-/* After a sweep that flushed (under s->lock): done, or kept for the next
- * sweep if it failed. */
-static void end_flush(struct xlb_sweeper *s, const __u8 *flush, int err,
-		      const struct xlb_expire_counts *n, __u64 took)
+/* After a sweep that flushed (under s->lock): true if the flush is done;
+ * else its services are kept for a sweep soon (no later than the next
+ * regular one, and no sooner than this one took: a table that churns
+ * faster than it is read must not take a whole core). */
+static bool end_flush(struct xlb_sweeper *s, const __u8 *flush, bool ok,
+		      __u64 end, __u64 took, __u64 *next)
 {
+	__u64 retry = end + (took > XLB_SWEEP_INTERVAL_NS ?
+				     took : XLB_SWEEP_INTERVAL_NS);
+
 	s->flushing = false;
-	if (err) {
-		for (size_t i = 0; i < sizeof(s->flush); i++)
-			s->flush[i] |= flush[i];
-		return;
-	}
-	xlb_logf("connections of removed services flushed: %llu, in a sweep "
-		 "of %.3f s",
-		 (unsigned long long)n->flushed, took / 1e9);
+	if (ok)
+		return true;
+	for (size_t i = 0; i < sizeof(s->flush); i++)
+		s->flush[i] |= flush[i];
+	if (retry < *next)
+		*next = retry;
+	return false;
 }
 
 static void *sweep_loop(void *arg)
 {
 	struct xlb_sweeper *s = arg;
 	__u64 next = xlb_now_ns() + XLB_SWEEP_INTERVAL_NS;
+	__u64 flushed = 0; /* by the sweeps of the flush under way */
 
 	pthread_mutex_lock(&s->lock);
 	while (!wait_until(s, next)) {
@@ -105,6 +111,7 @@ static void *sweep_loop(void *arg)
 		struct xlb_expire_counts n;
 		__u64 start, took;
 		int err, prev = s->st.last_err;
+		bool done = false;
 
 		if (take_flush(s, flush))
 			a.flush = flush;
@@ -124,8 +131,11 @@ static void *sweep_loop(void *arg)
 		pthread_mutex_lock(&s->lock);
 		if (err == -ECANCELED)
 			break;
-		if (a.flush)
-			end_flush(s, flush, err, &n, took);
+		if (a.flush) {
+			flushed += n.flushed;
+			done = end_flush(s, flush, !err && !n.incomplete,
+					 start + took, took, &next);
+		}
 		s->st.sweeps++;
 		s->st.removed += n.removed;
 		s->st.flushed += n.flushed;
@@ -139,6 +149,15 @@ static void *sweep_loop(void *arg)
 			s->st.flow_entries = n.flow_entries;
 			s->st.half_open_entries = n.half_open_entries;
 			s->st.counted = true;
+		}
+		if (done) {
+			/* not under the lock: stdout may block */
+			pthread_mutex_unlock(&s->lock);
+			xlb_logf("connections of removed services flushed: "
+				 "%llu, in a sweep of %.3f s",
+				 (unsigned long long)flushed, took / 1e9);
+			flushed = 0;
+			pthread_mutex_lock(&s->lock);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -219,6 +238,16 @@ bool xlb_sweeper_flushed(struct xlb_sweeper *s)
 	done = !s->flushing && !any_bit(s->flush, sizeof(s->flush));
 	pthread_mutex_unlock(&s->lock);
 	return done;
+}
+
+void xlb_sweeper_sync(struct xlb_sweeper *s, struct xlb_txn *t)
+{
+	if (!s || xlb_sweeper_flushed(s))
+		xlb_txn_release(t);
+	if (s && any_bit(t->flush, sizeof(t->flush))) {
+		xlb_sweeper_flush(s, t->flush);
+		memset(t->flush, 0, sizeof(t->flush));
+	}
 }
 
 void xlb_sweeper_stop(struct xlb_sweeper *s)

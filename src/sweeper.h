@@ -65,6 +65,11 @@ void xlb_sweeper_stats(struct xlb_sweeper *s, struct xlb_sweep_stats *st);
 void xlb_sweeper_flush(struct xlb_sweeper *s, const __u8 *services);
 /* Has every flush asked for so far been done? */
 bool xlb_sweeper_flushed(struct xlb_sweeper *s);
+/* Before and after each transaction of t: give back the ids of removed
+ * services whose flush is done (xlb_txn_release), then hand t's new
+ * flushes on.  s may be NULL (not started): t keeps them meanwhile. */
+struct xlb_txn;
+void xlb_sweeper_sync(struct xlb_sweeper *s, struct xlb_txn *t);
 /* Stop (a sweep under way ends within a batch of the walk) and free;
  * NULL is fine. */
 void xlb_sweeper_stop(struct xlb_sweeper *s);

@@ -461,22 +461,27 @@ static void test_expire_cancelled(void)
 	m.embryos = flow_map(name, "xlb_test_cane", 16);
 	if (m.embryos < 0)
 		goto out;
+	/* an expired pair in each table */
 	make_pair(&c, IPPROTO_TCP, 44000, 2400);
 	c.fwd.flags = XLB_FLOW_RST_SEEN;
 	c.fwd.last_seen_ns = c.rev.last_seen_ns = S;
 	err = insert_pair(m.flows, &c, true, true);
+	if (!err)
+		err = insert_pair(m.embryos, &c, true, true);
 	a.cancel = &cancel;
 	if (!err)
 		err = xlb_conn_expire_all(&m, &a, &n);
-	if (err != -ECANCELED || count_entries(m.flows) != 2)
-		xtest_fail(name, "got %s with %d entries left (want "
-			   "ECANCELED, 2)", strerror(-err),
-			   count_entries(m.flows));
+	if (err != -ECANCELED || count_entries(m.flows) != 2 ||
+	    count_entries(m.embryos) != 2)
+		xtest_fail(name, "got %s with %d + %d entries left (want "
+			   "ECANCELED, 2 + 2)", strerror(-err),
+			   count_entries(m.flows), count_entries(m.embryos));
 	else if ((a.cancel = NULL, xlb_conn_expire_all(&m, &a, &n)) ||
-		 count_entries(m.flows) || n.removed != 1 || n.flow_entries)
-		xtest_fail(name, "without cancel: %d entries left, %llu "
-			   "removed, %llu counted (want 0, 1, 0)",
-			   count_entries(m.flows),
+		 count_entries(m.flows) || count_entries(m.embryos) ||
+		 n.removed != 2 || n.flow_entries)
+		xtest_fail(name, "without cancel: %d + %d entries left, %llu "
+			   "removed, %llu counted (want 0, 2, 0)",
+			   count_entries(m.flows), count_entries(m.embryos),
 			   (unsigned long long)n.removed,
 			   (unsigned long long)n.flow_entries);
 	else
@@ -614,7 +619,8 @@ static void make_active(struct xlb_conn *c, __u16 port, __u16 nat, __u32 svc)
 }
 
 /* A sweep told to flush service 3 removes its connections whatever their
- * state, in both tables, halves too, and nothing of service 4. */
+ * state, in both tables, halves too, and nothing of service 4 (a flush
+ * alone, without timeouts, expires nothing). */
 static void test_expire_flush(void)
 {
 	const char *name = "expire_flushes_removed_services";
@@ -623,7 +629,7 @@ static void test_expire_flush(void)
 	struct xlb_sweep_args a = { .t = &T, .now_ns = xlb_now_ns(),
 				    .flush = flush };
 	struct xlb_expire_counts n;
-	struct xlb_conn est, half, emb, kept;
+	struct xlb_conn est, half, emb, kept, idle;
 	int err;
 
 	m.flows = flow_map(name, "xlb_test_flf", 16);
@@ -643,17 +649,25 @@ static void test_expire_flush(void)
 		err = insert_pair(m.embryos, &emb, true, true);
 	if (!err)
 		err = insert_pair(m.flows, &kept, true, true);
+	/* service 4's, closed long ago: a flush alone (no timeouts) keeps
+	 * it */
+	make_active(&idle, 43004, 2304, 4);
+	idle.fwd.flags = XLB_FLOW_RST_SEEN;
+	idle.fwd.last_seen_ns = idle.rev.last_seen_ns = S;
+	if (!err)
+		err = insert_pair(m.flows, &idle, true, true);
+	a.t = NULL;
 	if (!err)
 		err = xlb_conn_expire_all(&m, &a, &n);
 	if (err)
 		xtest_fail(name, "%s", strerror(-err));
-	else if (n.flushed != 3 || n.removed || n.conns != 4 ||
-		 count_entries(m.flows) != 2 || count_entries(m.embryos) ||
-		 !present(m.flows, &kept.key) || n.flow_entries != 2 ||
-		 n.half_open_entries)
+	else if (n.flushed != 3 || n.removed || n.conns != 5 ||
+		 count_entries(m.flows) != 4 || count_entries(m.embryos) ||
+		 !present(m.flows, &kept.key) || n.flow_entries != 4 ||
+		 n.half_open_entries || n.incomplete)
 		xtest_fail(name, "flushed %llu (want 3), expired %llu (want "
-			   "0), walked %llu (want 4), left %d + %d entries "
-			   "(want 2 + 0: service 4's pair), counted %llu + %llu",
+			   "0), walked %llu (want 5), left %d + %d entries "
+			   "(want 4 + 0: service 4's pairs), counted %llu + %llu",
 			   (unsigned long long)n.flushed,
 			   (unsigned long long)n.removed,
 			   (unsigned long long)n.conns, count_entries(m.flows),

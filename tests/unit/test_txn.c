@@ -19,6 +19,7 @@
 
 #include "fixture.h"
 #include "pkt.h"
+#include "sweeper.h"
 #include "txn.h"
 #include "xtest.h"
 
@@ -476,6 +477,73 @@ static void t_held_until_flushed(void)
 	xtest_pass(name);
 }
 
+/* The daemon's glue (xlb_sweeper_sync around each transaction): a
+ * removed service's flush goes to the sweeper, and its id comes back
+ * only once the sweeper has done it (a sweeper whose sweeps fail never
+ * does). */
+static void t_sweeper_sync(void)
+{
+	const char *name = "sweeper_sync_holds_ids_until_flushed";
+	const char *tcp = "service " VIP ":8000 algo wrr\n"
+			  " backend 198.51.100.11 weight 1 drain\n"
+			  " backend 198.51.100.14 weight 1\n"
+			  " backend 198.51.100.12 weight 1\n";
+	const struct xlb_maps none = { .flows = -1, .embryos = -1 };
+	struct xlb_timeouts to = XLB_TIMEOUTS_DEFAULT;
+	struct xlb_sweeper *good = NULL, *bad = NULL;
+	char text[512], err[ERRLEN];
+	__u32 old_id;
+	long before;
+
+	snprintf(text, sizeof(text), "%sservice " VIP ":8000/udp\n"
+		 " backend 198.51.100.11\n", tcp);
+	CHECK(!xlb_sweeper_start(&good, &lb.m, &to) &&
+		      !xlb_sweeper_start(&bad, &none, &to),
+	      "sweepers");
+	CHECK(!apply(text, err), "%s", err);
+	old_id = cur.svcs[1].id;
+	CHECK(send_tcp(5003, 8000, 0, IPPROTO_UDP) == 11, "udp flow");
+	before = flows_now();
+	/* removed, handed to a sweeper that cannot flush */
+	xlb_sweeper_sync(bad, &txn);
+	CHECK(!apply(tcp, err), "%s", err);
+	xlb_sweeper_sync(bad, &txn);
+	CHECK(bit(txn.held, old_id) && !bit(txn.flush, old_id),
+	      "not handed on, or not held");
+	for (int i = 0; i < 60 && xlb_sweeper_flushed(bad); i++)
+		usleep(50000);
+	xlb_sweeper_sync(bad, &txn);
+	txn.next_service_id = old_id;
+	CHECK(!apply(text, err), "%s", err);
+	CHECK(cur.svcs[1].id != old_id, "id %u given back before its flush",
+	      old_id);
+	CHECK(!apply(tcp, err), "%s", err);
+	/* what the failing sweeper holds, to one that can flush (a daemon
+	 * has one sweeper): the flows go, the ids come back */
+	memcpy(txn.flush, txn.held, sizeof(txn.flush));
+	xlb_sweeper_sync(good, &txn);
+	CHECK(!bit(txn.flush, old_id), "not handed on");
+	for (int i = 0; i < 60 && !xlb_sweeper_flushed(good); i++)
+		usleep(50000);
+	CHECK(xlb_sweeper_flushed(good) && flows_now() == before - 2,
+	      "flushed %d, flows %ld, want %ld", xlb_sweeper_flushed(good),
+	      flows_now(), before - 2);
+	xlb_sweeper_sync(good, &txn);
+	CHECK(!bit(txn.held, old_id), "id %u still held", old_id);
+	txn.next_service_id = old_id;
+	CHECK(!apply(text, err), "%s", err);
+	CHECK(cur.svcs[1].id == old_id, "id %u, want %u", cur.svcs[1].id,
+	      old_id);
+	CHECK(!apply(tcp, err), "%s", err);
+	xlb_sweeper_sync(good, &txn);
+	for (int i = 0; i < 60 && !xlb_sweeper_flushed(good); i++)
+		usleep(50000);
+	xlb_sweeper_sync(good, &txn);
+	xlb_sweeper_stop(good);
+	xlb_sweeper_stop(bad);
+	xtest_pass(name);
+}
+
 static void t_wrap(void)
 {
 	const char *name = "ids_wrap_past_referenced";
@@ -621,6 +689,7 @@ int main(void)
 	t_adopt_marks();
 	t_remove_service();
 	t_held_until_flushed();
+	t_sweeper_sync();
 	t_wrap();
 	t_init();
 	t_exhausted();
