@@ -3,7 +3,8 @@
  * Forwarding a tracked packet: next hop from the kernel FIB for the
  * rewritten tuple, then the rewrite itself (addresses, ports, TTL) with
  * incremental checksums, new MAC addresses, and XDP_TX or a redirect.
- * Nothing in the packet changes unless it is going to be sent.
+ * Nothing in the packet changes unless it is going to be sent (by the
+ * program, or by xlb run for want of a neighbour entry).
  */
 #ifndef XLB_NAT_H
 #define XLB_NAT_H
@@ -280,6 +281,37 @@ static __always_inline int nat_transmit(struct xdp_md *ctx,
 	return rc == XDP_REDIRECT ? rc : -XLB_STAT_DROP_REDIRECT;
 }
 
+/* Hand the len-byte IP packet at l3_off (already rewritten) to xlb run,
+ * which sends it through the kernel: the kernel resolves the next hop
+ * the FIB had no neighbour for, and holds the packet meanwhile.  Without
+ * it the packet is lost, and a connection's first packet (a SYN, a
+ * SYN-ACK) comes again only with the sender's retransmission, 1 s later.
+ * Best effort: a packet larger than XLB_PACKET_EVENT_BYTES, or one that
+ * finds the ring full, is not handed over.  Its own BPF function: the
+ * copy's bounds stay out of the caller's verification. */
+static __noinline void nat_hand_over(struct xdp_md *ctx, __u32 l3_off,
+				     __u32 len, __u8 family)
+{
+	struct xlb_packet_event *ev;
+
+	if (len < 1 || len > XLB_PACKET_EVENT_BYTES ||
+	    l3_off + len > ctx->data_end - ctx->data)
+		return;
+	ev = bpf_ringbuf_reserve(&xlb_daemon_events, sizeof(*ev), 0);
+	if (!ev)
+		return;
+	if (bpf_xdp_load_bytes(ctx, l3_off, ev->data, len)) {
+		bpf_ringbuf_discard(ev, 0);
+		return;
+	}
+	ev->ts_ns = xlb_now_ns();
+	ev->type = XLB_EVENT_PACKET;
+	ev->len = len;
+	ev->family = family;
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, 0);
+}
+
 /* Forward a TCP/UDP packet of the tracked flow f. */
 static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
 				       struct xlb_flow *f, __u64 now_ns)
@@ -288,6 +320,14 @@ static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
 	int rc;
 
 	rc = flow_next_hop(ctx, p, f, now_ns, &nh);
+	if (rc == -XLB_STAT_DROP_FIB_NO_NEIGH) {
+		/* dropped here, sent by xlb run (which counts it) */
+		void *l3 = p->ip4 ? (void *)p->ip4 : (void *)p->ip6;
+
+		nat_rewrite(p, &f->rewritten);
+		nat_hand_over(ctx, l3 - (void *)p->eth, pkt_ip_bytes(p),
+			      p->ip4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6);
+	}
 	if (rc)
 		return rc;
 	nat_rewrite(p, &f->rewritten);

@@ -204,7 +204,9 @@ enum xlb_stat {
 	XLB_STAT_DROP_NAT_PORTS,     /* drop: no free NAT port after probing */
 	XLB_STAT_DROP_TABLE_FULL,    /* drop: flow table full (at promotion) */
 	XLB_STAT_DROP_TTL,           /* drop: TTL / hop limit exhausted */
-	XLB_STAT_DROP_FIB_NO_NEIGH,  /* drop: next hop unresolved (daemon resolves) */
+	XLB_STAT_DROP_FIB_NO_NEIGH,  /* drop: next hop unresolved (handed to
+				      * xlb run, which resolves it and sends
+				      * the packet through the kernel) */
 	XLB_STAT_DROP_FIB_FRAG,      /* drop: packet larger than egress MTU */
 	XLB_STAT_DROP_FIB_UNREACH,   /* drop: no route, or blackhole/unreachable/
 				      * prohibit route */
@@ -247,6 +249,23 @@ struct xlb_settings {
 enum xlb_event_type {
 	XLB_EVENT_NEW_FLOW = 1, /* a new connection was scheduled */
 	XLB_EVENT_NO_NEIGH = 2, /* FIB had no neighbour for next hop */
+	XLB_EVENT_PACKET = 3,   /* struct xlb_packet_event */
+};
+
+/* The largest packet (from its IP header) handed to xlb run. */
+#define XLB_PACKET_EVENT_BYTES 1536
+
+/* A packet the program could not send because its next hop has no
+ * neighbour entry yet, rewritten as it would have gone out, from its IP
+ * header on: xlb run sends it through the kernel, which resolves the
+ * next hop and holds the packet meanwhile (xlb_daemon_events). */
+struct xlb_packet_event {
+	__u64 ts_ns;
+	__u32 type;  /* XLB_EVENT_PACKET (at struct xlb_event's offset) */
+	__u16 len;   /* bytes of data */
+	__u8 family; /* XLB_FAMILY_V4 / _V6 */
+	__u8 pad;
+	__u8 data[XLB_PACKET_EVENT_BYTES];
 };
 
 /* Ring-buffer record (xlb_events). */
@@ -273,6 +292,8 @@ _Static_assert(sizeof(struct xlb_next_hop) == 16, "xlb_next_hop");
 _Static_assert(sizeof(struct xlb_flow) == 104, "xlb_flow");
 _Static_assert(sizeof(struct xlb_service_key) == 20, "xlb_service_key");
 _Static_assert(sizeof(struct xlb_service) == 24, "xlb_service");
+_Static_assert(sizeof(struct xlb_packet_event) == 16 + XLB_PACKET_EVENT_BYTES,
+	       "xlb_packet_event");
 _Static_assert(sizeof(struct xlb_backend) == 24, "xlb_backend");
 _Static_assert(sizeof(struct xlb_traffic) == 24, "xlb_traffic");
 _Static_assert(sizeof(struct xlb_settings) == 16, "xlb_settings");

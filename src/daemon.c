@@ -575,6 +575,7 @@ static int metrics_start(struct xlb_daemon *d, const char *addr,
 	src.maps = &d->m;
 	src.health = d->health;
 	src.sweeper = &d->sweeper;
+	src.resend = &d->resend.st;
 	/* ADDR:PORT has the VIP syntax (without a protocol) */
 	snprintf(spec, sizeof(spec), "%s", addr);
 	if (xlb_vip_parse(spec, &o.listen, &proto, NULL, 0))
@@ -1096,14 +1097,38 @@ undo:
 /* Serve                                                               */
 /* ------------------------------------------------------------------ */
 
-/* Daemon events: the program met an unresolved next hop. */
+/* A packet the program could not send for want of a neighbour entry:
+ * the kernel sends it (src/resend.h).  The first failure of a run is
+ * logged. */
+static void resend(struct xlb_daemon *d, const void *data, size_t size)
+{
+	bool quiet = d->resend.st.failed > 0;
+	int err;
+
+	if (!d->resend_open)
+		return;
+	err = xlb_resend_packet(&d->resend, data, size, xlb_now_ns());
+	if (err && err != -ENOBUFS && !quiet && d->resend.st.failed)
+		xlb_errf("cannot send a packet whose next hop had no neighbour "
+			 "entry: %s (xlb_no_neigh_packets_total counts them)",
+			 strerror(-err));
+}
+
+/* Daemon events: the program met an unresolved next hop, and handed
+ * over the packet it could not send. */
 static int on_daemon_event(void *ctx, void *data, size_t size)
 {
+	struct xlb_daemon *d = ctx;
 	const struct xlb_event *ev = data;
 	static struct xlb_addr last;
 	static __u64 last_ns;
 	__u64 now = xlb_now_ns();
 
+	if (size >= offsetof(struct xlb_packet_event, data) &&
+	    ev->type == XLB_EVENT_PACKET) {
+		resend(d, data, size);
+		return 0;
+	}
 	if (size < sizeof(*ev) || ev->type != XLB_EVENT_NO_NEIGH)
 		return 0;
 	/* a burst of packets to one next hop asks once */
@@ -1169,8 +1194,13 @@ static int serve(struct xlb_daemon *d)
 	sa.sa_handler = on_reload_signal;
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d->rb = ring_buffer__new(d->m.daemon_events, on_daemon_event, NULL,
-				 NULL);
+	err = xlb_resend_open(&d->resend);
+	d->resend_open = !err;
+	if (err)
+		xlb_errf("cannot open raw sockets: %s; a packet whose next hop "
+			 "has no neighbour entry yet is dropped",
+			 strerror(-err));
+	d->rb = ring_buffer__new(d->m.daemon_events, on_daemon_event, d, NULL);
 	if (!d->rb) {
 		xlb_errf("cannot read the daemon event ring: %s",
 			 strerror(errno));
@@ -1272,6 +1302,8 @@ static void cleanup(struct xlb_daemon *d)
 	xlb_metrics_stop(d->metrics);
 	xlb_health_free(d->health);
 	ring_buffer__free(d->rb);
+	if (d->resend_open)
+		xlb_resend_close(&d->resend);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		unlink(d->sock_path);

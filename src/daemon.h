@@ -24,6 +24,7 @@
 #include "loader.h"
 #include "maps.h"
 #include "metrics.h"
+#include "resend.h"
 #include "show.h"
 #include "txn.h"
 
@@ -82,6 +83,9 @@ struct xlb_daemon {
 	struct xlb_metrics *metrics;
 	char metrics_bound[XLB_SPEC_MAXLEN]; /* what metrics serves, "" off */
 	struct ring_buffer *rb;
+	/* packets for unresolved next hops, sent by the kernel */
+	struct xlb_resend resend;
+	bool resend_open;
 	struct xlb_show_event events[XLB_DAEMON_EVENTS];
 	size_t n_events;
 	struct xlb_health_change *changes; /* from the callback, pending */

@@ -310,6 +310,29 @@ static void render_sweep(FILE *f, const struct xlb_sweep_stats *w)
 	}
 }
 
+static void render_resend(FILE *f, const struct xlb_resend_stats *r)
+{
+	static const char name[] = "xlb_no_neigh_packets_total";
+	const struct {
+		const char *result;
+		__u64 n;
+	} rows[] = {
+		{ "sent", r->sent },
+		{ "failed", r->failed },
+		{ "limited", r->limited },
+		{ "malformed", r->malformed },
+	};
+
+	family(f, name, "counter",
+	       "Packets the XDP program could not send for want of a "
+	       "neighbour entry (drop_fib_no_neigh), sent by the daemon "
+	       "through the kernel, which resolves the next hop: sent, "
+	       "failed, limited (over 1000 a second) or malformed.");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		sample(f, name, "result", rows[i].result, NULL, NULL,
+		       rows[i].n);
+}
+
 int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 {
 	static const struct {
@@ -378,6 +401,8 @@ int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 		(unsigned long long)s->half_open_flows);
 	if (s->has_sweep)
 		render_sweep(f, &s->sweep);
+	if (s->has_resend)
+		render_resend(f, &s->resend);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -398,6 +423,10 @@ int xlb_metrics_render_source(void *ctx, FILE *f)
 		return err;
 	s.sweep = sw;
 	s.has_sweep = sw.sweeps > 0;
+	if (src->resend) {
+		s.resend = *src->resend;
+		s.has_resend = true;
+	}
 	if (sw.counted) {
 		s.flows = sw.flow_entries;
 		s.half_open_flows = sw.half_open_entries;

@@ -63,6 +63,7 @@
 
 #include "addr.h"
 #include "maps.h"
+#include "resend.h"
 #include "sweeper.h"
 #include "xlb_abi.h"
 
@@ -101,6 +102,8 @@ struct xlb_metrics_snapshot {
 	__u64 half_open_flows;     /* entries in xlb_embryos */
 	bool has_sweep;            /* the daemon's expiry: sweep below */
 	struct xlb_sweep_stats sweep;
+	bool has_resend;           /* the daemon's resends: below */
+	struct xlb_resend_stats resend;
 };
 
 /*
@@ -135,6 +138,9 @@ struct xlb_metrics_source {
 	/* the daemon's sweeper, once it runs (may be NULL, or point at
 	 * NULL): its figures are rendered too */
 	struct xlb_sweeper *const *sweeper;
+	/* the daemon's sends of packets for unresolved next hops (may be
+	 * NULL; read in the poll loop, where they are counted) */
+	const struct xlb_resend_stats *resend;
 };
 int xlb_metrics_render_source(void *ctx, FILE *f);
 

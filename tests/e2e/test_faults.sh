@@ -51,20 +51,6 @@ fam() {
 }
 fam 4
 
-# warm_up6 FAMILY: with 6, one request through the VIP before the measured
-# part.  The first connection of an IPv6 service waits 1 s for a
-# retransmission: the lb has no neighbour entry for the gateway's global
-# address (the gateway solicited the VIP from its link-local one), so the
-# first SYN-ACK is dropped (drop_fib_no_neigh) while xlb run resolves it
-# (docs/design.md, "Neighbours"); IPv4 learns the gateway from its ARP
-# request.  Without this, transfer_on's first try is not yet established
-# after 0.5 s.
-warm_up6() {
-	[ "$1" = 6 ] || return 0
-	in_ns 10 "$NS_CLI" curl -g -s --max-time 5 -o /dev/null "$F_URL/" ||
-		{ fail "warm-up request to $F_URL/ failed"; return 1; }
-}
-
 # ep ADDR: ADDR with port 8000 as xlb writes it (IPv6: [ADDR]:8000).
 ep() { case $1 in *:*) echo "[$1]:8000" ;; *) echo "$1:8000" ;; esac; }
 
@@ -158,7 +144,6 @@ backend_killed() {
 	health_conf
 	xlb_start -c "$CASE_DIR/xlb.conf" || return
 	wait_state "$(ep "$F_BE2")" up 5 || return
-	warm_up6 "$1" || return
 	transfer_on "$F_BE1" || return
 	load_start "$F_URL/" || return
 	sleep 1
@@ -197,7 +182,6 @@ backend_link_down() {
 	health_conf
 	xlb_start -c "$CASE_DIR/xlb.conf" || return
 	wait_state "$(ep "$F_BE2")" up 5 || return
-	warm_up6 "$1" || return
 	transfer_on "$F_BE1" || return
 	load_start "$F_URL/" || return
 	sleep 1

@@ -3,8 +3,9 @@
 # The IPv4 suite's checks over IPv6 (topology: lib.sh topo_ipv6): round-robin
 # and weighted round-robin distribution, two clients on the same source
 # port, a UDP service, 10 MiB intact, the balancer's own IPv6 address
-# (a local TCP service, ping, neighbour discovery), and an IPv4 and an IPv6
-# service in one instance.
+# (a local TCP service, ping, neighbour discovery), an IPv4 and an IPv6
+# service in one instance, and a first connection that does not wait for
+# the gateway's neighbour entry.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -147,6 +148,41 @@ case_lb_local_service6() {
 	[ "$a" = "lb-local $tok" ] || fail "[$LB_IP6]:9000 answered '$a' the second time"
 }
 
+# The first connection after a start: the balancer has no neighbour entry
+# for the gateway's global address (the gateway solicited the VIP from its
+# link-local one), so the program cannot send the SYN-ACK
+# (drop_fib_no_neigh); xlb run sends it through the kernel, which resolves
+# the gateway, and the client does not wait 1 s for its SYN's
+# retransmission.
+syn_retrans() {
+	ip netns exec "$1" awk '$1 == "TcpExt:" && !h { split($0, n); h = 1; next }
+		$1 == "TcpExt:" { for (i = 2; i <= NF; i++) if (n[i] == "TCPSynRetrans") print $i }' /proc/net/netstat
+}
+
+case_first_connection6() {
+	local port=9102 r0 r1 t a
+	need_xlb || return
+	start_http6_backends || return
+	xlb_start --vip "[$VIP6]:8000" --backends "[$BE1_IP6],[$BE2_IP6]" \
+		--metrics "127.0.0.1:$port" || return
+	r0=$(syn_retrans "$NS_CLI")
+	a=$(in_ns 10 "$NS_CLI" curl -g -s --max-time 5 -w ' %{time_connect}' "$URL6/" | tr '\n' ' ') ||
+		{ fail "the first request failed: $a"; return; }
+	r1=$(syn_retrans "$NS_CLI")
+	t=${a##* }
+	info "first connection: answer and connect time (s): $a; client SYN retransmissions $r0 -> $r1"
+	stats_snap
+	[ "$(stat_of drop_fib_no_neigh)" -ge 1 ] ||
+		{ fail "no drop_fib_no_neigh: the case did not meet an unresolved next hop"; return; }
+	[ "$r1" = "$r0" ] || { fail "the client retransmitted its SYN ($r0 -> $r1)"; return; }
+	"$PY" -c 'import sys; sys.exit(float(sys.argv[1]) >= 0.5)' "$t" ||
+		{ fail "connect took $t s"; return; }
+	in_ns 5 "$NS_LB" curl -sS --max-time 3 "http://127.0.0.1:$port/metrics" >"$CASE_DIR/metrics.txt" ||
+		{ fail "scrape failed"; return; }
+	grep -qE '^xlb_no_neigh_packets_total\{result="sent"\} [1-9]' "$CASE_DIR/metrics.txt" ||
+		fail "metrics: $(grep no_neigh "$CASE_DIR/metrics.txt")"
+}
+
 # One instance, an IPv4 and an IPv6 service side by side.
 case_dual_stack() {
 	local a b
@@ -163,6 +199,7 @@ case_dual_stack() {
 	[ "$b" = "2 backend-01-v6 2 backend-02-v6" ] || fail "IPv6 VIP answers: $b"
 }
 
+run_case first_connection6 full case_first_connection6
 run_case rr6 full case_rr6
 run_case wrr6 full case_wrr6
 run_case same_source_port6 full2 case_same_source_port6

@@ -1425,8 +1425,15 @@ static void test_snapshot_from_maps(void)
 			"backend=\"[2001:db8::11]:5353\"} 0\n",
 			"\nxlb_flows 3\n",
 			"\nxlb_half_open_flows 2\n",
+			"\nxlb_no_neigh_packets_total{result=\"sent\"} 5\n"
+			"xlb_no_neigh_packets_total{result=\"failed\"} 1\n"
+			"xlb_no_neigh_packets_total{result=\"limited\"} 7\n"
+			"xlb_no_neigh_packets_total{result=\"malformed\"} 0\n",
 		};
-		struct xlb_metrics_source src = { &m, h, NULL };
+		static const struct xlb_resend_stats resent = {
+			.sent = 5, .failed = 1, .limited = 7 };
+		struct xlb_metrics_source src = { .maps = &m, .health = h,
+						  .resend = &resent };
 		struct xlb_metrics_opts o = {
 			.mode = XLB_METRICS_THREAD,
 			.render = xlb_metrics_render_source,

@@ -3159,18 +3159,54 @@ static void test_icmp(void)
 }
 
 struct ev_seen {
-	int n;
+	int n, packets;
 	struct xlb_event last;
+	struct xlb_packet_event pkt;
 };
 
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct ev_seen *seen = ctx;
+	const struct xlb_event *ev = data;
 
-	if (size >= sizeof(struct xlb_event))
+	if (size >= sizeof(struct xlb_packet_event) &&
+	    ev->type == XLB_EVENT_PACKET) {
+		memcpy(&seen->pkt, data, sizeof(seen->pkt));
+		seen->packets++;
+	} else if (size >= sizeof(struct xlb_event)) {
 		memcpy(&seen->last, data, sizeof(seen->last));
-	seen->n++;
+		seen->n++;
+	}
 	return 0;
+}
+
+/* The packet handed to the daemon is the one the program would have
+ * sent, from its IP header on (checksums as built from scratch). */
+static void check_handed_over(const char *name, const struct ev_seen *seen,
+			      const struct conn *c, const struct pkt_spec *in)
+{
+	static __u8 exp[PKT_MAX_FRAME];
+	struct pkt_spec out;
+	char why[WHY_LEN] = "";
+	size_t len;
+
+	expect_spec(c, C2B, in, &out);
+	out.trailer_len = 0; /* link-layer padding is not the packet's */
+	len = pkt_build(&out, exp, sizeof(exp));
+	if (seen->packets != 1)
+		snprintf(why, sizeof(why), "%d packets handed over, expected 1",
+			 seen->packets);
+	else if (seen->pkt.len != len - 14 ||
+		 seen->pkt.family != XLB_FAMILY_V4)
+		snprintf(why, sizeof(why), "%u bytes of family %u, expected "
+			 "%zu of 4", seen->pkt.len, seen->pkt.family, len - 14);
+	else
+		for (size_t i = 0; i < len - 14 && !why[0]; i++)
+			if (seen->pkt.data[i] != exp[14 + i])
+				snprintf(why, sizeof(why), "IP packet differs "
+					 "at byte %zu: %02x, expected %02x", i,
+					 seen->pkt.data[i], exp[14 + i]);
+	report(name, !why[0], why);
 }
 
 static void test_fib(void)
@@ -3200,10 +3236,11 @@ static void test_fib(void)
 	rb = ring_buffer__new(lb->m.daemon_events, on_event, &seen, NULL);
 	if (rb)
 		ring_buffer__consume(rb);
-	seen.n = 0;
+	seen.n = seen.packets = 0;
 	c2b_spec(&nn, &s, PKT_TCP_SYN, 0);
+	/* dropped rewritten: handed over (below) */
 	not_fwd("fib_no_neigh_syn_dropped", &nn, C2B, &s, XDP_DROP,
-		XLB_STAT_DROP_FIB_NO_NEIGH, F_NEW);
+		XLB_STAT_DROP_FIB_NO_NEIGH, F_NEW | F_ANY_BYTES);
 	if (rb)
 		ring_buffer__consume(rb);
 	pkt_addr("198.51.100.13", be13);
@@ -3221,6 +3258,18 @@ static void test_fib(void)
 			 seen.last.type, seen.last.ifindex, seen.last.family,
 			 ntohl(seen.last.client.ip4));
 	report("fib_no_neigh_reported_to_daemon", !why[0], why);
+	check_handed_over("fib_no_neigh_packet_handed_to_daemon", &seen, &nn,
+			  &s);
+	/* a bare ACK: the frame's padding to 60 bytes is not handed over */
+	seen.packets = 0;
+	c2b_spec(&nn, &s, PKT_TCP_ACK, 0);
+	s.trailer_len = 6; /* 54 + 6: Ethernet's minimum */
+	not_fwd("fib_no_neigh_ack_dropped", &nn, C2B, &s, XDP_DROP,
+		XLB_STAT_DROP_FIB_NO_NEIGH, F_ANY_BYTES);
+	if (rb)
+		ring_buffer__consume(rb);
+	check_handed_over("fib_no_neigh_padded_frame_handed_over_unpadded",
+			  &seen, &nn, &s);
 	ring_buffer__free(rb);
 	if (!fx_sh("ip neigh replace 198.51.100.13 lladdr " BE13_MAC
 		   " dev " FX_IF " nud permanent"))
