@@ -994,27 +994,6 @@ static int read_pinned(struct xlb_daemon *d, __u64 *conns)
 	return 0;
 }
 
-/* Connections of services that no longer exist (a flush that a stop
- * cut short), before anything else: until they go, their ids are held,
- * and a configuration near the 256 services could not be applied.  Left
- * to the sweeper if this fails. */
-static void flush_orphans(struct xlb_daemon *d)
-{
-	static const __u8 none[sizeof(d->txn.flush)];
-	struct xlb_sweep_args a = { .now_ns = xlb_now_ns(),
-				    .flush = d->txn.flush };
-	struct xlb_expire_counts n;
-
-	if (!memcmp(d->txn.flush, none, sizeof(none)) ||
-	    xlb_conn_expire_all(&d->m, &a, &n) || n.incomplete)
-		return;
-	printf("xlb: flushed %llu connections of services that no longer "
-	       "exist\n",
-	       (unsigned long long)n.flushed);
-	memset(d->txn.flush, 0, sizeof(d->txn.flush));
-	xlb_txn_release(&d->txn);
-}
-
 static int start(struct xlb_daemon *d, const char *ifname,
 		 struct xlb_config *base)
 {
@@ -1052,7 +1031,14 @@ static int start(struct xlb_daemon *d, const char *ifname,
 		xlb_errf("cannot read the flow table: %s", strerror(-rc));
 		return XLB_EXIT_RUNTIME;
 	}
-	flush_orphans(d);
+	/* connections of services that no longer exist (a flush that a
+	 * stop cut short): before anything else, since their ids are held
+	 * until they go (else left to the sweeper) */
+	if (!xlb_sweeper_flush_now(&d->m, &d->txn, &conns) && conns)
+		printf("xlb: flushed %llu connections of services that no "
+		       "longer exist\n",
+		       (unsigned long long)conns);
+	conns = 0;
 	if (wanted_config(d, adopt, base, &want)) {
 		xlb_errf("out of memory");
 		return XLB_EXIT_RUNTIME;

@@ -250,6 +250,28 @@ void xlb_sweeper_sync(struct xlb_sweeper *s, struct xlb_txn *t)
 	}
 }
 
+int xlb_sweeper_flush_now(const struct xlb_maps *m, struct xlb_txn *t,
+			  __u64 *flushed)
+{
+	struct xlb_sweep_args a = { .now_ns = xlb_now_ns(),
+				    .flush = t->flush }; /* no expiry */
+	struct xlb_expire_counts n = { 0 };
+	int err = 0;
+
+	if (any_bit(t->flush, sizeof(t->flush))) {
+		err = xlb_conn_expire_all(m, &a, &n);
+		if (!err && n.incomplete)
+			err = -EAGAIN;
+	}
+	if (flushed)
+		*flushed = n.flushed;
+	if (err)
+		return err;
+	memset(t->flush, 0, sizeof(t->flush));
+	xlb_txn_release(t);
+	return 0;
+}
+
 void xlb_sweeper_stop(struct xlb_sweeper *s)
 {
 	if (!s)

@@ -70,6 +70,15 @@ bool xlb_sweeper_flushed(struct xlb_sweeper *s);
  * flushes on.  s may be NULL (not started): t keeps them meanwhile. */
 struct xlb_txn;
 void xlb_sweeper_sync(struct xlb_sweeper *s, struct xlb_txn *t);
+/* Without the thread, in the caller's: remove the connections of t's
+ * services to flush and give their ids back (a daemon's start, before
+ * its first transaction: the ids of services that no longer exist would
+ * otherwise stay held until the thread runs).  *flushed (may be NULL):
+ * connections removed.  Only while no sweeper has flushes of t under
+ * way: every held id comes back.  0; or -errno, or -EAGAIN if the tables
+ * were not read whole, with the flush left in t. */
+int xlb_sweeper_flush_now(const struct xlb_maps *m, struct xlb_txn *t,
+			  __u64 *flushed);
 /* Stop (a sweep under way ends within a batch of the walk) and free;
  * NULL is fine. */
 void xlb_sweeper_stop(struct xlb_sweeper *s);

@@ -173,6 +173,28 @@ static int flow_map(const char *test, const char *map, __u32 entries)
 	return fd;
 }
 
+/* Both tables of a sweep (16 entries each) in m: 0, or -1 with a SKIP
+ * line and nothing open. */
+static int tables(const char *test, struct xlb_maps *m)
+{
+	m->flows = flow_map(test, "xlb_test_flows", 16);
+	m->embryos = m->flows < 0 ? -1 : flow_map(test, "xlb_test_embr", 16);
+	if (m->embryos >= 0)
+		return 0;
+	if (m->flows >= 0)
+		close(m->flows);
+	m->flows = -1;
+	return -1;
+}
+
+static void tables_close(struct xlb_maps *m)
+{
+	if (m->flows >= 0)
+		close(m->flows);
+	if (m->embryos >= 0)
+		close(m->embryos);
+}
+
 static int insert_pair(int fd, const struct xlb_conn *c, bool with_fwd,
 		       bool with_rev)
 {
@@ -455,12 +477,8 @@ static void test_expire_cancelled(void)
 	bool cancel = true;
 	int err;
 
-	m.flows = flow_map(name, "xlb_test_canf", 16);
-	if (m.flows < 0)
+	if (tables(name, &m))
 		return;
-	m.embryos = flow_map(name, "xlb_test_cane", 16);
-	if (m.embryos < 0)
-		goto out;
 	/* an expired pair in each table */
 	make_pair(&c, IPPROTO_TCP, 44000, 2400);
 	c.fwd.flags = XLB_FLOW_RST_SEEN;
@@ -487,9 +505,7 @@ static void test_expire_cancelled(void)
 	else
 		xtest_pass(name);
 out:
-	close(m.flows);
-	if (m.embryos >= 0)
-		close(m.embryos);
+	tables_close(&m);
 }
 
 /* The daemon's sweeper thread: its first sweep (2 s after the start)
@@ -520,12 +536,8 @@ static void test_sweeper(void)
 	__u64 now = xlb_now_ns(), t0;
 	int err;
 
-	m.flows = flow_map(name, "xlb_test_swf", 16);
-	if (m.flows < 0)
+	if (tables(name, &m))
 		return;
-	m.embryos = flow_map(name, "xlb_test_swe", 16);
-	if (m.embryos < 0)
-		goto out;
 	/* closed 30 s ago (closed: 10 s), and established, seen 1 s ago */
 	make_pair(&idle, IPPROTO_TCP, 42000, 2200);
 	idle.fwd.flags = XLB_FLOW_RST_SEEN;
@@ -601,10 +613,7 @@ static void test_sweeper(void)
 out:
 	xlb_sweeper_stop(sw);
 	xlb_sweeper_stop(bad);
-	if (m.flows >= 0)
-		close(m.flows);
-	if (m.embryos >= 0)
-		close(m.embryos);
+	tables_close(&m);
 }
 
 /* A connection of service svc, active a second ago. */
@@ -632,12 +641,8 @@ static void test_expire_flush(void)
 	struct xlb_conn est, half, emb, kept, idle;
 	int err;
 
-	m.flows = flow_map(name, "xlb_test_flf", 16);
-	if (m.flows < 0)
+	if (tables(name, &m))
 		return;
-	m.embryos = flow_map(name, "xlb_test_fle", 16);
-	if (m.embryos < 0)
-		goto out;
 	make_active(&est, 43000, 2300, 3);
 	make_active(&half, 43001, 2301, 3);
 	make_active(&emb, 43002, 2302, 3);
@@ -677,9 +682,7 @@ static void test_expire_flush(void)
 	else
 		xtest_pass(name);
 out:
-	close(m.flows);
-	if (m.embryos >= 0)
-		close(m.embryos);
+	tables_close(&m);
 }
 
 /* The sweeper flushes at once when asked (its regular sweep is 2 s
@@ -697,12 +700,8 @@ static void test_sweeper_flush(void)
 	__u64 t0;
 	int err;
 
-	m.flows = flow_map(name, "xlb_test_sff", 16);
-	if (m.flows < 0)
+	if (tables(name, &m))
 		return;
-	m.embryos = flow_map(name, "xlb_test_sfe", 16);
-	if (m.embryos < 0)
-		goto out;
 	make_active(&gone, 44000, 2400, 3);
 	make_active(&kept, 44001, 2401, 4);
 	err = insert_pair(m.flows, &gone, true, true);
@@ -747,10 +746,7 @@ static void test_sweeper_flush(void)
 out:
 	xlb_sweeper_stop(sw);
 	xlb_sweeper_stop(bad);
-	if (m.flows >= 0)
-		close(m.flows);
-	if (m.embryos >= 0)
-		close(m.embryos);
+	tables_close(&m);
 }
 
 /* Deletes of a walk's snapshot touch only the entries it saw: a reverse
@@ -830,12 +826,8 @@ static void test_mark_backend_ports(void)
 	__u64 conns = 0;
 	int err;
 
-	m.flows = flow_map(name, "xlb_test_flows", 16);
-	if (m.flows < 0)
+	if (tables(name, &m))
 		return;
-	m.embryos = flow_map(name, "xlb_test_embr", 16);
-	if (m.embryos < 0)
-		goto out;
 	m.service_ports = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_test_ports",
 					 sizeof(__u32), sizeof(__u8), 65536,
 					 NULL);
@@ -875,10 +867,7 @@ static void test_mark_backend_ports(void)
 	else
 		xtest_pass(name);
 out:
-	if (m.flows >= 0)
-		close(m.flows);
-	if (m.embryos >= 0)
-		close(m.embryos);
+	tables_close(&m);
 	if (m.service_ports >= 0)
 		close(m.service_ports);
 }

@@ -365,15 +365,19 @@ static void t_adopt_marks(void)
 	xtest_pass(name);
 }
 
+/* The service the tests from here on keep, and a UDP one they add and
+ * remove. */
+#define KEPT_TCP                                                           \
+	"service " VIP ":8000 algo wrr\n"                                   \
+	" backend 198.51.100.11 weight 1 drain\n"                           \
+	" backend 198.51.100.14 weight 1\n"                                 \
+	" backend 198.51.100.12 weight 1\n"
+#define WITH_UDP "service " VIP ":8000/udp\n backend 198.51.100.11\n"
+
 static void t_remove_service(void)
 {
 	const char *name = "remove_service_clears_it";
-	const char *two = "service " VIP ":8000 algo wrr\n"
-			  " backend 198.51.100.11 weight 1 drain\n"
-			  " backend 198.51.100.14 weight 1\n"
-			  " backend 198.51.100.12 weight 1\n"
-			  "service " VIP ":8000/udp\n"
-			  " backend 198.51.100.11\n";
+	const char *two = KEPT_TCP WITH_UDP;
 	struct xlb_service_key k = {};
 	struct xlb_service sv;
 	char err[ERRLEN];
@@ -390,12 +394,7 @@ static void t_remove_service(void)
 	      "bits %u", port_bits(8000));
 	CHECK(send_tcp(5000, 8000, 0, IPPROTO_UDP) == 11, "udp flow");
 	flows_before = fx_map_count(lb.m.flows) + fx_map_count(lb.m.embryos);
-	CHECK(!apply("service " VIP ":8000 algo wrr\n"
-		     " backend 198.51.100.11 weight 1 drain\n"
-		     " backend 198.51.100.14 weight 1\n"
-		     " backend 198.51.100.12 weight 1\n",
-		     err),
-	      "%s", err);
+	CHECK(!apply(KEPT_TCP, err), "%s", err);
 	k.vip.ip4 = cur.svcs[0].vip.addr.ip4;
 	k.port = htons(8000);
 	k.proto = IPPROTO_UDP;
@@ -426,21 +425,18 @@ static void t_remove_service(void)
 
 /* A removed service's id is not given again before its flush (which
  * would take the new service's connections too); a service named by
- * connections but not by the configuration is flushed from init. */
+ * connections but not by the configuration is to flush from init, and
+ * xlb_sweeper_flush_now does it at once. */
 static void t_held_until_flushed(void)
 {
 	const char *name = "removed_service_id_held_until_flushed";
-	const char *tcp = "service " VIP ":8000 algo wrr\n"
-			  " backend 198.51.100.11 weight 1 drain\n"
-			  " backend 198.51.100.14 weight 1\n"
-			  " backend 198.51.100.12 weight 1\n";
-	char text[512], err[ERRLEN];
+	const char *tcp = KEPT_TCP, *text = KEPT_TCP WITH_UDP;
+	char err[ERRLEN];
 	struct xlb_txn fresh;
 	__u32 old_id, new_id;
+	__u64 orphans = 0;
 	long before;
 
-	snprintf(text, sizeof(text), "%sservice " VIP ":8000/udp\n"
-		 " backend 198.51.100.11\n", tcp);
 	CHECK(!apply(text, err), "%s", err);
 	old_id = cur.svcs[1].id;
 	CHECK(send_tcp(5001, 8000, 0, IPPROTO_UDP) == 11, "udp flow");
@@ -451,6 +447,13 @@ static void t_held_until_flushed(void)
 	CHECK(bit(fresh.flush, old_id) && bit(fresh.held, old_id) &&
 		      !bit(fresh.flush, cur.svcs[0].id),
 	      "init: orphan %u not to flush, or the kept service is", old_id);
+	/* which it flushes before anything else */
+	CHECK(!xlb_sweeper_flush_now(&lb.m, &fresh, &orphans) &&
+		      orphans == 1 && flows_now() == before - 2 &&
+		      !bit(fresh.held, old_id) && !bit(fresh.flush, old_id),
+	      "flush_now: %llu flushed, flows %ld (want 1, %ld), held %d",
+	      (unsigned long long)orphans, flows_now(), before - 2,
+	      bit(fresh.held, old_id));
 	/* not yet handed on to be flushed: a release keeps it */
 	xlb_txn_release(&txn);
 	CHECK(bit(txn.held, old_id), "released before its flush was handed on");
@@ -484,19 +487,14 @@ static void t_held_until_flushed(void)
 static void t_sweeper_sync(void)
 {
 	const char *name = "sweeper_sync_holds_ids_until_flushed";
-	const char *tcp = "service " VIP ":8000 algo wrr\n"
-			  " backend 198.51.100.11 weight 1 drain\n"
-			  " backend 198.51.100.14 weight 1\n"
-			  " backend 198.51.100.12 weight 1\n";
+	const char *tcp = KEPT_TCP, *text = KEPT_TCP WITH_UDP;
 	const struct xlb_maps none = { .flows = -1, .embryos = -1 };
 	struct xlb_timeouts to = XLB_TIMEOUTS_DEFAULT;
 	struct xlb_sweeper *good = NULL, *bad = NULL;
-	char text[512], err[ERRLEN];
+	char err[ERRLEN];
 	__u32 old_id;
 	long before;
 
-	snprintf(text, sizeof(text), "%sservice " VIP ":8000/udp\n"
-		 " backend 198.51.100.11\n", tcp);
 	CHECK(!xlb_sweeper_start(&good, &lb.m, &to) &&
 		      !xlb_sweeper_start(&bad, &none, &to),
 	      "sweepers");
