@@ -120,10 +120,20 @@ struct {
 } xlb_trace_events SEC(".maps");
 
 /* Records for the daemon (`xlb run`): next hops that need resolving. */
+#define XLB_DAEMON_EVENTS_BYTES (64 * 1024)
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
+	__uint(max_entries, XLB_DAEMON_EVENTS_BYTES);
 } xlb_daemon_events SEC(".maps");
+
+/* One more of enum xlb_stat reason (xlb_stats is per CPU). */
+static __always_inline void count(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&xlb_stats, &reason);
+
+	if (n)
+		*n += 1;
+}
 
 /* Per-CPU scratch space for flow entries being built (keeps them off the
  * 512-byte BPF stack).  XDP runs to completion on a CPU: no two packets

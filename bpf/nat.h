@@ -42,8 +42,10 @@ static __always_inline void report_no_neigh(const struct bpf_fib_lookup *fib)
 	struct xlb_event *ev;
 
 	ev = bpf_ringbuf_reserve(&xlb_daemon_events, sizeof(*ev), 0);
-	if (!ev)
+	if (!ev) {
+		count(XLB_STAT_EVENT_LOST);
 		return;
+	}
 	__builtin_memset(ev, 0, sizeof(*ev));
 	ev->ts_ns = xlb_now_ns();
 	ev->type = XLB_EVENT_NO_NEIGH;
@@ -130,8 +132,10 @@ static __noinline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
 		*bytes = tot_len;
 		return 0;
 	}
-	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		nh->ifindex = fib->ifindex; /* for a hand-over */
 		report_no_neigh(fib);
+	}
 	return rc < 0 ? -XLB_STAT_DROP_FIB_OTHER : fib_reason(rc);
 }
 
@@ -282,33 +286,51 @@ static __always_inline int nat_transmit(struct xdp_md *ctx,
 }
 
 /* Hand the len-byte IP packet at l3_off (already rewritten) to xlb run,
- * which sends it through the kernel: the kernel resolves the next hop
- * the FIB had no neighbour for, and holds the packet meanwhile.  Without
- * it the packet is lost, and a connection's first packet (a SYN, a
- * SYN-ACK) comes again only with the sender's retransmission, 1 s later.
- * Best effort: a packet larger than XLB_PACKET_EVENT_BYTES, or one that
- * finds the ring full, is not handed over.  Its own BPF function: the
+ * which sends it out of ifindex through the kernel: the kernel resolves
+ * the next hop the FIB had no neighbour for, and holds the packet
+ * meanwhile.  Without it the packet is lost, and a connection's first
+ * packet (a SYN, a SYN-ACK) comes again only with the sender's
+ * retransmission, 1 s later.  Best effort: a packet larger than
+ * XLB_PACKET_EVENT_BYTES is not handed over, nor one that finds the ring
+ * more than half full (the rest is for the NO_NEIGH records that get
+ * next hops resolved; counted event_lost).  Its own BPF function: the
  * copy's bounds stay out of the caller's verification. */
 static __noinline void nat_hand_over(struct xdp_md *ctx, __u32 l3_off,
-				     __u32 len, __u8 family)
+				     __u32 len, __u32 ifindex)
 {
+	const __u32 head = offsetof(struct xlb_packet_event, data);
 	struct xlb_packet_event *ev;
+	__u8 family;
 
 	if (len < 1 || len > XLB_PACKET_EVENT_BYTES ||
 	    l3_off + len > ctx->data_end - ctx->data)
 		return;
-	ev = bpf_ringbuf_reserve(&xlb_daemon_events, sizeof(*ev), 0);
-	if (!ev)
+	if (bpf_ringbuf_query(&xlb_daemon_events, BPF_RB_AVAIL_DATA) >
+	    XLB_DAEMON_EVENTS_BYTES / 2) {
+		count(XLB_STAT_EVENT_LOST);
 		return;
+	}
+	if (len <= XLB_PACKET_EVENT_SMALL)
+		ev = bpf_ringbuf_reserve(&xlb_daemon_events,
+					 head + XLB_PACKET_EVENT_SMALL, 0);
+	else
+		ev = bpf_ringbuf_reserve(&xlb_daemon_events, sizeof(*ev), 0);
+	if (!ev) {
+		count(XLB_STAT_EVENT_LOST);
+		return;
+	}
 	if (bpf_xdp_load_bytes(ctx, l3_off, ev->data, len)) {
 		bpf_ringbuf_discard(ev, 0);
 		return;
 	}
+	family = (ev->data[0] >> 4) == 4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
 	ev->ts_ns = xlb_now_ns();
 	ev->type = XLB_EVENT_PACKET;
 	ev->len = len;
 	ev->family = family;
 	ev->pad = 0;
+	ev->ifindex = ifindex;
+	ev->pad2 = 0;
 	bpf_ringbuf_submit(ev, 0);
 }
 
@@ -326,7 +348,7 @@ static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
 
 		nat_rewrite(p, &f->rewritten);
 		nat_hand_over(ctx, l3 - (void *)p->eth, pkt_ip_bytes(p),
-			      p->ip4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6);
+			      nh.ifindex);
 	}
 	if (rc)
 		return rc;

@@ -29,14 +29,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u16 nat_port_min = 1024;
 const volatile __u16 nat_port_max = 32767;
 
-static __always_inline void count(__u32 reason)
-{
-	__u64 *n = bpf_map_lookup_elem(&xlb_stats, &reason);
-
-	if (n)
-		*n += 1;
-}
-
 /* A forwarded packet of a service's or backend's flow. */
 static __always_inline void count_packet(void *map, __u32 id, __u32 bytes)
 {

@@ -252,19 +252,26 @@ enum xlb_event_type {
 	XLB_EVENT_PACKET = 3,   /* struct xlb_packet_event */
 };
 
-/* The largest packet (from its IP header) handed to xlb run. */
+/* The largest packet (from its IP header) handed to xlb run, and the
+ * smaller record a packet of up to XLB_PACKET_EVENT_SMALL bytes takes (a
+ * SYN, a SYN-ACK, an ACK: more of them fit in the ring). */
 #define XLB_PACKET_EVENT_BYTES 1536
+#define XLB_PACKET_EVENT_SMALL 128
 
 /* A packet the program could not send because its next hop has no
  * neighbour entry yet, rewritten as it would have gone out, from its IP
- * header on: xlb run sends it through the kernel, which resolves the
- * next hop and holds the packet meanwhile (xlb_daemon_events). */
+ * header on: xlb run sends it through the kernel (out of ifindex), which
+ * resolves the next hop and holds the packet meanwhile
+ * (xlb_daemon_events).  A record is the header and len bytes rounded up
+ * to one of the two sizes. */
 struct xlb_packet_event {
 	__u64 ts_ns;
-	__u32 type;  /* XLB_EVENT_PACKET (at struct xlb_event's offset) */
-	__u16 len;   /* bytes of data */
-	__u8 family; /* XLB_FAMILY_V4 / _V6 */
+	__u32 type;    /* XLB_EVENT_PACKET (at struct xlb_event's offset) */
+	__u16 len;     /* bytes of data */
+	__u8 family;   /* XLB_FAMILY_V4 / _V6 */
 	__u8 pad;
+	__u32 ifindex; /* the FIB's egress interface */
+	__u32 pad2;
 	__u8 data[XLB_PACKET_EVENT_BYTES];
 };
 
@@ -292,7 +299,7 @@ _Static_assert(sizeof(struct xlb_next_hop) == 16, "xlb_next_hop");
 _Static_assert(sizeof(struct xlb_flow) == 104, "xlb_flow");
 _Static_assert(sizeof(struct xlb_service_key) == 20, "xlb_service_key");
 _Static_assert(sizeof(struct xlb_service) == 24, "xlb_service");
-_Static_assert(sizeof(struct xlb_packet_event) == 16 + XLB_PACKET_EVENT_BYTES,
+_Static_assert(sizeof(struct xlb_packet_event) == 24 + XLB_PACKET_EVENT_BYTES,
 	       "xlb_packet_event");
 _Static_assert(sizeof(struct xlb_backend) == 24, "xlb_backend");
 _Static_assert(sizeof(struct xlb_traffic) == 24, "xlb_traffic");

@@ -1089,12 +1089,9 @@ undo:
 static void resend(struct xlb_daemon *d, const void *data, size_t size)
 {
 	bool quiet = d->resend.st.failed > 0;
-	int err;
+	int err = xlb_resend_packet(&d->resend, data, size, xlb_now_ns());
 
-	if (!d->resend_open)
-		return;
-	err = xlb_resend_packet(&d->resend, data, size, xlb_now_ns());
-	if (err && err != -ENOBUFS && !quiet && d->resend.st.failed)
+	if (!quiet && d->resend.st.failed)
 		xlb_errf("cannot send a packet whose next hop had no neighbour "
 			 "entry: %s (xlb_no_neigh_packets_total counts them)",
 			 strerror(-err));
@@ -1181,11 +1178,13 @@ static int serve(struct xlb_daemon *d)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	err = xlb_resend_open(&d->resend);
-	d->resend_open = !err;
+	d->resend_open = true;
 	if (err)
-		xlb_errf("cannot open raw sockets: %s; a packet whose next hop "
-			 "has no neighbour entry yet is dropped",
-			 strerror(-err));
+		xlb_errf("cannot open a raw socket (%s): a packet %swhose next "
+			 "hop has no neighbour entry yet is dropped",
+			 strerror(-err),
+			 d->resend.fd4 >= 0 ? "of IPv6 " :
+			 d->resend.fd6 >= 0 ? "of IPv4 " : "");
 	d->rb = ring_buffer__new(d->m.daemon_events, on_daemon_event, d, NULL);
 	if (!d->rb) {
 		xlb_errf("cannot read the daemon event ring: %s",

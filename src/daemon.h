@@ -85,7 +85,7 @@ struct xlb_daemon {
 	struct ring_buffer *rb;
 	/* packets for unresolved next hops, sent by the kernel */
 	struct xlb_resend resend;
-	bool resend_open;
+	bool resend_open; /* resend holds what it opened */
 	struct xlb_show_event events[XLB_DAEMON_EVENTS];
 	size_t n_events;
 	struct xlb_health_change *changes; /* from the callback, pending */

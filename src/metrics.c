@@ -320,14 +320,17 @@ static void render_resend(FILE *f, const struct xlb_resend_stats *r)
 		{ "sent", r->sent },
 		{ "failed", r->failed },
 		{ "limited", r->limited },
+		{ "refused", r->refused },
+		{ "stale", r->stale },
 		{ "malformed", r->malformed },
 	};
 
 	family(f, name, "counter",
 	       "Packets the XDP program could not send for want of a "
-	       "neighbour entry (drop_fib_no_neigh), sent by the daemon "
-	       "through the kernel, which resolves the next hop: sent, "
-	       "failed, limited (over 1000 a second) or malformed.");
+	       "neighbour entry (drop_fib_no_neigh) and handed to the daemon, "
+	       "which sends them through the kernel, which resolves the next "
+	       "hop: sent, failed, limited (over 1000 a second), refused (not "
+	       "to a unicast address), stale (over 1 s old) or malformed.");
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		sample(f, name, "result", rows[i].result, NULL, NULL,
 		       rows[i].n);

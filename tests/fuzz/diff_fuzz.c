@@ -300,8 +300,28 @@ struct inst {
 	struct xlb *skel;
 	struct xlb_maps m;
 	int prog_fd;
+	struct ring_buffer *handed; /* xlb_daemon_events, read every packet */
 	struct model model;
 };
+
+/* The packets one run handed to xlb run (XLB_EVENT_PACKET records). */
+static struct {
+	int n;
+	struct xlb_packet_event last;
+} handed;
+
+static int on_daemon_record(void *ctx, void *data, size_t size)
+{
+	const struct xlb_packet_event *ev = data;
+
+	if (size < offsetof(struct xlb_packet_event, data) ||
+	    ev->type != XLB_EVENT_PACKET)
+		return 0; /* NO_NEIGH: what xlb run resolves */
+	handed.n++;
+	memcpy(&handed.last, data,
+	       size < sizeof(handed.last) ? size : sizeof(handed.last));
+	return 0;
+}
 
 static struct inst insts[2] = {
 	{ .name = "A", .max_flows = 65536, .max_half_open = 16384,
@@ -332,6 +352,12 @@ static int inst_setup(struct inst *in, unsigned int model_opts, char *why,
 		return err;
 	}
 	in->prog_fd = bpf_program__fd(in->skel->progs.xlb_xdp);
+	in->handed = ring_buffer__new(in->m.daemon_events, on_daemon_record,
+				      NULL, NULL);
+	if (!in->handed) {
+		snprintf(why, wl, "ring_buffer__new: %s", strerror(errno));
+		return -errno;
+	}
 	if (model_init(&in->model, &topo, in->nat_min, in->nat_max,
 		       2 * (size_t)in->max_flows, (size_t)-1, model_opts)) {
 		snprintf(why, wl, "model_init: out of memory");
@@ -752,6 +778,7 @@ struct figures {
 	uint64_t clock_skipped;   /* next-hop cache age too close to 1 s */
 	uint64_t known_b1, known_b2; /* mismatches explained by a known bug */
 	uint64_t harness_errors;
+	uint64_t handed; /* NO_NEIGH packets handed to xlb run, compared */
 	uint64_t epochs, evictions, gc_pairs, aged, sleeps;
 	uint64_t reasons[XLB_STAT_MAX];
 };
@@ -936,10 +963,13 @@ static bool check_packet(struct run *R, struct inst *in, uint64_t idx,
 	hist_hex(&R->hist, pin, n);
 	hist_addf(&R->hist, " # %s\n", desc);
 
+	handed.n = 0;
 	clock_read(&t.lo, &t.clo);
 	err = fx_run(in->prog_fd, topo.ifaces[0].ifindex, pin, n, out_p,
 		     sizeof(out_p), &out_p_len, &verdict);
 	clock_read(&t.hi, &t.chi);
+	ring_buffer__consume(in->handed);
+	R->fig.handed += handed.n;
 	if (err) {
 		R->fig.harness_errors++;
 		if (R->fig.harness_errors < 5)
@@ -1034,9 +1064,11 @@ static bool check_packet(struct run *R, struct inst *in, uint64_t idx,
 		mismatch(R, in, idx, "verdict", desc, pin, n, why);
 		return false;
 	}
-	/* a dropped frame's bytes are gone: not compared */
-	off = verdict == XDP_DROP ? -1 :
-				    first_diff(out_m, out_m_len, out_p, out_p_len, &r);
+	/* a dropped frame's bytes are gone: not compared, unless it was
+	 * rewritten and handed to xlb run (NO_NEIGH) */
+	off = verdict == XDP_DROP && !r.handed_over ?
+		      -1 :
+		      first_diff(out_m, out_m_len, out_p, out_p_len, &r);
 	if (off >= 0) {
 		R->fig.mm_bytes++;
 		snprintf(why, sizeof(why), "output bytes differ at %ld (%s, %s)",
@@ -1044,6 +1076,25 @@ static bool check_packet(struct run *R, struct inst *in, uint64_t idx,
 		mismatch(R, in, idx, "bytes", desc, pin, n, why);
 		if (R->shown <= SHOW_MAX)
 			pkt_print_diff(stdout, out_m, out_m_len, out_p, out_p_len, off);
+		return false;
+	}
+	if (handed.n != (r.handed_over ? 1 : 0) ||
+	    (handed.n &&
+	     (handed.last.len != r.handed_len ||
+	      handed.last.ifindex !=
+		      (__u32)topo.ifaces[r.handed_iface].ifindex ||
+	      r.handed_off + r.handed_len > out_p_len ||
+	      memcmp(handed.last.data, out_p + r.handed_off,
+		     r.handed_len)))) {
+		R->fig.mm_bytes++;
+		snprintf(why, sizeof(why), "handed to xlb run: %d packets "
+			 "(model %d), %u bytes out of ifindex %u (model %zu, "
+			 "%d), or not the rewritten frame's",
+			 handed.n, r.handed_over, handed.last.len,
+			 handed.last.ifindex, r.handed_len,
+			 r.handed_over ? topo.ifaces[r.handed_iface].ifindex :
+					 0);
+		mismatch(R, in, idx, "hand-over", desc, pin, n, why);
 		return false;
 	}
 	if (stat_read(in, r.reason) != in->model.stats[r.reason]) {
@@ -1445,6 +1496,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)R.fig.gc_pairs,
 	       (unsigned long long)R.fig.aged,
 	       (unsigned long long)R.fig.sleeps, SLEEP_MS);
+	printf("  handed to xlb run (NO_NEIGH), compared with the model: "
+	       "%llu\n",
+	       (unsigned long long)R.fig.handed);
 	printf("  mismatching packets %llu (explained by known bug B1 %llu, "
 	       "B2 %llu, unexplained %llu)\n",
 	       (unsigned long long)R.fig.mismatches,
@@ -1502,6 +1556,7 @@ int main(int argc, char **argv)
 	      "%llu BPF_PROG_TEST_RUN errors",
 	      (unsigned long long)R.fig.harness_errors);
 	for (int i = 0; i < 2; i++) {
+		ring_buffer__free(insts[i].handed);
 		xlb__destroy(insts[i].skel);
 		model_free(&insts[i].model);
 	}

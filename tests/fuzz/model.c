@@ -1567,13 +1567,24 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 	/* a copy (promoted connection) uses the cached next hop it carries,
 	 * and what it caches is lost */
 	rc = flow_next_hop(m, in, p, e, &fib, r);
-	if (rc)
+	if (rc && rc != XLB_STAT_DROP_FIB_NO_NEIGH)
 		return rc;
 	sums_of(in, p, 0, &s);
 	rewrite_ip(o, p, &to);
 	memcpy(o + p->l4, &to.sport, 2);
 	memcpy(o + p->l4 + 2, &to.dport, 2);
 	finish_checksums(o, p, &s, r);
+	if (rc) {
+		/* rewritten, then handed to xlb run if it fits a record */
+		uint32_t len = ip_length(in, p);
+
+		r->handed_over = len >= 1 && len <= XLB_PACKET_EVENT_BYTES &&
+				 p->l3 + len <= p->len;
+		r->handed_off = p->l3;
+		r->handed_len = len;
+		r->handed_iface = fib.iface;
+		return rc;
+	}
 	rc = transmit(m, o, p, &fib, verdict);
 	if (rc)
 		return rc;
@@ -1604,8 +1615,12 @@ void model_packet(struct model *m, const uint8_t *in, size_t len,
 		r->verdict = verdict;
 		return;
 	}
-	r->n_equiv = 0;
-	memcpy(out, in, len); /* nothing changes unless it is sent */
+	/* nothing changes unless it is sent (by the program, or by xlb run:
+	 * the NO_NEIGH hand-over) */
+	if (reason != XLB_STAT_DROP_FIB_NO_NEIGH) {
+		r->n_equiv = 0;
+		memcpy(out, in, len);
+	}
 	r->verdict = reason >= XLB_STAT_FIRST_DROP ? M_XDP_DROP : M_XDP_PASS;
 }
 

@@ -254,6 +254,12 @@ struct m_result {
 	 * program may have used it or not (the fuzzer does not compare) */
 	bool clock_uncertain;
 	bool promoted; /* the packet moved a half-open pair to xlb_flows */
+	/* NO_NEIGH: the packet, rewritten in out, is handed to xlb run
+	 * (bpf/nat.h nat_hand_over): handed_len bytes from handed_off, to go
+	 * out of the model's interface handed_iface */
+	bool handed_over;
+	size_t handed_off, handed_len;
+	int handed_iface;
 };
 
 int model_init(struct model *m, const struct m_topo *t, uint16_t nat_min,

@@ -1428,10 +1428,13 @@ static void test_snapshot_from_maps(void)
 			"\nxlb_no_neigh_packets_total{result=\"sent\"} 5\n"
 			"xlb_no_neigh_packets_total{result=\"failed\"} 1\n"
 			"xlb_no_neigh_packets_total{result=\"limited\"} 7\n"
+			"xlb_no_neigh_packets_total{result=\"refused\"} 2\n"
+			"xlb_no_neigh_packets_total{result=\"stale\"} 3\n"
 			"xlb_no_neigh_packets_total{result=\"malformed\"} 0\n",
 		};
 		static const struct xlb_resend_stats resent = {
-			.sent = 5, .failed = 1, .limited = 7 };
+			.sent = 5, .failed = 1, .limited = 7, .refused = 2,
+			.stale = 3 };
 		struct xlb_metrics_source src = { .maps = &m, .health = h,
 						  .resend = &resent };
 		struct xlb_metrics_opts o = {

@@ -99,6 +99,7 @@ enum {
 	S_REDIR,   /* backend on another interface */
 	S_NOBE,	   /* only backend has weight 0 */
 	S_ONE_B,   /* second service, other backend (NAT range test) */
+	S_NONEIGH6, /* UDP over IPv6, backend without neighbour entry */
 	N_SVC
 };
 
@@ -147,6 +148,9 @@ static struct svc_def svcs[N_SVC] = {
 		     { { "198.51.100.11", 9011, 0, FX_BE11_MAC } } },
 	[S_ONE_B] = { VIP4, 9012, IPPROTO_TCP, XLB_ALGO_RR, 1,
 		      { { "198.51.100.12", 9000, 1, FX_BE12_MAC } } },
+	[S_NONEIGH6] = { VIP6, 9013, IPPROTO_UDP, XLB_ALGO_RR, 1,
+			 { { "2001:db8:100::13", 53, 1,
+			     "02:00:00:00:06:13" } } },
 };
 
 static __u32 first_be[N_SVC]; /* backend id of be[0] of each service */
@@ -3160,6 +3164,7 @@ static void test_icmp(void)
 
 struct ev_seen {
 	int n, packets;
+	size_t pkt_record; /* bytes of the last packet record */
 	struct xlb_event last;
 	struct xlb_packet_event pkt;
 };
@@ -3169,10 +3174,12 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct ev_seen *seen = ctx;
 	const struct xlb_event *ev = data;
 
-	if (size >= sizeof(struct xlb_packet_event) &&
+	if (size >= offsetof(struct xlb_packet_event, data) &&
 	    ev->type == XLB_EVENT_PACKET) {
-		memcpy(&seen->pkt, data, sizeof(seen->pkt));
+		memcpy(&seen->pkt, data,
+		       size < sizeof(seen->pkt) ? size : sizeof(seen->pkt));
 		seen->packets++;
+		seen->pkt_record = size;
 	} else if (size >= sizeof(struct xlb_event)) {
 		memcpy(&seen->last, data, sizeof(seen->last));
 		seen->n++;
@@ -3197,9 +3204,20 @@ static void check_handed_over(const char *name, const struct ev_seen *seen,
 		snprintf(why, sizeof(why), "%d packets handed over, expected 1",
 			 seen->packets);
 	else if (seen->pkt.len != len - 14 ||
-		 seen->pkt.family != XLB_FAMILY_V4)
-		snprintf(why, sizeof(why), "%u bytes of family %u, expected "
-			 "%zu of 4", seen->pkt.len, seen->pkt.family, len - 14);
+		 seen->pkt.family != (out.family == 6 ? XLB_FAMILY_V6 :
+							XLB_FAMILY_V4) ||
+		 seen->pkt.ifindex != (__u32)if0)
+		snprintf(why, sizeof(why), "%u bytes of family %u out of "
+			 "ifindex %u, expected %zu of IPv%u out of %d",
+			 seen->pkt.len, seen->pkt.family, seen->pkt.ifindex,
+			 len - 14, out.family, if0);
+	else if (seen->pkt_record !=
+		 offsetof(struct xlb_packet_event, data) +
+			 (len - 14 <= XLB_PACKET_EVENT_SMALL ?
+				  XLB_PACKET_EVENT_SMALL :
+				  XLB_PACKET_EVENT_BYTES))
+		snprintf(why, sizeof(why), "a record of %zu bytes for a "
+			 "packet of %zu", seen->pkt_record, len - 14);
 	else
 		for (size_t i = 0; i < len - 14 && !why[0]; i++)
 			if (seen->pkt.data[i] != exp[14 + i])
@@ -3209,11 +3227,48 @@ static void check_handed_over(const char *name, const struct ev_seen *seen,
 	report(name, !why[0], why);
 }
 
+/* A burst of packets for an unresolved next hop, the ring not read
+ * meanwhile: hand-overs stop once it is half full (event_lost counts the
+ * rest), and the NO_NEIGH records that get the next hop resolved still
+ * fit. */
+static void ring_headroom(struct ring_buffer *rb, struct ev_seen *seen,
+			  struct conn *c)
+{
+	const char *name = "fib_no_neigh_hand_over_leaves_half_the_ring";
+	const int burst = 40;
+	static __u8 in[PKT_MAX_FRAME], out[PKT_MAX_FRAME];
+	__u64 lost = stat_now(XLB_STAT_EVENT_LOST);
+	struct pkt_spec s;
+	size_t in_len, out_len;
+	__u32 verdict;
+	int dropped = 0;
+
+	seen->n = seen->packets = 0;
+	c2b_spec(c, &s, 0, 1200);
+	in_len = pkt_build(&s, in, sizeof(in));
+	for (int i = 0; i < burst; i++)
+		dropped += !fx_run(lb->prog_fd, if0, in, in_len, out,
+				   sizeof(out), &out_len, &verdict) &&
+			   verdict == XDP_DROP;
+	lost = stat_now(XLB_STAT_EVENT_LOST) - lost;
+	ring_buffer__consume(rb);
+	if (dropped != burst || seen->n != burst || seen->packets < 10 ||
+	    seen->packets + (int)lost != burst ||
+	    seen->packets * (1536 + 32) > 64 * 1024 / 2 + 1536 + 32)
+		xtest_fail(name, "%d of %d dropped; %d NO_NEIGH records, %d "
+			   "packets handed over, event_lost +%llu",
+			   dropped, burst, seen->n, seen->packets,
+			   (unsigned long long)lost);
+	else
+		xtest_pass(name);
+}
+
 static void test_fib(void)
 {
 	struct conn un = CONN(S_UNREACH, "203.0.113.130", 46000);
 	struct conn nr = CONN(S_NOROUTE, "203.0.113.131", 46000);
 	struct conn nn = CONN(S_NONEIGH, "203.0.113.132", 46000);
+	struct conn nn6 = CONN(S_NONEIGH6, "2001:db8:200::132", 46000);
 	struct conn mt = CONN(S_MTU, "203.0.113.133", 46000);
 	struct conn mt2 = CONN(S_MTU, "203.0.113.133", 46001);
 	struct conn rd = CONN(S_REDIR, "203.0.113.134", 46000);
@@ -3270,6 +3325,17 @@ static void test_fib(void)
 		ring_buffer__consume(rb);
 	check_handed_over("fib_no_neigh_padded_frame_handed_over_unpadded",
 			  &seen, &nn, &s);
+	/* UDP over IPv6, larger than the small record */
+	seen.packets = 0;
+	c2b_spec(&nn6, &s, 0, 300);
+	not_fwd("fib_no_neigh_udp6_dropped", &nn6, C2B, &s, XDP_DROP,
+		XLB_STAT_DROP_FIB_NO_NEIGH, F_NEW | F_ANY_BYTES);
+	if (rb)
+		ring_buffer__consume(rb);
+	check_handed_over("fib_no_neigh_udp6_large_handed_over", &seen, &nn6,
+			  &s);
+	if (rb)
+		ring_headroom(rb, &seen, &nn6);
 	ring_buffer__free(rb);
 	if (!fx_sh("ip neigh replace 198.51.100.13 lladdr " BE13_MAC
 		   " dev " FX_IF " nud permanent"))
