@@ -106,6 +106,17 @@ static int check_packet(const struct xlb_packet_event *ev)
 	return -EINVAL;
 }
 
+/* One control message (level, type, len bytes of data) in c; its space. */
+static size_t cmsg(struct cmsghdr *c, int level, int type, const void *data,
+		   size_t len)
+{
+	c->cmsg_level = level;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(c), data, len);
+	return CMSG_SPACE(len);
+}
+
 /* sendmsg() of ev to its destination, out of ev->ifindex and routed from
  * its source.  0 or -errno. */
 static int send_packet(const struct xlb_resend *r,
@@ -131,11 +142,8 @@ static int send_packet(const struct xlb_resend *r,
 		       4);
 		memcpy(&pi.ipi_spec_dst,
 		       ev->data + offsetof(struct iphdr, saddr), 4);
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+		msg.msg_controllen = cmsg(c, IPPROTO_IP, IP_PKTINFO, &pi,
+					  sizeof(pi));
 		msg.msg_name = &in4;
 		msg.msg_namelen = sizeof(in4);
 		fd = r->fd4;
@@ -148,11 +156,8 @@ static int send_packet(const struct xlb_resend *r,
 		       ev->data + offsetof(struct ip6_hdr, ip6_src), 16);
 		if (IN6_IS_ADDR_LINKLOCAL(&in6.sin6_addr))
 			in6.sin6_scope_id = ev->ifindex;
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+		msg.msg_controllen = cmsg(c, IPPROTO_IPV6, IPV6_PKTINFO, &pi,
+					  sizeof(pi));
 		msg.msg_name = &in6;
 		msg.msg_namelen = sizeof(in6);
 		fd = r->fd6;

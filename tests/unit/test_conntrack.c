@@ -504,7 +504,6 @@ static void test_expire_cancelled(void)
 			   (unsigned long long)n.flow_entries);
 	else
 		xtest_pass(name);
-out:
 	tables_close(&m);
 }
 
@@ -523,13 +522,22 @@ static bool wait_sweeps(struct xlb_sweeper *sw, __u64 n,
 	return false;
 }
 
+/* A sweeper on m, and one whose sweeps fail (no such maps). */
+static int two_sweepers(const struct xlb_maps *m, const struct xlb_timeouts *t,
+			struct xlb_sweeper **good, struct xlb_sweeper **bad)
+{
+	static const struct xlb_maps none = { .flows = -1, .embryos = -1 };
+	int err = xlb_sweeper_start(good, m, t);
+
+	return err ? err : xlb_sweeper_start(bad, &none, t);
+}
+
 static void test_sweeper(void)
 {
 	const char *name = "sweeper_expires_in_its_thread";
 	struct xlb_maps m = { .flows = -1, .embryos = -1 };
 	struct xlb_timeouts t = T;
 	struct xlb_sweeper *sw = NULL, *bad = NULL;
-	const struct xlb_maps none = { .flows = -1, .embryos = -1 };
 	struct xlb_sweep_stats st = { 0 };
 	struct xlb_conn idle, busy;
 	char why[200] = "";
@@ -550,10 +558,7 @@ static void test_sweeper(void)
 	if (!err)
 		err = insert_pair(m.flows, &busy, true, true);
 	if (!err)
-		err = xlb_sweeper_start(&sw, &m, &t);
-	/* and one whose sweeps fail (no such maps) */
-	if (!err)
-		err = xlb_sweeper_start(&bad, &none, &t);
+		err = two_sweepers(&m, &t, &sw, &bad);
 	if (err) {
 		xtest_fail(name, "setup: %s", strerror(-err));
 		goto out;
@@ -681,7 +686,6 @@ static void test_expire_flush(void)
 			   (unsigned long long)n.half_open_entries);
 	else
 		xtest_pass(name);
-out:
 	tables_close(&m);
 }
 
@@ -691,7 +695,6 @@ static void test_sweeper_flush(void)
 {
 	const char *name = "sweeper_flushes_when_asked";
 	struct xlb_maps m = { .flows = -1, .embryos = -1 };
-	const struct xlb_maps none = { .flows = -1, .embryos = -1 };
 	__u8 flush[XLB_MAX_SERVICES / 8] = { [0] = 1u << 3 };
 	struct xlb_sweeper *sw = NULL, *bad = NULL;
 	struct xlb_sweep_stats st = { 0 };
@@ -708,9 +711,7 @@ static void test_sweeper_flush(void)
 	if (!err)
 		err = insert_pair(m.flows, &kept, true, true);
 	if (!err)
-		err = xlb_sweeper_start(&sw, &m, &T);
-	if (!err)
-		err = xlb_sweeper_start(&bad, &none, &T);
+		err = two_sweepers(&m, &T, &sw, &bad);
 	if (err) {
 		xtest_fail(name, "setup: %s", strerror(-err));
 		goto out;
