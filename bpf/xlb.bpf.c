@@ -82,6 +82,21 @@ static __always_inline void trace_new_flow(const struct xlb_pkt *p,
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* Could a client have this source address?  Not 0/8, 127/8, multicast
+ * or 240/4 (broadcast included); not ::, ::1 or multicast. */
+static __always_inline bool client_source_ok(const struct xlb_flow_key *k)
+{
+	if (k->family == XLB_FAMILY_V4) {
+		__u32 a = bpf_ntohl(k->src.ip4);
+
+		return a >> 24 != 0 && a >> 24 != 127 && a >> 28 < 14;
+	}
+	if (k->src.bytes[0] == 0xff)
+		return false;
+	return k->src.ip6[0] || k->src.ip6[1] || k->src.ip6[2] ||
+	       bpf_ntohl(k->src.ip6[3]) > 1;
+}
+
 /* No tracked flow matched: start one if the packet opens a connection to
  * a service.  Points *out at the new client->backend entry; 0 or -reason.
  * A separate BPF function (own stack frame): the new-flow path's locals
@@ -104,6 +119,11 @@ static __noinline int new_flow(struct xlb_pkt *p, struct xlb_scratch *scratch,
 	svc = bpf_map_lookup_elem(&xlb_services, &skey);
 	if (!svc)
 		return -XLB_STAT_PASS_NO_SERVICE;
+	/* A source no client can have: the kernel drops it (martian), and
+	 * no connection may answer it (its replies would go to a multicast,
+	 * broadcast or loopback address). */
+	if (!client_source_ok(&p->key))
+		return -XLB_STAT_PASS_MALFORMED;
 	/* Only a bare SYN opens a TCP connection (SYN+FIN, SYN+RST and
 	 * SYN+ACK do not, as in Linux). */
 	if (p->tcp && (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK | XLB_TCP_RST |

@@ -197,7 +197,9 @@ enum xlb_stat {
 	XLB_STAT_PASS_NO_SERVICE,    /* pass: not for a service nor a tracked flow */
 	XLB_STAT_PASS_FRAGMENT,      /* pass: IP fragment (policy: untouched) */
 	XLB_STAT_PASS_IPV6_EXT,      /* pass: IPv6 extension header (untouched) */
-	XLB_STAT_PASS_MALFORMED,     /* pass: truncated/inconsistent headers */
+	XLB_STAT_PASS_MALFORMED,     /* pass: truncated/inconsistent headers,
+				      * or a new flow's source no client can
+				      * have (multicast, loopback...) */
 	XLB_STAT_PASS_ICMP,          /* pass: ICMP that quotes no tracked flow */
 	XLB_STAT_DROP_NO_FLOW,       /* drop: TCP non-SYN to a service, no state */
 	XLB_STAT_DROP_NO_BACKEND,    /* drop: service has no live backend */

@@ -1088,6 +1088,21 @@ static int claim_port(struct model *m, const struct xlb_flow_key *rkey,
 }
 
 /* A new connection: service, SYN rule, schedule, NAT port, pair. */
+/* Not 0/8, 127/8, multicast or 240/4; not ::, ::1 or multicast. */
+static bool client_source_ok(const struct xlb_flow_key *k)
+{
+	const uint8_t *a = k->src.bytes;
+
+	if (k->family == XLB_FAMILY_V4)
+		return a[0] != 0 && a[0] != 127 && a[0] < 224;
+	if (a[0] == 0xff)
+		return false;
+	for (int i = 0; i < 15; i++)
+		if (a[i])
+			return true;
+	return a[15] > 1;
+}
+
 static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 				uint32_t *reason, bool *ours,
 				struct m_result *r)
@@ -1115,6 +1130,12 @@ static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 		return NULL;
 	}
 	*ours = true;
+	/* COPIED: a source no client can have (bpf/xlb.bpf.c
+	 * client_source_ok) */
+	if (!client_source_ok(&p->key)) {
+		*reason = XLB_STAT_PASS_MALFORMED;
+		return NULL;
+	}
 	/* a TCP connection starts with a bare SYN (no ACK, RST or FIN:
 	 * Linux refuses SYN+FIN too) */
 	if (p->proto == IPPROTO_TCP &&

@@ -1747,6 +1747,36 @@ static void udp_zero_case(const char *name, struct conn *c, enum dir dir)
 	fwd(name, c, dir, &s, 0, -1);
 }
 
+/* A SYN to a service from a source no client can have: passed to the
+ * kernel (which drops martians), untouched, counted pass_malformed, and
+ * no connection (its replies would go to a multicast, broadcast or
+ * loopback address).  BPF_PROG_TEST_RUN only: nothing is sent. */
+static void test_martian_sources(void)
+{
+	static const struct {
+		const char *name, *src;
+		int svc;
+	} cases[] = {
+		{ "martian_source_multicast4_passed", "224.0.0.5", S_TCP },
+		{ "martian_source_broadcast4_passed", "255.255.255.255", S_TCP },
+		{ "martian_source_class_e_passed", "240.0.0.1", S_TCP },
+		{ "martian_source_loopback4_passed", "127.0.0.1", S_TCP },
+		{ "martian_source_this_network_passed", "0.0.0.1", S_TCP },
+		{ "martian_source_multicast6_passed", "ff02::1", S_TCP6 },
+		{ "martian_source_loopback6_passed", "::1", S_TCP6 },
+		{ "martian_source_unspecified6_passed", "::", S_TCP6 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conn c = CONN(cases[i].svc, cases[i].src, 47000);
+		struct pkt_spec s;
+
+		c2b_spec(&c, &s, PKT_TCP_SYN, 0);
+		not_fwd(cases[i].name, &c, C2B, &s, XDP_PASS,
+			XLB_STAT_PASS_MALFORMED, 0);
+	}
+}
+
 static void test_udp(void)
 {
 	struct conn u1 = CONN(S_UDP, "203.0.113.60", 33001);
@@ -3454,6 +3484,7 @@ int main(void)
 	test_ttl();
 	test_raw_table();
 	test_malformed();
+	test_martian_sources();
 	test_udp();
 	test_vlan();
 	test_ip_options();
