@@ -220,7 +220,9 @@ enum xlb_stat {
 	XLB_STAT_SYN_RESCHEDULED, /* SYN on a closed flow's tuple: pair replaced */
 	XLB_STAT_PROMOTED,        /* half-open pairs moved to xlb_flows */
 	XLB_STAT_PORT_TAKEOVER,   /* NAT port taken from a stale half-open pair */
-	XLB_STAT_EVENT_LOST,      /* trace/daemon record dropped (ring full) */
+	XLB_STAT_EVENT_LOST,      /* trace/daemon record dropped (ring full;
+				   * for a packet handed over on NO_NEIGH,
+				   * half full) */
 	XLB_STAT_RST_IGNORED,     /* client RST of an established connection
 				   * out of the backend's window: forwarded,
 				   * but not taken as its end */
