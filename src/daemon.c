@@ -999,7 +999,7 @@ static int start(struct xlb_daemon *d, const char *ifname,
 {
 	struct xlb_config want;
 	char err[1024];
-	__u64 conns = 0;
+	__u64 conns = 0, flushed = 0;
 	bool adopt;
 	int rc;
 
@@ -1034,11 +1034,10 @@ static int start(struct xlb_daemon *d, const char *ifname,
 	/* connections of services that no longer exist (a flush that a
 	 * stop cut short): before anything else, since their ids are held
 	 * until they go (else left to the sweeper) */
-	if (!xlb_sweeper_flush_now(&d->m, &d->txn, &conns) && conns)
+	if (!xlb_sweeper_flush_now(&d->m, &d->txn, &flushed) && flushed)
 		printf("xlb: flushed %llu connections of services that no "
 		       "longer exist\n",
-		       (unsigned long long)conns);
-	conns = 0;
+		       (unsigned long long)flushed);
 	if (wanted_config(d, adopt, base, &want)) {
 		xlb_errf("out of memory");
 		return XLB_EXIT_RUNTIME;

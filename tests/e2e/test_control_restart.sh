@@ -70,6 +70,9 @@ EOF
 	xlb_start -c "$CASE_DIR/xlb.conf" || return
 	t_up=$(now_ms)
 	grep -q "adopted the pinned state" "$XLB_LOG" || { fail "the new daemon did not adopt the pinned state"; return; }
+	# the transfer's connection at least
+	grep -qE "adopted the pinned state .*, [1-9][0-9]* tracked connections kept" "$XLB_LOG" ||
+		{ fail "the new daemon counted no kept connection: $(grep adopted "$XLB_LOG")"; return; }
 	p2=$(prog_id)
 	info "no daemon for $((t_up - t_kill)) ms; XDP program $p1 replaced by $p2 in the pinned link"
 	[ -n "$p2" ] && [ "$p1" != "$p2" ] || { fail "program not swapped ($p1 -> $p2)"; return; }
