@@ -76,9 +76,9 @@ demo: all
 # Benchmarks (bench/, docs/benchmarks.md); not part of make test.
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-$(BUILD)/bench/%: bench/%.c tests/unit/pkt.c tests/unit/pkt.h $(BUILD)/libxlb.a $(BUILD)/xlb.skel.h $(BUILD)/bench_floor.skel.h
+$(BUILD)/bench/%: bench/%.c $(TEST_LIB) $(wildcard tests/unit/*.h) $(BUILD)/libxlb.a $(BUILD)/xlb.skel.h $(BUILD)/bench_floor.skel.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -iquote tests/unit -o $@ $< tests/unit/pkt.c $(BUILD)/libxlb.a $(LDLIBS)
+	$(CC) $(CFLAGS) -iquote tests/unit -o $@ $< $(TEST_LIB) $(BUILD)/libxlb.a $(LDLIBS)
 
 bench-build: all $(BENCH_BINS) $(BUILD)/bench_floor.bpf.o
 

@@ -18,18 +18,15 @@
 #include <bpf/bpf.h>
 
 #include "conntrack.h"
+#include "fixture.h"
 #include "xlb_abi.h"
 
+/* A TCP/IPv4 flow key. */
 static void key_of(struct xlb_flow_key *k, __be32 src, __be32 dst,
 		   __u16 sport, __u16 dport)
 {
-	memset(k, 0, sizeof(*k));
-	k->src.ip4 = src;
-	k->dst.ip4 = dst;
-	k->sport = htons(sport);
-	k->dport = htons(dport);
-	k->proto = IPPROTO_TCP;
-	k->family = XLB_FAMILY_V4;
+	fx_flow_key(k, XLB_FAMILY_V4, IPPROTO_TCP, (const __u8 *)&src, sport,
+		    (const __u8 *)&dst, dport);
 }
 
 static int doc_addr(const char *s, __be32 *out)

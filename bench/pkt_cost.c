@@ -63,6 +63,7 @@
 #include "conntrack.h"
 #include "loader.h"
 #include "tables.h"
+#include "fixture.h"
 #include "pkt.h"
 #include "bench_floor.skel.h"
 
@@ -316,16 +317,12 @@ static void fresh_tuple(__be32 *addr, __u16 *port)
 	*port = 1024 + c % 64512;
 }
 
+/* An IPv4 flow key (fx_flow_key with the addresses as __be32). */
 static void key_of(struct xlb_flow_key *k, __u8 proto, __be32 src, __be32 dst,
 		   __u16 sport, __u16 dport)
 {
-	memset(k, 0, sizeof(*k));
-	k->src.ip4 = src;
-	k->dst.ip4 = dst;
-	k->sport = htons(sport);
-	k->dport = htons(dport);
-	k->proto = proto;
-	k->family = XLB_FAMILY_V4;
+	fx_flow_key(k, XLB_FAMILY_V4, proto, (const __u8 *)&src, sport,
+		    (const __u8 *)&dst, dport);
 }
 
 /* ----------------------------------------------------------- test run */

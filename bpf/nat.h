@@ -342,17 +342,18 @@ static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
 	int rc;
 
 	rc = flow_next_hop(ctx, p, f, now_ns, &nh);
-	if (rc == -XLB_STAT_DROP_FIB_NO_NEIGH) {
-		/* dropped here, sent by xlb run (which counts it) */
-		void *l3 = p->ip4 ? (void *)p->ip4 : (void *)p->ip6;
-
-		nat_rewrite(p, &f->rewritten);
-		nat_hand_over(ctx, l3 - (void *)p->eth, pkt_ip_bytes(p),
-			      nh.ifindex);
-	}
-	if (rc)
+	if (rc && rc != -XLB_STAT_DROP_FIB_NO_NEIGH)
 		return rc;
 	nat_rewrite(p, &f->rewritten);
+	if (rc) {
+		/* dropped here, sent by xlb run (which counts it); the IP
+		 * header follows the Ethernet header and its VLAN tags */
+		nat_hand_over(ctx,
+			      sizeof(struct ethhdr) +
+				      p->vlan_tags * sizeof(struct vlan_hdr),
+			      pkt_ip_bytes(p), nh.ifindex);
+		return rc;
+	}
 	return nat_transmit(ctx, p, &nh);
 }
 

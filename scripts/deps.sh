@@ -13,7 +13,7 @@ PKGS=(
   libclang-rt-dev
   # benchmarks (make bench): load generators, the balancers xlb is compared
   # with (nftables above; HAProxy; nginx with its stream module), the chart,
-  # nsenter (util-linux)
+  # nsenter (util-linux; the unit and e2e tests use it too)
   wrk iperf3 haproxy nginx-light libnginx-mod-stream gnuplot-nox util-linux
 )
 if [ "$(id -u)" -ne 0 ]; then

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <bpf/bpf.h>
 
+#include "bitmap.h"
 #include "conntrack.h"
 #include "maps.h"
 #include "tables.h"
@@ -534,14 +535,6 @@ struct expire_ctx {
 	bool failed; /* a flush's delete failed */
 };
 
-static bool flushing(const struct xlb_conn *c, const __u8 *flush)
-{
-	__u32 id = c->fwd.service_id;
-
-	return flush && id < XLB_MAX_SERVICES &&
-	       (flush[id / 8] & (1u << (id % 8)));
-}
-
 static int expire_one(const struct xlb_conn *c, void *arg)
 {
 	struct expire_ctx *e = arg;
@@ -549,7 +542,8 @@ static int expire_one(const struct xlb_conn *c, void *arg)
 	__u64 gone = e->gone; /* a half pair's delete says -ENOENT */
 
 	e->conns++;
-	if (flushing(c, e->a->flush)) {
+	if (e->a->flush && c->fwd.service_id < XLB_MAX_SERVICES &&
+	    xlb_bit_test(e->a->flush, c->fwd.service_id)) {
 		/* its service is gone: active or not */
 		int err = conn_delete(e->fd, c, false, &e->gone);
 

@@ -1177,7 +1177,6 @@ static int serve(struct xlb_daemon *d)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	err = xlb_resend_open(&d->resend);
-	d->resend_open = true;
 	if (err)
 		xlb_errf("cannot open a raw socket (%s): a packet %swhose next "
 			 "hop has no neighbour entry yet is dropped",
@@ -1286,8 +1285,7 @@ static void cleanup(struct xlb_daemon *d)
 	xlb_metrics_stop(d->metrics);
 	xlb_health_free(d->health);
 	ring_buffer__free(d->rb);
-	if (d->resend_open)
-		xlb_resend_close(&d->resend);
+	xlb_resend_close(&d->resend);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		unlink(d->sock_path);
@@ -1318,6 +1316,7 @@ int xlb_daemon_main(const struct xlb_run_opts *o)
 	}
 	d->opts = o;
 	d->link_fd = d->lock_fd = d->listen_fd = -1;
+	d->resend.fd4 = d->resend.fd6 = -1;
 	xlb_config_init(&d->cur);
 	if (o->conf_path) {
 		if (!realpath(o->conf_path, d->conf_path))

@@ -84,8 +84,7 @@ struct xlb_daemon {
 	char metrics_bound[XLB_SPEC_MAXLEN]; /* what metrics serves, "" off */
 	struct ring_buffer *rb;
 	/* packets for unresolved next hops, sent by the kernel */
-	struct xlb_resend resend;
-	bool resend_open; /* resend holds what it opened */
+	struct xlb_resend resend; /* fds -1 until serve() opens them */
 	struct xlb_show_event events[XLB_DAEMON_EVENTS];
 	size_t n_events;
 	struct xlb_health_change *changes; /* from the callback, pending */

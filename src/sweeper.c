@@ -9,6 +9,7 @@
 
 #include <bpf/bpf.h>
 
+#include "bitmap.h"
 #include "cli.h"
 #include "maps.h"
 #include "sweeper.h"
@@ -59,21 +60,13 @@ static __u64 next_sweep(const struct xlb_sweeper *s,
 	return start + gap;
 }
 
-static bool any_bit(const __u8 *map, size_t bytes)
-{
-	for (size_t i = 0; i < bytes; i++)
-		if (map[i])
-			return true;
-	return false;
-}
-
 /* Take the services to flush into flush (under s->lock); false if none. */
 static bool take_flush(struct xlb_sweeper *s, __u8 *flush)
 {
 	memcpy(flush, s->flush, sizeof(s->flush));
 	memset(s->flush, 0, sizeof(s->flush));
 	s->flush_now = false;
-	s->flushing = any_bit(flush, sizeof(s->flush));
+	s->flushing = xlb_bits_any(flush, sizeof(s->flush));
 	return s->flushing;
 }
 
@@ -90,8 +83,7 @@ static bool end_flush(struct xlb_sweeper *s, const __u8 *flush, bool ok,
 	s->flushing = false;
 	if (ok)
 		return true;
-	for (size_t i = 0; i < sizeof(s->flush); i++)
-		s->flush[i] |= flush[i];
+	xlb_bits_or(s->flush, flush, sizeof(s->flush));
 	if (retry < *next)
 		*next = retry;
 	return false;
@@ -223,8 +215,7 @@ void xlb_sweeper_stats(struct xlb_sweeper *s, struct xlb_sweep_stats *st)
 void xlb_sweeper_flush(struct xlb_sweeper *s, const __u8 *services)
 {
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < sizeof(s->flush); i++)
-		s->flush[i] |= services[i];
+	xlb_bits_or(s->flush, services, sizeof(s->flush));
 	s->flush_now = true;
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
@@ -235,7 +226,7 @@ bool xlb_sweeper_flushed(struct xlb_sweeper *s)
 	bool done;
 
 	pthread_mutex_lock(&s->lock);
-	done = !s->flushing && !any_bit(s->flush, sizeof(s->flush));
+	done = !s->flushing && !xlb_bits_any(s->flush, sizeof(s->flush));
 	pthread_mutex_unlock(&s->lock);
 	return done;
 }
@@ -244,7 +235,7 @@ void xlb_sweeper_sync(struct xlb_sweeper *s, struct xlb_txn *t)
 {
 	if (!s || xlb_sweeper_flushed(s))
 		xlb_txn_release(t);
-	if (s && any_bit(t->flush, sizeof(t->flush))) {
+	if (s && xlb_bits_any(t->flush, sizeof(t->flush))) {
 		xlb_sweeper_flush(s, t->flush);
 		memset(t->flush, 0, sizeof(t->flush));
 	}
@@ -258,7 +249,7 @@ int xlb_sweeper_flush_now(const struct xlb_maps *m, struct xlb_txn *t,
 	struct xlb_expire_counts n = { 0 };
 	int err = 0;
 
-	if (any_bit(t->flush, sizeof(t->flush))) {
+	if (xlb_bits_any(t->flush, sizeof(t->flush))) {
 		err = xlb_conn_expire_all(m, &a, &n);
 		if (!err && n.incomplete)
 			err = -EAGAIN;

@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 
 #include "stats.h"
+#include "bitmap.h"
 #include "errmsg.h"
 #include "tables.h"
 #include "txn.h"
@@ -19,30 +20,14 @@ struct idset {
 	__u8 services[XLB_MAX_SERVICES / 8];
 };
 
-static void bit_set(__u8 *map, __u32 i)
-{
-	map[i / 8] |= 1u << (i % 8);
-}
-
-static void bit_clear(__u8 *map, __u32 i)
-{
-	map[i / 8] &= ~(1u << (i % 8));
-}
-
-static bool bit_test(const __u8 *map, __u32 i)
-{
-	return map[i / 8] & (1u << (i % 8));
-}
 
 #define msg xlb_errmsg
 
 /* The services set in services go into flush, and their ids are held. */
 static void to_flush(struct xlb_txn *t, const __u8 *services)
 {
-	for (size_t i = 0; i < sizeof(t->flush); i++) {
-		t->flush[i] |= services[i];
-		t->held[i] |= services[i];
-	}
+	xlb_bits_or(t->flush, services, sizeof(t->flush));
+	xlb_bits_or(t->held, services, sizeof(t->held));
 }
 
 /* ------------------------------------------------------------------ */
@@ -60,12 +45,12 @@ static int ref_one(const struct xlb_conn *c, void *arg)
 	__u32 b = c->fwd.backend_id, s = c->fwd.service_id;
 
 	if (b < XLB_MAX_BACKENDS) {
-		bit_set(r->ids->backends, b);
+		xlb_bit_set(r->ids->backends, b);
 		if (b > r->max_backend)
 			r->max_backend = b;
 	}
 	if (s < XLB_MAX_SERVICES) {
-		bit_set(r->ids->services, s);
+		xlb_bit_set(r->ids->services, s);
 		if (s > r->max_service)
 			r->max_service = s;
 	}
@@ -105,7 +90,7 @@ int xlb_txn_init(struct xlb_txn *t, const struct xlb_maps *m,
 		const struct xlb_config_service *s = &cur->svcs[i];
 
 		if (s->id < XLB_MAX_SERVICES)
-			bit_clear(ids->services, s->id);
+			xlb_bit_clear(ids->services, s->id);
 		if (s->id != XLB_ID_NONE && (__s64)s->id > max_s)
 			max_s = s->id;
 		for (size_t j = 0; j < s->n_backends; j++)
@@ -509,7 +494,7 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 
 		if (s && s->id == o_s->id)
 			continue;
-		bit_set(gone, o_s->id);
+		xlb_bit_set(gone, o_s->id);
 		any_gone = true;
 		service_key(o_s, &key);
 		if (!s && bpf_map_delete_elem(m->services, &key) &&
@@ -522,7 +507,7 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 	for (size_t i = 0; i < from->n_svcs && any_gone; i++) {
 		const struct xlb_config_service *o_s = &from->svcs[i];
 
-		if (!bit_test(gone, o_s->id))
+		if (!xlb_bit_test(gone, o_s->id))
 			continue;
 		err = write_port_bits(m, to, o_s->vip.port);
 		if (err)
@@ -534,7 +519,7 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 		__u32 id = o_s->id;
 		bool reused = false;
 
-		if (!bit_test(gone, id))
+		if (!xlb_bit_test(gone, id))
 			continue;
 		/* (a rollback may hand the id straight back) */
 		for (size_t k = 0; k < to->n_svcs; k++)
@@ -600,7 +585,7 @@ static int alloc_id(__u32 *cursor, __u32 max, bool *wrapped,
 			*cursor = 0;
 			*wrapped = true;
 		}
-		if (bit_test(used, id) || (referenced && bit_test(referenced, id)))
+		if (xlb_bit_test(used, id) || (referenced && xlb_bit_test(referenced, id)))
 			continue;
 		*out = id;
 		return 0;
@@ -672,10 +657,10 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 			const struct xlb_config_service *s = &c->svcs[i];
 
 			if (s->id < XLB_MAX_SERVICES)
-				bit_set(used->services, s->id);
+				xlb_bit_set(used->services, s->id);
 			for (size_t j = 0; j < s->n_backends; j++)
 				if (s->backends[j].id < XLB_MAX_BACKENDS)
-					bit_set(used->backends,
+					xlb_bit_set(used->backends,
 						s->backends[j].id);
 		}
 	}
@@ -730,7 +715,7 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 				    is_svc ? XLB_MAX_SERVICES :
 					     XLB_MAX_BACKENDS);
 			else if (!rc)
-				bit_set(is_svc ? used->services :
+				xlb_bit_set(is_svc ? used->services :
 						 used->backends,
 					*id);
 		}
