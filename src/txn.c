@@ -127,7 +127,12 @@ static int clear_backend(const struct xlb_maps *m, __u32 id)
 									0;
 }
 
-int xlb_txn_read(const struct xlb_maps *m, struct xlb_config *c)
+/* The configuration the maps hold; with tidy, also clear what an
+ * interrupted transaction left (backend slots naming no service,
+ * schedule tables of removed services).  Only a daemon that holds the
+ * instance may tidy: a transaction in progress looks the same. */
+static int txn_read(const struct xlb_maps *m, struct xlb_config *c,
+		    bool tidy)
 {
 	struct xlb_config_service **by_id;
 	struct xlb_view v;
@@ -175,8 +180,10 @@ int xlb_txn_read(const struct xlb_maps *m, struct xlb_config *c)
 
 		if (!s || ep.family != s->vip.family ||
 		    xlb_config_backend_find(s, &ep)) {
-			/* left over by an interrupted transaction */
-			err = clear_backend(m, vb->id);
+			/* left over by an interrupted transaction, or
+			 * written ahead of its service by one in progress */
+			if (tidy)
+				err = clear_backend(m, vb->id);
 			continue;
 		}
 		b = xlb_config_backend_add(s, &ep, vb->b.weight);
@@ -189,7 +196,7 @@ int xlb_txn_read(const struct xlb_maps *m, struct xlb_config *c)
 		b->down = vb->b.flags & XLB_BACKEND_DOWN;
 	}
 	/* schedule tables of services that are gone */
-	for (__u32 id = 0; id < XLB_MAX_SERVICES && !err; id++) {
+	for (__u32 id = 0; tidy && id < XLB_MAX_SERVICES && !err; id++) {
 		__u32 inner_id;
 
 		if (by_id[id] ||
@@ -203,6 +210,16 @@ int xlb_txn_read(const struct xlb_maps *m, struct xlb_config *c)
 	if (err)
 		xlb_config_free(c);
 	return err;
+}
+
+int xlb_txn_read(const struct xlb_maps *m, struct xlb_config *c)
+{
+	return txn_read(m, c, false);
+}
+
+int xlb_txn_read_tidy(const struct xlb_maps *m, struct xlb_config *c)
+{
+	return txn_read(m, c, true);
 }
 
 /* ------------------------------------------------------------------ */

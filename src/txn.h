@@ -60,11 +60,17 @@ int xlb_txn_init(struct xlb_txn *t, const struct xlb_maps *m,
 
 /*
  * The running configuration as the maps hold it (services, backends, ids,
- * weights, drain and down flags, SNAT addresses), for a daemon that adopts
- * pinned state; the global settings are defaults.  Services in id order,
- * backends in id order.  Backend slots that name no service are cleared.
+ * weights, drain and down flags, SNAT addresses); the global settings are
+ * defaults.  Services in id order, backends in id order.  Backend slots
+ * that name no service are skipped: xlb_txn_read writes nothing (a
+ * command reading without the daemon, which may be in the middle of a
+ * transaction that writes backends before their service).
+ * xlb_txn_read_tidy, for a daemon that adopts pinned state and holds the
+ * instance, also clears those slots and the schedule tables of removed
+ * services: what an interrupted transaction left.
  */
 int xlb_txn_read(const struct xlb_maps *m, struct xlb_config *c);
+int xlb_txn_read_tidy(const struct xlb_maps *m, struct xlb_config *c);
 
 /* Mark the port of every backend of c (xlb_backend_port_mark): for a
  * daemon that adopts state a build without those marks made.  0 or

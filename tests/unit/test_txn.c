@@ -339,6 +339,52 @@ static void t_read_back(void)
 	xtest_pass(name);
 }
 
+/* A transaction in progress writes a service's backends and schedule
+ * before the service: a read without the daemon (xlb show) must leave
+ * them; the adopting daemon's read clears such leftovers. */
+static void t_read_writes_nothing(void)
+{
+	const char *name = "read_without_daemon_writes_nothing";
+	__u32 bid = 1000, sid = 200, used = cur.svcs[0].id, inner_id;
+	struct xlb_backend b = { .service_id = 200, .weight = 1,
+				 .family = XLB_FAMILY_V4,
+				 .flags = XLB_BACKEND_IN_USE }, v;
+	struct xlb_config r;
+	int rc, fd;
+
+	inet_pton(AF_INET, "198.51.100.19", b.addr.bytes);
+	b.port = htons(8000);
+	CHECK(!bpf_map_lookup_elem(lb.m.schedules, &used, &inner_id), "%s",
+	      strerror(errno));
+	fd = bpf_map_get_fd_by_id(inner_id);
+	CHECK(fd >= 0, "%s", strerror(errno));
+	rc = bpf_map_update_elem(lb.m.schedules, &sid, &fd, BPF_ANY);
+	close(fd);
+	CHECK(!rc && !bpf_map_update_elem(lb.m.backends, &bid, &b, BPF_ANY),
+	      "%s", strerror(errno));
+	rc = xlb_txn_read(&lb.m, &r);
+	CHECK(!rc, "read: %d", rc);
+	CHECK(r.n_svcs == 1 && r.svcs[0].n_backends == 3,
+	      "the service-less backend was read: %zu services",
+	      r.n_svcs);
+	xlb_config_free(&r);
+	CHECK(!slot(bid, &v) && v.flags == XLB_BACKEND_IN_USE,
+	      "the read cleared the backend slot (flags %u)", v.flags);
+	CHECK(!bpf_map_lookup_elem(lb.m.schedules, &sid, &inner_id),
+	      "the read removed the schedule: %s", strerror(errno));
+	rc = xlb_txn_read_tidy(&lb.m, &r);
+	CHECK(!rc, "read tidy: %d", rc);
+	xlb_config_free(&r);
+	CHECK(!slot(bid, &v) && !v.flags, "tidy left the slot (flags %u)",
+	      v.flags);
+	CHECK(bpf_map_lookup_elem(lb.m.schedules, &sid, &inner_id) &&
+		      errno == ENOENT,
+	      "tidy left the schedule");
+	CHECK(!bpf_map_lookup_elem(lb.m.schedules, &used, &inner_id),
+	      "tidy removed the schedule of a service in use");
+	xtest_pass(name);
+}
+
 /* A daemon adopting state of a build without backend port marks marks
  * the ports of the backends it reads back (the running program can only
  * schedule those). */
@@ -684,6 +730,7 @@ int main(void)
 	t_remove_backend();
 	t_drain();
 	t_read_back();
+	t_read_writes_nothing();
 	t_adopt_marks();
 	t_remove_service();
 	t_held_until_flushed();
