@@ -523,39 +523,66 @@ static void log_event(struct xlb_daemon *d, const struct xlb_health_change *c,
 		       "out of");
 }
 
-/* Apply the transitions the engine reported, as one transaction. */
-static void apply_health_changes(struct xlb_daemon *d)
+/* A failed health transaction is tried again this often. */
+#define HEALTH_RETRY_NS XLB_NS_PER_SEC
+
+/*
+ * Apply the transitions the engine reported, as one transaction, and log
+ * them once applied.  The engine reports a transition once: if the
+ * transaction fails (no SNAT address on the interface for a moment, say),
+ * the transitions are kept and tried again every HEALTH_RETRY_NS, else a
+ * dead backend would stay in rotation for good.
+ */
+static void apply_health_changes(struct xlb_daemon *d, __u64 now)
 {
 	struct xlb_config next;
 	char err[512];
 	bool any = false;
 
-	if (!d->n_changes)
+	if (!d->n_changes || now < d->health_retry_ns)
 		return;
 	if (xlb_config_copy(&next, &d->cur)) {
 		/* keep them: retried after the next process */
 		return;
 	}
 	for (size_t i = 0; i < d->n_changes; i++) {
-		const struct xlb_health_change *c = &d->changes[i];
-		const struct xlb_config_service *s;
+		struct xlb_health_change *c = &d->changes[i];
 		struct xlb_config_backend *b = (struct xlb_config_backend *)
-			find_backend(&next, c->id, &s);
+			find_backend(&next, c->id, NULL);
 
-		if (!b || b->down == !c->up)
+		c->noop = !b || b->down == !c->up;
+		if (c->noop)
 			continue;
 		b->down = !c->up;
 		b->up_since_ns = c->up ? c->at_ns : 0;
-		log_event(d, c, s, b);
 		any = true;
 	}
-	d->n_changes = 0;
 	if (!any) {
 		xlb_config_free(&next);
+	} else if (xlb_daemon_commit(d, &next, err, sizeof(err), stderr)) {
+		if (!d->health_retry_ns)
+			xlb_errf("health: cannot apply %zu transition%s (tried "
+				 "again every second): %s",
+				 d->n_changes, d->n_changes == 1 ? "" : "s",
+				 err);
+		d->health_retry_ns = now + HEALTH_RETRY_NS;
 		return;
 	}
-	if (xlb_daemon_commit(d, &next, err, sizeof(err), stderr))
-		xlb_errf("health: cannot apply the change: %s", err);
+	if (d->health_retry_ns)
+		printf("xlb: health: the transitions are applied now\n");
+	d->health_retry_ns = 0;
+	for (size_t i = 0; i < d->n_changes; i++) {
+		const struct xlb_health_change *c = &d->changes[i];
+		const struct xlb_config_service *s;
+		const struct xlb_config_backend *b;
+
+		if (c->noop)
+			continue;
+		b = find_backend(&d->cur, c->id, &s);
+		if (b)
+			log_event(d, c, s, b);
+	}
+	d->n_changes = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -963,7 +990,7 @@ static int read_pinned(struct xlb_daemon *d, __u64 *conns)
 	struct xlb_config pinned;
 	int rc, fd;
 
-	rc = xlb_txn_read(&d->m, &pinned);
+	rc = xlb_txn_read_tidy(&d->m, &pinned);
 	if (rc) {
 		xlb_errf("cannot read the pinned state in %s: %s", d->pin_dir,
 			 strerror(-rc));
@@ -1241,7 +1268,7 @@ static int serve(struct xlb_daemon *d)
 		now = xlb_now_ns();
 		/* due checks, and sockets with news */
 		xlb_health_process(d->health, now);
-		apply_health_changes(d);
+		apply_health_changes(d, now);
 		ring_buffer__consume(d->rb);
 		if (d->metrics)
 			xlb_metrics_process(d->metrics);

@@ -62,6 +62,7 @@ struct xlb_health_change {
 	__u32 count;
 	char reason[XLB_HEALTH_REASON_MAX];
 	__u64 at_ns;
+	bool noop; /* the configuration already says so */
 };
 
 struct xlb_daemon {
@@ -89,6 +90,7 @@ struct xlb_daemon {
 	size_t n_events;
 	struct xlb_health_change *changes; /* from the callback, pending */
 	size_t n_changes, cap_changes;
+	__u64 health_retry_ns; /* pending changes failed: retry from then */
 	__u64 next_ramp_ns;
 	bool stop_requested; /* xlb stop: detach and remove everything */
 };

@@ -128,6 +128,47 @@ EOF
 	xlb_ok stop
 }
 
+# state_is ADDR STATE: xlb show -j gives the backend that state.
+state_is() { show_json && [ "$(backend_field "$1" state)" = "$2" ]; }
+
+# A health transition whose transaction fails (here: the snat address is
+# gone for a while) is applied once a transaction can be made again, not
+# lost: the dead backend leaves rotation.
+case_health_change_retried() {
+	local pid2
+	need_xlb || return
+	start_http "$NS_BE1" "$BE1_IP" backend-01 8000 || return
+	start_http "$NS_BE2" "$BE2_IP" backend-02 8000 || return
+	pid2=$BG_PID
+	ip -n "$NS_LB" addr add 198.51.100.9/32 dev lo || return
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+snat 198.51.100.9
+service $VIP:8000/tcp
+	health $HEALTH
+	backend $BE1_IP
+	backend $BE2_IP
+EOF
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	sleep 1
+	state_is "$BE2_IP:8000" up || { fail "backend-02 not up at start: $(cat "$CASE_DIR/show.json")"; return; }
+	mark "snat address removed, backend-02 killed"
+	ip -n "$NS_LB" addr del 198.51.100.9/32 dev lo || return
+	stop_pid "$pid2" KILL 2
+	wait_for 10 "the failed health transaction" grep -q "health: cannot apply 1 transition (tried again every second): snat 198.51.100.9 is not an address" "$XLB_LOG" || return
+	state_is "$BE2_IP:8000" up || { fail "state changed by a failed transaction: $(cat "$CASE_DIR/show.json")"; return; }
+	grep -q "198.51.100.12:8000.* is down" "$XLB_LOG" && { fail "a transition not applied was logged as done"; return; }
+	sleep 1.5
+	mark "snat address back"
+	ip -n "$NS_LB" addr add 198.51.100.9/32 dev lo || return
+	wait_for 5 "backend-02 out of rotation" state_is "$BE2_IP:8000" down || { fail "backend-02 stays in rotation: $(cat "$CASE_DIR/show.json")"; return; }
+	grep -q "health: the transitions are applied now" "$XLB_LOG" &&
+		grep -q "198.51.100.12:8000.* is down .*out of rotation" "$XLB_LOG" ||
+		{ fail "no log of the applied transition: $(grep health "$XLB_LOG")"; return; }
+	[ "$(grep -c "health: cannot apply" "$XLB_LOG")" -eq 1 ] || { fail "the failure was logged more than once"; return; }
+	state_is "$BE1_IP:8000" up || { fail "backend-01 not up: $(cat "$CASE_DIR/show.json")"; return; }
+	xlb_ok stop
+}
+
 case_reload_broken_file() {
 	local before after err rc
 	need_xlb || return
@@ -394,6 +435,7 @@ case_command_errors() {
 
 ccase changes_under_load full case_changes_under_load
 ccase health_detects_dead_backend full case_health_detects_dead_backend
+ccase health_change_retried full case_health_change_retried
 ccase reload_broken_file full case_reload_broken_file
 ccase metrics_match_stats full case_metrics_match_stats
 ccase service_del_flushes full case_service_del_flushes
