@@ -1192,10 +1192,14 @@ static void reload(struct xlb_daemon *d)
 			 "is unchanged");
 }
 
-static int serve(struct xlb_daemon *d)
+/* Installed before start(), which can take seconds (loading, adopting,
+ * flushing), with the signals held (*held) until the start is complete:
+ * a SIGHUP then reloads and a SIGTERM ends serve() at once, never in the
+ * middle of a transaction; a SIGHUP does not kill the daemon, nor does a
+ * pending signal abort the verifier's load of the program (EAGAIN). */
+static void install_signal_handlers(sigset_t *held)
 {
 	struct sigaction sa = {};
-	int err;
 
 	sa.sa_handler = on_exit_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -1203,6 +1207,17 @@ static int serve(struct xlb_daemon *d)
 	sa.sa_handler = on_reload_signal;
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(held);
+	sigaddset(held, SIGINT);
+	sigaddset(held, SIGTERM);
+	sigaddset(held, SIGHUP);
+	sigprocmask(SIG_BLOCK, held, NULL);
+}
+
+static int serve(struct xlb_daemon *d)
+{
+	int err;
+
 	err = xlb_resend_open(&d->resend);
 	if (err)
 		xlb_errf("cannot open a raw socket (%s): a packet %swhose next "
@@ -1335,6 +1350,7 @@ int xlb_daemon_main(const struct xlb_run_opts *o)
 	struct xlb_daemon *d = calloc(1, sizeof(*d));
 	struct xlb_config base;
 	char err[1024], ifname[IFNAMSIZ] = "";
+	sigset_t held;
 	int rc;
 
 	if (!d) {
@@ -1374,7 +1390,9 @@ int xlb_daemon_main(const struct xlb_run_opts *o)
 		cleanup(d);
 		return XLB_EXIT_USAGE;
 	}
+	install_signal_handlers(&held);
 	rc = start(d, ifname, &base);
+	sigprocmask(SIG_UNBLOCK, &held, NULL);
 	xlb_config_free(&base);
 	if (!rc)
 		rc = serve(d);

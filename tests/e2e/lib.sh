@@ -376,13 +376,19 @@ xlb_pinned() { compgen -G "$PIN_ROOT/$LB_IF" >/dev/null || compgen -G "$PIN_ROOT
 # xlb_start ARGS...: xlb run -i $LB_IF ARGS... in the lb namespace; waits
 # (bounded) for its "attached" line.
 XLB_STARTS=0
-xlb_start() {
-	local i
+# xlb_start_nowait ARGS: start xlb run in the background (XLB_PID,
+# XLB_LOG); xlb_start also waits for it to attach.
+xlb_start_nowait() {
 	XLB_STARTS=$((XLB_STARTS + 1))
 	bg "xlb-$XLB_STARTS" "$NS_LB" "$XLB" run -i "$LB_IF" "$@"
 	XLB_PID=$BG_PID
 	XLB_LOG=$CASE_DIR/xlb-$XLB_STARTS.log
 	info "xlb run -i $LB_IF $* (pid $XLB_PID)"
+}
+
+xlb_start() {
+	local i
+	xlb_start_nowait "$@"
 	for ((i = 0; i < 100; i++)); do
 		grep -q attached "$XLB_LOG" 2>/dev/null && return 0
 		if ! kill -0 "$XLB_PID" 2>/dev/null; then

@@ -169,6 +169,33 @@ EOF
 	xlb_ok stop
 }
 
+# SIGHUP while xlb run is still starting (loading the program takes a
+# while): the daemon lives, and reloads once started.
+case_sighup_during_start() {
+	local i pid t0 hups=0
+	need_xlb || return
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $VIP:8000/tcp
+	backend $BE1_IP
+EOF
+	t0=$(now_ms)
+	xlb_start_nowait -c "$CASE_DIR/xlb.conf"
+	pid=$XLB_PID
+	sleep 0.1
+	for ((i = 0; i < 1000; i++)); do
+		grep -q "control socket" "$XLB_LOG" && break
+		kill -0 "$pid" 2>/dev/null || break
+		kill -HUP "$pid" 2>/dev/null && hups=$((hups + 1))
+		sleep 0.01
+	done
+	info "$hups SIGHUPs during a start of $(($(now_ms) - t0)) ms"
+	kill -0 "$pid" 2>/dev/null || { fail "xlb run died of a SIGHUP while starting: $(tail -3 "$XLB_LOG")"; return; }
+	[ "$hups" -gt 0 ] || { fail "no SIGHUP was sent during the start"; return; }
+	wait_for 5 "the reload after the start" grep -q "reloaded $CASE_DIR/xlb.conf" "$XLB_LOG" || return
+	xlb_ok show || return
+	xlb_ok stop
+}
+
 case_reload_broken_file() {
 	local before after err rc
 	need_xlb || return
@@ -437,6 +464,7 @@ ccase changes_under_load full case_changes_under_load
 ccase health_detects_dead_backend full case_health_detects_dead_backend
 ccase health_change_retried full case_health_change_retried
 ccase reload_broken_file full case_reload_broken_file
+ccase sighup_during_start min case_sighup_during_start
 ccase metrics_match_stats full case_metrics_match_stats
 ccase service_del_flushes full case_service_del_flushes
 ccase save_round_trip full case_save_round_trip
