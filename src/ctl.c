@@ -157,7 +157,7 @@ int xlb_ctl_accept(int listen_fd, int *fd_out)
 	else if (cred.uid != geteuid())
 		err = -EPERM;
 	else
-		err = set_timeouts(fd, XLB_CTL_IO_TIMEOUT_MS);
+		err = 0;
 	if (err) {
 		close(fd);
 		return err;
@@ -166,17 +166,47 @@ int xlb_ctl_accept(int listen_fd, int *fd_out)
 	return 0;
 }
 
-static int read_all(int fd, void *buf, size_t len)
+/* The deadline of an exchange that may take at most ms from now. */
+static __u64 deadline_in(int ms)
+{
+	return xlb_now_ns() + (__u64)ms * 1000000;
+}
+
+/* Wait until fd is ready for events, until deadline_ns at the latest:
+ * 0, -ETIMEDOUT or -errno.  A deadline per exchange, not per read: a
+ * peer that trickles bytes cannot hold the daemon's loop for longer. */
+static int wait_ready(int fd, short events, __u64 deadline_ns)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		__u64 now = xlb_now_ns();
+		int n;
+
+		if (now >= deadline_ns)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, (int)((deadline_ns - now + 999999) / 1000000));
+		if (n > 0)
+			return 0; /* ready, or an error the call reports */
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int read_all(int fd, void *buf, size_t len, __u64 deadline_ns)
 {
 	char *p = buf;
 
 	while (len) {
-		ssize_t n = read(fd, p, len);
+		int err = wait_ready(fd, POLLIN, deadline_ns);
+		ssize_t n;
 
-		if (n < 0 && errno == EINTR)
+		if (err)
+			return err;
+		n = recv(fd, p, len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+			return -errno;
 		if (n == 0)
 			return -ECONNRESET;
 		p += n;
@@ -185,17 +215,21 @@ static int read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+static int write_all(int fd, const void *buf, size_t len, __u64 deadline_ns)
 {
 	const char *p = buf;
 
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		int err = wait_ready(fd, POLLOUT, deadline_ns);
+		ssize_t n;
 
-		if (n < 0 && errno == EINTR)
+		if (err)
+			return err;
+		n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+			return -errno;
 		p += n;
 		len -= n;
 	}
@@ -204,11 +238,12 @@ static int write_all(int fd, const void *buf, size_t len)
 
 int xlb_ctl_read_request(int fd, int *argc_out, char ***argv_out)
 {
+	__u64 deadline = deadline_in(XLB_CTL_IO_TIMEOUT_MS);
 	__u32 len;
 	char *buf, **argv;
 	int argc = 0, err;
 
-	err = read_all(fd, &len, sizeof(len));
+	err = read_all(fd, &len, sizeof(len), deadline);
 	if (err)
 		return err;
 	if (!len || len > XLB_CTL_MAX_REQUEST)
@@ -218,7 +253,7 @@ int xlb_ctl_read_request(int fd, int *argc_out, char ***argv_out)
 	if (!argv)
 		return -ENOMEM;
 	buf = (char *)(argv + XLB_CTL_MAX_ARGS + 1);
-	err = read_all(fd, buf, len);
+	err = read_all(fd, buf, len, deadline);
 	if (!err && buf[len - 1] != 0)
 		err = -EBADMSG;
 	for (__u32 off = 0; !err && off < len; off += strlen(buf + off) + 1) {
@@ -240,24 +275,25 @@ int xlb_ctl_read_request(int fd, int *argc_out, char ***argv_out)
 int xlb_ctl_write_reply(int fd, int rc, const char *out, size_t out_len,
 			const char *err, size_t err_len)
 {
+	__u64 deadline = deadline_in(XLB_CTL_IO_TIMEOUT_MS);
 	__u32 hdr[3] = { rc, out_len, err_len };
-	int e = write_all(fd, hdr, sizeof(hdr));
+	int e = write_all(fd, hdr, sizeof(hdr), deadline);
 
 	if (!e && out_len)
-		e = write_all(fd, out, out_len);
+		e = write_all(fd, out, out_len, deadline);
 	if (!e && err_len)
-		e = write_all(fd, err, err_len);
+		e = write_all(fd, err, err_len, deadline);
 	return e;
 }
 
-static int read_str(int fd, __u32 len, char **s)
+static int read_str(int fd, __u32 len, char **s, __u64 deadline_ns)
 {
 	int err;
 
 	*s = malloc(len + 1);
 	if (!*s)
 		return -ENOMEM;
-	err = read_all(fd, *s, len);
+	err = read_all(fd, *s, len, deadline_ns);
 	(*s)[len] = 0;
 	return err;
 }
@@ -265,6 +301,7 @@ static int read_str(int fd, __u32 len, char **s)
 int xlb_ctl_call(const char *path, int argc, char *const *argv,
 		 int timeout_ms, int *rc, char **out, char **err_out)
 {
+	__u64 deadline = deadline_in(timeout_ms);
 	struct sockaddr_un sun;
 	__u32 len = 0, hdr[3];
 	char *req, *p;
@@ -294,19 +331,20 @@ int xlb_ctl_call(const char *path, int argc, char *const *argv,
 		err = -errno;
 		goto out;
 	}
+	/* (SO_SNDTIMEO bounds connect() to a full backlog) */
 	err = set_timeouts(fd, timeout_ms);
 	if (!err && connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
 		err = -errno;
 	if (!err)
-		err = write_all(fd, req, sizeof(len) + len);
+		err = write_all(fd, req, sizeof(len) + len, deadline);
 	if (!err)
-		err = read_all(fd, hdr, sizeof(hdr));
+		err = read_all(fd, hdr, sizeof(hdr), deadline);
 	if (!err && (hdr[1] > XLB_CTL_MAX_REPLY || hdr[2] > XLB_CTL_MAX_REPLY))
 		err = -EMSGSIZE;
 	if (!err)
-		err = read_str(fd, hdr[1], out);
+		err = read_str(fd, hdr[1], out, deadline);
 	if (!err)
-		err = read_str(fd, hdr[2], err_out);
+		err = read_str(fd, hdr[2], err_out, deadline);
 	if (!err)
 		*rc = (int)hdr[0];
 	close(fd);
