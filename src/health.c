@@ -162,6 +162,13 @@ int xlb_health_conf_check(const struct xlb_health_conf *c, char *err,
 				"health check path \"%.64s\": at most %zu "
 				"printable characters, no spaces",
 				c->http_path, sizeof(c->http_path) - 1);
+	/* a fragment is never sent to a server, and '#' would start a
+	 * comment where xlb save writes the path */
+	if (strchr(c->http_path, '#'))
+		return conf_err(err, errlen,
+				"health check path \"%.64s\": no '#' (a "
+				"fragment is not sent to the server): drop it",
+				c->http_path);
 	if (c->http_path[0] && c->http_path[0] != '/')
 		return conf_err(err, errlen,
 				"health check path \"%.64s\" must start with "
@@ -172,6 +179,11 @@ int xlb_health_conf_check(const struct xlb_health_conf *c, char *err,
 				"health check Host \"%.64s\": at most %zu "
 				"printable characters, no spaces",
 				c->http_host, sizeof(c->http_host) - 1);
+	if (strchr(c->http_host, '#'))
+		return conf_err(err, errlen,
+				"health check Host \"%.64s\": no '#' (not "
+				"part of a host name)",
+				c->http_host);
 	if (c->http_status && (c->http_status < 100 || c->http_status > 599))
 		return conf_err(err, errlen,
 				"health check status %u out of range 100-599",

@@ -1194,6 +1194,19 @@ static void m_path_space(struct xlb_health_conf *c)
 	strcpy(c->http_path, "/a b");
 }
 
+/* '#' would start a comment where xlb save writes the path */
+static void m_path_hash(struct xlb_health_conf *c)
+{
+	m_http_ok(c);
+	strcpy(c->http_path, "/a#b");
+}
+
+static void m_host_hash(struct xlb_health_conf *c)
+{
+	m_http_ok(c);
+	strcpy(c->http_host, "a#b");
+}
+
 static void m_host_crlf(struct xlb_health_conf *c)
 {
 	m_http_ok(c);
@@ -1234,6 +1247,9 @@ static const struct conf_case conf_cases[] = {
 	  "path \"healthz\" must start with '/'" },
 	{ "conf_http_path_space", m_path_space, "no spaces" },
 	{ "conf_http_host_crlf", m_host_crlf, "Host" },
+	{ "conf_http_path_hash", m_path_hash,
+	  "path \"/a#b\": no '#' (a fragment is not sent to the server)" },
+	{ "conf_http_host_hash", m_host_hash, "Host \"a#b\": no '#'" },
 	{ "conf_http_path_unterminated", m_path_unterminated, "at most 255" },
 	{ "conf_http_status", m_status, "status 99 out of range 100-599" },
 	{ "conf_tcp_ignores_http_fields", m_tcp_ignores_path, NULL },
