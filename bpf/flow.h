@@ -304,6 +304,13 @@ struct flow_new_ctx {
  * trip, a spoofed one never does. */
 #define XLB_EMBRYO_GRACE_NS 1000000000ULL
 
+/* A UDP pair stays half-open for good when the client sends one datagram
+ * (DNS) or never hears back (syslog): it gives its NAT port only once
+ * silent both ways this long, so that a slow answer (a recursive DNS
+ * lookup, RADIUS) still finds its client and a one-way stream keeps its
+ * port, and its backend. */
+#define XLB_UDP_IDLE_GRACE_NS 10000000000ULL
+
 /* A closed connection (RST either way, or FIN both ways) whose entries
  * both last saw a packet this long ago gives its NAT port to a new
  * connection that needs it, instead of holding it until the daemon
@@ -371,6 +378,23 @@ static __noinline int flow_free_closed(const struct xlb_flow_key *rkey,
 	return 0;
 }
 
+/* Has the UDP pair of the half-open reverse entry rev (its client half
+ * at ckey) seen a packet either way within XLB_UDP_IDLE_GRACE_NS?
+ * Signed: a stamp may be ahead of this reading. */
+static __always_inline bool flow_udp_busy(const struct xlb_flow *rev,
+					  const struct xlb_flow_key *ckey,
+					  __u64 now_ns)
+{
+	const struct xlb_flow *cli;
+
+	if ((__s64)(now_ns - rev->last_seen_ns) <
+	    (__s64)XLB_UDP_IDLE_GRACE_NS)
+		return true;
+	cli = bpf_map_lookup_elem(&xlb_embryos, ckey);
+	return cli && (__s64)(now_ns - cli->last_seen_ns) <
+			      (__s64)XLB_UDP_IDLE_GRACE_NS;
+}
+
 /*
  * Claim the NAT port of rkey for the new connection's backend->SNAT entry
  * rev: 0, -EEXIST (held: probe the next port) or another error.
@@ -381,7 +405,8 @@ static __noinline int flow_free_closed(const struct xlb_flow_key *rkey,
  * inserts its entries into xlb_flows before it removes them from
  * xlb_embryos, so a claim that got in after the move sees the moved entry
  * and backs off.  A port held by a stale half-open pair is taken over, so
- * that a flood of spoofed SYNs cannot hold every port of a backend; so is
+ * that a flood of spoofed SYNs cannot hold every port of a backend (a
+ * UDP pair only once silent both ways: flow_udp_busy); so is
  * one held by a closed, quiet established pair (flow_free_closed), so that
  * connection churn does not.  A BPF function of its own, for the
  * verifier's sake (it is the body of the probe loop).
@@ -409,6 +434,9 @@ static __noinline int flow_claim_port(const struct xlb_flow_key *rkey,
 		/* read before the swap: once swapped, the entry is ours,
 		 * and the partner key read is the one of that entry */
 		flow_partner_key(old, &old_partner);
+		if (rkey->proto == IPPROTO_UDP &&
+		    flow_udp_busy(old, &old_partner, now_ns))
+			return -EEXIST;
 		/* one CPU takes a given stale pair over: the one that swaps
 		 * its created_ns, before any promotion of the pair does */
 		if (__sync_val_compare_and_swap(&old->created_ns, seen,

@@ -985,6 +985,10 @@ static int older_than(uint64_t now_lo, uint64_t now_hi, uint64_t lo,
  * that needs it (bpf/flow.h XLB_EMBRYO_GRACE_NS). */
 #define M_EMBRYO_GRACE_NS 1000000000ULL
 
+/* A half-open UDP pair gives its NAT port only once silent both ways
+ * this long (bpf/flow.h XLB_UDP_IDLE_GRACE_NS). */
+#define M_UDP_IDLE_GRACE_NS 10000000000ULL
+
 /* A closed pair quiet this long gives its NAT port away (bpf/flow.h
  * XLB_CLOSED_GRACE_NS). */
 #define M_CLOSED_GRACE_NS 2000000000ULL
@@ -1048,6 +1052,26 @@ static int free_closed(struct model *m, const struct xlb_flow_key *rkey,
 	return 1;
 }
 
+/* bpf/flow.h flow_udp_busy(): has the UDP pair of the half-open reverse
+ * entry rev (client half at ckey) seen a packet either way within
+ * M_UDP_IDLE_GRACE_NS?  An entry never touched has a zero stamp: quiet.
+ * A reading too close to call is flagged (and taken as quiet, as in
+ * claim_port's grace check). */
+static bool udp_busy(const struct model *m, const struct m_entry *rev,
+		     const struct xlb_flow_key *ckey, struct m_result *r)
+{
+	const struct m_entry *cli = m_table_find(&m->embryos,
+						 ckey);
+
+	if (rev->touched && older_than(m->now.lo, m->now.hi, rev->seen_lo,
+				       rev->seen_hi, M_UDP_IDLE_GRACE_NS,
+				       r) == 0)
+		return true;
+	return cli && cli->touched &&
+	       older_than(m->now.lo, m->now.hi, cli->seen_lo, cli->seen_hi,
+			  M_UDP_IDLE_GRACE_NS, r) == 0;
+}
+
 /* Claim the NAT port of rkey (bpf/flow.h flow_claim_port()): 0, -EEXIST,
  * or -E2BIG.  Insert into the half-open table first, then check the
  * established one, in the program's order.  A port held by a half-open
@@ -1071,6 +1095,8 @@ static int claim_port(struct model *m, const struct xlb_flow_key *rkey,
 			       old->created_hi, M_EMBRYO_GRACE_NS, r) == 0)
 			return -17;
 		swap_key(&old->val.rewritten, &old_partner);
+		if (rkey->proto == IPPROTO_UDP && udp_busy(m, old, &old_partner, r))
+			return -17;
 		m_table_delete(&m->embryos, &old_partner);
 		touch(r, 1, &old_partner);
 		count(m, XLB_STAT_PORT_TAKEOVER);

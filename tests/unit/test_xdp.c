@@ -100,6 +100,7 @@ enum {
 	S_NOBE,	   /* only backend has weight 0 */
 	S_ONE_B,   /* second service, other backend (NAT range test) */
 	S_NONEIGH6, /* UDP over IPv6, backend without neighbour entry */
+	S_UDP_ONE, /* UDP, single backend (NAT range test) */
 	N_SVC
 };
 
@@ -151,6 +152,8 @@ static struct svc_def svcs[N_SVC] = {
 	[S_NONEIGH6] = { VIP6, 9013, IPPROTO_UDP, XLB_ALGO_RR, 1,
 			 { { "2001:db8:100::13", 53, 1,
 			     "02:00:00:00:06:13" } } },
+	[S_UDP_ONE] = { VIP4, 9014, IPPROTO_UDP, XLB_ALGO_RR, 1,
+			{ { "198.51.100.11", 9014, 1, FX_BE11_MAC } } },
 };
 
 static __u32 first_be[N_SVC]; /* backend id of be[0] of each service */
@@ -2433,6 +2436,7 @@ static void test_half_open(void)
  */
 static void test_port_takeover(void);
 static void test_closed_takeover(struct conn *t3, struct conn *t4);
+static void test_udp_takeover(void);
 
 /* The NAT ports a new flow probes are spread over the range: a run of
  * 16 held ports after its first choice (16 consecutive probes used to
@@ -2509,6 +2513,8 @@ static void test_nat_range(void)
 		err = svc_conf_install(&lb2, S_ONE, false);
 	if (!err)
 		err = svc_conf_install(&lb2, S_ONE_B, false);
+	if (!err)
+		err = svc_conf_install(&lb2, S_UDP_ONE, false);
 	if (err) {
 		xtest_fail("natports_instance_setup", "%s", strerror(-err));
 		fx_unload(&lb2);
@@ -2574,6 +2580,7 @@ static void test_nat_range(void)
 		}
 	}
 	test_port_takeover();
+	test_udp_takeover();
 	lb = &lb_main;
 	nat_min = XLB_DEFAULT_NAT_PORT_MIN;
 	nat_max = XLB_DEFAULT_NAT_PORT_MAX;
@@ -2779,6 +2786,66 @@ static void test_port_takeover(void)
 			PKT_TCP_ACK, 5, 0, -1);
 	}
 	test_closed_takeover(&t3, &t4);
+}
+
+/*
+ * (f) A UDP pair stays half-open while the client alone speaks (syslog)
+ * or until the backend's answer (DNS): on the two-port instance, tables
+ * emptied, both ports held by such pairs 2 s old are not taken over (an
+ * answer may still come); once one pair has been silent both ways for
+ * 10 s, its port is, and the other pair, which spoke meanwhile, keeps
+ * its port and gets the backend's answer.
+ */
+static void test_udp_takeover(void)
+{
+	struct conn a1 = CONN(S_UDP_ONE, "203.0.113.100", 5000);
+	struct conn a2 = CONN(S_UDP_ONE, "203.0.113.101", 5000);
+	struct conn b = CONN(S_UDP_ONE, "203.0.113.102", 6000);
+	struct xlb_flow_key k;
+	struct pkt_spec s;
+	char why[WHY_LEN] = "";
+	__u16 port2;
+	int err;
+
+	err = fx_map_clear(lb->m.flows);
+	if (!err)
+		err = fx_map_clear(lb->m.embryos);
+	if (err) {
+		xtest_fail("udp_takeover_setup_tables_emptied", "%s",
+			   strerror(-err));
+		return;
+	}
+	if (!fwd_c2b("udp_takeover_first_pair", &a1, 0, 20, F_NEW, -1) ||
+	    !fwd_c2b("udp_takeover_second_pair", &a2, 0, 20, F_NEW, -1))
+		return;
+	port2 = a2.nat_port;
+	age("udp_takeover_pairs_2s_old", &a1, 2 * SEC_NS);
+	age("udp_takeover_pairs_2s_old", &a2, 2 * SEC_NS);
+	c2b_spec(&b, &s, 0, 20);
+	not_fwd("udp_takeover_pairs_2s_quiet_keep_ports", &b, C2B, &s,
+		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
+	/* a1's client speaks again (one-way stream); then 9 s pass: a1 was
+	 * silent 9 s, a2 11 s */
+	if (!fwd_c2b("udp_takeover_one_way_datagram", &a1, 0, 20, 0, -1))
+		return;
+	age("udp_takeover_pairs_9s_later", &a1, 9 * SEC_NS);
+	age("udp_takeover_pairs_9s_later", &a2, 9 * SEC_NS);
+	if (!fwd_c2b("udp_takeover_silent_pair_port_taken_over", &b, 0, 20,
+		     F_NEW | F_TAKEOVER, -1))
+		return;
+	key_c2b(&a2, &k);
+	if (b.nat_port != port2)
+		snprintf(why, sizeof(why), "new pair got port %u, the silent "
+			 "pair held %u", b.nat_port, port2);
+	else if (!key_absent(&k))
+		snprintf(why, sizeof(why), "silent pair's client entry %s "
+			 "left behind", key_str(&k));
+	else if (!check_pair(&a1, why, sizeof(why)))
+		strncat(why, " (the pair that spoke)",
+			sizeof(why) - strlen(why) - 1);
+	report("udp_takeover_only_the_silent_pair", !why[0], why);
+	/* the backend's late answer to a1 still reaches a1 */
+	fwd_b2c("udp_takeover_late_answer_reaches_its_client", &a1, 0, 20);
 }
 
 /*
