@@ -159,4 +159,13 @@ struct {
 	__type(value, __u32);
 } xlb_tx_ports SEC(".maps");
 
+/* ifindex of a VLAN device on the interface -> its VLAN ids (kept by
+ * xlb run): where a tagged frame may leave, and with which tags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_MAX_VLANS);
+	__type(key, __u32);
+	__type(value, struct xlb_vlan);
+} xlb_vlans SEC(".maps");
+
 #endif /* XLB_MAPS_H */

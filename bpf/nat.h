@@ -268,6 +268,36 @@ static __always_inline int flow_next_hop(struct xdp_md *ctx,
 	return rc;
 }
 
+/* Set the VLAN id (the low 12 bits of the TCI, priority kept). */
+static __always_inline void vlan_set_vid(struct vlan_hdr *v, __u16 vid)
+{
+	v->h_vlan_TCI = bpf_htons((bpf_ntohs(v->h_vlan_TCI) & 0xf000) |
+				  (vid & 0x0fff));
+}
+
+/* A tagged frame whose next hop is out of another interface than the one
+ * it came in on: that interface must be a VLAN device on it with as many
+ * tags (xlb_vlans); the frame leaves tagged with that device's ids
+ * (XDP_TX), so that traffic routed from one VLAN to another on the same
+ * port is.  Anything else cannot be reached from here: -reason. */
+static __noinline int nat_vlan_tx(const struct xlb_pkt *p, __u32 ifindex)
+{
+	const struct xlb_vlan *v = bpf_map_lookup_elem(&xlb_vlans, &ifindex);
+	struct vlan_hdr *tag = (struct vlan_hdr *)(p->eth + 1);
+
+	if (!v || (v->inner_vid != 0) != (p->vlan_tags == 2))
+		return -XLB_STAT_DROP_REDIRECT;
+	if ((void *)(tag + 1) > p->data_end)
+		return -XLB_STAT_DROP_REDIRECT; /* parse_packet saw it */
+	vlan_set_vid(tag, v->outer_vid);
+	if (p->vlan_tags == 2) {
+		if ((void *)(tag + 2) > p->data_end)
+			return -XLB_STAT_DROP_REDIRECT;
+		vlan_set_vid(tag + 1, v->inner_vid);
+	}
+	return XDP_TX;
+}
+
 /* After the rewrite: MAC addresses from the FIB, then out.  Returns
  * XDP_TX or XDP_REDIRECT, or -reason. */
 static __always_inline int nat_transmit(struct xdp_md *ctx,
@@ -278,9 +308,12 @@ static __always_inline int nat_transmit(struct xdp_md *ctx,
 
 	__builtin_memcpy(p->eth->h_dest, nh->dmac, ETH_ALEN);
 	__builtin_memcpy(p->eth->h_source, nh->smac, ETH_ALEN);
-	/* VLAN-tagged frames are answered on the VLAN they came from. */
-	if (nh->ifindex == ctx->ingress_ifindex || p->vlan_tags)
+	/* Out of the interface it came in on: tags kept (a set-up whose
+	 * routes are on the interface itself, tags or not). */
+	if (nh->ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
+	if (p->vlan_tags)
+		return nat_vlan_tx(p, nh->ifindex);
 	rc = bpf_redirect_map(&xlb_tx_ports, nh->ifindex, XDP_DROP);
 	return rc == XDP_REDIRECT ? rc : -XLB_STAT_DROP_REDIRECT;
 }

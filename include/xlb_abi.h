@@ -24,6 +24,7 @@
 #define XLB_SCHED_MAX_SLOTS 65536 /* cap of one service's schedule table */
 #define XLB_NAT_PORT_PROBES 32  /* NAT ports tried for one new flow */
 #define XLB_MAX_IFACES 64       /* interfaces in the redirect map */
+#define XLB_MAX_VLANS 4096      /* VLAN devices on the interface */
 #define XLB_NEXT_HOP_TTL_NS 1000000000ULL /* a flow's cached FIB answer */
 /* A flow's FIB lookup checks this IP packet size (or the packet's own,
  * if larger) against the path's MTU, or else the path's MTU itself
@@ -94,6 +95,16 @@ struct xlb_next_hop {
 	__u8 dmac[6];
 	__u8 smac[6];
 	__u32 ifindex;
+};
+
+/* A VLAN device on the interface xlb runs on (xlb_vlans, by ifindex):
+ * when the FIB sends a tagged frame's rewritten packet out of it, the
+ * frame leaves on the same interface (XDP_TX) with these VLAN ids.
+ * inner_vid 0: a device with one tag; else a VLAN device on a VLAN
+ * device (QinQ: outer, inner). */
+struct xlb_vlan {
+	__u16 outer_vid;
+	__u16 inner_vid;
 };
 
 /* created_ns of a half-open reverse entry whose NAT port is being taken
@@ -300,6 +311,7 @@ struct xlb_event {
 _Static_assert(sizeof(struct xlb_addr) == 16, "xlb_addr");
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key");
 _Static_assert(sizeof(struct xlb_next_hop) == 16, "xlb_next_hop");
+_Static_assert(sizeof(struct xlb_vlan) == 4, "xlb_vlan");
 _Static_assert(sizeof(struct xlb_flow) == 104, "xlb_flow");
 _Static_assert(sizeof(struct xlb_service_key) == 20, "xlb_service_key");
 _Static_assert(sizeof(struct xlb_service) == 24, "xlb_service");

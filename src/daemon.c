@@ -37,6 +37,7 @@
 #include "neigh.h"
 #include "pins.h"
 #include "sweeper.h"
+#include "vlan.h"
 
 #define POLL_MAX_MS 200
 #define CTL_CLIENTS_PER_ROUND 16
@@ -1214,6 +1215,29 @@ static void install_signal_handlers(sigset_t *held)
 	sigprocmask(SIG_BLOCK, held, NULL);
 }
 
+/* VLAN devices on the interface, for tagged frames routed from one VLAN
+ * to another (src/vlan.h): read at the start and every VLAN_SYNC_NS, as
+ * devices come and go without telling us. */
+#define VLAN_SYNC_NS (2 * XLB_NS_PER_SEC)
+
+static void sync_vlans(struct xlb_daemon *d, __u64 now)
+{
+	size_t n;
+	int err = xlb_vlans_sync(d->m.vlans, d->ifname, &n);
+
+	d->vlans_at_ns = now;
+	if (err && !d->vlans_failed)
+		xlb_errf("cannot read the VLAN devices on %s: %s; tagged "
+			 "frames routed to another VLAN are dropped",
+			 d->ifname, strerror(-err));
+	d->vlans_failed = err != 0;
+	if (!err && n != d->n_vlans)
+		xlb_logf("%zu VLAN device%s on %s", n, n == 1 ? "" : "s",
+			 d->ifname);
+	if (!err)
+		d->n_vlans = n;
+}
+
 static int serve(struct xlb_daemon *d)
 {
 	int err;
@@ -1240,6 +1264,7 @@ static int serve(struct xlb_daemon *d)
 		return XLB_EXIT_RUNTIME;
 	}
 	xlb_sweeper_sync(d->sweeper, &d->txn);
+	sync_vlans(d, xlb_now_ns());
 	while (!exit_signal && !d->stop_requested) {
 		struct pollfd p[4] = {
 			{ .fd = d->listen_fd, .events = POLLIN },
@@ -1285,6 +1310,8 @@ static int serve(struct xlb_daemon *d)
 		xlb_health_process(d->health, now);
 		apply_health_changes(d, now);
 		ring_buffer__consume(d->rb);
+		if (now - d->vlans_at_ns >= VLAN_SYNC_NS)
+			sync_vlans(d, now);
 		if (d->metrics)
 			xlb_metrics_process(d->metrics);
 		if (d->next_ramp_ns && now >= d->next_ramp_ns) {

@@ -91,6 +91,9 @@ struct xlb_daemon {
 	struct xlb_health_change *changes; /* from the callback, pending */
 	size_t n_changes, cap_changes;
 	__u64 health_retry_ns; /* pending changes failed: retry from then */
+	__u64 vlans_at_ns;     /* VLAN devices last read */
+	size_t n_vlans;
+	bool vlans_failed;
 	__u64 next_ramp_ns;
 	bool stop_requested; /* xlb stop: detach and remove everything */
 };

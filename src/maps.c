@@ -18,7 +18,7 @@ const char *const xlb_map_names[] = {
 	"xlb_embryos",
 	"xlb_service_stats", "xlb_backend_stats", "xlb_stats",
 	"xlb_settings",	     "xlb_trace_events",  "xlb_daemon_events",
-	"xlb_tx_ports",
+	"xlb_tx_ports",	     "xlb_vlans",
 };
 _Static_assert(sizeof(xlb_map_names) / sizeof(xlb_map_names[0]) ==
 		       XLB_NUM_MAPS,

@@ -22,6 +22,7 @@ struct xlb_maps {
 	int trace_events;
 	int daemon_events;
 	int tx_ports;
+	int vlans;
 };
 
 /* Name of every map, in struct xlb_maps order (for pinning and opening). */

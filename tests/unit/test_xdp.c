@@ -44,6 +44,7 @@
 #include "tables.h"
 #include "fixture.h"
 #include "pkt.h"
+#include "vlan.h"
 #include "xtest.h"
 
 #define WHY_LEN 512
@@ -54,6 +55,15 @@
 #define BE13_MAC "02:00:00:00:00:13"
 #define BE15_MAC "02:00:00:00:00:15"
 #define BE20_MAC "02:00:00:00:00:20"
+/* "VLAN devices" (the kernel here has no 8021q: veths stand in, the FIB
+ * does not care): xlbt4 for the clients' VLAN 100, xlbt2 for the
+ * backend's VLAN 200 */
+#define IF4 "xlbt4"
+#define PEER4 "xlbt5"
+#define IF4_MAC "02:00:00:00:04:00"
+#define VLAN_CLIENT "192.0.2.130"
+#define VLAN_CLIENT_MAC "02:00:00:00:01:30"
+#define VLAN_BE_MAC "02:00:00:00:01:46"
 #define VIP4 "198.51.100.10"
 #define VIP6 "2001:db8:100::10"
 #define MAX_FLOWS 4096
@@ -101,6 +111,7 @@ enum {
 	S_ONE_B,   /* second service, other backend (NAT range test) */
 	S_NONEIGH6, /* UDP over IPv6, backend without neighbour entry */
 	S_UDP_ONE, /* UDP, single backend (NAT range test) */
+	S_VLAN,	   /* backend on VLAN 200, clients on VLAN 100 */
 	N_SVC
 };
 
@@ -154,6 +165,8 @@ static struct svc_def svcs[N_SVC] = {
 			     "02:00:00:00:06:13" } } },
 	[S_UDP_ONE] = { VIP4, 9014, IPPROTO_UDP, XLB_ALGO_RR, 1,
 			{ { "198.51.100.11", 9014, 1, FX_BE11_MAC } } },
+	[S_VLAN] = { VIP4, 9015, IPPROTO_TCP, XLB_ALGO_RR, 1,
+		     { { "192.0.2.21", 80, 1, VLAN_BE_MAC, EG_IF2 } } },
 };
 
 static __u32 first_be[N_SVC]; /* backend id of be[0] of each service */
@@ -648,6 +661,16 @@ static void expect_spec(const struct conn *c, enum dir dir,
 		memcpy(out->dmac, out->family == 4 ? mac_gw4 : mac_gw6, 6);
 		memcpy(out->smac, mac_if0, 6);
 	}
+	/* routed between VLANs: the frame leaves tagged with the egress
+	 * device's VLAN id, priority kept */
+	if (c->svc == S_VLAN && out->n_vlans == 1) {
+		out->vlans[0].tci = (in->vlans[0].tci & 0xf000) |
+				    (dir == C2B ? 200 : 100);
+		if (dir == B2C) {
+			pkt_mac(VLAN_CLIENT_MAC, out->dmac);
+			pkt_mac(IF4_MAC, out->smac);
+		}
+	}
 }
 
 /*
@@ -765,7 +788,7 @@ static bool do_fwd(const char *name, struct conn *c, enum dir dir,
 			return false;
 	}
 	b = be_of(c->be, NULL);
-	if (dir == C2B && b->egress == EG_IF2)
+	if (dir == C2B && b->egress == EG_IF2 && c->svc != S_VLAN)
 		e.verdict = XDP_REDIRECT;
 	if (promote) {
 		d_stat(&e.delta, XLB_STAT_PROMOTED);
@@ -1872,6 +1895,120 @@ static void test_vlan(void)
 		fwd("vlan1_udp4_second_datagram_promotes", &vu, C2B, &s, 0,
 		    -1);
 	}
+}
+
+/* One tag, VLAN id vid, priority 3 (kept on the way out). */
+static void vlan_tag(struct pkt_spec *s, __u16 vid)
+{
+	s->n_vlans = 1;
+	s->vlans[0].tpid = PKT_ETH_P_8021Q;
+	s->vlans[0].tci = (3 << 13) | vid;
+}
+
+/* xlb run's reading of /proc/net/vlan/config: devices on the interface,
+ * and on those (QinQ); others, and devices that are gone, left out. */
+static void test_vlan_read(void)
+{
+	static const char config[] =
+		"VLAN Dev name\t | VLAN ID\n"
+		"Name-Type: VLAN_NAME_TYPE_RAW_PLUS_VID_NO_PAD\n"
+		IF4 "          | 100  | " FX_IF "\n"
+		IF2 "          | 200  | " FX_IF "\n"
+		PEER4 "          | 30  | " IF4 "\n"
+		PEER2 "          | 7  | lo\n"
+		"gone0          | 9  | " FX_IF "\n";
+	struct xlb_vlan_dev d[8];
+	char buf[sizeof(config)], why[WHY_LEN] = "";
+	size_t n = 0;
+	FILE *f;
+	int err;
+
+	memcpy(buf, config, sizeof(config));
+	f = fmemopen(buf, sizeof(config) - 1, "r");
+	if (!f) {
+		xtest_fail("vlan_config_read", "fmemopen: %s", strerror(errno));
+		return;
+	}
+	err = xlb_vlans_read(f, FX_IF, d, 8, &n);
+	fclose(f);
+	if (err)
+		snprintf(why, sizeof(why), "%s", strerror(-err));
+	else if (n != 3 || d[0].ifindex != (__u32)fx_ifindex(IF4) ||
+		 d[0].ids.outer_vid != 100 || d[0].ids.inner_vid ||
+		 d[1].ifindex != (__u32)fx_ifindex(IF2) ||
+		 d[1].ids.outer_vid != 200 ||
+		 d[2].ifindex != (__u32)fx_ifindex(PEER4) ||
+		 d[2].ids.outer_vid != 100 || d[2].ids.inner_vid != 30)
+		snprintf(why, sizeof(why), "%zu devices: %u %u/%u, %u %u/%u, "
+			 "%u %u/%u", n, d[0].ifindex, d[0].ids.outer_vid,
+			 d[0].ids.inner_vid, d[1].ifindex, d[1].ids.outer_vid,
+			 d[1].ids.inner_vid, d[2].ifindex, d[2].ids.outer_vid,
+			 d[2].ids.inner_vid);
+	report("vlan_config_read", !why[0], why);
+}
+
+/*
+ * Routing between VLANs on the one interface, xlb_vlans filled by hand
+ * (xlbt4: VLAN 100, the client's; xlbt2: VLAN 200, the backend's): a
+ * tagged frame whose next hop is on a VLAN device leaves on the ingress
+ * port tagged with that device's VLAN id, both ways, priority kept.  One
+ * whose next hop is on an interface the map does not know (another
+ * port), or with another number of tags, is dropped (drop_redirect): it
+ * used to leave on the ingress port tagged for the wrong VLAN.  xlb run's
+ * sync empties the map in a namespace without VLAN devices.
+ */
+static void test_vlan_routing(void)
+{
+	struct conn v1 = CONN(S_VLAN, VLAN_CLIENT, 42000);
+	struct conn v2 = CONN(S_VLAN, VLAN_CLIENT, 42001);
+	struct conn v3 = CONN(S_VLAN, VLAN_CLIENT, 42002);
+	__u32 if100 = fx_ifindex(IF4), if200 = fx_ifindex(IF2);
+	struct xlb_vlan vlan100 = { .outer_vid = 100 };
+	struct xlb_vlan vlan200 = { .outer_vid = 200 };
+	struct pkt_spec s;
+	size_t n = 1;
+	int err;
+
+	test_vlan_read();
+	err = bpf_map_update_elem(lb->m.vlans, &if200, &vlan200, BPF_ANY);
+	if (!err)
+		err = xlb_vlans_sync(lb->m.vlans, FX_IF, &n);
+	report("vlan_sync_without_devices_empties_map",
+	       !err && !n && fx_map_count(lb->m.vlans) == 0,
+	       err ? strerror(errno) : "entries left");
+	if (bpf_map_update_elem(lb->m.vlans, &if100, &vlan100, BPF_ANY) ||
+	    bpf_map_update_elem(lb->m.vlans, &if200, &vlan200, BPF_ANY)) {
+		xtest_fail("vlan_map_filled", "%s", strerror(errno));
+		return;
+	}
+	c2b_spec(&v1, &s, PKT_TCP_SYN, 0);
+	vlan_tag(&s, 100);
+	if (fwd("vlan_routed_syn_leaves_on_backend_vlan", &v1, C2B, &s, F_NEW,
+		-1)) {
+		b2c_spec(&v1, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		vlan_tag(&s, 200);
+		fwd("vlan_routed_reply_leaves_on_client_vlan", &v1, B2C, &s, 0,
+		    -1);
+		c2b_spec(&v1, &s, PKT_TCP_ACK, 100);
+		vlan_tag(&s, 100);
+		fwd("vlan_routed_ack_promotes", &v1, C2B, &s, 0, -1);
+	}
+	/* two tags, the next hop's device has one */
+	c2b_spec(&v2, &s, PKT_TCP_SYN, 0);
+	vlan_tags(&s, 2);
+	not_fwd("vlan_tag_count_differs_dropped", &v2, C2B, &s, XDP_DROP,
+		XLB_STAT_DROP_REDIRECT, F_NEW | F_ANY_BYTES);
+	/* the next hop on a port the map does not know */
+	if (bpf_map_delete_elem(lb->m.vlans, &if200)) {
+		xtest_fail("vlan_next_hop_other_port_dropped", "map: %s",
+			   strerror(errno));
+		return;
+	}
+	c2b_spec(&v3, &s, PKT_TCP_SYN, 0);
+	vlan_tag(&s, 100);
+	not_fwd("vlan_next_hop_other_port_dropped", &v3, C2B, &s, XDP_DROP,
+		XLB_STAT_DROP_REDIRECT, F_NEW | F_ANY_BYTES);
+	bpf_map_delete_elem(lb->m.vlans, &if100);
 }
 
 static void test_ip_options(void)
@@ -3494,6 +3631,14 @@ int main(void)
 		"ip addr add 192.0.2.1/26 dev " IF2,
 		"ip neigh replace 192.0.2.20 lladdr " BE20_MAC " dev " IF2
 		" nud permanent",
+		"ip link add " IF4 " type veth peer name " PEER4,
+		"ip link set " IF4 " address " IF4_MAC " up",
+		"ip link set " PEER4 " up",
+		"ip addr add 192.0.2.129/28 dev " IF4,
+		"ip neigh replace " VLAN_CLIENT " lladdr " VLAN_CLIENT_MAC
+		" dev " IF4 " nud permanent",
+		"ip neigh replace 192.0.2.21 lladdr " VLAN_BE_MAC " dev " IF2
+		" nud permanent",
 	};
 	char why[WHY_LEN] = "";
 	__u32 next_be = 0;
@@ -3554,6 +3699,7 @@ int main(void)
 	test_martian_sources();
 	test_udp();
 	test_vlan();
+	test_vlan_routing();
 	test_ip_options();
 	test_same_source_port();
 	test_backend_port_filter();
