@@ -205,8 +205,11 @@ static __noinline void nat_rewrite(struct xlb_pkt *p,
 	l4_diff = nat_rewrite_ip(p, to, l4_diff);
 	*(__u32 *)ports = new_ports;
 	/* UDP over IPv4 may carry no checksum (0): it stays 0; a computed
-	 * 0 is sent as 0xffff, since 0 would mean "none". */
-	if (p->udp && p->ip4 && *l4_check == 0)
+	 * 0 is sent as 0xffff, since 0 would mean "none".  Over IPv6 a 0 is
+	 * allowed for tunnels (RFC 6935/6936: VXLAN, GENEVE) and kept too:
+	 * a receiver that accepts it gets it, one that does not would drop
+	 * the packet either way (updated, it would be a wrong sum). */
+	if (p->udp && *l4_check == 0)
 		return;
 	*l4_check = csum_apply(*l4_check, l4_diff);
 	if (p->udp && *l4_check == 0)

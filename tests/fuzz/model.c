@@ -1254,7 +1254,7 @@ static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 /* Sums of the input's checksummed regions (their targets). */
 struct m_sums {
 	uint16_t ip4_hdr, l4, inner_ip4;
-	bool udp4_none; /* UDP over IPv4 with checksum 0: stays 0 */
+	bool udp_none; /* UDP with checksum 0 (IPv4: none; IPv6: tunnels): stays 0 */
 };
 
 static uint64_t l4_pseudo(const uint8_t *f, const struct m_pkt *p)
@@ -1285,7 +1285,7 @@ static void sums_of(const uint8_t *in, const struct m_pkt *p, size_t inner,
 	if (p->family == 4)
 		s->ip4_hdr = sum_total(in, p->l3, (in[p->l3] & 0xf) * 4u, 0);
 	s->l4 = sum_total(in, p->l4, p->end - p->l4, l4_pseudo(in, p));
-	s->udp4_none = p->proto == IPPROTO_UDP && p->family == 4 &&
+	s->udp_none = p->proto == IPPROTO_UDP &&
 		       rd16(in + p->l4 + 6) == 0;
 	if (inner)
 		s->inner_ip4 = sum_total(in, inner, (in[inner] & 0xf) * 4u, 0);
@@ -1327,7 +1327,7 @@ static void finish_checksums(uint8_t *o, const struct m_pkt *p,
 		     csum_keep(o, p->l3, hl, p->l3 + 10, 0, s->ip4_hdr));
 		equiv(r, p->l3 + 10);
 	}
-	if (s->udp4_none)
+	if (s->udp_none)
 		return; /* no checksum, and it stays so */
 	v = csum_keep(o, p->l4, p->end - p->l4, c, l4_pseudo(o, p), s->l4);
 	if (p->proto == IPPROTO_UDP) {
