@@ -332,11 +332,18 @@ static __always_inline bool flow_key_eq(const struct xlb_flow_key *a,
 	       a->proto == b->proto;
 }
 
-/* Was the entry's last packet at least XLB_CLOSED_GRACE_NS ago?  Signed:
- * a creation stamp (precise clock) may be ahead of a coarse reading. */
+/* Was the entry's last packet at least grace_ns ago?  Signed: a
+ * creation stamp (precise clock) may be ahead of a coarse reading. */
+static __always_inline bool flow_idle(const struct xlb_flow *f, __u64 now_ns,
+				      __u64 grace_ns)
+{
+	return (__s64)(now_ns - f->last_seen_ns) >= (__s64)grace_ns;
+}
+
+/* ... at least XLB_CLOSED_GRACE_NS ago? */
 static __always_inline bool flow_quiet(const struct xlb_flow *f, __u64 now_ns)
 {
-	return (__s64)(now_ns - f->last_seen_ns) >= (__s64)XLB_CLOSED_GRACE_NS;
+	return flow_idle(f, now_ns, XLB_CLOSED_GRACE_NS);
 }
 
 /* The NAT port of rkey is held by the established entry `old`: free it
@@ -387,12 +394,10 @@ static __always_inline bool flow_udp_busy(const struct xlb_flow *rev,
 {
 	const struct xlb_flow *cli;
 
-	if ((__s64)(now_ns - rev->last_seen_ns) <
-	    (__s64)XLB_UDP_IDLE_GRACE_NS)
+	if (!flow_idle(rev, now_ns, XLB_UDP_IDLE_GRACE_NS))
 		return true;
 	cli = bpf_map_lookup_elem(&xlb_embryos, ckey);
-	return cli && (__s64)(now_ns - cli->last_seen_ns) <
-			      (__s64)XLB_UDP_IDLE_GRACE_NS;
+	return cli && !flow_idle(cli, now_ns, XLB_UDP_IDLE_GRACE_NS);
 }
 
 /*

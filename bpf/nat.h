@@ -283,12 +283,20 @@ static __always_inline void vlan_set_vid(struct vlan_hdr *v, __u16 vid)
  * tags (xlb_vlans); the frame leaves tagged with that device's ids
  * (XDP_TX), so that traffic routed from one VLAN to another on the same
  * port is.  Anything else cannot be reached from here: -reason. */
-static __noinline int nat_vlan_tx(const struct xlb_pkt *p, __u32 ifindex)
+static __always_inline const struct xlb_vlan *
+nat_vlan_of(const struct xlb_pkt *p, __u32 ifindex)
 {
 	const struct xlb_vlan *v = bpf_map_lookup_elem(&xlb_vlans, &ifindex);
+
+	return v && (v->inner_vid != 0) == (p->vlan_tags == 2) ? v : NULL;
+}
+
+static __noinline int nat_vlan_tx(const struct xlb_pkt *p, __u32 ifindex)
+{
+	const struct xlb_vlan *v = nat_vlan_of(p, ifindex);
 	struct vlan_hdr *tag = (struct vlan_hdr *)(p->eth + 1);
 
-	if (!v || (v->inner_vid != 0) != (p->vlan_tags == 2))
+	if (!v)
 		return -XLB_STAT_DROP_REDIRECT;
 	if ((void *)(tag + 1) > p->data_end)
 		return -XLB_STAT_DROP_REDIRECT; /* parse_packet saw it */
@@ -380,6 +388,11 @@ static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
 	rc = flow_next_hop(ctx, p, f, now_ns, &nh);
 	if (rc && rc != -XLB_STAT_DROP_FIB_NO_NEIGH)
 		return rc;
+	/* a tagged frame the program could not send there once the
+	 * neighbour is known is not handed over either */
+	if (rc && p->vlan_tags && nh.ifindex != ctx->ingress_ifindex &&
+	    !nat_vlan_of(p, nh.ifindex))
+		return -XLB_STAT_DROP_REDIRECT;
 	nat_rewrite(p, &f->rewritten);
 	if (rc) {
 		/* dropped here, sent by xlb run (which counts it); the IP

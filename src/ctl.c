@@ -275,7 +275,10 @@ int xlb_ctl_read_request(int fd, int *argc_out, char ***argv_out)
 int xlb_ctl_write_reply(int fd, int rc, const char *out, size_t out_len,
 			const char *err, size_t err_len)
 {
-	__u64 deadline = deadline_in(XLB_CTL_IO_TIMEOUT_MS);
+	/* 2 s, plus 1 ms per 64 KiB (a reply of a big table: up to
+	 * XLB_CTL_MAX_REPLY) */
+	__u64 deadline = deadline_in(XLB_CTL_IO_TIMEOUT_MS +
+				     (int)((out_len + err_len) / (64u << 10)));
 	__u32 hdr[3] = { rc, out_len, err_len };
 	int e = write_all(fd, hdr, sizeof(hdr), deadline);
 

@@ -26,7 +26,7 @@
 #define XLB_CTL_MAX_REQUEST (64u << 10) /* bytes of one request */
 #define XLB_CTL_MAX_ARGS 256
 #define XLB_CTL_MAX_REPLY (256u << 20)  /* bytes of one reply */
-#define XLB_CTL_IO_TIMEOUT_MS 2000      /* daemon: to read a request, to send a reply */
+#define XLB_CTL_IO_TIMEOUT_MS 2000      /* daemon: to read a request, to send a reply (+1 ms per 64 KiB) */
 
 /* XLB_RUN_DIR/IFACE[@netnsN]EXT, e.g. ext ".sock". */
 int xlb_run_path(const char *ifname, const char *ext, char *buf, size_t len);

@@ -550,12 +550,21 @@ static void apply_health_changes(struct xlb_daemon *d, __u64 now)
 		struct xlb_health_change *c = &d->changes[i];
 		struct xlb_config_backend *b = (struct xlb_config_backend *)
 			find_backend(&next, c->id, NULL);
+		struct xlb_health_status st;
 
-		c->noop = !b || b->down == !c->up;
+		/* a transition kept for a retry may be out of date: the
+		 * backend gone, its check removed or re-created, or a
+		 * later transition the other way (the engine's state now
+		 * is what counts) */
+		c->noop = !b || b->down == !c->up ||
+			  xlb_health_get(d->health, c->id, &st) ||
+			  st.up != c->up;
 		if (c->noop)
 			continue;
 		b->down = !c->up;
-		b->up_since_ns = c->up ? c->at_ns : 0;
+		/* a slow start runs from when the backend enters rotation
+		 * (now, also after a retry), not from the check's verdict */
+		b->up_since_ns = c->up ? now : 0;
 		any = true;
 	}
 	if (!any) {
@@ -569,7 +578,7 @@ static void apply_health_changes(struct xlb_daemon *d, __u64 now)
 		d->health_retry_ns = now + HEALTH_RETRY_NS;
 		return;
 	}
-	if (d->health_retry_ns)
+	if (d->health_retry_ns && any)
 		printf("xlb: health: the transitions are applied now\n");
 	d->health_retry_ns = 0;
 	for (size_t i = 0; i < d->n_changes; i++) {
@@ -865,6 +874,29 @@ static void print_config(const struct xlb_daemon *d, bool adopted,
 	printf("xlb: control socket %s\n", d->sock_path);
 }
 
+/* VLAN devices on the interface, for tagged frames routed from one VLAN
+ * to another (src/vlan.h): read at the start and every VLAN_SYNC_NS, as
+ * devices come and go without telling us. */
+#define VLAN_SYNC_NS (2 * XLB_NS_PER_SEC)
+
+static void sync_vlans(struct xlb_daemon *d, __u64 now)
+{
+	size_t n;
+	int err = xlb_vlans_sync(d->m.vlans, d->ifname, &n);
+
+	d->vlans_at_ns = now;
+	if (err && !d->vlans_failed)
+		xlb_errf("cannot read the VLAN devices on %s: %s; tagged "
+			 "frames routed to another VLAN are dropped",
+			 d->ifname, strerror(-err));
+	d->vlans_failed = err != 0;
+	if (!err && n != d->n_vlans)
+		xlb_logf("%zu VLAN device%s on %s", n, n == 1 ? "" : "s",
+			 d->ifname);
+	if (!err)
+		d->n_vlans = n;
+}
+
 /* Attach: swap into the pinned link, or make (and pin) a new one. */
 static int attach(struct xlb_daemon *d, enum xlb_xdp_mode mode)
 {
@@ -1082,6 +1114,9 @@ static int start(struct xlb_daemon *d, const char *ifname,
 			 strerror(-rc));
 		goto undo;
 	}
+	/* before the program sees traffic: tagged frames routed to a VLAN
+	 * device need it */
+	sync_vlans(d, xlb_now_ns());
 	if (attach(d, d->cur.xdp_mode))
 		goto undo;
 	d->mode_known = true;
@@ -1215,29 +1250,6 @@ static void install_signal_handlers(sigset_t *held)
 	sigprocmask(SIG_BLOCK, held, NULL);
 }
 
-/* VLAN devices on the interface, for tagged frames routed from one VLAN
- * to another (src/vlan.h): read at the start and every VLAN_SYNC_NS, as
- * devices come and go without telling us. */
-#define VLAN_SYNC_NS (2 * XLB_NS_PER_SEC)
-
-static void sync_vlans(struct xlb_daemon *d, __u64 now)
-{
-	size_t n;
-	int err = xlb_vlans_sync(d->m.vlans, d->ifname, &n);
-
-	d->vlans_at_ns = now;
-	if (err && !d->vlans_failed)
-		xlb_errf("cannot read the VLAN devices on %s: %s; tagged "
-			 "frames routed to another VLAN are dropped",
-			 d->ifname, strerror(-err));
-	d->vlans_failed = err != 0;
-	if (!err && n != d->n_vlans)
-		xlb_logf("%zu VLAN device%s on %s", n, n == 1 ? "" : "s",
-			 d->ifname);
-	if (!err)
-		d->n_vlans = n;
-}
-
 static int serve(struct xlb_daemon *d)
 {
 	int err;
@@ -1264,7 +1276,6 @@ static int serve(struct xlb_daemon *d)
 		return XLB_EXIT_RUNTIME;
 	}
 	xlb_sweeper_sync(d->sweeper, &d->txn);
-	sync_vlans(d, xlb_now_ns());
 	while (!exit_signal && !d->stop_requested) {
 		struct pollfd p[4] = {
 			{ .fd = d->listen_fd, .events = POLLIN },

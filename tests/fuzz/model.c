@@ -1620,6 +1620,10 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 	rc = flow_next_hop(m, in, p, e, &fib, r);
 	if (rc && rc != XLB_STAT_DROP_FIB_NO_NEIGH)
 		return rc;
+	/* a tagged frame bound for another interface (no VLAN devices
+	 * here) is not handed over: it could not be sent later either */
+	if (rc && p->vlan_tags && fib.iface != 0)
+		return XLB_STAT_DROP_REDIRECT;
 	sums_of(in, p, 0, &s);
 	rewrite_ip(o, p, &to);
 	memcpy(o + p->l4, &to.sport, 2);

@@ -667,9 +667,17 @@ static void expect_spec(const struct conn *c, enum dir dir,
 	}
 	/* routed between VLANs: the frame leaves tagged with the egress
 	 * device's VLAN id, priority kept */
-	if (c->svc == S_VLAN && out->n_vlans == 1) {
-		out->vlans[0].tci = (in->vlans[0].tci & 0xf000) |
-				    (dir == C2B ? 200 : 100);
+	if (c->svc == S_VLAN) {
+		/* one tag: VLAN 100 (clients), 200 (backend); two: 200.30
+		 * and 300.40 (test_vlan_routing's map) */
+		static const __u16 ids[2][2][2] = { { { 200 }, { 100 } },
+						    { { 300, 40 },
+						      { 200, 30 } } };
+		const __u16 *want = ids[out->n_vlans == 2][dir == B2C];
+
+		for (int i = 0; i < out->n_vlans && i < 2; i++)
+			out->vlans[i].tci = (in->vlans[i].tci & 0xf000) |
+					    want[i];
 		if (dir == B2C) {
 			pkt_mac(VLAN_CLIENT_MAC, out->dmac);
 			pkt_mac(IF4_MAC, out->smac);
@@ -1916,8 +1924,7 @@ static void test_vlan(void)
 /* One tag, VLAN id vid, priority 3 (kept on the way out). */
 static void vlan_tag(struct pkt_spec *s, __u16 vid)
 {
-	s->n_vlans = 1;
-	s->vlans[0].tpid = PKT_ETH_P_8021Q;
+	vlan_tags(s, 1);
 	s->vlans[0].tci = (3 << 13) | vid;
 }
 
@@ -1981,6 +1988,10 @@ static void test_vlan_routing(void)
 	__u32 if100 = fx_ifindex(IF4), if200 = fx_ifindex(IF2);
 	struct xlb_vlan vlan100 = { .outer_vid = 100 };
 	struct xlb_vlan vlan200 = { .outer_vid = 200 };
+	struct xlb_vlan qinq_client = { .outer_vid = 200, .inner_vid = 30 };
+	struct xlb_vlan qinq_backend = { .outer_vid = 300, .inner_vid = 40 };
+	struct conn v4 = CONN(S_VLAN, VLAN_CLIENT, 42004);
+	struct conn v5 = CONN(S_VLAN, VLAN_CLIENT, 42005);
 	struct pkt_spec s;
 	size_t n = 1;
 	int err;
@@ -2014,6 +2025,26 @@ static void test_vlan_routing(void)
 	vlan_tags(&s, 2);
 	not_fwd("vlan_tag_count_differs_dropped", &v2, C2B, &s, XDP_DROP,
 		XLB_STAT_DROP_REDIRECT, F_NEW | F_ANY_BYTES);
+	/* QinQ devices (outer.inner 200.30 for the client, 300.40 for the
+	 * backend): both ids rewritten, priorities kept */
+	if (bpf_map_update_elem(lb->m.vlans, &if100, &qinq_client, BPF_ANY) ||
+	    bpf_map_update_elem(lb->m.vlans, &if200, &qinq_backend, BPF_ANY)) {
+		xtest_fail("vlan_qinq_map_filled", "%s", strerror(errno));
+		return;
+	}
+	c2b_spec(&v4, &s, PKT_TCP_SYN, 0);
+	vlan_tags(&s, 2);
+	if (fwd("vlan_qinq_syn_leaves_with_both_ids", &v4, C2B, &s, F_NEW,
+		-1)) {
+		b2c_spec(&v4, &s, PKT_TCP_SYN | PKT_TCP_ACK, 0);
+		vlan_tags(&s, 2);
+		fwd("vlan_qinq_reply_leaves_with_both_ids", &v4, B2C, &s, 0, -1);
+	}
+	if (bpf_map_update_elem(lb->m.vlans, &if100, &vlan100, BPF_ANY) ||
+	    bpf_map_update_elem(lb->m.vlans, &if200, &vlan200, BPF_ANY)) {
+		xtest_fail("vlan_map_filled_again", "%s", strerror(errno));
+		return;
+	}
 	/* the next hop on a port the map does not know */
 	if (bpf_map_delete_elem(lb->m.vlans, &if200)) {
 		xtest_fail("vlan_next_hop_other_port_dropped", "map: %s",
@@ -2024,6 +2055,21 @@ static void test_vlan_routing(void)
 	vlan_tag(&s, 100);
 	not_fwd("vlan_next_hop_other_port_dropped", &v3, C2B, &s, XDP_DROP,
 		XLB_STAT_DROP_REDIRECT, F_NEW | F_ANY_BYTES);
+	/* ... also while its neighbour is unknown: not handed over to xlb
+	 * run (which would send it, the later packets being dropped) */
+	if (fx_sh("ip neigh del 192.0.2.21 dev " IF2)) {
+		xtest_fail("vlan_other_port_no_neigh_not_handed_over",
+			   "ip neigh del failed");
+	} else {
+		c2b_spec(&v5, &s, PKT_TCP_SYN, 0);
+		vlan_tag(&s, 100);
+		not_fwd("vlan_other_port_no_neigh_not_handed_over", &v5, C2B,
+			&s, XDP_DROP, XLB_STAT_DROP_REDIRECT,
+			F_NEW | F_ANY_BYTES);
+		if (fx_sh("ip neigh replace 192.0.2.21 lladdr " VLAN_BE_MAC
+			  " dev " IF2 " nud permanent"))
+			xtest_fail("vlan_neighbour_restored", "ip neigh failed");
+	}
 	bpf_map_delete_elem(lb->m.vlans, &if100);
 }
 
@@ -2945,9 +2991,10 @@ static void test_port_takeover(void)
  * (f) A UDP pair stays half-open while the client alone speaks (syslog)
  * or until the backend's answer (DNS): on the two-port instance, tables
  * emptied, both ports held by such pairs 2 s old are not taken over (an
- * answer may still come); once one pair has been silent both ways for
- * 10 s, its port is, and the other pair, which spoke meanwhile, keeps
- * its port and gets the backend's answer.
+ * answer may still come), nor one whose client or backend spoke less than
+ * 10 s ago; once a pair has been silent both ways for 10 s, its port is,
+ * and the other pair, whose client spoke meanwhile, keeps its port and
+ * gets the backend's answer.
  */
 static void test_udp_takeover(void)
 {
@@ -2978,11 +3025,18 @@ static void test_udp_takeover(void)
 	not_fwd("udp_takeover_pairs_2s_quiet_keep_ports", &b, C2B, &s,
 		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
 	/* a1's client speaks again (one-way stream); then 9 s pass: a1 was
-	 * silent 9 s, a2 11 s */
+	 * silent 9 s, a2's client 11 s, but a2's backend answers now */
 	if (!fwd_c2b("udp_takeover_one_way_datagram", &a1, 0, 20, 0, -1))
 		return;
 	age("udp_takeover_pairs_9s_later", &a1, 9 * SEC_NS);
 	age("udp_takeover_pairs_9s_later", &a2, 9 * SEC_NS);
+	if (!fwd_b2c("udp_takeover_backend_answers", &a2, 0, 20))
+		return;
+	c2b_spec(&b, &s, 0, 20);
+	not_fwd("udp_takeover_backend_answer_keeps_port", &b, C2B, &s,
+		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
+	/* 10.5 s more for a2 alone: silent both ways */
+	age("udp_takeover_a2_silent", &a2, 10 * SEC_NS + SEC_NS / 2);
 	if (!fwd_c2b("udp_takeover_silent_pair_port_taken_over", &b, 0, 20,
 		     F_NEW | F_TAKEOVER, -1))
 		return;
