@@ -1928,6 +1928,21 @@ static void vlan_tag(struct pkt_spec *s, __u16 vid)
 	s->vlans[0].tci = (3 << 13) | vid;
 }
 
+/* xlb_vlans: the client's "VLAN device" (xlbt4) and the backend's
+ * (xlbt2) with these ids. */
+static bool vlan_map_set(const char *name, const struct xlb_vlan *client,
+			 const struct xlb_vlan *backend)
+{
+	__u32 c = fx_ifindex(IF4), b = fx_ifindex(IF2);
+
+	if (bpf_map_update_elem(lb->m.vlans, &c, client, BPF_ANY) ||
+	    bpf_map_update_elem(lb->m.vlans, &b, backend, BPF_ANY)) {
+		xtest_fail(name, "xlb_vlans: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 /* xlb run's reading of /proc/net/vlan/config: devices on the interface,
  * and on those (QinQ); others, and devices that are gone, left out. */
 static void test_vlan_read(void)
@@ -2003,11 +2018,8 @@ static void test_vlan_routing(void)
 	report("vlan_sync_without_devices_empties_map",
 	       !err && !n && fx_map_count(lb->m.vlans) == 0,
 	       err ? strerror(errno) : "entries left");
-	if (bpf_map_update_elem(lb->m.vlans, &if100, &vlan100, BPF_ANY) ||
-	    bpf_map_update_elem(lb->m.vlans, &if200, &vlan200, BPF_ANY)) {
-		xtest_fail("vlan_map_filled", "%s", strerror(errno));
+	if (!vlan_map_set("vlan_map_filled", &vlan100, &vlan200))
 		return;
-	}
 	c2b_spec(&v1, &s, PKT_TCP_SYN, 0);
 	vlan_tag(&s, 100);
 	if (fwd("vlan_routed_syn_leaves_on_backend_vlan", &v1, C2B, &s, F_NEW,
@@ -2027,11 +2039,8 @@ static void test_vlan_routing(void)
 		XLB_STAT_DROP_REDIRECT, F_NEW | F_ANY_BYTES);
 	/* QinQ devices (outer.inner 200.30 for the client, 300.40 for the
 	 * backend): both ids rewritten, priorities kept */
-	if (bpf_map_update_elem(lb->m.vlans, &if100, &qinq_client, BPF_ANY) ||
-	    bpf_map_update_elem(lb->m.vlans, &if200, &qinq_backend, BPF_ANY)) {
-		xtest_fail("vlan_qinq_map_filled", "%s", strerror(errno));
+	if (!vlan_map_set("vlan_qinq_map_filled", &qinq_client, &qinq_backend))
 		return;
-	}
 	c2b_spec(&v4, &s, PKT_TCP_SYN, 0);
 	vlan_tags(&s, 2);
 	if (fwd("vlan_qinq_syn_leaves_with_both_ids", &v4, C2B, &s, F_NEW,
@@ -2040,11 +2049,8 @@ static void test_vlan_routing(void)
 		vlan_tags(&s, 2);
 		fwd("vlan_qinq_reply_leaves_with_both_ids", &v4, B2C, &s, 0, -1);
 	}
-	if (bpf_map_update_elem(lb->m.vlans, &if100, &vlan100, BPF_ANY) ||
-	    bpf_map_update_elem(lb->m.vlans, &if200, &vlan200, BPF_ANY)) {
-		xtest_fail("vlan_map_filled_again", "%s", strerror(errno));
+	if (!vlan_map_set("vlan_map_filled_again", &vlan100, &vlan200))
 		return;
-	}
 	/* the next hop on a port the map does not know */
 	if (bpf_map_delete_elem(lb->m.vlans, &if200)) {
 		xtest_fail("vlan_next_hop_other_port_dropped", "map: %s",
