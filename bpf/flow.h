@@ -307,9 +307,10 @@ struct flow_new_ctx {
 /* A UDP pair stays half-open for good when the client sends one datagram
  * (DNS) or never hears back (syslog): it gives its NAT port only once
  * silent both ways this long, so that a slow answer (a recursive DNS
- * lookup, RADIUS) still finds its client and a one-way stream keeps its
- * port, and its backend. */
-#define XLB_UDP_IDLE_GRACE_NS 10000000000ULL
+ * lookup, RADIUS: 5 s is a stub resolver's default timeout) still finds
+ * its client and a one-way stream keeps its port, and its backend.  A
+ * spoofed flood's pairs then hold ports 5 s, not 1 s. */
+#define XLB_UDP_IDLE_GRACE_NS 5000000000ULL
 
 /* A closed connection (RST either way, or FIN both ways) whose entries
  * both last saw a packet this long ago gives its NAT port to a new

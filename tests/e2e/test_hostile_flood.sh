@@ -25,7 +25,7 @@ ctr() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["counters"
 
 case_udp_flood() {
 	local ns_fl lb_mac fl_pid line sent pps w wpids=() udp_ok udp_all tcp_ok tcp_all
-	local after_udp after_tcp upct tpct why=()
+	local after_udp after_tcp upct tpct t_end why=()
 	need_xlb || return
 	[ -x "$FLOOD" ] || { skip "$FLOOD not built (make)"; return; }
 	start_http_backends || return
@@ -89,6 +89,7 @@ for i in range(1000):
 		wpids+=("$BG_PID")
 	done
 	wait_pid "$fl_pid" $((FLOOD_S + 5))
+	t_end=$(date +%s%3N)
 	for w in "${wpids[@]}"; do wait_pid "$w" 10; done
 	xlb_cmd stats -i "$LB_IF" -j >"$CASE_DIR/s1.json"
 	line=$(grep '^flood:' "$CASE_DIR/flood.log")
@@ -101,11 +102,16 @@ for i in range(1000):
 	info "flood: $line"
 	info "during the flood: UDP $udp_ok of $udp_all queries answered ($upct%), TCP $tcp_ok of $tcp_all requests ($tpct%)"
 	info "counters during the flood: new_flow +$(( $(ctr "$CASE_DIR/s1.json" new_flow) - $(ctr "$CASE_DIR/s0.json" new_flow) )), fwd_to_backend +$(( $(ctr "$CASE_DIR/s1.json" fwd_to_backend) - $(ctr "$CASE_DIR/s0.json" fwd_to_backend) )), drop_fib_unreach +$(( $(ctr "$CASE_DIR/s1.json" drop_fib_unreach) - $(ctr "$CASE_DIR/s0.json" drop_fib_unreach) )), drop_nat_ports +$(( $(ctr "$CASE_DIR/s1.json" drop_nat_ports) - $(ctr "$CASE_DIR/s0.json" drop_nat_ports) ))"
-	# after: back to normal within 5 s
+	# after: back to normal, TCP at once (a half-open pair gives its NAT
+	# port after 1 s), UDP once the flood's pairs have been silent for 5 s
+	# (XLB_UDP_IDLE_GRACE_NS: a UDP pair keeps its port that long, for
+	# slow answers; the flood may have taken every port of a backend)
 	sleep 1
+	after_tcp=$(http_loop "$NS_CLI" 20 "http://$VIP:8000/" | grep -c '^backend-0')
+	w=$((t_end + 5500 - $(date +%s%3N)))
+	[ "$w" -gt 0 ] && sleep "$(awk -v m="$w" 'BEGIN { printf "%.3f", m / 1000 }')"
 	after_udp=$(in_ns 60 "$NS_CLI" "$PY" "$NETTOOL" udp-client --dst "$VIP" --port 5353 --count 20 \
 		--timeout 1 --retries 2 | grep -c '^backend-0')
-	after_tcp=$(http_loop "$NS_CLI" 20 "http://$VIP:8000/" | grep -c '^backend-0')
 	info "after the flood: UDP $after_udp of 20, TCP $after_tcp of 20"
 	echo "udp_flood pps=$pps sent=$sent udp_during=$udp_ok/$udp_all tcp_during=$tcp_ok/$tcp_all udp_after=$after_udp/20 tcp_after=$after_tcp/20" |
 		tee "$CASE_DIR/figures" >>"${FLOOD_FIGURES:-/dev/null}"

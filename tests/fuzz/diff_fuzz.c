@@ -1162,10 +1162,10 @@ static void table_event(struct run *R, struct inst *in, struct gen *g)
 	partner_key_of(&e->val, &pk);
 	if (gen_below(g, 2)) {
 		/* the pair ages: 1.5 s (past the half-open grace), 2.5 s
-		 * (past the closed one) or 10.5 s (past a UDP pair's
+		 * (past the closed one) or 5.5 s (past a UDP pair's
 		 * silence) */
 		static const uint64_t ages[] = { 1500000000ULL, 2500000000ULL,
-						 10500000000ULL };
+						 5500000000ULL };
 		uint64_t ns = ages[gen_below(g, 3)];
 
 		age_entry(in, table, &k, ns);

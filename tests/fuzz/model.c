@@ -987,7 +987,7 @@ static int older_than(uint64_t now_lo, uint64_t now_hi, uint64_t lo,
 
 /* A half-open UDP pair gives its NAT port only once silent both ways
  * this long (bpf/flow.h XLB_UDP_IDLE_GRACE_NS). */
-#define M_UDP_IDLE_GRACE_NS 10000000000ULL
+#define M_UDP_IDLE_GRACE_NS 5000000000ULL
 
 /* A closed pair quiet this long gives its NAT port away (bpf/flow.h
  * XLB_CLOSED_GRACE_NS). */

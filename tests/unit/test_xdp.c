@@ -2998,7 +2998,7 @@ static void test_port_takeover(void)
  * or until the backend's answer (DNS): on the two-port instance, tables
  * emptied, both ports held by such pairs 2 s old are not taken over (an
  * answer may still come), nor one whose client or backend spoke less than
- * 10 s ago; once a pair has been silent both ways for 10 s, its port is,
+ * 5 s ago; once a pair has been silent both ways for 5 s, its port is,
  * and the other pair, whose client spoke meanwhile, keeps its port and
  * gets the backend's answer.
  */
@@ -3030,19 +3030,19 @@ static void test_udp_takeover(void)
 	c2b_spec(&b, &s, 0, 20);
 	not_fwd("udp_takeover_pairs_2s_quiet_keep_ports", &b, C2B, &s,
 		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
-	/* a1's client speaks again (one-way stream); then 9 s pass: a1 was
-	 * silent 9 s, a2's client 11 s, but a2's backend answers now */
+	/* a1's client speaks again (one-way stream); then 3 s pass: a1 was
+	 * silent 3 s, a2's client 5 s, but a2's backend answers now */
 	if (!fwd_c2b("udp_takeover_one_way_datagram", &a1, 0, 20, 0, -1))
 		return;
-	age("udp_takeover_pairs_9s_later", &a1, 9 * SEC_NS);
-	age("udp_takeover_pairs_9s_later", &a2, 9 * SEC_NS);
+	age("udp_takeover_pairs_3s_later", &a1, 3 * SEC_NS);
+	age("udp_takeover_pairs_3s_later", &a2, 3 * SEC_NS);
 	if (!fwd_b2c("udp_takeover_backend_answers", &a2, 0, 20))
 		return;
 	c2b_spec(&b, &s, 0, 20);
 	not_fwd("udp_takeover_backend_answer_keeps_port", &b, C2B, &s,
 		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
-	/* 10.5 s more for a2 alone: silent both ways */
-	age("udp_takeover_a2_silent", &a2, 10 * SEC_NS + SEC_NS / 2);
+	/* 5.5 s more for a2 alone: silent both ways */
+	age("udp_takeover_a2_silent", &a2, 5 * SEC_NS + SEC_NS / 2);
 	if (!fwd_c2b("udp_takeover_silent_pair_port_taken_over", &b, 0, 20,
 		     F_NEW | F_TAKEOVER, -1))
 		return;
