@@ -50,15 +50,20 @@ static bool conn_matches(const struct conns_filter *f, const struct xlb_conn *c)
 	return true;
 }
 
+/* Whole seconds from then to now; 0 if then is later (a connection made,
+ * or a packet seen, while the tables were read after the clock). */
+static __u64 secs_since(__u64 now_ns, __u64 then_ns)
+{
+	return now_ns > then_ns ? (now_ns - then_ns) / XLB_NS_PER_SEC : 0;
+}
+
 static void print_conn(struct conns_ctx *x, const struct xlb_conn *c)
 {
 	char client[XLB_ENDPOINT_STRLEN], vip[XLB_ENDPOINT_STRLEN],
 		backend[XLB_ENDPOINT_STRLEN];
-	__u64 age_s = (x->now_ns - c->fwd.created_ns) / XLB_NS_PER_SEC;
+	__u64 age_s = secs_since(x->now_ns, c->fwd.created_ns);
 	__u64 last = xlb_conn_last_seen_ns(c);
-	__u64 idle_s = last && x->now_ns > last ?
-			       (x->now_ns - last) / XLB_NS_PER_SEC :
-			       age_s;
+	__u64 idle_s = last ? secs_since(x->now_ns, last) : age_s;
 	const char *state = xlb_conn_state_name(xlb_conn_state(c));
 	__u8 fam = c->key.family;
 
@@ -93,6 +98,7 @@ static void print_conn(struct conns_ctx *x, const struct xlb_conn *c)
 static int on_conn(const struct xlb_conn *c, void *arg)
 {
 	struct conns_ctx *x = arg;
+	int rc;
 
 	if (!conn_matches(&x->filter, c))
 		return 0;
@@ -101,9 +107,11 @@ static int on_conn(const struct xlb_conn *c, void *arg)
 		x->count++;
 		return 0;
 	}
-	/* a pair lives in one of the two tables: remove it from both */
-	if (!xlb_conn_delete(x->m->flows, c, false) ||
-	    !xlb_conn_delete(x->m->embryos, c, false))
+	/* a pair (or half pair) lives in one of the two tables */
+	rc = xlb_conn_remove(x->m, c);
+	if (rc < 0 && !x->err)
+		x->err = rc;
+	if (rc > 0)
 		x->count++;
 	return 0;
 }
@@ -180,7 +188,9 @@ static int parse_args(int argc, char **argv, const char **ifname,
 		}
 	}
 	if (optind < argc) {
-		xlb_errf("conns: unexpected argument \"%s\"", argv[optind]);
+		xlb_errf("conns: unexpected argument \"%s\"%s", argv[optind],
+			 strcmp(argv[optind], "flush") ? "" :
+			 " (flush comes first: xlb conns flush [OPTIONS])");
 		return XLB_EXIT_USAGE;
 	}
 	if (x->flush && x->json) {
@@ -224,5 +234,10 @@ int cmd_conns(int argc, char **argv)
 	}
 	if (x.flush)
 		printf("flushed %llu connections\n", x.count);
+	if (x.err) {
+		xlb_errf("conns flush: cannot remove some connections of %s: "
+			 "%s", name, strerror(-x.err));
+		return XLB_EXIT_RUNTIME;
+	}
 	return XLB_EXIT_OK;
 }

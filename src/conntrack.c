@@ -28,6 +28,12 @@ enum xlb_tcp_state xlb_conn_state(const struct xlb_conn *c)
 {
 	__u8 fwd = c->fwd.flags, rev = c->has_rev ? c->rev.flags : 0;
 
+	/* a half pair, TCP or UDP: its backend entry is gone, or its
+	 * client entry (the walk marks those RST; the program never marks
+	 * a UDP entry so): expired as closed */
+	if (!c->has_rev ||
+	    (c->key.proto != IPPROTO_TCP && (fwd & XLB_FLOW_RST_SEEN)))
+		return XLB_TCP_CLOSED;
 	if (c->key.proto != IPPROTO_TCP)
 		return XLB_UDP;
 	/* a pending client FIN that the backend has acknowledged counts
@@ -42,7 +48,7 @@ enum xlb_tcp_state xlb_conn_state(const struct xlb_conn *c)
 	if ((fwd | rev) & XLB_FLOW_FIN_SEEN)
 		return XLB_TCP_CLOSING;
 	/* the backend->client entry is touched by the backend's first packet */
-	if (!c->has_rev || c->rev.last_seen_ns == 0)
+	if (c->rev.last_seen_ns == 0)
 		return XLB_TCP_SYN_SENT;
 	/* promoted only when the client confirmed the backend's answer */
 	return c->half_open ? XLB_TCP_SYN_RECV : XLB_TCP_ESTABLISHED;
@@ -526,6 +532,21 @@ int xlb_conn_delete(int flows_fd, const struct xlb_conn *c, bool idle)
 	__u64 gone = 0;
 
 	return conn_delete(flows_fd, c, idle, &gone);
+}
+
+int xlb_conn_remove(const struct xlb_maps *m, const struct xlb_conn *c)
+{
+	__u64 gone = 0;
+	int err = conn_delete(m->flows, c, false, &gone);
+
+	if (err && err != -ENOENT)
+		return err;
+	if (!gone) {
+		err = conn_delete(m->embryos, c, false, &gone);
+		if (err && err != -ENOENT)
+			return err;
+	}
+	return gone > 0;
 }
 
 struct expire_ctx {

@@ -58,6 +58,11 @@ int xlb_conn_walk(int flows_fd, bool half_open,
  * table, or since replaced), or another -errno. */
 int xlb_conn_delete(int flows_fd, const struct xlb_conn *c, bool idle);
 
+/* Remove c, a pair or a half pair, from whichever table holds it: 1 if an
+ * entry of it was removed, 0 if none was there as seen, or -errno. */
+struct xlb_maps;
+int xlb_conn_remove(const struct xlb_maps *m, const struct xlb_conn *c);
+
 /* Remove every connection idle longer than its state's timeout, and
  * half pairs older than closed_ns.  *removed counts connections. */
 int xlb_conn_expire(int flows_fd, bool half_open,
@@ -92,7 +97,6 @@ struct xlb_sweep_args {
  * promoted meanwhile is there before it leaves xlb_embryos, so a flush
  * misses none).  out (may be NULL) gets the counts, also on error (as far
  * as it went). */
-struct xlb_maps;
 int xlb_conn_expire_all(const struct xlb_maps *m,
 			const struct xlb_sweep_args *a,
 			struct xlb_expire_counts *out);

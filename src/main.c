@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* xlb: command dispatch.  Exit codes: 0 ok, 1 runtime error, 2 usage. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +37,19 @@ static void usage(FILE *f)
 		   "docs/cli.md has the reference.\n");
 }
 
+/* A command's output that could not be written (a full disk, /dev/full)
+ * is a runtime error, said once here for every command. */
+static int output_checked(int rc)
+{
+	errno = 0;
+	if (fflush(stdout) || ferror(stdout)) {
+		xlb_errf("cannot write the output: %s",
+			 strerror(errno ? errno : EIO));
+		return rc ? rc : XLB_EXIT_RUNTIME;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -54,7 +68,8 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+			return output_checked(
+				commands[i].fn(argc - 1, argv + 1));
 	}
 	xlb_errf("unknown command \"%s\" (try xlb help)", argv[1]);
 	return XLB_EXIT_USAGE;

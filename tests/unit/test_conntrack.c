@@ -91,8 +91,15 @@ static void test_states(void)
 		  XLB_FLOW_RST_SEEN, false, true, XLB_TCP_CLOSED, 10 * S, false },
 		{ "state_rst_after_fin", IPPROTO_TCP, XLB_FLOW_FIN_SEEN,
 		  XLB_FLOW_RST_SEEN, true, true, XLB_TCP_CLOSED, 10 * S, false },
+		/* half pairs: closed, whatever the protocol (the walk marks
+		 * one without its client entry RST) */
 		{ "state_half_pair", IPPROTO_TCP, 0, 0, false, false,
-		  XLB_TCP_SYN_SENT, 60 * S, false },
+		  XLB_TCP_CLOSED, 10 * S, false },
+		{ "state_half_pair_udp", IPPROTO_UDP, 0, 0, false, false,
+		  XLB_TCP_CLOSED, 10 * S, false },
+		{ "state_half_pair_udp_backend_only", IPPROTO_UDP,
+		  XLB_FLOW_RST_SEEN, 0, true, true, XLB_TCP_CLOSED, 10 * S,
+		  false },
 		{ "state_udp", IPPROTO_UDP, 0, 0, true, true, XLB_UDP,
 		  300 * S, false },
 		{ "state_syn_recv_half_open", IPPROTO_TCP, 0, 0, true, true,
