@@ -299,6 +299,20 @@ static int duration_arg(const char *what, const char *s, __u64 min_ms,
 		      xlb_duration_str(max_ms, b, sizeof(b)));
 }
 
+/* A health option's name (so that "http status 200 fall" is an option
+ * without its value, not a path without its '/'). */
+static bool health_option_name(const char *k)
+{
+	static const char *const names[] = { "port", "interval", "timeout",
+					     "rise", "fall", "jitter",
+					     "status", "host" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(k, names[i]))
+			return true;
+	return false;
+}
+
 int xlb_health_spec_parse(char *const *w, int n, bool *on,
 			  struct xlb_health_conf *check, char *err,
 			  size_t errlen)
@@ -326,7 +340,8 @@ int xlb_health_spec_parse(char *const *w, int n, bool *on,
 	} else if (!strcmp(w[0], "http")) {
 		c.kind = XLB_HEALTH_HTTP;
 		strcpy(c.http_path, "/");
-		if (n > 1 && w[1][0] != '/' && n % 2 == 0)
+		if (n > 1 && w[1][0] != '/' && n % 2 == 0 &&
+		    !health_option_name(w[1]))
 			return errmsg(err, errlen,
 				      "health path \"%s\" must start with '/'",
 				      w[1]);

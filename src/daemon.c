@@ -1329,11 +1329,19 @@ static int serve(struct xlb_daemon *d)
 			struct xlb_config next;
 			char err[512];
 
-			d->next_ramp_ns = 0;
-			if (!xlb_config_copy(&next, &d->cur) &&
-			    xlb_daemon_commit(d, &next, err, sizeof(err),
-					      stderr))
-				xlb_errf("slow start: %s", err);
+			/* a step that cannot be made is tried again every
+			 * second (a commit that succeeds sets the next) */
+			d->next_ramp_ns = now + HEALTH_RETRY_NS;
+			if (xlb_config_copy(&next, &d->cur))
+				continue;
+			if (!xlb_daemon_commit(d, &next, err, sizeof(err),
+					       stderr)) {
+				d->ramp_failed = false;
+			} else if (!d->ramp_failed) {
+				xlb_errf("slow start: %s (tried again every "
+					 "second)", err);
+				d->ramp_failed = true;
+			}
 		}
 	}
 	xlb_sweeper_stop(d->sweeper);

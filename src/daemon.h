@@ -95,6 +95,7 @@ struct xlb_daemon {
 	size_t n_vlans;
 	bool vlans_failed;
 	__u64 next_ramp_ns;
+	bool ramp_failed; /* a slow-start step failed: logged once */
 	bool stop_requested; /* xlb stop: detach and remove everything */
 };
 

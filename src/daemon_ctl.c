@@ -195,8 +195,7 @@ static int backend_op(struct xlb_daemon *d, const struct xlb_request *r,
 		what = "drained (no new connections)";
 		break;
 	case XLB_REQ_BACKEND_UNDRAIN:
-		if (b->drain && s->slow_start_ms)
-			b->up_since_ns = xlb_now_ns();
+		/* (its slow start begins in the transaction) */
 		b->drain = false;
 		what = "undrained";
 		break;

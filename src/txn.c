@@ -610,9 +610,16 @@ static int alloc_id(__u32 *cursor, __u32 max, bool *wrapped,
 	return -ENOSPC;
 }
 
-/* Inherit ids and health state from cur for what has none yet. */
+static bool in_rotation(const struct xlb_config_backend *b)
+{
+	return b->weight && !b->drain && !b->down;
+}
+
+/* Inherit ids and health state from cur for what has none yet; a backend
+ * that comes back into rotation (undrained, a weight from 0, a health
+ * check's up, by command or reload) starts its slow start at now_ns. */
 static void inherit(const struct xlb_txn *t, const struct xlb_config *cur,
-		    struct xlb_config *next)
+		    struct xlb_config *next, __u64 now_ns)
 {
 	for (size_t i = 0; i < next->n_svcs; i++) {
 		struct xlb_config_service *s = &next->svcs[i];
@@ -644,6 +651,10 @@ static void inherit(const struct xlb_txn *t, const struct xlb_config *cur,
 			}
 			if (!s->health)
 				b->down = false;
+			ob = o ? xlb_config_backend_find(o, &b->ep) : NULL;
+			if (s->slow_start_ms && ob && !in_rotation(ob) &&
+			    in_rotation(b))
+				b->up_since_ns = now_ns;
 		}
 	}
 }
@@ -664,7 +675,7 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 	used = calloc(1, sizeof(*used));
 	if (!used)
 		return msg(err, errlen, -ENOMEM, "out of memory");
-	inherit(t, cur, next);
+	inherit(t, cur, next, now_ns);
 	/* ids whose connections are still being flushed */
 	memcpy(used->services, t->held, sizeof(t->held));
 	for (int pass = 0; pass < 2; pass++) {

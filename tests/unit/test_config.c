@@ -210,6 +210,10 @@ static const struct {
 	{ "health_option_without_value",
 	  "service 198.51.100.10:80\n health http / rise\n",
 	  "b.conf:2: health option \"rise\" needs a value" },
+	/* no path, and an option without its value: the option is named */
+	{ "health_option_without_value_no_path",
+	  "service 198.51.100.10:80\n health http status 200 fall\n",
+	  "b.conf:2: health option \"fall\" needs a value" },
 	{ "max_flows_zero", "max-flows 0\n",
 	  "b.conf:1: max-flows \"0\": give a number from 1 to 67108864" },
 	{ "max_half_open_below_floor", "max-half-open 300\n",

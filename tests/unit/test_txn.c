@@ -33,8 +33,10 @@ static struct xlb_config cur;
 static int ifindex;
 static __u8 mac_if[6], mac_gw[6];
 
-/* Parse text and apply it over cur; 0 or the error (message in err). */
-static int apply(const char *text, char *err)
+/* Parse text and apply it over *c with t at now_ns; 0 or the error
+ * (message in err). */
+static int apply_at(struct xlb_txn *t, struct xlb_config *c, const char *text,
+		    __u64 now_ns, char *err)
 {
 	struct xlb_config next;
 	char warn[256];
@@ -44,15 +46,20 @@ static int apply(const char *text, char *err)
 		return rc;
 	for (size_t i = 0; i < next.n_svcs; i++)
 		next.svcs[i].snat = next.svcs[i].vip.addr; /* as xlb run does */
-	rc = xlb_txn_apply(&txn, &cur, &next, xlb_now_ns(), err, ERRLEN, warn,
+	rc = xlb_txn_apply(t, c, &next, now_ns, err, ERRLEN, warn,
 			   sizeof(warn));
 	if (rc) {
 		xlb_config_free(&next);
 		return rc;
 	}
-	xlb_config_free(&cur);
-	cur = next;
+	xlb_config_free(c);
+	*c = next;
 	return 0;
+}
+
+static int apply(const char *text, char *err)
+{
+	return apply_at(&txn, &cur, text, xlb_now_ns(), err);
 }
 
 /* One TCP packet client:cport -> VIP:vport (flags); returns the last
@@ -699,6 +706,71 @@ static void t_slow_start(void)
 	xtest_pass(name);
 }
 
+/* A backend that comes back into rotation by any change (a weight from
+ * 0, drain removed, as a reload or `backend set` makes them) starts its
+ * slow start then; one that stays in rotation does not; on an instance
+ * of its own. */
+static void t_slow_start_on_return(void)
+{
+	const char *name = "slow_start_begins_on_return_to_rotation";
+	static const char *const steps[] = {
+		"service " VIP ":8200 algo wrr slow-start 10s\n"
+		" backend 198.51.100.11 weight 0\n backend 198.51.100.12 weight 4\n",
+		"service " VIP ":8200 algo wrr slow-start 10s\n"
+		" backend 198.51.100.11 weight 4\n backend 198.51.100.12 weight 4\n",
+		"service " VIP ":8200 algo wrr slow-start 10s\n"
+		" backend 198.51.100.11 weight 4 drain\n"
+		" backend 198.51.100.12 weight 4\n",
+		"service " VIP ":8200 algo wrr slow-start 10s\n"
+		" backend 198.51.100.11 weight 4\n backend 198.51.100.12 weight 4\n",
+	};
+	/* .11's slow start after each step (0: none) */
+	static const __u64 want_since[] = { 0, 2, 2, 4 };
+	struct xlb_config c;
+	struct xlb_txn t;
+	struct fx_lb l;
+	char err[ERRLEN] = "";
+	int rc = fx_load(&l, 4096, 1024, 32767);
+
+	if (rc) {
+		xtest_fail(name, "load: %s", strerror(-rc));
+		return;
+	}
+	xlb_config_init(&c);
+	rc = xlb_txn_init(&t, &l.m, &c);
+	for (size_t i = 0; !rc && i < 4; i++) {
+		const struct xlb_config_backend *b11, *b12;
+		__u64 now = (i + 1) * XLB_NS_PER_SEC;
+
+		rc = apply_at(&t, &c, steps[i], now, err);
+		if (rc)
+			break;
+		b11 = &c.svcs[0].backends[0];
+		b12 = &c.svcs[0].backends[1];
+		if (b11->up_since_ns != want_since[i] * XLB_NS_PER_SEC ||
+		    b12->up_since_ns) {
+			snprintf(err, sizeof(err), "step %zu: .11 since %llu, "
+				 ".12 since %llu", i + 1,
+				 (unsigned long long)b11->up_since_ns,
+				 (unsigned long long)b12->up_since_ns);
+			rc = -EINVAL;
+		}
+	}
+	if (!rc && xlb_txn_effective_weight(&c.svcs[0], &c.svcs[0].backends[0],
+					    4 * XLB_NS_PER_SEC) >= 4)
+		snprintf(err, sizeof(err), "no ramp: weight %u at once",
+			 xlb_txn_effective_weight(&c.svcs[0],
+						  &c.svcs[0].backends[0],
+						  4 * XLB_NS_PER_SEC)),
+			rc = -EINVAL;
+	if (rc)
+		xtest_fail(name, "%s", err[0] ? err : strerror(-rc));
+	else
+		xtest_pass(name);
+	xlb_config_free(&c);
+	fx_unload(&l);
+}
+
 int main(void)
 {
 	char why[256];
@@ -738,6 +810,7 @@ int main(void)
 	t_wrap();
 	t_init();
 	t_exhausted();
+	t_slow_start_on_return();
 	xlb_config_free(&cur);
 	fx_unload(&lb);
 	return xtest_done();
