@@ -41,13 +41,16 @@ static void usage(FILE *f)
  * is a runtime error, said once here for every command. */
 static int output_checked(int rc)
 {
-	errno = 0;
-	if (fflush(stdout) || ferror(stdout)) {
-		xlb_errf("cannot write the output: %s",
-			 strerror(errno ? errno : EIO));
-		return rc ? rc : XLB_EXIT_RUNTIME;
+	if (fflush(stdout)) {
+		xlb_errf("cannot write the output: %s", strerror(errno));
+	} else if (ferror(stdout)) {
+		/* a line written earlier failed (errno is long gone) */
+		xlb_errf("cannot write the output: a write to standard output "
+			 "failed");
+	} else {
+		return rc;
 	}
-	return rc;
+	return rc ? rc : XLB_EXIT_RUNTIME;
 }
 
 int main(int argc, char **argv)
@@ -60,11 +63,11 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
 		usage(stdout);
-		return XLB_EXIT_OK;
+		return output_checked(XLB_EXIT_OK);
 	}
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("xlb %s\n", XLB_VERSION);
-		return XLB_EXIT_OK;
+		return output_checked(XLB_EXIT_OK);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(argv[1], commands[i].name))

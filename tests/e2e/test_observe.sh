@@ -64,7 +64,15 @@ PYEOF
 	info "stats -j: $why"
 	xlb_cmd stats -i "$LB_IF" >"$CASE_DIR/stats.txt" 2>&1 || { fail "xlb stats (text) failed"; return; }
 	grep -q "$BE1_IP" "$CASE_DIR/stats.txt" && grep -q "$BE2_IP" "$CASE_DIR/stats.txt" ||
-		fail "xlb stats (text) does not list both backends"
+		{ fail "xlb stats (text) does not list both backends"; return; }
+	# output that cannot be written is an error, said once
+	local rc=0 f
+	for f in "" -j; do
+		rc=0
+		xlb_cmd stats -i "$LB_IF" $f >/dev/full 2>"$CASE_DIR/full.err" || rc=$?
+		[ "$rc" = 1 ] && grep -q "cannot write the output" "$CASE_DIR/full.err" ||
+			{ fail "xlb stats $f to /dev/full: exit $rc, $(head -c 200 "$CASE_DIR/full.err")"; return; }
+	done
 }
 
 # trace_run COUNT [-j]: start xlb trace, make COUNT connections, stop it.

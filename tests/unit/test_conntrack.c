@@ -696,6 +696,55 @@ static void test_expire_flush(void)
 	tables_close(&m);
 }
 
+static int count_removed(const struct xlb_conn *c, void *arg)
+{
+	void **a = arg;
+	int rc = xlb_conn_remove(a[0], c);
+
+	if (rc < 0)
+		return rc;
+	*(int *)a[1] += rc;
+	return 0;
+}
+
+/* xlb conns flush: every connection walked is removed and counted, half
+ * pairs too (a backend-only half's delete says -ENOENT for its missing
+ * client entry), whichever table holds it. */
+static void test_remove_counts_halves(void)
+{
+	const char *name = "remove_counts_half_pairs";
+	struct xlb_maps m = { .flows = -1, .embryos = -1 };
+	struct xlb_conn pair, be_half, cli_half, emb;
+	int removed = 0, err;
+	void *arg[2] = { &m, &removed };
+
+	if (tables(name, &m))
+		return;
+	make_active(&pair, 44000, 2400, 1);
+	make_active(&be_half, 44001, 2401, 1);
+	make_active(&cli_half, 44002, 2402, 1);
+	make_active(&emb, 44003, 2403, 1);
+	err = insert_pair(m.flows, &pair, true, true);
+	if (!err)
+		err = insert_pair(m.flows, &be_half, false, true);
+	if (!err)
+		err = insert_pair(m.flows, &cli_half, true, false);
+	if (!err)
+		err = insert_pair(m.embryos, &emb, true, true);
+	if (!err)
+		err = xlb_conn_walk_all(&m, count_removed, arg);
+	if (err)
+		xtest_fail(name, "%s", strerror(-err));
+	else if (removed != 4 || count_entries(m.flows) ||
+		 count_entries(m.embryos))
+		xtest_fail(name, "counted %d (want 4), left %d + %d entries",
+			   removed, count_entries(m.flows),
+			   count_entries(m.embryos));
+	else
+		xtest_pass(name);
+	tables_close(&m);
+}
+
 /* The sweeper flushes at once when asked (its regular sweep is 2 s
  * away), says so, and keeps a flush whose sweep failed for the next. */
 static void test_sweeper_flush(void)
@@ -891,6 +940,7 @@ int main(void)
 	test_delete_checks_snapshot();
 	test_sweeper();
 	test_expire_flush();
+	test_remove_counts_halves();
 	test_sweeper_flush();
 	test_mark_backend_ports();
 	return xtest_done();
