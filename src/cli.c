@@ -99,7 +99,12 @@ int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name)
 	if (err && if_nametoindex(name))
 		err = xlb_maps_open_iface(if_nametoindex(name), m);
 	if (err) {
-		if (err == -ENOENT)
+		if (err == -ENOENT && !access(dir, F_OK))
+			xlb_errf("the instance pinned in %s lacks maps of this "
+				 "version of xlb (another version pinned it): "
+				 "xlb run -i %s of this version adopts it",
+				 dir, name);
+		else if (err == -ENOENT)
 			xlb_errf("no instance runs on %s (nothing pinned in "
 				 "%s): start one with xlb run -i %s",
 				 name, dir, name);

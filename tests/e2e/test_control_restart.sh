@@ -92,7 +92,7 @@ EOF
 }
 
 case_sigterm_upgrade() {
-	local t0 rc out
+	local t0 rc out pdir
 	need_xlb || return
 	start_http_backends && start_backend3 || return
 	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
@@ -109,10 +109,17 @@ case_sigterm_upgrade() {
 	rc=$?
 	[ "$rc" = 1 ] && [[ "$out" == "xlb: no xlb run daemon on $LB_IF"* ]] ||
 		{ fail "a change without a daemon: exit $rc: $out"; return; }
+	# as if an older version had pinned the state: a map it did not
+	# have (xlb_vlans) is not pinned; xlb run adopts the rest and pins
+	# it (the commands meanwhile find the maps through the attached
+	# program, which here is this version's)
+	pdir=$(compgen -G "$PIN_ROOT/$LB_IF" || compgen -G "$PIN_ROOT/$LB_IF@*")
+	rm -f "$pdir/xlb_vlans" || { fail "cannot remove $pdir/xlb_vlans"; return; }
 	sleep 0.5
 	mark "xlb run, new config"
 	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP,$BE3_IP@2" --algo wrr || return
 	grep -q "adopted the pinned state" "$XLB_LOG" || { fail "not adopted"; return; }
+	[ -e "$pdir/xlb_vlans" ] || { fail "the new map was not pinned at the adoption"; return; }
 	requests_reach backend-03 5 || return
 	mark "end"
 	transfer_check || return
