@@ -360,13 +360,19 @@ int xlb_health_spec_parse(char *const *w, int n, bool *on,
 			      "http",
 			      w[0]);
 	}
-	for (; i < n; i += 2) {
+	for (int first = i; i < n; i += 2) {
 		const char *k = w[i], *val = i + 1 < n ? w[i + 1] : NULL;
 		int rc = 0;
 
 		if (!val)
 			return errmsg(err, errlen,
 				      "health option \"%s\" needs a value", k);
+		for (int j = first; j < i; j += 2)
+			if (!strcmp(w[j], k))
+				return errmsg(err, errlen,
+					      "health option \"%s\" is given "
+					      "twice",
+					      k);
 		if (!strcmp(k, "port")) {
 			rc = count_parse("health port", val, 1, 65535, &v, err,
 					 errlen);
@@ -724,6 +730,11 @@ static int parse_service(struct parser *p, char **w, int n)
 		if (i + 1 >= n)
 			return perr(p, "service option \"%s\" needs a value",
 				    w[i]);
+		for (int j = 2; j < i; j += 2)
+			if (!strcmp(w[j], w[i]))
+				return perr(p, "service option \"%s\" is given "
+					    "twice",
+					    w[i]);
 		if (!strcmp(w[i], "algo")) {
 			if (xlb_algo_parse(w[i + 1], &s->algo))
 				return perr(p,
@@ -754,7 +765,7 @@ static int parse_backend(struct parser *p, char **w, int n)
 	struct xlb_config_backend *b, *o;
 	struct xlb_backend_arg arg;
 	char name[XLB_SPEC_MAXLEN + 8], ep[XLB_ENDPOINT_STRLEN];
-	bool drain = false;
+	bool drain = false, weight_given = false;
 	__u16 weight = XLB_BACKEND_WEIGHT_DEFAULT;
 	size_t got;
 	__u64 v;
@@ -773,9 +784,14 @@ static int parse_backend(struct parser *p, char **w, int n)
 			       p->errlen))
 		return perr_prefix(p);
 	for (int i = 2; i < n; i++) {
+		if ((!strcmp(w[i], "drain") && drain) ||
+		    (!strcmp(w[i], "weight") && weight_given))
+			return perr(p, "backend option \"%s\" is given twice",
+				    w[i]);
 		if (!strcmp(w[i], "drain")) {
 			drain = true;
 		} else if (!strcmp(w[i], "weight")) {
+			weight_given = true;
 			if (++i >= n)
 				return perr(p, "weight needs a value");
 			if (count_parse("weight", w[i], 0,

@@ -72,6 +72,11 @@ static int health_arg(struct xlb_request *r, const char *spec, char *err,
 	for (t = strtok_r(copy, " \t", &save); t && n < HEALTH_WORDS;
 	     t = strtok_r(NULL, " \t", &save))
 		w[n++] = t;
+	if (t) {
+		free(copy);
+		return fail(err, errlen, "--health \"%s\": at most %d words",
+			    spec, HEALTH_WORDS);
+	}
 	rc = xlb_health_spec_parse(w, n, &r->health_on, &r->check, why,
 				   sizeof(why));
 	free(copy);

@@ -210,6 +210,17 @@ static const struct {
 	{ "health_option_without_value",
 	  "service 198.51.100.10:80\n health http / rise\n",
 	  "b.conf:2: health option \"rise\" needs a value" },
+	/* an option given twice: refused, as the global settings are */
+	{ "service_option_twice",
+	  "service 198.51.100.10:80 algo rr algo wrr\n",
+	  "b.conf:1: service option \"algo\" is given twice" },
+	{ "backend_option_twice",
+	  "service 198.51.100.10:80\n backend 198.51.100.11 weight 3 drain "
+	  "weight 0\n",
+	  "b.conf:2: backend option \"weight\" is given twice" },
+	{ "health_option_twice",
+	  "service 198.51.100.10:80\n health http / host a host b\n",
+	  "b.conf:2: health option \"host\" is given twice" },
 	/* no path, and an option without its value: the option is named */
 	{ "health_option_without_value_no_path",
 	  "service 198.51.100.10:80\n health http status 200 fall\n",
