@@ -922,7 +922,10 @@ static int attach(struct xlb_daemon *d, enum xlb_xdp_mode mode)
 			      &d->native);
 	if (err == -EEXIST || err == -EBUSY) {
 		xlb_errf("%s already has an XDP program attached: remove it "
-			 "first (ip link set dev %s xdp off)",
+			 "first (ip link set dev %s xdp off; if that says \"Can't "
+			 "replace active BPF XDP link\", it is another xlb "
+			 "instance's, or another tool's link: xlb stop -i "
+			 "THAT_IFACE, or that tool)",
 			 d->ifname, d->ifname);
 		return err;
 	}
@@ -1077,6 +1080,23 @@ static int start(struct xlb_daemon *d, const char *ifname,
 	if (lock_instance(d) || bpffs_ready())
 		return XLB_EXIT_RUNTIME;
 	xlb_pin_dir(d->ifname, d->pin_dir, sizeof(d->pin_dir));
+	/* before anything of the pinned state is touched */
+	rc = xlb_link_owned(d->pin_dir, d->ifindex);
+	if (rc == -EXDEV) {
+		xlb_errf("the state pinned in %s is another network "
+			 "namespace's: its XDP link is attached to an "
+			 "interface numbered as %s there; nothing adopted. "
+			 "Give each network namespace a bpffs of its own "
+			 "(mount -t bpf bpf /sys/fs/bpf in it), or stop that "
+			 "instance",
+			 d->pin_dir, d->ifname);
+		return XLB_EXIT_RUNTIME;
+	}
+	if (rc) {
+		xlb_errf("cannot read the XDP link pinned in %s: %s",
+			 d->pin_dir, strerror(-rc));
+		return XLB_EXIT_RUNTIME;
+	}
 	adopt = xlb_pins_exist(d->pin_dir);
 	if (load(d, base, adopt) || (adopt && read_pinned(d, &conns)))
 		return XLB_EXIT_RUNTIME;
@@ -1250,6 +1270,22 @@ static void install_signal_handlers(sigset_t *held)
 	sigprocmask(SIG_BLOCK, held, NULL);
 }
 
+/* Is the program still attached to the interface?  Deleting the
+ * interface (or its network namespace) detaches the link, and one made
+ * again under the same name has another number: nothing would forward
+ * while the daemon went on as if it did. */
+static bool still_attached(const struct xlb_daemon *d)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if ((int)if_nametoindex(d->ifname) != d->ifindex)
+		return false;
+	if (bpf_obj_get_info_by_fd(d->link_fd, &info, &len))
+		return true; /* cannot tell */
+	return info.xdp.ifindex == (__u32)d->ifindex;
+}
+
 static int serve(struct xlb_daemon *d)
 {
 	int err;
@@ -1321,8 +1357,18 @@ static int serve(struct xlb_daemon *d)
 		xlb_health_process(d->health, now);
 		apply_health_changes(d, now);
 		ring_buffer__consume(d->rb);
-		if (now - d->vlans_at_ns >= VLAN_SYNC_NS)
+		if (now - d->vlans_at_ns >= VLAN_SYNC_NS) {
 			sync_vlans(d, now);
+			if (!still_attached(d)) {
+				xlb_errf("%s was deleted or made again: the XDP "
+					 "program is no longer attached to it; "
+					 "exiting (xlb run again attaches it, "
+					 "with the pinned state)",
+					 d->ifname);
+				d->detached = true;
+				break;
+			}
+		}
 		if (d->metrics)
 			xlb_metrics_process(d->metrics);
 		if (d->next_ramp_ns && now >= d->next_ramp_ns) {
@@ -1346,7 +1392,7 @@ static int serve(struct xlb_daemon *d)
 	}
 	xlb_sweeper_stop(d->sweeper);
 	d->sweeper = NULL;
-	return XLB_EXIT_OK;
+	return d->detached ? XLB_EXIT_RUNTIME : XLB_EXIT_OK;
 }
 
 int xlb_daemon_teardown(struct xlb_daemon *d)

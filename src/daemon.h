@@ -96,6 +96,7 @@ struct xlb_daemon {
 	bool vlans_failed;
 	__u64 next_ramp_ns;
 	bool ramp_failed; /* a slow-start step failed: logged once */
+	bool detached;    /* the interface lost the program: exit 1 */
 	bool stop_requested; /* xlb stop: detach and remove everything */
 };
 

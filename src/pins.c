@@ -212,6 +212,37 @@ int xlb_link_open(const char *dir, int ifindex, int *link_fd, bool *native)
 	return 0;
 }
 
+int xlb_link_owned(const char *dir, int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char path[512];
+	int fd, err;
+
+	err = pin_path(dir, XLB_LINK_PIN_NAME, path, sizeof(path));
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	close(fd);
+	if (err)
+		return err;
+	/* a link on another interface number, or detached (0): stale,
+	 * replaced at the attach */
+	if (info.type != BPF_LINK_TYPE_XDP ||
+	    info.xdp.ifindex != (__u32)ifindex)
+		return 0;
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return -errno;
+	return q.prog_id == info.prog_id || q.drv_prog_id == info.prog_id ||
+			       q.skb_prog_id == info.prog_id ?
+		       0 :
+		       -EXDEV;
+}
+
 int xlb_link_update(int link_fd, int prog_fd)
 {
 	return bpf_link_update(link_fd, prog_fd, NULL) ? -errno : 0;

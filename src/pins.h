@@ -54,6 +54,13 @@ int xlb_link_attach(int prog_fd, int ifindex, enum xlb_xdp_mode mode,
 int xlb_link_open(const char *dir, int ifindex, int *link_fd, bool *native);
 
 /* Swap prog_fd into the link, atomically. */
+/* Is the XDP link pinned in dir, if any, attached to our ifindex (the
+ * program there is the link's)?  0 yes, or no link, or a stale one (on
+ * another interface number, or detached); -EXDEV if it is attached to an
+ * interface of that number in another network namespace (one that shares
+ * this bpffs and names its pin directory as we do: a container with a PID
+ * namespace of its own); or -errno. */
+int xlb_link_owned(const char *dir, int ifindex);
 int xlb_link_update(int link_fd, int prog_fd);
 
 /* Pin / unpin the link in dir. */

@@ -168,8 +168,88 @@ case_stop_without_daemon() {
 	xlb_gone
 }
 
+# The interface deleted under a running daemon: the link goes with it,
+# so the daemon says so and exits 1 (its supervisor restarts it); made
+# again, xlb run attaches to it with the pinned state.
+case_interface_recreated() {
+	local i rc
+	need_xlb || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	ip -n "$NS_LB" link del "$LB_IF" || return
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$XLB_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$XLB_PID" 2>/dev/null && { fail "xlb run went on without its interface"; return; }
+	wait "$XLB_PID"
+	rc=$?
+	XLB_PID=""
+	[ "$rc" = 1 ] && grep -q "$LB_IF was deleted or made again: the XDP program is no longer attached" "$XLB_LOG" ||
+		{ fail "exit $rc: $(tail -n 2 "$XLB_LOG")"; return; }
+	ip -n "$NS_LB" link add "$LB_IF" type veth peer name peer0 &&
+		ip -n "$NS_LB" addr add "$LB_IP/24" dev "$LB_IF" &&
+		ip -n "$NS_LB" link set "$LB_IF" up && ip -n "$NS_LB" link set peer0 up || return
+	xlb_start || return
+	grep -q "adopted the pinned state in .*: 1 services" "$XLB_LOG" || { fail "not adopted: $(head -n 3 "$XLB_LOG")"; return; }
+	xlb_attached || { fail "not attached to the new $LB_IF"; return; }
+	xlb_ok stop
+}
+
+# Two network namespaces that share the host's bpffs and each have a PID
+# namespace of their own (containers): both name their pin directory
+# /sys/fs/bpf/xlb/IFACE, and their interfaces have the same number.  The
+# second xlb run must not adopt the first one's state (it used to: it
+# replaced the first one's services in the shared maps and swapped its
+# program into the first one's link).
+# cont_run NS LOG ARGS...: xlb run -i $LB_IF ARGS in NS, as PID 1 of a PID
+# namespace with a /run/xlb of its own.
+cont_run() {
+	local ns=$1 log=$2
+	shift 2
+	mkdir -p /run/xlb
+	nsenter --net="/run/netns/$ns" unshare --pid --fork --kill-child --mount --mount-proc \
+		sh -c 'mount -t tmpfs tmpfs /run/xlb && exec "$@"' _ "$XLB" run -i "$LB_IF" "$@" >"$log" 2>&1 &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+case_containers_share_bpffs() {
+	local ns n i pid1 rc dump
+	need_xlb || return
+	for n in 1 2; do
+		ns=xlbt-$RUN_TOKEN-$CASE_SEQ-c$n
+		ns_add "$ns" && ip -n "$ns" link add "$LB_IF" type veth peer name peer0 &&
+			ip -n "$ns" link set "$LB_IF" up && ip -n "$ns" link set peer0 up || return
+	done
+	ip -n "xlbt-$RUN_TOKEN-$CASE_SEQ-c1" addr add 198.51.100.10/24 dev "$LB_IF" &&
+		ip -n "xlbt-$RUN_TOKEN-$CASE_SEQ-c2" addr add 203.0.113.10/24 dev "$LB_IF" || return
+	cont_run "xlbt-$RUN_TOKEN-$CASE_SEQ-c1" "$CASE_DIR/c1.log" --vip 198.51.100.10:8000 --backends 198.51.100.11
+	pid1=$BG_PID
+	for ((i = 0; i < 100; i++)); do
+		grep -q "control socket" "$CASE_DIR/c1.log" && break
+		kill -0 "$pid1" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q "control socket" "$CASE_DIR/c1.log" || { fail "first instance: $(head -c 300 "$CASE_DIR/c1.log")"; return; }
+	[ -d "$PIN_ROOT/$LB_IF" ] || { skip "the pin directory has a namespace suffix here: no collision to test"; return; }
+	cont_run "xlbt-$RUN_TOKEN-$CASE_SEQ-c2" "$CASE_DIR/c2.log" --vip 203.0.113.10:8000 --backends 203.0.113.11
+	wait_pid "$BG_PID" 10
+	rc=$STOP_RC
+	[ "$rc" = 1 ] && grep -q "is another network namespace's: its XDP link is attached" "$CASE_DIR/c2.log" ||
+		{ fail "second instance: exit $rc: $(head -c 300 "$CASE_DIR/c2.log")"; return; }
+	dump=$(bpftool -j map dump pinned "$PIN_ROOT/$LB_IF/xlb_services" 2>&1)
+	# the first instance's VIP (c6 33 64 0a) only
+	[[ "$dump" == *'"0xc6","0x33","0x64","0x0a"'* ]] && [[ "$dump" != *'"0xcb","0x00","0x71","0x0a"'* ]] ||
+		{ fail "the shared maps changed: $dump"; return; }
+	kill -0 "$pid1" 2>/dev/null || { fail "the first instance died"; return; }
+	stop_pid "$pid1" TERM 5
+	rm -rf "${PIN_ROOT:?}/$LB_IF"
+}
+
 ccase kill9_restart_keeps_connections full case_kill9_restart
 ccase sigterm_then_upgraded_config full case_sigterm_upgrade
 ccase second_run_refused full case_second_run_refused
 ccase stop_without_daemon full case_stop_without_daemon
+ccase interface_recreated min case_interface_recreated
+ccase containers_share_bpffs none case_containers_share_bpffs
 e2e_finish
