@@ -388,10 +388,13 @@ static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
 	rc = flow_next_hop(ctx, p, f, now_ns, &nh);
 	if (rc && rc != -XLB_STAT_DROP_FIB_NO_NEIGH)
 		return rc;
-	/* a tagged frame the program could not send there once the
-	 * neighbour is known is not handed over either */
-	if (rc && p->vlan_tags && nh.ifindex != ctx->ingress_ifindex &&
-	    !nat_vlan_of(p, nh.ifindex))
+	/* a packet the program could not send there once the neighbour is
+	 * known is not handed over either (nat_transmit's rules: the
+	 * ingress, a VLAN device of it for a tagged frame, an interface of
+	 * xlb_tx_ports for an untagged one) */
+	if (rc && nh.ifindex != ctx->ingress_ifindex &&
+	    !(p->vlan_tags ? !!nat_vlan_of(p, nh.ifindex) :
+			     !!bpf_map_lookup_elem(&xlb_tx_ports, &nh.ifindex)))
 		return -XLB_STAT_DROP_REDIRECT;
 	nat_rewrite(p, &f->rewritten);
 	if (rc) {

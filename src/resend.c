@@ -16,11 +16,14 @@
 #include "xlb_abi.h"
 
 #define NS_PER_SEC 1000000000.0
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78 /* linux/in6.h */
+#endif
 
 static int raw_socket(int family)
 {
 	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	int bytes = XLB_RESEND_SNDBUF_BYTES;
+	int bytes = XLB_RESEND_SNDBUF_BYTES, one = 1;
 
 	/* packets held for next hops that never answer count against it:
 	 * the default (~200 KB) ran out within a second and refused every
@@ -28,6 +31,16 @@ static int raw_socket(int family)
 	if (fd >= 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)))
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+	/* IPv6: IPV6_PKTINFO with a source the node does not have (a VIP
+	 * only routed to it) is refused (EINVAL) unless the socket may bind
+	 * to any address; IPv4's own header may carry any source */
+	if (fd >= 0 && family == AF_INET6 &&
+	    setsockopt(fd, SOL_IPV6, IPV6_FREEBIND, &one, sizeof(one))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
 	return fd < 0 ? -errno : fd;
 }
 

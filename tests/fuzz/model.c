@@ -1620,9 +1620,11 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 	rc = flow_next_hop(m, in, p, e, &fib, r);
 	if (rc && rc != XLB_STAT_DROP_FIB_NO_NEIGH)
 		return rc;
-	/* a tagged frame bound for another interface (no VLAN devices
-	 * here) is not handed over: it could not be sent later either */
-	if (rc && p->vlan_tags && fib.iface != 0)
+	/* a packet bound for an interface the program cannot send to (a
+	 * tagged frame: no VLAN devices here; an untagged one: not in
+	 * xlb_tx_ports) is not handed over: it could not be sent later
+	 * either */
+	if (rc && fib.iface != 0 && (p->vlan_tags || !m->tx_port[fib.iface]))
 		return XLB_STAT_DROP_REDIRECT;
 	sums_of(in, p, 0, &s);
 	rewrite_ip(o, p, &to);

@@ -297,6 +297,39 @@ static void test_rate(struct xlb_resend *r)
 		xtest_pass(name);
 }
 
+/* An IPv6 packet from a source the node does not have (a VIP only routed
+ * to it) is sent too: IPV6_PKTINFO refused such a source (EINVAL)
+ * before the socket could bind to any address.  On a veth pair of this
+ * namespace, the next hop's neighbour entry made by hand. */
+static void test_nonlocal_source6(struct xlb_resend *r)
+{
+	const char *name = "resent_ipv6_from_a_source_not_on_the_node";
+	static struct xlb_packet_event ev;
+	__u64 now = xlb_now_ns(), sent = r->st.sent;
+	int rc, ifx;
+
+	if (system("ip link add xlbt8 type veth peer name xlbt9 && "
+		   "ip link set xlbt8 up && ip link set xlbt9 up && "
+		   "ip addr add 2001:db8:108::1/64 dev xlbt8 nodad && "
+		   "ip -6 neigh replace 2001:db8:108::2 lladdr "
+		   "02:00:00:00:08:02 dev xlbt8 nud permanent")) {
+		xtest_fail(name, "setup failed");
+		return;
+	}
+	ifx = if_nametoindex("xlbt8");
+	rc = xlb_resend_packet(r, &ev,
+			       udp_event(&ev, "2001:db8:300::10",
+					 "2001:db8:108::2", ifx, now, 0),
+			       now);
+	if (rc || r->st.sent != sent + 1)
+		xtest_fail(name, "send: %s (sent %llu, want %llu)",
+			   strerror(-rc), (unsigned long long)r->st.sent,
+			   (unsigned long long)sent + 1);
+	else
+		xtest_pass(name);
+	system("ip link del xlbt8 2>/dev/null");
+}
+
 int main(void)
 {
 	struct xlb_resend r;
@@ -315,6 +348,7 @@ int main(void)
 	}
 	test_delivered(&r);
 	test_refused(&r);
+	test_nonlocal_source6(&r);
 	test_rate(&r);
 	xlb_resend_close(&r);
 	return xtest_done();

@@ -3582,6 +3582,7 @@ static void test_fib(void)
 	struct conn mt = CONN(S_MTU, "203.0.113.133", 46000);
 	struct conn mt2 = CONN(S_MTU, "203.0.113.133", 46001);
 	struct conn rd = CONN(S_REDIR, "203.0.113.134", 46000);
+	struct conn rd2 = CONN(S_REDIR, "203.0.113.135", 46001);
 	struct ev_seen seen = { 0 };
 	struct ring_buffer *rb;
 	char why[WHY_LEN] = "";
@@ -3685,6 +3686,21 @@ static void test_fib(void)
 	c2b_spec(&rd, &s, PKT_TCP_SYN, 0);
 	not_fwd("redirect_egress_not_in_tx_ports_dropped", &rd, C2B, &s, XDP_DROP,
 		XLB_STAT_DROP_REDIRECT, F_NEW | F_ANY_BYTES);
+	/* ... also while its neighbour is unknown: not handed over to xlb
+	 * run, which would send it where the program never sends */
+	if (fx_sh("ip neigh del 192.0.2.20 dev " IF2)) {
+		xtest_fail("redirect_egress_no_neigh_not_handed_over",
+			   "ip neigh del failed");
+	} else {
+		c2b_spec(&rd2, &s, PKT_TCP_SYN, 0);
+		not_fwd("redirect_egress_no_neigh_not_handed_over", &rd2, C2B,
+			&s, XDP_DROP, XLB_STAT_DROP_REDIRECT,
+			F_NEW | F_ANY_BYTES);
+		if (fx_sh("ip neigh replace 192.0.2.20 lladdr " BE20_MAC
+			  " dev " IF2 " nud permanent"))
+			xtest_fail("redirect_neighbour_restored",
+				   "ip neigh failed");
+	}
 	key = (__u32)if2;
 	if (bpf_map_update_elem(lb->m.tx_ports, &key, &key, BPF_ANY))
 		xtest_fail("redirect_egress_in_tx_ports_redirected",
