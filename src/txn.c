@@ -267,6 +267,53 @@ __u64 xlb_txn_next_ramp_ns(const struct xlb_config *c, __u64 now_ns)
 	return next;
 }
 
+/*
+ * The weights a service's schedule is built from.  While one of its
+ * backends is in a slow start, all of them are multiplied by the number
+ * of steps (when the largest still fits a weight), so that the ramping
+ * one gets exactly k tenths of its share: ceil(weight * k / 10) alone
+ * gave a weight-1 backend its whole share from the first step.
+ */
+static __u32 ramp_scale(const struct xlb_config_service *s, __u64 now_ns)
+{
+	struct xlb_slow_start ss = {
+		.window_ns = (__u64)s->slow_start_ms * 1000000,
+	};
+	__u32 max = 0;
+	bool ramping = false;
+
+	if (!s->slow_start_ms)
+		return 1;
+	for (size_t i = 0; i < s->n_backends; i++) {
+		const struct xlb_config_backend *b = &s->backends[i];
+
+		if (b->weight > max)
+			max = b->weight;
+		if (b->up_since_ns && !b->drain && !b->down &&
+		    xlb_slow_start_next_ns(&ss, b->up_since_ns, now_ns))
+			ramping = true;
+	}
+	return ramping && max * XLB_SLOW_START_STEPS_DEFAULT <= 65535 ?
+		       XLB_SLOW_START_STEPS_DEFAULT :
+		       1;
+}
+
+static __u32 sched_weight(const struct xlb_config_service *s,
+			  const struct xlb_config_backend *b, __u64 now_ns,
+			  __u32 scale)
+{
+	struct xlb_slow_start ss = {
+		.window_ns = (__u64)s->slow_start_ms * 1000000,
+	};
+	__u32 w = b->weight * scale;
+
+	if (b->drain)
+		return 0;
+	if (!s->slow_start_ms || !b->up_since_ns)
+		return w;
+	return xlb_slow_start_weight(&ss, w, b->up_since_ns, now_ns);
+}
+
 static void fnv(__u64 *h, const void *data, size_t n)
 {
 	const __u8 *p = data;
@@ -281,12 +328,12 @@ static void fnv(__u64 *h, const void *data, size_t n)
 static __u64 sched_sig(const struct xlb_config_service *s, __u64 now_ns)
 {
 	__u64 h = 0xcbf29ce484222325ull;
-	__u32 algo = s->algo;
+	__u32 algo = s->algo, scale = ramp_scale(s, now_ns);
 
 	fnv(&h, &algo, sizeof(algo));
 	for (size_t i = 0; i < s->n_backends; i++) {
 		const struct xlb_config_backend *b = &s->backends[i];
-		__u32 w = xlb_txn_effective_weight(s, b, now_ns);
+		__u32 w = sched_weight(s, b, now_ns, scale);
 		__u8 live = !b->down;
 
 		fnv(&h, &b->id, sizeof(b->id));
@@ -301,7 +348,7 @@ static int install_schedule(const struct xlb_maps *m,
 			    bool *approx)
 {
 	struct xlb_sched_backend *in;
-	__u32 *slots;
+	__u32 *slots, scale = ramp_scale(s, now_ns);
 	int len, err;
 
 	in = calloc(s->n_backends ? s->n_backends : 1, sizeof(*in));
@@ -312,8 +359,7 @@ static int install_schedule(const struct xlb_maps *m,
 	}
 	for (size_t i = 0; i < s->n_backends; i++) {
 		in[i].id = s->backends[i].id;
-		in[i].weight = xlb_txn_effective_weight(s, &s->backends[i],
-							now_ns);
+		in[i].weight = sched_weight(s, &s->backends[i], now_ns, scale);
 		in[i].live = !s->backends[i].down;
 	}
 	len = xlb_sched_build(s->algo, in, s->n_backends, slots,
@@ -410,6 +456,23 @@ struct write_opts {
 	bool rollback; /* keep counters and cursors */
 };
 
+/* Append a line to the transaction's warnings (warn may be NULL). */
+static __attribute__((format(printf, 3, 4))) void
+warn_add(char *warn, size_t warnlen, const char *fmt, ...)
+{
+	size_t used;
+	va_list ap;
+
+	if (!warn || !warnlen)
+		return;
+	used = strlen(warn);
+	if (used && used + 1 < warnlen)
+		warn[used++] = '\n', warn[used] = 0;
+	va_start(ap, fmt);
+	vsnprintf(warn + used, warnlen - used, fmt, ap);
+	va_end(ap);
+}
+
 /* Make the maps hold `to` instead of `from` (see the order in txn.h);
  * gone (zeroed by the caller) gets the services that went. */
 static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
@@ -474,17 +537,21 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 					   "service %s: cannot install its "
 					   "schedule",
 					   name);
-			if (approx && warn) {
-				size_t used = strlen(warn);
-
-				snprintf(warn + used, warnlen - used,
-					 "%sservice %s: its weights need more "
+			if (approx)
+				warn_add(warn, warnlen,
+					 "service %s: its weights need more "
 					 "than %d schedule slots; they are "
 					 "scaled (approximate)",
-					 used ? "\n" : "", name,
-					 XLB_SCHED_MAX_SLOTS);
-			}
+					 name, XLB_SCHED_MAX_SLOTS);
 		}
+		if (s->algo == XLB_ALGO_RR && s->slow_start_ms &&
+		    (fresh || o_s->algo != s->algo ||
+		     o_s->slow_start_ms != s->slow_start_ms))
+			warn_add(warn, warnlen,
+				 "service %s: slow-start does nothing with algo "
+				 "rr (each backend has one slot, whatever its "
+				 "weight): use algo wrr",
+				 name);
 		s->sched_sig = sig;
 		service_key(s, &key);
 		service_value(s, &val);

@@ -148,13 +148,14 @@ static int slot(__u32 id, struct xlb_backend *v)
 	return bpf_map_lookup_elem(lb.m.backends, &id, v) ? -errno : 0;
 }
 
-/* The schedule table of service id: its length, slots in out. */
-static int table(__u32 id, __u32 *out, size_t max)
+/* The schedule table of service id in the schedules map: its length,
+ * slots in out. */
+static int table_of(int schedules, __u32 id, __u32 *out, size_t max)
 {
 	__u32 inner_id, key = 0, len;
 	int fd, rc = 0;
 
-	if (bpf_map_lookup_elem(lb.m.schedules, &id, &inner_id))
+	if (bpf_map_lookup_elem(schedules, &id, &inner_id))
 		return -errno;
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
@@ -166,6 +167,11 @@ static int table(__u32 id, __u32 *out, size_t max)
 			rc = -errno;
 	close(fd);
 	return rc ? rc : (int)len;
+}
+
+static int table(__u32 id, __u32 *out, size_t max)
+{
+	return table_of(lb.m.schedules, id, out, max);
 }
 
 static __u64 cursor(__u32 id)
@@ -753,6 +759,50 @@ static void t_slow_start_on_return(void)
 				 ".12 since %llu", i + 1,
 				 (unsigned long long)b11->up_since_ns,
 				 (unsigned long long)b12->up_since_ns);
+			rc = -EINVAL;
+		}
+		/* in its first tenth, .11 has 1/11 of the table (its 4 in
+		 * tenths against .12's 40), where ceil(4 x 1/10) = 1
+		 * against 4 gave it 1/5 (and a weight 1 its whole share) */
+		if (!rc && i == 1) {
+			__u32 slots[64];
+			int len = table_of(l.m.schedules, c.svcs[0].id, slots,
+					   64), n11 = 0;
+
+			for (int k = 0; k < len && k < 64; k++)
+				n11 += slots[k] == b11->id;
+			if (len != 11 || n11 != 1) {
+				snprintf(err, sizeof(err), "first step: table of "
+					 "%d, .11 in %d slots (want 11, 1)",
+					 len, n11);
+				rc = -EINVAL;
+			}
+		}
+	}
+	if (!rc) {
+		/* rr ignores weights: said, not silently ineffective */
+		struct xlb_config next;
+		char warn[256] = "";
+
+		rc = xlb_config_parse("t.conf",
+				      "service " VIP ":8201 slow-start 10s\n"
+				      " backend 198.51.100.11\n",
+				      &next, err, ERRLEN);
+		for (size_t k = 0; !rc && k < next.n_svcs; k++)
+			next.svcs[k].snat = next.svcs[k].vip.addr;
+		if (!rc)
+			rc = xlb_txn_apply(&t, &c, &next, 5 * XLB_NS_PER_SEC,
+					   err, ERRLEN, warn, sizeof(warn));
+		if (!rc) {
+			xlb_config_free(&c);
+			c = next;
+		} else {
+			xlb_config_free(&next);
+		}
+		if (!rc && !strstr(warn, "slow-start does nothing with algo "
+				   "rr")) {
+			snprintf(err, sizeof(err), "no warning for rr: \"%s\"",
+				 warn);
 			rc = -EINVAL;
 		}
 	}
