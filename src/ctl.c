@@ -22,7 +22,7 @@ int xlb_run_path(const char *ifname, const char *ext, char *buf, size_t len)
 	char suffix[32];
 	int n;
 
-	xlb_netns_suffix(suffix, sizeof(suffix));
+	xlb_instance_suffix(ifname, suffix, sizeof(suffix));
 	n = snprintf(buf, len, "%s/%s%s%s", XLB_RUN_DIR, ifname, suffix, ext);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }

@@ -159,6 +159,11 @@ int xlb_bpffs_ensure(void)
 	return 0;
 }
 
+/* The inode number of the host's (initial) network namespace on kernels
+ * that fix it (PROC_NET_INIT_INO); other namespaces get numbers from
+ * 0xf0000000 up, so it is never another's. */
+#define XLB_NET_INIT_INO 0xeffffff9UL
+
 int xlb_netns_suffix(char *buf, size_t len)
 {
 	struct stat self, init;
@@ -166,10 +171,35 @@ int xlb_netns_suffix(char *buf, size_t len)
 	buf[0] = 0;
 	if (stat("/proc/self/ns/net", &self))
 		return -errno;
-	/* pid 1's namespace is the host's; no suffix there */
+	/* the host's namespace has no suffix.  Known by its fixed number,
+	 * else as pid 1's: reading /proc/1/ns/net needs every capability
+	 * pid 1 has (or CAP_SYS_PTRACE), which the systemd unit's daemon
+	 * has not, while a root shell has: the two named the instance
+	 * differently, and no command found the daemon */
+	if (self.st_ino == XLB_NET_INIT_INO)
+		return 0;
 	if (stat("/proc/1/ns/net", &init) == 0 && init.st_ino == self.st_ino)
 		return 0;
 	snprintf(buf, len, "@netns%lu", (unsigned long)self.st_ino);
+	return 0;
+}
+
+int xlb_instance_suffix(const char *ifname, char *buf, size_t len)
+{
+	char legacy[512], plain[512];
+	struct stat self;
+	int err = xlb_netns_suffix(buf, len);
+
+	/* the host's instance of a version that could not tell the host
+	 * (see above) is named with its namespace number: keep that name
+	 * while its pins are there */
+	if (err || buf[0] || stat("/proc/self/ns/net", &self))
+		return err;
+	snprintf(plain, sizeof(plain), "%s/%s", XLB_PIN_ROOT, ifname);
+	snprintf(legacy, sizeof(legacy), "%s/%s@netns%lu", XLB_PIN_ROOT,
+		 ifname, (unsigned long)self.st_ino);
+	if (access(plain, F_OK) && !access(legacy, F_OK))
+		snprintf(buf, len, "@netns%lu", (unsigned long)self.st_ino);
 	return 0;
 }
 
@@ -178,7 +208,7 @@ int xlb_pin_dir(const char *ifname, char *buf, size_t len)
 	char suffix[32];
 	int n;
 
-	xlb_netns_suffix(suffix, sizeof(suffix));
+	xlb_instance_suffix(ifname, suffix, sizeof(suffix));
 	n = snprintf(buf, len, "%s/%s%s", XLB_PIN_ROOT, ifname, suffix);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }

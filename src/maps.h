@@ -49,6 +49,10 @@ int xlb_bpffs_ensure(void);
  * xlb_netns_suffix() gives that suffix ("" on the host). */
 int xlb_pin_dir(const char *ifname, char *buf, size_t len);
 int xlb_netns_suffix(char *buf, size_t len);
+/* The suffix of ifname's instance: xlb_netns_suffix's, or in the host's
+ * namespace the "@netnsN" of an instance pinned under that name by an
+ * earlier version, while it is there. */
+int xlb_instance_suffix(const char *ifname, char *buf, size_t len);
 
 /* Settings element (index 0) read-modify-write helpers. */
 int xlb_settings_read(const struct xlb_maps *m, struct xlb_settings *s);
