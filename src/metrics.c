@@ -398,8 +398,9 @@ int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 	       "Entries in the flow table (two per tracked connection).");
 	fprintf(f, "xlb_flows %llu\n", (unsigned long long)s->flows);
 	family(f, "xlb_half_open_flows", "gauge",
-	       "Entries in the half-open table (two per connection whose "
-	       "backend has not answered yet).");
+	       "Entries in the half-open table (two per connection the "
+	       "client has not confirmed yet: TCP before its last handshake "
+	       "ACK, UDP before its second datagram).");
 	fprintf(f, "xlb_half_open_flows %llu\n",
 		(unsigned long long)s->half_open_flows);
 	if (s->has_sweep)

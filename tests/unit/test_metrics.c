@@ -420,7 +420,8 @@ static char *small_expected(void)
 	fputs("# HELP xlb_flows Entries in the flow table (two per tracked "
 	      "connection).\n# TYPE xlb_flows gauge\nxlb_flows 6\n"
 	      "# HELP xlb_half_open_flows Entries in the half-open table (two "
-	      "per connection whose backend has not answered yet).\n"
+	      "per connection the client has not confirmed yet: TCP before "
+	      "its last handshake ACK, UDP before its second datagram).\n"
 	      "# TYPE xlb_half_open_flows gauge\nxlb_half_open_flows 2\n",
 	      f);
 	fclose(f);
