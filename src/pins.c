@@ -182,11 +182,11 @@ int xlb_link_attach(int prog_fd, int ifindex, enum xlb_xdp_mode mode,
 	return 0;
 }
 
-int xlb_link_open(const char *dir, int ifindex, int *link_fd, bool *native)
+/* Open the XDP link pinned in dir and read its info: the fd (the
+ * caller's), or -errno (-ENOENT: none pinned). */
+static int link_pinned(const char *dir, struct bpf_link_info *info)
 {
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
+	__u32 len = sizeof(*info);
 	char path[512];
 	int fd, err;
 
@@ -196,13 +196,31 @@ int xlb_link_open(const char *dir, int ifindex, int *link_fd, bool *native)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+	memset(info, 0, sizeof(*info));
+	if (bpf_obj_get_info_by_fd(fd, info, &len)) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
-	if (info.type != BPF_LINK_TYPE_XDP ||
-	    info.xdp.ifindex != (__u32)ifindex) {
+	return fd;
+}
+
+/* Is the link (info) attached to ifindex?  A detached one says 0. */
+static bool link_on(const struct bpf_link_info *info, int ifindex)
+{
+	return info->type == BPF_LINK_TYPE_XDP &&
+	       info->xdp.ifindex == (__u32)ifindex;
+}
+
+int xlb_link_open(const char *dir, int ifindex, int *link_fd, bool *native)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_link_info info;
+	int fd = link_pinned(dir, &info);
+
+	if (fd < 0)
+		return fd;
+	if (!link_on(&info, ifindex)) {
 		close(fd);
 		return -ESTALE;
 	}
@@ -215,25 +233,15 @@ int xlb_link_open(const char *dir, int ifindex, int *link_fd, bool *native)
 int xlb_link_owned(const char *dir, int ifindex)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	char path[512];
-	int fd, err;
+	struct bpf_link_info info;
+	int fd = link_pinned(dir, &info);
 
-	err = pin_path(dir, XLB_LINK_PIN_NAME, path, sizeof(path));
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+		return fd == -ENOENT ? 0 : fd;
 	close(fd);
-	if (err)
-		return err;
-	/* a link on another interface number, or detached (0): stale,
+	/* a link on another interface number, or detached: stale,
 	 * replaced at the attach */
-	if (info.type != BPF_LINK_TYPE_XDP ||
-	    info.xdp.ifindex != (__u32)ifindex)
+	if (!link_on(&info, ifindex))
 		return 0;
 	if (bpf_xdp_query(ifindex, 0, &q))
 		return -errno;
