@@ -278,11 +278,8 @@ static __always_inline void vlan_set_vid(struct vlan_hdr *v, __u16 vid)
 				  (vid & 0x0fff));
 }
 
-/* A tagged frame whose next hop is out of another interface than the one
- * it came in on: that interface must be a VLAN device on it with as many
- * tags (xlb_vlans); the frame leaves tagged with that device's ids
- * (XDP_TX), so that traffic routed from one VLAN to another on the same
- * port is.  Anything else cannot be reached from here: -reason. */
+/* The VLAN ids of ifindex if it is a VLAN device on the interface with as
+ * many tags as the frame (xlb_vlans), else NULL. */
 static __always_inline const struct xlb_vlan *
 nat_vlan_of(const struct xlb_pkt *p, __u32 ifindex)
 {
@@ -291,6 +288,24 @@ nat_vlan_of(const struct xlb_pkt *p, __u32 ifindex)
 	return v && (v->inner_vid != 0) == (p->vlan_tags == 2) ? v : NULL;
 }
 
+/* Can the program send the frame out of ifindex (nat_transmit's rules)?
+ * The interface it came in on; for a tagged frame, a VLAN device of it;
+ * for an untagged one, an interface of xlb_tx_ports. */
+static __always_inline bool nat_can_send(const struct xdp_md *ctx,
+					 const struct xlb_pkt *p, __u32 ifindex)
+{
+	if (ifindex == ctx->ingress_ifindex)
+		return true;
+	if (p->vlan_tags)
+		return nat_vlan_of(p, ifindex);
+	return bpf_map_lookup_elem(&xlb_tx_ports, &ifindex);
+}
+
+/* A tagged frame whose next hop is out of another interface than the one
+ * it came in on: that interface must be a VLAN device on it with as many
+ * tags; the frame leaves tagged with that device's ids (XDP_TX), so that
+ * traffic routed from one VLAN to another on the same port is.  Anything
+ * else cannot be reached from here: -reason. */
 static __noinline int nat_vlan_tx(const struct xlb_pkt *p, __u32 ifindex)
 {
 	const struct xlb_vlan *v = nat_vlan_of(p, ifindex);
@@ -389,12 +404,8 @@ static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
 	if (rc && rc != -XLB_STAT_DROP_FIB_NO_NEIGH)
 		return rc;
 	/* a packet the program could not send there once the neighbour is
-	 * known is not handed over either (nat_transmit's rules: the
-	 * ingress, a VLAN device of it for a tagged frame, an interface of
-	 * xlb_tx_ports for an untagged one) */
-	if (rc && nh.ifindex != ctx->ingress_ifindex &&
-	    !(p->vlan_tags ? !!nat_vlan_of(p, nh.ifindex) :
-			     !!bpf_map_lookup_elem(&xlb_tx_ports, &nh.ifindex)))
+	 * known is not handed over either */
+	if (rc && !nat_can_send(ctx, p, nh.ifindex))
 		return -XLB_STAT_DROP_REDIRECT;
 	nat_rewrite(p, &f->rewritten);
 	if (rc) {

@@ -524,14 +524,15 @@ static void log_event(struct xlb_daemon *d, const struct xlb_health_change *c,
 		       "out of");
 }
 
-/* A failed health transaction is tried again this often. */
-#define HEALTH_RETRY_NS XLB_NS_PER_SEC
+/* A failed transaction of the daemon's own (a health transition, a
+ * slow-start step) is tried again this often. */
+#define RETRY_NS XLB_NS_PER_SEC
 
 /*
  * Apply the transitions the engine reported, as one transaction, and log
  * them once applied.  The engine reports a transition once: if the
  * transaction fails (no SNAT address on the interface for a moment, say),
- * the transitions are kept and tried again every HEALTH_RETRY_NS, else a
+ * the transitions are kept and tried again every RETRY_NS, else a
  * dead backend would stay in rotation for good.
  */
 static void apply_health_changes(struct xlb_daemon *d, __u64 now)
@@ -575,7 +576,7 @@ static void apply_health_changes(struct xlb_daemon *d, __u64 now)
 				 "again every second): %s",
 				 d->n_changes, d->n_changes == 1 ? "" : "s",
 				 err);
-		d->health_retry_ns = now + HEALTH_RETRY_NS;
+		d->health_retry_ns = now + RETRY_NS;
 		return;
 	}
 	if (d->health_retry_ns && any)
@@ -1276,14 +1277,8 @@ static void install_signal_handlers(sigset_t *held)
  * while the daemon went on as if it did. */
 static bool still_attached(const struct xlb_daemon *d)
 {
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-
-	if ((int)if_nametoindex(d->ifname) != d->ifindex)
-		return false;
-	if (bpf_obj_get_info_by_fd(d->link_fd, &info, &len))
-		return true; /* cannot tell */
-	return info.xdp.ifindex == (__u32)d->ifindex;
+	return (int)if_nametoindex(d->ifname) == d->ifindex &&
+	       xlb_link_on(d->link_fd, d->ifindex);
 }
 
 static int serve(struct xlb_daemon *d)
@@ -1377,7 +1372,7 @@ static int serve(struct xlb_daemon *d)
 
 			/* a step that cannot be made is tried again every
 			 * second (a commit that succeeds sets the next) */
-			d->next_ramp_ns = now + HEALTH_RETRY_NS;
+			d->next_ramp_ns = now + RETRY_NS;
 			if (xlb_config_copy(&next, &d->cur))
 				continue;
 			if (!xlb_daemon_commit(d, &next, err, sizeof(err),

@@ -212,6 +212,16 @@ static bool link_on(const struct bpf_link_info *info, int ifindex)
 	       info->xdp.ifindex == (__u32)ifindex;
 }
 
+bool xlb_link_on(int link_fd, int ifindex)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	/* cannot tell: taken as attached */
+	return bpf_obj_get_info_by_fd(link_fd, &info, &len) ||
+	       link_on(&info, ifindex);
+}
+
 int xlb_link_open(const char *dir, int ifindex, int *link_fd, bool *native)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);

@@ -54,6 +54,10 @@ int xlb_link_attach(int prog_fd, int ifindex, enum xlb_xdp_mode mode,
 int xlb_link_open(const char *dir, int ifindex, int *link_fd, bool *native);
 
 /* Swap prog_fd into the link, atomically. */
+/* Is the XDP link link_fd still attached to ifindex?  (Deleting the
+ * interface detaches it.)  True if its info cannot be read. */
+bool xlb_link_on(int link_fd, int ifindex);
+
 /* Is the XDP link pinned in dir, if any, attached to our ifindex (the
  * program there is the link's)?  0 yes, or no link, or a stale one (on
  * another interface number, or detached); -EXDEV if it is attached to an

@@ -226,19 +226,23 @@ int xlb_txn_read_tidy(const struct xlb_maps *m, struct xlb_config *c)
 /* Schedules                                                           */
 /* ------------------------------------------------------------------ */
 
+/* The service's slow start (window 0: none). */
+static struct xlb_slow_start slow_start_of(const struct xlb_config_service *s)
+{
+	return (struct xlb_slow_start){
+		.window_ns = (__u64)s->slow_start_ms * 1000000,
+	};
+}
+
+static __u32 sched_weight(const struct xlb_config_service *s,
+			  const struct xlb_config_backend *b, __u64 now_ns,
+			  __u32 scale);
+
 __u32 xlb_txn_effective_weight(const struct xlb_config_service *s,
 			       const struct xlb_config_backend *b,
 			       __u64 now_ns)
 {
-	struct xlb_slow_start ss = {
-		.window_ns = (__u64)s->slow_start_ms * 1000000,
-	};
-
-	if (b->drain)
-		return 0;
-	if (!s->slow_start_ms || !b->up_since_ns)
-		return b->weight;
-	return xlb_slow_start_weight(&ss, b->weight, b->up_since_ns, now_ns);
+	return sched_weight(s, b, now_ns, 1);
 }
 
 __u64 xlb_txn_next_ramp_ns(const struct xlb_config *c, __u64 now_ns)
@@ -247,9 +251,7 @@ __u64 xlb_txn_next_ramp_ns(const struct xlb_config *c, __u64 now_ns)
 
 	for (size_t i = 0; i < c->n_svcs; i++) {
 		const struct xlb_config_service *s = &c->svcs[i];
-		struct xlb_slow_start ss = {
-			.window_ns = (__u64)s->slow_start_ms * 1000000,
-		};
+		struct xlb_slow_start ss = slow_start_of(s);
 
 		if (!s->slow_start_ms)
 			continue;
@@ -276,9 +278,7 @@ __u64 xlb_txn_next_ramp_ns(const struct xlb_config *c, __u64 now_ns)
  */
 static __u32 ramp_scale(const struct xlb_config_service *s, __u64 now_ns)
 {
-	struct xlb_slow_start ss = {
-		.window_ns = (__u64)s->slow_start_ms * 1000000,
-	};
+	struct xlb_slow_start ss = slow_start_of(s);
 	__u32 max = 0;
 	bool ramping = false;
 
@@ -298,13 +298,13 @@ static __u32 ramp_scale(const struct xlb_config_service *s, __u64 now_ns)
 		       1;
 }
 
+/* A backend's weight at now_ns, times scale (xlb_txn_effective_weight:
+ * scale 1): 0 drained, ramped in its slow start. */
 static __u32 sched_weight(const struct xlb_config_service *s,
 			  const struct xlb_config_backend *b, __u64 now_ns,
 			  __u32 scale)
 {
-	struct xlb_slow_start ss = {
-		.window_ns = (__u64)s->slow_start_ms * 1000000,
-	};
+	struct xlb_slow_start ss = slow_start_of(s);
 	__u32 w = b->weight * scale;
 
 	if (b->drain)
