@@ -26,13 +26,11 @@
 #include "parse.h"
 #include "csum.h"
 #include "flow.h"
-#include "nat.h"
+#include "nat.h" /* and pmtu.h: ICMP_DEST_UNREACH, ICMPV6_PKT_TOOBIG */
 
-#define ICMP_DEST_UNREACH 3
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_PARAMETERPROB 12
 #define ICMPV6_DEST_UNREACH 1
-#define ICMPV6_PKT_TOOBIG 2
 #define ICMPV6_TIME_EXCEED 3
 #define ICMPV6_PARAMPROB 4
 

@@ -13,6 +13,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "flow.h"
+#include "pmtu.h"
 
 #define XLB_LOOPBACK_IFINDEX 1 /* lo, in every network namespace */
 #define AF_INET 2
@@ -102,7 +103,7 @@ static __always_inline void nat_fib_params(struct bpf_fib_lookup *fib,
  * in, the IP packet size to ask about if the packet is smaller (a
  * flow's cached answer then also serves its larger packets:
  * XLB_NEXT_HOP_CHECK_BYTES); out, the size the answer holds for (the
- * FIB checked it against the path's MTU).  On a path whose MTU is
+ * FIB checked it against the path's MTU), or on FRAG_NEEDED the MTU.  On a path whose MTU is
  * smaller than what was asked, the FIB says so with the MTU
  * (mtu_result), and the MTU is asked instead if the packet fits.  The
  * verdict is the one for the packet's own size.  Its own BPF function:
@@ -136,6 +137,8 @@ static __noinline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
 		nh->ifindex = fib->ifindex; /* for a hand-over */
 		report_no_neigh(fib);
 	}
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		*bytes = fib->mtu_result;
 	return rc < 0 ? -XLB_STAT_DROP_FIB_OTHER : fib_reason(rc);
 }
 
@@ -244,11 +247,12 @@ static __always_inline int nat_next_hop(struct xdp_md *ctx,
 
 /* The next hop of a flow's packets: the flow's cached FIB answer while it
  * is fresh, else a new lookup, cached in the flow (which may be a copy:
- * then the next packet looks up again). */
+ * then the next packet looks up again).  *mtu: on -XLB_STAT_DROP_FIB_FRAG,
+ * the path's MTU. */
 static __always_inline int flow_next_hop(struct xdp_md *ctx,
 					 const struct xlb_pkt *p,
 					 struct xlb_flow *f, __u64 now_ns,
-					 struct xlb_next_hop *nh)
+					 struct xlb_next_hop *nh, __u32 *mtu)
 {
 	__u32 ip_bytes = pkt_ip_bytes(p), checked = XLB_NEXT_HOP_CHECK_BYTES;
 	int rc = nat_check_ttl(p);
@@ -263,6 +267,7 @@ static __always_inline int flow_next_hop(struct xdp_md *ctx,
 		return 0;
 	}
 	rc = nat_fib(ctx, p, &f->rewritten, nh, &checked);
+	*mtu = checked;
 	if (!rc) {
 		f->nh_max_bytes = checked;
 		f->nh = *nh;
@@ -398,9 +403,12 @@ static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
 				       struct xlb_flow *f, __u64 now_ns)
 {
 	struct xlb_next_hop nh;
+	__u32 mtu = 0;
 	int rc;
 
-	rc = flow_next_hop(ctx, p, f, now_ns, &nh);
+	rc = flow_next_hop(ctx, p, f, now_ns, &nh, &mtu);
+	if (rc == -XLB_STAT_DROP_FIB_FRAG)
+		return pmtu_too_big(ctx, p, mtu); /* before any rewrite */
 	if (rc && rc != -XLB_STAT_DROP_FIB_NO_NEIGH)
 		return rc;
 	/* a packet the program could not send there once the neighbour is

@@ -326,6 +326,12 @@ static __always_inline int xlb_verdict(int rc)
 	if (rc >= 0)
 		return rc; /* forwarded: counted by xlb_process */
 	reason = -rc;
+	if (reason == XLB_STAT_TOO_BIG_SENT) {
+		/* dropped, and the frame sent back as an ICMP error */
+		count(XLB_STAT_DROP_FIB_FRAG);
+		count(reason);
+		return XDP_TX;
+	}
 	if (reason >= XLB_STAT_VERDICT_MAX)
 		return XDP_ABORTED; /* cannot happen */
 	count(reason);

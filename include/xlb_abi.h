@@ -237,6 +237,10 @@ enum xlb_stat {
 	XLB_STAT_RST_IGNORED,     /* client RST of an established connection
 				   * out of the backend's window: forwarded,
 				   * but not taken as its end */
+	XLB_STAT_TOO_BIG_SENT,    /* ICMP "fragmentation needed" / "packet
+				   * too big" sent back for a packet over
+				   * its egress MTU (that packet is counted
+				   * drop_fib_frag) */
 	XLB_STAT_MAX,
 };
 

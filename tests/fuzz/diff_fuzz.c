@@ -1477,7 +1477,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)R.fig.passed,
 	       (unsigned long long)R.fig.dropped);
 	printf("  reasons:");
-	for (int s = 0; s < XLB_STAT_VERDICT_MAX; s++)
+	for (int s = 0; s < XLB_STAT_MAX; s++) /* and too_big_sent */
 		if (R.fig.reasons[s])
 			printf(" %s %llu", m_stat_name(s),
 			       (unsigned long long)R.fig.reasons[s]);

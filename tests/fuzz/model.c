@@ -1618,6 +1618,8 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 	/* a copy (promoted connection) uses the cached next hop it carries,
 	 * and what it caches is lost */
 	rc = flow_next_hop(m, in, p, e, &fib, r);
+	if (rc == XLB_STAT_DROP_FIB_FRAG)
+		r->too_big_mtu = fib.mtu; /* model_packet answers it */
 	if (rc && rc != XLB_STAT_DROP_FIB_NO_NEIGH)
 		return rc;
 	/* a packet bound for an interface the program cannot send to (a
@@ -1653,6 +1655,67 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 						  XLB_STAT_FWD_TO_CLIENT;
 }
 
+/*
+ * bpf/pmtu.h, written from the RFCs: the error a router sends for a
+ * packet over its egress MTU, in place of the frame: ICMP type 3 code 4
+ * (IPv4, DF set) or ICMPv6 type 2, with the MTU, from the packet's
+ * destination to its source, back to the MAC address it came from (tags
+ * kept), TTL 64, quoting the first 64 bytes of the IP packet.  false if
+ * the packet gets none (IPv4 without DF, or an IPv4 header too long for
+ * the quote to hold 8 bytes after it): dropped.
+ */
+#define M_TOO_BIG_QUOTE 64
+static bool too_big_error(const uint8_t *in, const struct m_pkt *p,
+			  uint32_t mtu, uint8_t *o, size_t *o_len)
+{
+	const uint8_t *ip = in + p->l3;
+	size_t hdr = p->family == 4 ? 20 + 8 : 40 + 8;
+	uint8_t quote[M_TOO_BIG_QUOTE], *n = o + p->l3, *icmp = n + hdr - 8;
+	uint64_t acc;
+
+	if (p->family == 4 && (!(rd16(ip + 6) & 0x4000) ||
+			       (ip[0] & 15) * 4 + 8 > M_TOO_BIG_QUOTE ||
+			       mtu < 68 || mtu > 0xffff))
+		return false;
+	if ((p->family == 6 && mtu < 1280) || p->len <= p->l3 + sizeof(quote))
+		return false;
+	memcpy(quote, ip, sizeof(quote));
+	memcpy(o, in + 6, 6);
+	memcpy(o + 6, in, 6);
+	memcpy(o + 12, in + 12, p->l3 - 12);
+	memset(n, 0, hdr);
+	memcpy(n + hdr, quote, sizeof(quote));
+	if (p->family == 4) {
+		n[0] = 0x45;
+		n[1] = 0xc0;
+		wr16(n + 2, (uint16_t)(hdr + sizeof(quote)));
+		n[8] = 64;
+		n[9] = 1;
+		memcpy(n + 12, ip + 16, 4);
+		memcpy(n + 16, ip + 12, 4);
+		wr16(n + 10, (uint16_t)~m_fold(m_sum(n, 20, 0)));
+		icmp[0] = 3;
+		icmp[1] = 4;
+		wr16(icmp + 6, (uint16_t)mtu);
+		acc = 0;
+	} else {
+		n[0] = 0x60;
+		wr16(n + 4, (uint16_t)(8 + sizeof(quote)));
+		n[6] = 58;
+		n[7] = 64;
+		memcpy(n + 8, ip + 24, 16);
+		memcpy(n + 24, ip + 8, 16);
+		icmp[0] = 2;
+		wr16(icmp + 4, (uint16_t)(mtu >> 16));
+		wr16(icmp + 6, (uint16_t)mtu);
+		acc = pseudo_sum(6, n + 8, n + 24, 58, 8 + sizeof(quote));
+	}
+	wr16(icmp + 2,
+	     (uint16_t)~m_fold(m_sum(icmp, 8 + sizeof(quote), acc)));
+	*o_len = p->l3 + hdr + sizeof(quote);
+	return true;
+}
+
 void model_packet(struct model *m, const uint8_t *in, size_t len,
 		  uint8_t *out, size_t *out_len, struct m_result *r,
 		  const struct m_clock *now)
@@ -1666,6 +1729,16 @@ void model_packet(struct model *m, const uint8_t *in, size_t len,
 	*out_len = len;
 	reason = process(m, in, out, &p, &verdict, r);
 	r->beyond_ip_len = p.beyond;
+	if (reason == XLB_STAT_DROP_FIB_FRAG && r->too_big_mtu &&
+	    too_big_error(in, &p, r->too_big_mtu, out, out_len)) {
+		/* dropped, and answered (counted both ways) */
+		count(m, reason);
+		count(m, XLB_STAT_TOO_BIG_SENT);
+		r->reason = XLB_STAT_TOO_BIG_SENT;
+		r->n_equiv = 0;
+		r->verdict = M_XDP_TX;
+		return;
+	}
 	count(m, reason);
 	r->reason = reason;
 	if (reason <= XLB_STAT_FWD_ICMP) {

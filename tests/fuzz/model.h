@@ -260,6 +260,9 @@ struct m_result {
 	bool handed_over;
 	size_t handed_off, handed_len;
 	int handed_iface;
+	/* DROP_FIB_FRAG of a flow's packet: the path's MTU, for the ICMP
+	 * error that may answer it (reason TOO_BIG_SENT, out holds it) */
+	uint32_t too_big_mtu;
 };
 
 int model_init(struct model *m, const struct m_topo *t, uint16_t nat_min,

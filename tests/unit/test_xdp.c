@@ -54,6 +54,7 @@
 #define IF2_MAC "02:00:00:00:02:00"
 #define BE13_MAC "02:00:00:00:00:13"
 #define BE15_MAC "02:00:00:00:00:15"
+#define BE6_15_MAC "02:00:00:00:06:15"
 #define BE20_MAC "02:00:00:00:00:20"
 /* "VLAN devices" (the kernel here has no 8021q: veths stand in, the FIB
  * does not care): xlbt4 for the clients' VLAN 100, xlbt2 for the
@@ -112,6 +113,7 @@ enum {
 	S_NONEIGH6, /* UDP over IPv6, backend without neighbour entry */
 	S_UDP_ONE, /* UDP, single backend (NAT range test) */
 	S_VLAN,	   /* backend on VLAN 200, clients on VLAN 100 */
+	S_MTU6,	   /* IPv6 backend behind a route with mtu 1300 */
 	N_SVC
 };
 
@@ -167,6 +169,8 @@ static struct svc_def svcs[N_SVC] = {
 			{ { "198.51.100.11", 9014, 1, FX_BE11_MAC } } },
 	[S_VLAN] = { VIP4, 9015, IPPROTO_TCP, XLB_ALGO_RR, 1,
 		     { { "192.0.2.21", 80, 1, VLAN_BE_MAC, EG_IF2 } } },
+	[S_MTU6] = { VIP6, 9016, IPPROTO_TCP, XLB_ALGO_RR, 1,
+		     { { "2001:db8:100::15", 80, 1, BE6_15_MAC } } },
 };
 
 static __u32 first_be[N_SVC]; /* backend id of be[0] of each service */
@@ -3573,6 +3577,95 @@ static void ring_headroom(struct ring_buffer *rb, struct ev_seen *seen,
 		xtest_pass(name);
 }
 
+/*
+ * A packet s of c larger than its path's MTU mtu, DF set (or IPv6): the
+ * frame comes back (XDP_TX) as ICMP "fragmentation needed" / ICMPv6
+ * "packet too big" with the MTU, from the address the packet was sent to,
+ * to its sender, by the hop that delivered it (MACs swapped), quoting the
+ * first 64 bytes of the packet as it arrived; drop_fib_frag and
+ * too_big_sent count it.  The expected frame is built from scratch.
+ */
+static void too_big(const char *name, const struct pkt_spec *s, __u32 mtu)
+{
+	static struct xrun r;
+	static __u8 want[256];
+	struct xexp e = { .verdict = XDP_TX, .pkt = want };
+	size_t l3 = 14 + 4 * (size_t)s->n_vlans;
+	char why[WHY_LEN] = "";
+	struct pkt_spec w;
+	bool ok;
+
+	r.in_len = pkt_build(s, r.in, sizeof(r.in));
+	pkt_spec_init(&w);
+	memcpy(w.dmac, s->smac, 6);
+	memcpy(w.smac, s->dmac, 6);
+	w.n_vlans = s->n_vlans;
+	memcpy(w.vlans, s->vlans, sizeof(w.vlans));
+	w.family = s->family;
+	memcpy(w.src, s->dst, 16);
+	memcpy(w.dst, s->src, 16);
+	w.tos = s->family == 4 ? 0xc0 : 0;
+	w.ip_id = 0;
+	w.ttl = 64;
+	w.proto = s->family == 4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	w.icmp_custom = true;
+	w.icmp_type = s->family == 4 ? 3 : 2;
+	w.icmp_code = s->family == 4 ? 4 : 0;
+	w.icmp_rest = mtu; /* IPv4: 16 bits unused, then the MTU */
+	w.payload = r.in + l3;
+	w.payload_len = 64;
+	e.len = pkt_build(&w, want, sizeof(want));
+	if (s->family == 6) /* no flow label (the builder sets one) */
+		memset(want + l3 + 1, 0, 3);
+	d_stat(&e.delta, XLB_STAT_DROP_FIB_FRAG);
+	d_stat(&e.delta, XLB_STAT_TOO_BIG_SENT);
+	ok = r.in_len && e.len && !xrun(&r, if0, why, sizeof(why));
+	if (ok)
+		ok = xcheck(name, &r, &e, why, sizeof(why));
+	else if (!why[0])
+		snprintf(why, sizeof(why), "cannot build the frames");
+	report(name, ok, why);
+}
+
+/* Path-MTU discovery through a balancer whose own egress is the narrow
+ * link: both directions, both families, IPv4 with and without DF. */
+static void test_too_big(void)
+{
+	struct conn c4 = CONN(S_MTU, "203.0.113.133", 46100);
+	struct conn c6 = CONN(S_MTU6, "2001:db8:200::133", 46100);
+	struct conn back = CONN(S_ONE, "203.0.113.136", 46100);
+	struct pkt_spec s;
+
+	if (fwd_c2b("too_big4_syn", &c4, PKT_TCP_SYN, 0, F_NEW, -1)) {
+		c2b_spec(&c4, &s, PKT_TCP_ACK, 1400 - 40 + 1);
+		s.frag = PKT_IP_DF;
+		too_big("too_big4_df_answered_frag_needed", &s, 1400);
+		/* without DF it would have to be fragmented: dropped */
+		s.frag = 0;
+		not_fwd("too_big4_no_df_dropped", &c4, C2B, &s, XDP_DROP,
+			XLB_STAT_DROP_FIB_FRAG, 0);
+		/* VLAN-tagged: the error goes back in the same VLAN */
+		s.frag = PKT_IP_DF;
+		s.n_vlans = 1;
+		s.vlans[0].tpid = PKT_ETH_P_8021Q;
+		s.vlans[0].tci = 0x2064; /* priority 1, VLAN 100 */
+		too_big("too_big4_tagged_answered_tagged", &s, 1400);
+		fwd_c2b("too_big4_fitting_still_forwarded", &c4, PKT_TCP_ACK,
+			1400 - 40, 0, -1);
+	}
+	if (fwd_c2b("too_big6_syn", &c6, PKT_TCP_SYN, 0, F_NEW, -1)) {
+		c2b_spec(&c6, &s, PKT_TCP_ACK, 1300 - 60 + 1);
+		too_big("too_big6_answered_packet_too_big", &s, 1300);
+	}
+	/* a backend's packet too big for the client's path: the error goes
+	 * to the backend, from the SNAT address it sent to */
+	if (handshake("too_big_reply", &back, -1)) {
+		b2c_spec(&back, &s, PKT_TCP_ACK, 1400 - 40 + 1);
+		s.frag = PKT_IP_DF;
+		too_big("too_big4_reply_answered_to_backend", &s, 1400);
+	}
+}
+
 static void test_fib(void)
 {
 	struct conn un = CONN(S_UNREACH, "203.0.113.130", 46000);
@@ -3676,7 +3769,7 @@ static void test_fib(void)
 		fwd_c2b("fib_mtu_syn_exactly_fits_forwarded", &mt2,
 			PKT_TCP_SYN, 1400 - 40, F_NEW, -1);
 		c2b_spec(&mt, &s, PKT_TCP_ACK, 1400 - 40 + 1);
-		not_fwd("fib_mtu_exceeded_dropped", &mt, C2B, &s, XDP_DROP,
+		not_fwd("fib_mtu_exceeded_no_df_dropped", &mt, C2B, &s, XDP_DROP,
 			XLB_STAT_DROP_FIB_FRAG, 0);
 		fwd_c2b("fib_mtu_exactly_fits_forwarded", &mt, PKT_TCP_ACK,
 			1400 - 40, 0, -1);
@@ -3717,6 +3810,12 @@ int main(void)
 		"ip route add 198.51.100.15/32 dev " FX_IF " mtu lock 1400",
 		"ip neigh replace 198.51.100.15 lladdr " BE15_MAC " dev " FX_IF
 		" nud permanent",
+		"ip -6 route add 2001:db8:100::15/128 dev " FX_IF " mtu lock 1300",
+		"ip -6 neigh replace 2001:db8:100::15 lladdr " BE6_15_MAC
+		" dev " FX_IF " nud permanent",
+		/* a client behind a 1400-byte hop (replies too big) */
+		"ip route add 203.0.113.136/32 via " FX_GW4 " dev " FX_IF
+		" mtu lock 1400",
 		"ip link add " IF2 " type veth peer name " PEER2,
 		"ip link set " IF2 " address " IF2_MAC " up",
 		"ip link set " PEER2 " up",
@@ -3804,6 +3903,7 @@ int main(void)
 	test_ipv6();
 	test_icmp();
 	test_fib();
+	test_too_big();
 
 	fx_unload(&lb_main);
 	return xtest_done();
