@@ -14,6 +14,13 @@
 #     client has MTU 1280 (the client's own interface 1500); the gateway
 #     sends the error to the VIP; xlb translates it to the backend, whose
 #     kernel lowers its path MTU to the SNAT address; 10 MiB download intact.
+#   pmtu_at_lb_upload*, pmtu_at_lb_download*: the narrow link is the
+#     balancer's own egress (a route with MTU 1280 on the lb towards
+#     backend-01, then towards the clients): no router on the way sends
+#     the error, xlb must answer the oversize packet itself (ICMP
+#     "fragmentation needed" / "packet too big" from the VIP to the client,
+#     from the SNAT address to the backend: too_big_sent); the sender
+#     lowers its path MTU and the transfer completes intact.
 #   echo_and_untracked*: an echo request to the VIP is answered (by the
 #     lb's kernel: the VIP is its address); an ICMP error quoting no flow
 #     (port unreachable for a UDP datagram the lb itself sent) passes
@@ -214,6 +221,62 @@ case_pmtu_download() {
 case_pmtu_download4() { use_family 4; case_pmtu_download; }
 case_pmtu_download6() { use_family 6; case_pmtu_download; }
 
+# lb_route_mtu DEST: the lb's route to DEST (a host or the clients' net)
+# gets MTU 1280, locked: the FIB answers FRAG_NEEDED above it.
+lb_route_mtu() {
+	local via
+	if [ "$FAM" = 6 ]; then via=$GW_LAN_IP6; else via=$GW_LAN_IP; fi
+	case $1 in
+	clients) ip -n "$NS_LB" "-$FAM" route replace "$([ "$FAM" = 6 ] && echo "$CLIENT_NET6" || echo 203.0.113.0/24)" \
+			via "$via" dev "$LB_IF" mtu lock "$SMALL_MTU" ;;
+	*) ip -n "$NS_LB" "-$FAM" route replace "$1" dev "$LB_IF" mtu lock "$SMALL_MTU" ;;
+	esac
+}
+
+case_pmtu_at_lb_upload() {
+	local f=$WORK/upload.bin want got after_mtu sent
+	need_xlb || return
+	[ -f "$f" ] || head -c 5242880 /dev/urandom >"$f"
+	want="$(sha256sum <"$f" | awk '{ print $1 }') 5242880"
+	bg sink "$NS_BE1" "$PY" "$ICMP_PY" sink "$BE1_" 8003
+	wait_listen "$NS_BE1" tcp 8003 || return
+	lb_route_mtu "$BE1_" || { fail "cannot set the lb's route MTU"; return; }
+	xlb_start --vip "$VIP_EP:8003" --backends "$BE1_EP" || return
+	stats_counters "$CASE_DIR/s0" || { fail "xlb stats -j failed"; return; }
+	got=$(in_ns 40 "$NS_CLI" "$PY" "$ICMP_PY" upload "$VIP_" 8003 "$f" 30 2>&1)
+	stats_counters "$CASE_DIR/s1"
+	after_mtu=$(client_pmtu) sent=$(delta too_big_sent)
+	info "upload of 5 MiB over the lb's ${SMALL_MTU}-MTU egress: '$got'; client path MTU to the VIP: '${after_mtu:-none}'; too_big_sent +$sent, drop_fib_frag +$(delta drop_fib_frag)"
+	echo "lb_upload$FAM ok=$([ "$got" = "$want" ] && echo yes || echo no) pmtu=${after_mtu:-none} too_big_sent=+$sent" >"$CASE_DIR/figures"
+	[ "$got" = "$want" ] || { fail "upload through the lb's ${SMALL_MTU}-MTU egress: server answered '$got', expected '$want' (too_big_sent +$sent, client path MTU ${after_mtu:-none})"; return; }
+	[ "$sent" -gt 0 ] || { fail "upload completed but too_big_sent did not grow"; return; }
+	[ "$after_mtu" = "$SMALL_MTU" ] || fail "client's path MTU to the VIP is '${after_mtu:-none}', expected $SMALL_MTU"
+}
+case_pmtu_at_lb_upload4() { use_family 4; case_pmtu_at_lb_upload; }
+case_pmtu_at_lb_upload6() { use_family 6; case_pmtu_at_lb_upload; }
+
+case_pmtu_at_lb_download() {
+	local want got sent after_mtu
+	need_xlb || return
+	start_http "$NS_BE1" "$BE1_" backend-01 8000 || return
+	want=$(sha256sum <"$(big_file)" | awk '{ print $1 }')
+	lb_route_mtu clients || { fail "cannot set the lb's route MTU"; return; }
+	xlb_start --vip "$VIP_EP:8000" --backends "$BE1_EP" || return
+	stats_counters "$CASE_DIR/s0" || { fail "xlb stats -j failed"; return; }
+	in_ns 40 "$NS_CLI" curl -g -sS --max-time 30 -o "$CASE_DIR/got.bin" \
+		"http://$VIP_URL:8000/big.bin" 2>"$CASE_DIR/curl.log"
+	got=$(sha256sum <"$CASE_DIR/got.bin" 2>/dev/null | awk '{ print $1 }')
+	stats_counters "$CASE_DIR/s1"
+	after_mtu=$(backend_pmtu) sent=$(delta too_big_sent)
+	info "download of 10 MiB over the lb's ${SMALL_MTU}-MTU egress: $(stat -c %s "$CASE_DIR/got.bin" 2>/dev/null) bytes, sha256 $([ "$got" = "$want" ] && echo ok || echo differs); backend path MTU to the SNAT address: ${after_mtu:-none}; too_big_sent +$sent"
+	echo "lb_download$FAM ok=$([ "$got" = "$want" ] && echo yes || echo no) pmtu=${after_mtu:-none} too_big_sent=+$sent" >"$CASE_DIR/figures"
+	[ "$got" = "$want" ] || { fail "download through the lb's ${SMALL_MTU}-MTU egress failed: $(cat "$CASE_DIR/curl.log") (too_big_sent +$sent)"; return; }
+	[ "$sent" -gt 0 ] || { fail "download completed but too_big_sent did not grow"; return; }
+	[ "$after_mtu" = "$SMALL_MTU" ] || fail "backend's path MTU to the SNAT address is '${after_mtu:-none}', expected $SMALL_MTU"
+}
+case_pmtu_at_lb_download4() { use_family 4; case_pmtu_at_lb_download; }
+case_pmtu_at_lb_download6() { use_family 6; case_pmtu_at_lb_download; }
+
 case_echo_and_untracked() {
 	local a pass fwd
 	need_xlb || return
@@ -243,7 +306,9 @@ case_echo_and_untracked4() { use_family 4; case_echo_and_untracked; }
 case_echo_and_untracked6() { use_family 6; case_echo_and_untracked; }
 
 # CASES="name ..." runs only those cases.
-for c in pmtu_upload4 pmtu_upload6 pmtu_download4 pmtu_download6 echo_and_untracked4 echo_and_untracked6; do
+for c in pmtu_upload4 pmtu_upload6 pmtu_download4 pmtu_download6 \
+	pmtu_at_lb_upload4 pmtu_at_lb_upload6 pmtu_at_lb_download4 pmtu_at_lb_download6 \
+	echo_and_untracked4 echo_and_untracked6; do
 	[ -z "${CASES:-}" ] || [[ " $CASES " = *" $c "* ]] || continue
 	run_case "$c" full "case_$c"
 done
