@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -38,10 +39,23 @@ bool xlb_pins_exist(const char *dir)
 	return any;
 }
 
+/* A pinned array shorter than this version's: an older version's, before
+ * an entry was added at the end (a counter of enum xlb_stat).  It is not
+ * reused: this version makes its own and carries the pinned values over
+ * (xlb_pins_complete).  Arrays of maps are not (their values are maps). */
+static bool grows(const struct bpf_map *map, const struct bpf_map_info *info)
+{
+	enum bpf_map_type t = bpf_map__type(map);
+
+	return (t == BPF_MAP_TYPE_ARRAY || t == BPF_MAP_TYPE_PERCPU_ARRAY) &&
+	       info->max_entries < bpf_map__max_entries(map);
+}
+
 /* A pinned map can stand in for map: same layout, and an array indexed
- * by something the program knows (an enum, an id) is at least as long.
- * Hash tables keep their pinned size (set at the first start).  The
- * kernel adds BPF_F_RDONLY_PROG to some types (devmaps): not compared. */
+ * by something the program knows (an enum, an id) is at least as long,
+ * or grows.  Hash tables keep their pinned size (set at the first start).
+ * The kernel adds BPF_F_RDONLY_PROG to some types (devmaps): not
+ * compared. */
 static bool fits(const struct bpf_map *map, const struct bpf_map_info *info)
 {
 	const __u32 kernel_flags = BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG;
@@ -55,6 +69,7 @@ static bool fits(const struct bpf_map *map, const struct bpf_map_info *info)
 	switch (t) {
 	case BPF_MAP_TYPE_ARRAY:
 	case BPF_MAP_TYPE_PERCPU_ARRAY:
+		return true; /* longer, or grows */
 	case BPF_MAP_TYPE_ARRAY_OF_MAPS:
 		return info->max_entries >= bpf_map__max_entries(map);
 	default:
@@ -109,6 +124,8 @@ int xlb_maps_reuse(struct bpf_object *obj, const char *dir)
 	struct bpf_map *map;
 
 	bpf_object__for_each_map(map, obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
 		char path[512];
 		int fd, err;
 
@@ -121,12 +138,75 @@ int xlb_maps_reuse(struct bpf_object *obj, const char *dir)
 				continue;
 			return -errno;
 		}
+		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		if (grows(map, &info)) {
+			close(fd); /* a new one, filled at xlb_pins_complete */
+			continue;
+		}
 		err = bpf_map__reuse_fd(map, fd);
 		close(fd); /* reuse_fd keeps its own copy */
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+/* The map pinned at path is a shorter array than map (grows): copy its
+ * entries into map, then pin map in its place (a rename: whoever opens
+ * the path sees one or the other).  Until the new program is swapped in,
+ * the old one still counts into the old array: those counts are lost. */
+static int grow_pinned(const struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info info = {}, own = {};
+	__u32 len = sizeof(info), own_len = sizeof(own);
+	bool percpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_ARRAY;
+	int ncpu = percpu ? libbpf_num_possible_cpus() : 1;
+	size_t vsize = bpf_map__value_size(map);
+	int old, fd = bpf_map__fd(map), err = 0;
+	char tmp[520];
+	void *val;
+
+	if (ncpu < 1)
+		return ncpu ? ncpu : -EINVAL;
+	if (percpu)
+		vsize = (vsize + 7) / 8 * 8;
+	old = bpf_obj_get(path);
+	if (old < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(old, &info, &len) ||
+	    bpf_obj_get_info_by_fd(fd, &own, &own_len)) {
+		err = -errno;
+		goto out;
+	}
+	if (info.id == own.id || !grows(map, &info))
+		goto out; /* reused */
+	val = calloc(ncpu, vsize);
+	if (!val) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (__u32 k = 0; !err && k < info.max_entries; k++)
+		if (bpf_map_lookup_elem(old, &k, val) ||
+		    bpf_map_update_elem(fd, &k, val, BPF_ANY))
+			err = -errno;
+	free(val);
+	if (!err && snprintf(tmp, sizeof(tmp), "%s@grown", path) >=
+			    (int)sizeof(tmp))
+		err = -ENAMETOOLONG;
+	if (!err) {
+		unlink(tmp); /* left by a start that failed here */
+		if (bpf_obj_pin(fd, tmp) || rename(tmp, path))
+			err = -errno;
+		if (err)
+			unlink(tmp);
+	}
+out:
+	close(old);
+	return err;
 }
 
 int xlb_pins_complete(struct bpf_object *obj, const char *dir)
@@ -146,8 +226,12 @@ int xlb_pins_complete(struct bpf_object *obj, const char *dir)
 		err = pin_path(dir, bpf_map__name(map), path, sizeof(path));
 		if (err)
 			return err;
-		if (!access(path, F_OK))
+		if (!access(path, F_OK)) {
+			err = grow_pinned(map, path);
+			if (err)
+				return err;
 			continue;
+		}
 		err = bpf_obj_pin(bpf_map__fd(map), path);
 		if (err)
 			return -errno;

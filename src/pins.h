@@ -26,7 +26,8 @@ bool xlb_pins_exist(const char *dir);
 
 /* Check that every map pinned in dir fits this program's definition
  * (type, key and value sizes, flags; sizes of tables may differ: the
- * pinned ones are kept).  -EINVAL with the map's name in bad otherwise. */
+ * pinned ones are kept; a shorter array grows).  -EINVAL with the map's
+ * name in bad otherwise. */
 int xlb_pins_compatible(const char *dir, char *bad, size_t badlen);
 
 /* Before load: make obj use every map pinned in dir (xlb_load() calls it
@@ -34,7 +35,9 @@ int xlb_pins_compatible(const char *dir, char *bad, size_t badlen);
 int xlb_maps_reuse(struct bpf_object *obj, const char *dir);
 
 /* After load: pin the maps of obj that dir does not hold yet (all of them
- * on a first start).  dir is created (0700) if needed. */
+ * on a first start), and those that replace a shorter pinned array (an
+ * older version's), its entries copied over.  dir is created (0700) if
+ * needed. */
 int xlb_pins_complete(struct bpf_object *obj, const char *dir);
 
 /*

@@ -69,6 +69,12 @@ int xlb_stats_read(const struct xlb_maps *m, __u64 out[XLB_STAT_MAX],
 	for (__u32 i = 0; i < XLB_STAT_MAX; i++) {
 		int err = percpu_sum_u64(m->stats, i, 1, &out[i]);
 
+		/* an older version's daemon, whose array ends before the
+		 * counters added since (until it restarts with this one) */
+		if (err == -ENOENT && i >= XLB_STAT_VERDICT_MAX) {
+			out[i] = 0;
+			continue;
+		}
 		if (err)
 			return err;
 		if (i < XLB_STAT_VERDICT_MAX)

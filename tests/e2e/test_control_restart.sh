@@ -92,7 +92,7 @@ EOF
 }
 
 case_sigterm_upgrade() {
-	local t0 rc out pdir
+	local t0 rc out pdir n m f
 	need_xlb || return
 	start_http_backends && start_backend3 || return
 	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
@@ -115,11 +115,23 @@ case_sigterm_upgrade() {
 	# program, which here is this version's)
 	pdir=$(compgen -G "$PIN_ROOT/$LB_IF" || compgen -G "$PIN_ROOT/$LB_IF@*")
 	rm -f "$pdir/xlb_vlans" || { fail "cannot remove $pdir/xlb_vlans"; return; }
+	# ... and one counter fewer (xlb_stats one entry shorter), holding a
+	# mark: the new daemon must take it over, longer, with the counts
+	{ n=$(bpftool -j map show pinned "$pdir/xlb_stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["max_entries"])') &&
+		bpftool map create "$pdir/xlb_stats@old" type percpu_array key 4 value 8 entries $((n - 1)) name xlb_stats &&
+		bpftool map update pinned "$pdir/xlb_stats@old" key 0 0 0 0 value 0x40 0x42 0x0f 0 0 0 0 0 &&
+		mv "$pdir/xlb_stats@old" "$pdir/xlb_stats"; } >"$CASE_DIR/shorter.log" 2>&1 ||
+		{ fail "cannot pin a shorter xlb_stats: $(cat "$CASE_DIR/shorter.log")"; return; }
 	sleep 0.5
 	mark "xlb run, new config"
 	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP,$BE3_IP@2" --algo wrr || return
 	grep -q "adopted the pinned state" "$XLB_LOG" || { fail "not adopted"; return; }
 	[ -e "$pdir/xlb_vlans" ] || { fail "the new map was not pinned at the adoption"; return; }
+	m=$(bpftool -j map show pinned "$pdir/xlb_stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["max_entries"])')
+	[ "$m" = "$n" ] || { fail "xlb_stats pinned with $m entries after the adoption, expected $n (grown from $((n - 1)))"; return; }
+	f=$(xlb_cmd stats -i "$LB_IF" -j | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["counters"]["fwd_to_backend"])')
+	info "xlb_stats grown from $((n - 1)) to $m entries; fwd_to_backend $f (the mark: 1,000,000 per CPU)"
+	[ "${f:-0}" -ge 1000000 ] || { fail "the shorter array's counts were not carried over: fwd_to_backend $f"; return; }
 	requests_reach backend-03 5 || return
 	mark "end"
 	transfer_check || return
