@@ -748,36 +748,31 @@ fail:
 /* Start                                                               */
 /* ------------------------------------------------------------------ */
 
-/* Is our mount namespace a private one (ip netns exec) whose bpffs
- * would die with it?  Compared with the parent's, when we can see it. */
-static bool private_bpffs(void)
-{
-	struct stat self, parent;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)getppid());
-	return !stat("/proc/self/ns/mnt", &self) && !stat(path, &parent) &&
-	       self.st_ino != parent.st_ino;
-}
-
+/* A bpffs for the pins (maps.c xlb_pin_scope): the host's when this
+ * mount namespace has none of its own (ip netns exec), said once; a
+ * private one is a warning: the data path then dies with the namespace. */
 static int bpffs_ready(void)
 {
-	struct statfs st;
-	bool mounted = !statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC;
 	int err = xlb_bpffs_ensure();
 
 	if (err) {
 		xlb_errf("cannot mount bpffs at /sys/fs/bpf: %s", strerror(-err));
 		return err;
 	}
-	if (!mounted && private_bpffs())
+	if (xlb_pin_scope() == XLB_PINS_OUTER)
+		printf("xlb: no bpffs at /sys/fs/bpf in this mount namespace "
+		       "(ip netns exec gives a fresh /sys): pinning in the "
+		       "host's (%s here), so that the data path outlives this "
+		       "command\n",
+		       xlb_pin_root());
+	else if (xlb_pin_scope() == XLB_PINS_PRIVATE)
 		warnf(stderr,
-		      "/sys/fs/bpf was not mounted in this mount namespace "
-		      "(ip netns exec gives a private /sys): the pinned state "
-		      "lives only as long as this namespace, so a restart "
-		      "cannot adopt it; run xlb with nsenter --net=... (or in "
-		      "the host's mount namespace) to keep connections "
-		      "across restarts");
+		      "/sys/fs/bpf is a bpffs of this mount namespace only, "
+		      "and PID 1 has none: the data path and its connections "
+		      "end with the namespace (ip netns exec: with this "
+		      "command), so a restart cannot adopt it; mount a bpffs "
+		      "at /sys/fs/bpf on the host (mount -t bpf bpf "
+		      "/sys/fs/bpf) or run xlb with nsenter --net=...");
 	return 0;
 }
 
@@ -1486,6 +1481,13 @@ int xlb_daemon_main(const struct xlb_run_opts *o)
 	if (d->stop_requested) {
 		printf("xlb: detached from %s; pinned state removed\n",
 		       d->ifname);
+	} else if (d->link_fd >= 0 && !rc &&
+		   xlb_pin_scope() == XLB_PINS_PRIVATE) {
+		printf("xlb: exiting (SIG%s); the data path on %s ends with "
+		       "this mount namespace's bpffs (%s), and its "
+		       "connections with it\n",
+		       exit_signal == SIGINT ? "INT" : "TERM", d->ifname,
+		       d->pin_dir);
 	} else if (d->link_fd >= 0 && !rc) {
 		printf("xlb: exiting (SIG%s); the data path stays attached to "
 		       "%s and pinned in %s: xlb run adopts it, xlb stop -i %s "

@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 
@@ -146,11 +147,103 @@ void xlb_maps_close(struct xlb_maps *m)
 	}
 }
 
+/* Where this process's pins go.  The bpffs at /sys/fs/bpf when there is
+ * one (the host's, a container's: whoever mounted it chose it).  When
+ * there is none, this may be `ip netns exec`, which runs its command in a
+ * mount namespace of its own with a fresh /sys: a bpffs mounted there
+ * dies with the command, and the pins (the XDP link among them) with it.
+ * Then the bpffs of the nearest process in another mount namespace (PID
+ * 1, else the shell that ran ip netns exec: /proc/1/root needs every
+ * capability PID 1 has), held open by a descriptor and reached as
+ * /proc/self/fd/N: the state outlives the command, and `ip netns exec`,
+ * `nsenter --net` and the host find the same instance.  If there is none,
+ * one mounted at /sys/fs/bpf (xlb_bpffs_ensure), private if the mount
+ * namespace is not PID 1's. */
+static int pin_scope = -1; /* enum xlb_pin_scope, once known */
+static char pin_root[64] = XLB_PIN_ROOT;
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs fs;
+
+	return !statfs(path, &fs) && fs.f_type == BPF_FS_MAGIC;
+}
+
+/* The parent of pid (0 if unknown). */
+static int parent_of(int pid)
+{
+	char path[64], line[128];
+	int ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PPid: %d", &ppid) == 1)
+			break;
+	fclose(f);
+	return ppid;
+}
+
+/* Open the bpffs of the nearest process in another mount namespace than
+ * ours: PID 1, else our ancestors from the parent up.  fd or -1. */
+static int outer_bpffs(void)
+{
+	struct stat self, other;
+	char path[64];
+	int pid = 1, fd;
+
+	if (stat("/proc/self/ns/mnt", &self))
+		return -1;
+	for (int hops = 0; hops < 64 && pid > 0; hops++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+		if (!stat(path, &other) && other.st_ino != self.st_ino) {
+			snprintf(path, sizeof(path), "/proc/%d/root/sys/fs/bpf",
+				 pid);
+			if (is_bpffs(path)) {
+				fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (fd >= 0)
+					return fd;
+			}
+		}
+		pid = hops ? parent_of(pid) : getppid();
+	}
+	return -1;
+}
+
+enum xlb_pin_scope xlb_pin_scope(void)
+{
+	struct stat self, init;
+	int fd;
+
+	if (pin_scope >= 0)
+		return (enum xlb_pin_scope)pin_scope;
+	pin_scope = XLB_PINS_SHARED;
+	if (is_bpffs("/sys/fs/bpf"))
+		return (enum xlb_pin_scope)pin_scope;
+	fd = outer_bpffs();
+	if (fd >= 0) {
+		pin_scope = XLB_PINS_OUTER;
+		snprintf(pin_root, sizeof(pin_root), "/proc/self/fd/%d/xlb", fd);
+	} else if (!stat("/proc/self/ns/mnt", &self) &&
+		   !stat("/proc/1/ns/mnt", &init) &&
+		   self.st_ino != init.st_ino) {
+		pin_scope = XLB_PINS_PRIVATE;
+	}
+	return (enum xlb_pin_scope)pin_scope;
+}
+
+const char *xlb_pin_root(void)
+{
+	xlb_pin_scope();
+	return pin_root;
+}
+
 int xlb_bpffs_ensure(void)
 {
-	struct statfs st;
-
-	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC)
+	if (xlb_pin_scope() == XLB_PINS_OUTER || is_bpffs("/sys/fs/bpf"))
 		return 0;
 	if (mkdir("/sys/fs/bpf", 0700) && errno != EEXIST)
 		return -errno;
@@ -195,8 +288,8 @@ int xlb_instance_suffix(const char *ifname, char *buf, size_t len)
 	 * while its pins are there */
 	if (err || buf[0] || stat("/proc/self/ns/net", &self))
 		return err;
-	snprintf(plain, sizeof(plain), "%s/%s", XLB_PIN_ROOT, ifname);
-	snprintf(legacy, sizeof(legacy), "%s/%s@netns%lu", XLB_PIN_ROOT,
+	snprintf(plain, sizeof(plain), "%s/%s", xlb_pin_root(), ifname);
+	snprintf(legacy, sizeof(legacy), "%s/%s@netns%lu", xlb_pin_root(),
 		 ifname, (unsigned long)self.st_ino);
 	if (access(plain, F_OK) && !access(legacy, F_OK))
 		snprintf(buf, len, "@netns%lu", (unsigned long)self.st_ino);
@@ -209,7 +302,7 @@ int xlb_pin_dir(const char *ifname, char *buf, size_t len)
 	int n;
 
 	xlb_instance_suffix(ifname, suffix, sizeof(suffix));
-	n = snprintf(buf, len, "%s/%s%s", XLB_PIN_ROOT, ifname, suffix);
+	n = snprintf(buf, len, "%s/%s%s", xlb_pin_root(), ifname, suffix);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 

@@ -40,8 +40,21 @@ int xlb_maps_open_pinned(const char *dir, struct xlb_maps *m);
 int xlb_maps_open_iface(int ifindex, struct xlb_maps *m);
 void xlb_maps_close(struct xlb_maps *m);
 
-/* Mount bpffs at /sys/fs/bpf if nothing is mounted there (as bpftool). */
+/* Mount bpffs at /sys/fs/bpf if nothing is mounted there (as bpftool),
+ * unless the pins go to another mount namespace's (XLB_PINS_OUTER). */
 int xlb_bpffs_ensure(void);
+
+/* Which bpffs holds the pins (maps.c): the one at /sys/fs/bpf (SHARED:
+ * there is one, or one mounted there is PID 1's too); that of the nearest
+ * process in another mount namespace (PID 1's, or the shell's that ran
+ * ip netns exec), because this one has none (OUTER: ip netns exec); one
+ * mounted at /sys/fs/bpf in a mount namespace not PID 1's, no other being
+ * found (PRIVATE: the state dies with the namespace).  Decided once per
+ * process, at the first call. */
+enum xlb_pin_scope { XLB_PINS_SHARED, XLB_PINS_OUTER, XLB_PINS_PRIVATE };
+enum xlb_pin_scope xlb_pin_scope(void);
+/* XLB_PIN_ROOT in the bpffs of xlb_pin_scope(). */
+const char *xlb_pin_root(void);
 
 /* bpffs is shared by all network namespaces but interface names are not:
  * the pin directory of the instance on ifname is XLB_PIN_ROOT/ifname in

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "pins.h"
+#include "maps.h"
 
 /* Maps of ours (not .rodata and the like). */
 static bool ours(const struct bpf_map *map)
@@ -213,7 +214,7 @@ int xlb_pins_complete(struct bpf_object *obj, const char *dir)
 {
 	struct bpf_map *map;
 
-	if (mkdir(XLB_PIN_ROOT, 0700) && errno != EEXIST)
+	if (mkdir(xlb_pin_root(), 0700) && errno != EEXIST)
 		return -errno;
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;

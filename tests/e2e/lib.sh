@@ -96,9 +96,10 @@ in_ns() { local secs=$1 ns=$2; shift 2; tmo "$secs" ip netns exec "$ns" "$@"; }
 # network namespace is switched (nsenter --net), so every xlb command sees
 # the host's bpffs at /sys/fs/bpf and `xlb stats`/`xlb trace` find the pins
 # of `xlb run`.  XLB_EXEC=ip uses "ip netns exec", which also gives each
-# command a private mount namespace with a fresh /sys: /sys/fs/bpf is then
-# not the host's bpffs, and pins made there are invisible to the next
-# command (test_observe.sh: stats_via_ip_netns_exec checks that case).
+# command a private mount namespace with a fresh /sys without a bpffs: xlb
+# then pins in the host's, reached from another mount namespace
+# (test_observe.sh: stats_via_ip_netns_exec, test_control_restart.sh:
+# ip_netns_exec_restart check that case).
 XLB_EXEC=${XLB_EXEC:-nsenter}
 # xlb_nsexec NS: the command prefix that enters NS for xlb, in XLB_NSEXEC.
 XLB_NSEXEC=()

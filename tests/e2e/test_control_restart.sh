@@ -151,6 +151,35 @@ case_sigterm_upgrade() {
 	xlb_gone
 }
 
+# The tutorial's way, `ip netns exec LB xlb run ...`: each ip netns exec
+# runs its command in a mount namespace of its own with a fresh /sys,
+# gone with the command.  The pins go to the host's bpffs (PID 1's), so
+# SIGTERM leaves the data path attached and the transfer going, a second
+# `ip netns exec ... xlb run` adopts it, and `ip netns exec ... xlb stop`
+# finds and removes it.
+case_ip_netns_exec_restart() {
+	local XLB_EXEC=ip
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	grep -q "pinning in the host.s (/proc/self/fd/[0-9]*/xlb here)" "$XLB_LOG" ||
+		{ fail "no word of where the state is pinned: $(head -n 3 "$XLB_LOG")"; return; }
+	transfer_start || return
+	mark "SIGTERM"
+	stop_pid "$XLB_PID" TERM 5 || { fail "xlb run did not exit on SIGTERM"; return; }
+	XLB_PID=""
+	grep -q "stays attached" "$XLB_LOG" || { fail "exit message: $(tail -n1 "$XLB_LOG")"; return; }
+	sleep 0.5
+	xlb_attached && xlb_pinned ||
+		{ fail "the data path went away with ip netns exec's mount namespace"; return; }
+	mark "ip netns exec ... xlb run again"
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	grep -q "adopted the pinned state" "$XLB_LOG" || { fail "the second ip netns exec xlb run did not adopt the state"; return; }
+	transfer_check || return
+	xlb_ok stop || return
+	xlb_gone
+}
+
 case_second_run_refused() {
 	local out rc
 	need_xlb || return
@@ -260,6 +289,7 @@ case_containers_share_bpffs() {
 
 ccase kill9_restart_keeps_connections full case_kill9_restart
 ccase sigterm_then_upgraded_config full case_sigterm_upgrade
+ccase ip_netns_exec_restart full case_ip_netns_exec_restart
 ccase second_run_refused full case_second_run_refused
 ccase stop_without_daemon full case_stop_without_daemon
 ccase interface_recreated min case_interface_recreated
