@@ -1236,9 +1236,13 @@ static void serve_client(struct xlb_daemon *d, int fd)
 static void reload(struct xlb_daemon *d)
 {
 	char *argv[] = { "reload", NULL };
+	FILE *reply = fopen("/dev/null", "we");
 	int rc;
 
-	rc = xlb_daemon_request(d, 1, argv, stdout, stderr);
+	/* the reply is for a client; the log has it all (once) */
+	rc = xlb_daemon_request(d, 1, argv, reply ? reply : stdout, stderr);
+	if (reply)
+		fclose(reply);
 	if (rc)
 		xlb_errf("SIGHUP: reload failed; the running configuration "
 			 "is unchanged");

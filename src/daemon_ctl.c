@@ -222,10 +222,119 @@ static int backend_op(struct xlb_daemon *d, const struct xlb_request *r,
 	return XLB_EXIT_OK;
 }
 
+/* One change a reload made, to the reply and the log. */
+static void change(FILE *out, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void change(FILE *out, size_t *n, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(out, "  %s\n", line);
+	xlb_logf("reload: %s", line);
+	(*n)++;
+}
+
+/* Two services' health-check templates differ (field by field: the
+ * strings end at their NUL). */
+static bool check_differs(const struct xlb_health_conf *a,
+			  const struct xlb_health_conf *b)
+{
+	return a->port != b->port || a->kind != b->kind ||
+	       strcmp(a->http_path, b->http_path) ||
+	       strcmp(a->http_host, b->http_host) ||
+	       a->http_status != b->http_status ||
+	       a->interval_ms != b->interval_ms ||
+	       a->timeout_ms != b->timeout_ms || a->rise != b->rise ||
+	       a->fall != b->fall || a->jitter_pct != b->jitter_pct ||
+	       a->start_down != b->start_down;
+}
+
+/* What a reload changed from old to now, service by service and backend
+ * by backend: a drain or a weight set at run time and not saved to the
+ * file goes back to the file's, and the operator must hear of it (as of
+ * everything else the file changed).  Returns the number of changes. */
+static size_t reload_changes(const struct xlb_config *old,
+			     const struct xlb_config *now, FILE *out)
+{
+	char name[96], ep[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < old->n_svcs; i++) {
+		const struct xlb_config_service *s = &old->svcs[i];
+
+		if (!xlb_config_service_find(now, &s->vip, s->proto))
+			change(out, &n, "service %s removed",
+			       xlb_config_service_name(s, name, sizeof(name)));
+	}
+	for (size_t i = 0; i < now->n_svcs; i++) {
+		const struct xlb_config_service *s = &now->svcs[i], *o;
+
+		xlb_config_service_name(s, name, sizeof(name));
+		o = xlb_config_service_find(old, &s->vip, s->proto);
+		if (!o) {
+			change(out, &n, "service %s added (%zu backend%s)",
+			       name, s->n_backends,
+			       s->n_backends == 1 ? "" : "s");
+			continue;
+		}
+		if (o->algo != s->algo)
+			change(out, &n, "service %s: algo %s -> %s", name,
+			       xlb_algo_name(o->algo), xlb_algo_name(s->algo));
+		if (o->slow_start_ms != s->slow_start_ms)
+			change(out, &n, "service %s: slow start %u ms -> %u ms",
+			       name, o->slow_start_ms, s->slow_start_ms);
+		if (o->health != s->health ||
+		    (s->health && check_differs(&o->check, &s->check)))
+			change(out, &n, "service %s: health check %s", name,
+			       !s->health ? "removed" :
+			       !o->health ? "added" : "changed");
+		for (size_t k = 0; k < o->n_backends; k++) {
+			const struct xlb_config_backend *b = &o->backends[k];
+
+			if (!xlb_config_backend_find(s, &b->ep))
+				change(out, &n, "backend %s of %s removed",
+				       xlb_endpoint_str(&b->ep.addr,
+							b->ep.family,
+							b->ep.port, ep,
+							sizeof(ep)),
+				       name);
+		}
+		for (size_t k = 0; k < s->n_backends; k++) {
+			const struct xlb_config_backend *b = &s->backends[k];
+			const struct xlb_config_backend *ob =
+				xlb_config_backend_find(o, &b->ep);
+
+			xlb_endpoint_str(&b->ep.addr, b->ep.family, b->ep.port,
+					 ep, sizeof(ep));
+			if (!ob) {
+				change(out, &n, "backend %s of %s added "
+				       "(weight %u%s)", ep, name, b->weight,
+				       b->drain ? ", drained" : "");
+				continue;
+			}
+			if (ob->weight != b->weight)
+				change(out, &n, "backend %s of %s: weight %u "
+				       "-> %u", ep, name, ob->weight,
+				       b->weight);
+			if (ob->drain != b->drain)
+				change(out, &n, "backend %s of %s: %s", ep,
+				       name, b->drain ?
+				       "drained (no new connections)" :
+				       "undrained (back in rotation)");
+		}
+	}
+	return n;
+}
+
 static int reload(struct xlb_daemon *d, FILE *out, FILE *err)
 {
-	struct xlb_config next;
+	struct xlb_config next, old;
 	char why[1024];
+	size_t n;
 	int rc;
 
 	if (!d->conf_path[0])
@@ -248,13 +357,26 @@ static int reload(struct xlb_daemon *d, FILE *out, FILE *err)
 		xlb_config_free(&next);
 		return rc;
 	}
+	if (xlb_config_copy(&old, &d->cur)) {
+		xlb_config_free(&next);
+		return errf(err, XLB_EXIT_RUNTIME,
+			    "reload: out of memory; nothing changed");
+	}
 	rc = xlb_daemon_commit(d, &next, why, sizeof(why), err);
-	if (rc)
+	if (rc) {
+		xlb_config_free(&old);
 		return errf(err, XLB_EXIT_RUNTIME,
 			    "reload: %s; nothing changed", why);
-	fprintf(out, "reloaded %s: %zu services\n", d->conf_path,
-		d->cur.n_svcs);
-	xlb_logf("reloaded %s: %zu services", d->conf_path, d->cur.n_svcs);
+	}
+	fprintf(out, "reloaded %s: %zu service%s\n", d->conf_path,
+		d->cur.n_svcs, d->cur.n_svcs == 1 ? "" : "s");
+	n = reload_changes(&old, &d->cur, out);
+	xlb_config_free(&old);
+	if (!n)
+		fprintf(out, "  nothing changed\n");
+	xlb_logf("reloaded %s: %zu service%s, %zu change%s", d->conf_path,
+		 d->cur.n_svcs, d->cur.n_svcs == 1 ? "" : "s", n,
+		 n == 1 ? "" : "s");
 	return XLB_EXIT_OK;
 }
 

@@ -196,6 +196,42 @@ EOF
 	xlb_ok stop
 }
 
+# A reload tells what it changed, run-time changes that the file undoes
+# included (a drain, a weight set with xlb backend), each in the reply
+# and once in the log; a SIGHUP logs the same, once.
+case_reload_reports_changes() {
+	local out
+	need_xlb || return
+	cat >"$CASE_DIR/xlb.conf" <<EOF
+service $VIP:8000/tcp algo wrr
+	backend $BE1_IP weight 1
+	backend $BE2_IP weight 1
+EOF
+	xlb_start -c "$CASE_DIR/xlb.conf" || return
+	xlb_ok backend drain "$VIP:8000" "$BE2_IP" && xlb_ok backend set "$VIP:8000" "$BE1_IP" --weight 5 || return
+	echo "	backend 198.51.100.13 weight 2" >>"$CASE_DIR/xlb.conf"
+	out=$(xlb_cmd reload 2>&1) || { fail "xlb reload: $out"; return; }
+	info "xlb reload: $(echo "$out" | tr '\n' '|')"
+	[ "$out" = "reloaded $CASE_DIR/xlb.conf: 1 service
+  backend $BE1_IP:8000 of $VIP:8000/tcp: weight 5 -> 1
+  backend $BE2_IP:8000 of $VIP:8000/tcp: undrained (back in rotation)
+  backend 198.51.100.13:8000 of $VIP:8000/tcp added (weight 2)" ] ||
+		{ fail "the reload's reply does not list its changes: $out"; return; }
+	[ "$(grep -c "reload: backend $BE2_IP:8000 of $VIP:8000/tcp: undrained" "$XLB_LOG")" = 1 ] ||
+		{ fail "the undrain is not in the log once: $(grep reload "$XLB_LOG")"; return; }
+	out=$(xlb_cmd reload 2>&1) || { fail "xlb reload: $out"; return; }
+	[ "$out" = "reloaded $CASE_DIR/xlb.conf: 1 service
+  nothing changed" ] || { fail "a reload of the same file: $out"; return; }
+	sed -i 's/algo wrr/algo rr/' "$CASE_DIR/xlb.conf"
+	kill -HUP "$XLB_PID"
+	wait_for 5 "the SIGHUP's reload" grep -q "reload: service $VIP:8000/tcp: algo wrr -> rr" "$XLB_LOG" || return
+	sleep 0.2
+	[ "$(grep -c "algo wrr -> rr" "$XLB_LOG")" = 1 ] &&
+		[ "$(grep -c "reloaded $CASE_DIR/xlb.conf" "$XLB_LOG")" = 3 ] ||
+		{ fail "a SIGHUP's reload is not logged once: $(grep reload "$XLB_LOG")"; return; }
+	xlb_ok stop
+}
+
 case_reload_broken_file() {
 	local before after err rc
 	need_xlb || return
@@ -464,6 +500,7 @@ ccase changes_under_load full case_changes_under_load
 ccase health_detects_dead_backend full case_health_detects_dead_backend
 ccase health_change_retried full case_health_change_retried
 ccase reload_broken_file full case_reload_broken_file
+ccase reload_reports_changes min case_reload_reports_changes
 ccase sighup_during_start min case_sighup_during_start
 ccase metrics_match_stats full case_metrics_match_stats
 ccase service_del_flushes full case_service_del_flushes
