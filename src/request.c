@@ -105,6 +105,7 @@ int xlb_request_parse(int argc, char **argv, struct xlb_request *r,
 	const char *object = argv[0], *command = argc > 1 ? argv[1] : NULL;
 	char why[256];
 	int sub, c, npos = -1, i, first, idx;
+	unsigned int seen = 0, bit;
 	char **pos;
 	__u64 v;
 
@@ -146,6 +147,26 @@ int xlb_request_parse(int argc, char **argv, struct xlb_request *r,
 		bool service_opt = r->op == XLB_REQ_SERVICE_ADD ||
 				   r->op == XLB_REQ_SERVICE_SET;
 
+		/* the option as written, without its value */
+		if (c >= OPT_ALGO)
+			snprintf(o, sizeof(o), "--%s", opts[idx].name);
+		else if (c == 'j')
+			snprintf(o, sizeof(o), "-j");
+		else
+			snprintf(o, sizeof(o), "%s", argv[sub + optind - 1]);
+		/* twice is a typo or a script's mistake: which one was
+		 * meant?  (the configuration file refuses it too) */
+		bit = c >= OPT_ALGO ? 1u << (c - OPT_ALGO + 2) :
+		      c == 'i'	    ? 1u :
+		      c == 'j'	    ? 2u :
+					  0;
+		if (seen & bit)
+			return fail(err, errlen,
+				    "%s%s%s: option %s given twice: give it "
+				    "once",
+				    object, sub ? " " : "", sub ? command : "",
+				    c == 'i' ? "-i/--interface" : o);
+		seen |= bit;
 		switch (c) {
 		case 'i':
 			r->ifname = optarg;
@@ -205,14 +226,6 @@ int xlb_request_parse(int argc, char **argv, struct xlb_request *r,
 			break;
 		default:
 		unknown:
-			/* the option as written, without its value */
-			if (c >= OPT_ALGO)
-				snprintf(o, sizeof(o), "--%s", opts[idx].name);
-			else if (c == 'j')
-				snprintf(o, sizeof(o), "-j");
-			else
-				snprintf(o, sizeof(o), "%s",
-					 argv[sub + optind - 1]);
 			return fail(err, errlen,
 				    "%s%s%s: unknown or incomplete option \"%s\" "
 				    "(see xlb %s -h)",

@@ -508,6 +508,13 @@ static void test_requests(void)
 		{ "save -j", -EINVAL,
 		  "save: unknown or incomplete option \"-j\" (see xlb save -h)" },
 		{ "backend -h", 1, NULL },
+		{ "backend set 198.51.100.10:8000 198.51.100.13 --weight 2 "
+		  "--weight 3", -EINVAL,
+		  "backend set: option --weight given twice: give it once" },
+		{ "service add 198.51.100.10:8000 --algo wrr --algo rr", -EINVAL,
+		  "service add: option --algo given twice: give it once" },
+		{ "stop -i lb0 --interface lb1", -EINVAL,
+		  "stop: option -i/--interface given twice: give it once" },
 	};
 	int bad = 0;
 
