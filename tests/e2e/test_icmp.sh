@@ -170,39 +170,41 @@ client_pmtu() {
 	ip -n "$NS_CLI" "-$FAM" route get "$VIP_" 2>/dev/null | sed -n 's/.* mtu \([0-9]*\).*/\1/p' | head -n1
 }
 
-case_pmtu_upload() {
-	local f=$WORK/upload.bin want got before after_mtu fwd
-	need_xlb || return
-	rtr_up || { fail "router setup failed${T_REASON:+: $T_REASON}"; return; }
+# pmtu_upload NS ADDR EP COUNTER WHERE LABEL: the client uploads 5 MiB to
+# a sink at ADDR (in NS, EP as a backend) behind the narrow link (WHERE);
+# the upload completes intact, COUNTER grew (the error that told the
+# client), and the client's path MTU to the VIP is the link's.
+pmtu_upload() {
+	local ns=$1 addr=$2 ep=$3 counter=$4 where=$5 label=$6
+	local f=$WORK/upload.bin want got before after_mtu n
 	[ -f "$f" ] || head -c 5242880 /dev/urandom >"$f"
 	want="$(sha256sum <"$f" | awk '{ print $1 }') 5242880"
-	bg sink "$NS_BE3" "$PY" "$ICMP_PY" sink "$BE3_" 8003
-	wait_listen "$NS_BE3" tcp 8003 || return
-	xlb_start --vip "$VIP_EP:8003" --backends "$BE3_EP" || return
+	bg sink "$ns" "$PY" "$ICMP_PY" sink "$addr" 8003
+	wait_listen "$ns" tcp 8003 || return
+	xlb_start --vip "$VIP_EP:8003" --backends "$ep" || return
 	before=$(client_pmtu)
 	stats_counters "$CASE_DIR/s0" || { fail "xlb stats -j failed"; return; }
 	got=$(in_ns 40 "$NS_CLI" "$PY" "$ICMP_PY" upload "$VIP_" 8003 "$f" 30 2>&1)
 	stats_counters "$CASE_DIR/s1"
-	after_mtu=$(client_pmtu) fwd=$(delta fwd_icmp)
-	info "upload of 5 MiB: '$got'; client path MTU to the VIP: '${before:-none}' -> '${after_mtu:-none}'; fwd_icmp +$fwd, drop_fib_frag +$(delta drop_fib_frag)"
-	echo "upload$FAM ok=$([ "$got" = "$want" ] && echo yes || echo no) pmtu=${after_mtu:-none} fwd_icmp=+$fwd" >"$CASE_DIR/figures"
-	[ "$got" = "$want" ] || { fail "upload through the ${SMALL_MTU}-MTU hop: server answered '$got', expected '$want' (fwd_icmp +$fwd, client path MTU ${after_mtu:-none})"; return; }
-	[ "$fwd" -gt 0 ] || { fail "upload completed but fwd_icmp did not grow: the PMTU error was not translated"; return; }
+	after_mtu=$(client_pmtu) n=$(delta "$counter")
+	info "upload of 5 MiB through $where: '$got'; client path MTU to the VIP: '${before:-none}' -> '${after_mtu:-none}'; $counter +$n, drop_fib_frag +$(delta drop_fib_frag)"
+	echo "$label$FAM ok=$([ "$got" = "$want" ] && echo yes || echo no) pmtu=${after_mtu:-none} $counter=+$n" >"$CASE_DIR/figures"
+	[ "$got" = "$want" ] || { fail "upload through $where: server answered '$got', expected '$want' ($counter +$n, client path MTU ${after_mtu:-none})"; return; }
+	[ "$n" -gt 0 ] || { fail "upload completed but $counter did not grow: the client was not told of the MTU by xlb"; return; }
 	[ "$after_mtu" = "$SMALL_MTU" ] || fail "client's path MTU to the VIP is '${after_mtu:-none}', expected $SMALL_MTU"
 }
-case_pmtu_upload4() { use_family 4; case_pmtu_upload; }
-case_pmtu_upload6() { use_family 6; case_pmtu_upload; }
 
 # backend's cached path MTU towards the SNAT address (the lb's).
 backend_pmtu() {
 	ip -n "$NS_BE1" "-$FAM" route get "$LB_" 2>/dev/null | sed -n 's/.* mtu \([0-9]*\).*/\1/p' | head -n1
 }
 
-case_pmtu_download() {
-	local want got fwd after_mtu
-	need_xlb || return
-	# the gateway's leg to the client: MTU 1280 (the client's end stays 1500)
-	ip -n "$NS_GW" link set p-client mtu "$SMALL_MTU" || { fail "cannot set the MTU"; return; }
+# pmtu_download COUNTER WHERE LABEL: the client downloads 10 MiB from
+# backend-01 through the narrow link on the client's side (WHERE); it
+# arrives intact, COUNTER grew, and backend-01's path MTU to the SNAT
+# address is the link's.
+pmtu_download() {
+	local counter=$1 where=$2 label=$3 want got n after_mtu
 	start_http "$NS_BE1" "$BE1_" backend-01 8000 || return
 	want=$(sha256sum <"$(big_file)" | awk '{ print $1 }')
 	xlb_start --vip "$VIP_EP:8000" --backends "$BE1_EP" || return
@@ -211,12 +213,27 @@ case_pmtu_download() {
 		"http://$VIP_URL:8000/big.bin" 2>"$CASE_DIR/curl.log"
 	got=$(sha256sum <"$CASE_DIR/got.bin" 2>/dev/null | awk '{ print $1 }')
 	stats_counters "$CASE_DIR/s1"
-	after_mtu=$(backend_pmtu) fwd=$(delta fwd_icmp)
-	info "download of 10 MiB: $(stat -c %s "$CASE_DIR/got.bin" 2>/dev/null) bytes, sha256 $([ "$got" = "$want" ] && echo ok || echo differs); backend path MTU to the SNAT address: ${after_mtu:-none}; fwd_icmp +$fwd"
-	echo "download$FAM ok=$([ "$got" = "$want" ] && echo yes || echo no) pmtu=${after_mtu:-none} fwd_icmp=+$fwd" >"$CASE_DIR/figures"
-	[ "$got" = "$want" ] || { fail "download through the client-side ${SMALL_MTU}-MTU hop failed: $(cat "$CASE_DIR/curl.log") (fwd_icmp +$fwd)"; return; }
-	[ "$fwd" -gt 0 ] || { fail "download completed but fwd_icmp did not grow"; return; }
+	after_mtu=$(backend_pmtu) n=$(delta "$counter")
+	info "download of 10 MiB through $where: $(stat -c %s "$CASE_DIR/got.bin" 2>/dev/null) bytes, sha256 $([ "$got" = "$want" ] && echo ok || echo differs); backend path MTU to the SNAT address: ${after_mtu:-none}; $counter +$n"
+	echo "$label$FAM ok=$([ "$got" = "$want" ] && echo yes || echo no) pmtu=${after_mtu:-none} $counter=+$n" >"$CASE_DIR/figures"
+	[ "$got" = "$want" ] || { fail "download through $where failed: $(cat "$CASE_DIR/curl.log") ($counter +$n)"; return; }
+	[ "$n" -gt 0 ] || { fail "download completed but $counter did not grow"; return; }
 	[ "$after_mtu" = "$SMALL_MTU" ] || fail "backend's path MTU to the SNAT address is '${after_mtu:-none}', expected $SMALL_MTU"
+}
+
+case_pmtu_upload() {
+	need_xlb || return
+	rtr_up || { fail "router setup failed${T_REASON:+: $T_REASON}"; return; }
+	pmtu_upload "$NS_BE3" "$BE3_" "$BE3_EP" fwd_icmp "the ${SMALL_MTU}-MTU hop" upload
+}
+case_pmtu_upload4() { use_family 4; case_pmtu_upload; }
+case_pmtu_upload6() { use_family 6; case_pmtu_upload; }
+
+case_pmtu_download() {
+	need_xlb || return
+	# the gateway's leg to the client: MTU 1280 (the client's end stays 1500)
+	ip -n "$NS_GW" link set p-client mtu "$SMALL_MTU" || { fail "cannot set the MTU"; return; }
+	pmtu_download fwd_icmp "the client-side ${SMALL_MTU}-MTU hop" download
 }
 case_pmtu_download4() { use_family 4; case_pmtu_download; }
 case_pmtu_download6() { use_family 6; case_pmtu_download; }
@@ -234,45 +251,17 @@ lb_route_mtu() {
 }
 
 case_pmtu_at_lb_upload() {
-	local f=$WORK/upload.bin want got after_mtu sent
 	need_xlb || return
-	[ -f "$f" ] || head -c 5242880 /dev/urandom >"$f"
-	want="$(sha256sum <"$f" | awk '{ print $1 }') 5242880"
-	bg sink "$NS_BE1" "$PY" "$ICMP_PY" sink "$BE1_" 8003
-	wait_listen "$NS_BE1" tcp 8003 || return
 	lb_route_mtu "$BE1_" || { fail "cannot set the lb's route MTU"; return; }
-	xlb_start --vip "$VIP_EP:8003" --backends "$BE1_EP" || return
-	stats_counters "$CASE_DIR/s0" || { fail "xlb stats -j failed"; return; }
-	got=$(in_ns 40 "$NS_CLI" "$PY" "$ICMP_PY" upload "$VIP_" 8003 "$f" 30 2>&1)
-	stats_counters "$CASE_DIR/s1"
-	after_mtu=$(client_pmtu) sent=$(delta too_big_sent)
-	info "upload of 5 MiB over the lb's ${SMALL_MTU}-MTU egress: '$got'; client path MTU to the VIP: '${after_mtu:-none}'; too_big_sent +$sent, drop_fib_frag +$(delta drop_fib_frag)"
-	echo "lb_upload$FAM ok=$([ "$got" = "$want" ] && echo yes || echo no) pmtu=${after_mtu:-none} too_big_sent=+$sent" >"$CASE_DIR/figures"
-	[ "$got" = "$want" ] || { fail "upload through the lb's ${SMALL_MTU}-MTU egress: server answered '$got', expected '$want' (too_big_sent +$sent, client path MTU ${after_mtu:-none})"; return; }
-	[ "$sent" -gt 0 ] || { fail "upload completed but too_big_sent did not grow"; return; }
-	[ "$after_mtu" = "$SMALL_MTU" ] || fail "client's path MTU to the VIP is '${after_mtu:-none}', expected $SMALL_MTU"
+	pmtu_upload "$NS_BE1" "$BE1_" "$BE1_EP" too_big_sent "the lb's ${SMALL_MTU}-MTU egress" lb_upload
 }
 case_pmtu_at_lb_upload4() { use_family 4; case_pmtu_at_lb_upload; }
 case_pmtu_at_lb_upload6() { use_family 6; case_pmtu_at_lb_upload; }
 
 case_pmtu_at_lb_download() {
-	local want got sent after_mtu
 	need_xlb || return
-	start_http "$NS_BE1" "$BE1_" backend-01 8000 || return
-	want=$(sha256sum <"$(big_file)" | awk '{ print $1 }')
 	lb_route_mtu clients || { fail "cannot set the lb's route MTU"; return; }
-	xlb_start --vip "$VIP_EP:8000" --backends "$BE1_EP" || return
-	stats_counters "$CASE_DIR/s0" || { fail "xlb stats -j failed"; return; }
-	in_ns 40 "$NS_CLI" curl -g -sS --max-time 30 -o "$CASE_DIR/got.bin" \
-		"http://$VIP_URL:8000/big.bin" 2>"$CASE_DIR/curl.log"
-	got=$(sha256sum <"$CASE_DIR/got.bin" 2>/dev/null | awk '{ print $1 }')
-	stats_counters "$CASE_DIR/s1"
-	after_mtu=$(backend_pmtu) sent=$(delta too_big_sent)
-	info "download of 10 MiB over the lb's ${SMALL_MTU}-MTU egress: $(stat -c %s "$CASE_DIR/got.bin" 2>/dev/null) bytes, sha256 $([ "$got" = "$want" ] && echo ok || echo differs); backend path MTU to the SNAT address: ${after_mtu:-none}; too_big_sent +$sent"
-	echo "lb_download$FAM ok=$([ "$got" = "$want" ] && echo yes || echo no) pmtu=${after_mtu:-none} too_big_sent=+$sent" >"$CASE_DIR/figures"
-	[ "$got" = "$want" ] || { fail "download through the lb's ${SMALL_MTU}-MTU egress failed: $(cat "$CASE_DIR/curl.log") (too_big_sent +$sent)"; return; }
-	[ "$sent" -gt 0 ] || { fail "download completed but too_big_sent did not grow"; return; }
-	[ "$after_mtu" = "$SMALL_MTU" ] || fail "backend's path MTU to the SNAT address is '${after_mtu:-none}', expected $SMALL_MTU"
+	pmtu_download too_big_sent "the lb's ${SMALL_MTU}-MTU egress" lb_download
 }
 case_pmtu_at_lb_download4() { use_family 4; case_pmtu_at_lb_download; }
 case_pmtu_at_lb_download6() { use_family 6; case_pmtu_at_lb_download; }
