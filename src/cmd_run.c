@@ -39,7 +39,7 @@ static void run_usage(FILE *f)
 		"         [--xdp-mode auto|native|generic] [--metrics "
 		"ADDR:PORT]\n"
 		"         [--timeout-syn|-established|-closing|-closed|-udp "
-		"SECONDS]\n"
+		"DURATION]\n"
 		"Each --vip starts a service; the --backends and --algo after "
 		"it are that service's.\n"
 		"SIGTERM/SIGINT end the daemon and leave the data path "
@@ -131,16 +131,18 @@ static int add_vip(struct run_args *a, const char *spec)
 	return 0;
 }
 
+/* A duration as in the file (6h, 90, 1500ms), 1 s to 30 days. */
 static int timeout_arg(const char *opt, const char *s, __u64 *ns)
 {
-	__u64 v;
+	__u64 ms;
 
-	if (xlb_u64_parse(s, 1, TIMEOUT_MAX_S, &v)) {
-		xlb_errf("--%s \"%s\": give a number of seconds from 1 to %d",
-			 opt, s, TIMEOUT_MAX_S);
+	if (xlb_duration_parse(s, TIMEOUT_MAX_S * 1000ull, &ms) || ms < 1000) {
+		xlb_errf("--%s \"%s\": give a duration from 1s to 30d (e.g. "
+			 "90, 500ms... 6h; a bare number is seconds)",
+			 opt, s);
 		return XLB_EXIT_USAGE;
 	}
-	*ns = v * XLB_NS_PER_SEC;
+	*ns = ms * (XLB_NS_PER_SEC / 1000);
 	return 0;
 }
 

@@ -70,6 +70,10 @@ case_badargs_unknown_algo() {
 	need_xlb || return
 	bad_args 2 fancy -i "$LB_IF" --vip "$GOOD_VIP" --backends "$GOOD_BACKENDS" --algo fancy
 }
+case_badargs_timeout() {
+	need_xlb || return
+	bad_args 2 'timeout-established "45d"' -i "$LB_IF" --vip "$GOOD_VIP" --backends "$GOOD_BACKENDS" --timeout-established 45d
+}
 case_badargs_no_interface() {
 	need_xlb || return
 	bad_args 2 '(-i|interface|iface)' --vip "$GOOD_VIP" --backends "$GOOD_BACKENDS"
@@ -84,7 +88,11 @@ case_badargs_not_root() {
 # removes it: nothing attached, nothing pinned.
 stop_cycle() {
 	local sig=$1 a pid out
-	xlb_start --vip "$GOOD_VIP" --backends "$GOOD_BACKENDS" || return
+	# timeouts written as in the file (a duration, not only seconds)
+	xlb_start --vip "$GOOD_VIP" --backends "$GOOD_BACKENDS" --timeout-established 5h --timeout-closed 1500ms || return
+	out=$(xlb_cmd save -i "$LB_IF" 2>&1)
+	grep -q "^timeout-established 5h$" <<<"$out" && grep -q "^timeout-closed 1500ms$" <<<"$out" ||
+		{ fail "--timeout-established 5h --timeout-closed 1500ms: xlb save says $(grep timeout <<<"$out" | tr '\n' '|')"; return; }
 	xlb_attached || { fail "no XDP program on $LB_IF after 'attached'"; return; }
 	xlb_pinned || { fail "nothing pinned in $PIN_ROOT/$LB_IF while running"; return; }
 	a=$(http_loop "$NS_CLI" 2 "http://$VIP:8000/" | awk '{ print $1 }' | sort | xargs)
@@ -115,6 +123,7 @@ run_case badargs_weight_range min case_badargs_weight_range
 run_case badargs_no_backends min case_badargs_no_backends
 run_case badargs_vip_without_port min case_badargs_vip_without_port
 run_case badargs_unknown_algo min case_badargs_unknown_algo
+run_case badargs_timeout min case_badargs_timeout
 run_case badargs_no_interface min case_badargs_no_interface
 run_case badargs_not_root min case_badargs_not_root
 run_case shutdown_and_restart full case_shutdown_and_restart
