@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -253,6 +254,54 @@ static bool check_differs(const struct xlb_health_conf *a,
 	       a->start_down != b->start_down;
 }
 
+/* The settings a reload changed (SNAT addresses, timeouts, metrics). */
+static void settings_changes(const struct xlb_config *old,
+			     const struct xlb_config *now, FILE *out,
+			     size_t *n)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} t[] = {
+		{ "timeout-syn", offsetof(struct xlb_timeouts, syn_ns) },
+		{ "timeout-established",
+		  offsetof(struct xlb_timeouts, established_ns) },
+		{ "timeout-closing", offsetof(struct xlb_timeouts, closing_ns) },
+		{ "timeout-closed", offsetof(struct xlb_timeouts, closed_ns) },
+		{ "timeout-udp", offsetof(struct xlb_timeouts, udp_ns) },
+	};
+	char a[64], b[64];
+
+	for (int f = 0; f < 2; f++) {
+		__u8 fam = f ? XLB_FAMILY_V6 : XLB_FAMILY_V4;
+
+		if (old->have_snat[f] == now->have_snat[f] &&
+		    (!now->have_snat[f] ||
+		     !memcmp(&old->snat[f], &now->snat[f], sizeof(now->snat[f]))))
+			continue;
+		change(out, n, "snat (%s): %s -> %s", f ? "IPv6" : "IPv4",
+		       old->have_snat[f] ?
+			       xlb_addr_str(&old->snat[f], fam, a, sizeof(a)) :
+			       "the VIP",
+		       now->have_snat[f] ?
+			       xlb_addr_str(&now->snat[f], fam, b, sizeof(b)) :
+			       "the VIP");
+	}
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		__u64 o = *(const __u64 *)((const char *)&old->timeouts + t[i].off);
+		__u64 v = *(const __u64 *)((const char *)&now->timeouts + t[i].off);
+
+		if (o != v)
+			change(out, n, "%s: %s -> %s", t[i].name,
+			       xlb_duration_str(o / 1000000, a, sizeof(a)),
+			       xlb_duration_str(v / 1000000, b, sizeof(b)));
+	}
+	if (strcmp(old->metrics, now->metrics))
+		change(out, n, "metrics: %s -> %s",
+		       old->metrics[0] ? old->metrics : "off",
+		       now->metrics[0] ? now->metrics : "off");
+}
+
 /* What a reload changed from old to now, service by service and backend
  * by backend: a drain or a weight set at run time and not saved to the
  * file goes back to the file's, and the operator must hear of it (as of
@@ -263,6 +312,7 @@ static size_t reload_changes(const struct xlb_config *old,
 	char name[96], ep[64];
 	size_t n = 0;
 
+	settings_changes(old, now, out, &n);
 	for (size_t i = 0; i < old->n_svcs; i++) {
 		const struct xlb_config_service *s = &old->svcs[i];
 

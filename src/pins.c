@@ -40,15 +40,16 @@ bool xlb_pins_exist(const char *dir)
 	return any;
 }
 
-/* A pinned array shorter than this version's: an older version's, before
- * an entry was added at the end (a counter of enum xlb_stat).  It is not
- * reused: this version makes its own and carries the pinned values over
- * (xlb_pins_complete).  Arrays of maps are not (their values are maps). */
+/* A pinned per-CPU array shorter than this version's: an older
+ * version's, before an entry was added at the end (a counter of enum
+ * xlb_stat; per-CPU arrays hold counters and scratch space only).  It is
+ * not reused: this version makes its own and carries the pinned values
+ * over (xlb_pins_complete), which is right for counters only: a shorter
+ * array of anything else (backends, cursors: read and written by the
+ * start's transaction in between) does not fit. */
 static bool grows(const struct bpf_map *map, const struct bpf_map_info *info)
 {
-	enum bpf_map_type t = bpf_map__type(map);
-
-	return (t == BPF_MAP_TYPE_ARRAY || t == BPF_MAP_TYPE_PERCPU_ARRAY) &&
+	return bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_ARRAY &&
 	       info->max_entries < bpf_map__max_entries(map);
 }
 
@@ -69,10 +70,10 @@ static bool fits(const struct bpf_map *map, const struct bpf_map_info *info)
 		return false;
 	switch (t) {
 	case BPF_MAP_TYPE_ARRAY:
-	case BPF_MAP_TYPE_PERCPU_ARRAY:
-		return true; /* longer, or grows */
 	case BPF_MAP_TYPE_ARRAY_OF_MAPS:
 		return info->max_entries >= bpf_map__max_entries(map);
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+		return true; /* longer, or grows */
 	default:
 		return true;
 	}
@@ -156,25 +157,25 @@ int xlb_maps_reuse(struct bpf_object *obj, const char *dir)
 	return 0;
 }
 
-/* The map pinned at path is a shorter array than map (grows): copy its
- * entries into map, then pin map in its place (a rename: whoever opens
- * the path sees one or the other).  Until the new program is swapped in,
- * the old one still counts into the old array: those counts are lost. */
+/* The map pinned at path is a shorter per-CPU array than map (grows):
+ * copy its entries into map, then pin map in its place (a rename: whoever
+ * opens the path sees one or the other).  Until the new program is
+ * swapped in, the old one still counts into the old array: those counts
+ * are lost; so are they if the start fails after this (the pin names the
+ * new map, the old program counts into the old one, until a start
+ * succeeds). */
 static int grow_pinned(const struct bpf_map *map, const char *path)
 {
 	struct bpf_map_info info = {}, own = {};
 	__u32 len = sizeof(info), own_len = sizeof(own);
-	bool percpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_ARRAY;
-	int ncpu = percpu ? libbpf_num_possible_cpus() : 1;
-	size_t vsize = bpf_map__value_size(map);
+	int ncpu = libbpf_num_possible_cpus();
+	size_t vsize = (bpf_map__value_size(map) + 7) / 8 * 8; /* per CPU */
 	int old, fd = bpf_map__fd(map), err = 0;
 	char tmp[520];
 	void *val;
 
 	if (ncpu < 1)
 		return ncpu ? ncpu : -EINVAL;
-	if (percpu)
-		vsize = (vsize + 7) / 8 * 8;
 	old = bpf_obj_get(path);
 	if (old < 0)
 		return -errno;

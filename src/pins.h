@@ -26,7 +26,7 @@ bool xlb_pins_exist(const char *dir);
 
 /* Check that every map pinned in dir fits this program's definition
  * (type, key and value sizes, flags; sizes of tables may differ: the
- * pinned ones are kept; a shorter array grows).  -EINVAL with the map's
+ * pinned ones are kept; a shorter per-CPU array grows).  -EINVAL with the map's
  * name in bad otherwise. */
 int xlb_pins_compatible(const char *dir, char *bad, size_t badlen);
 
@@ -35,8 +35,8 @@ int xlb_pins_compatible(const char *dir, char *bad, size_t badlen);
 int xlb_maps_reuse(struct bpf_object *obj, const char *dir);
 
 /* After load: pin the maps of obj that dir does not hold yet (all of them
- * on a first start), and those that replace a shorter pinned array (an
- * older version's), its entries copied over.  dir is created (0700) if
+ * on a first start), and those that replace a shorter pinned per-CPU
+ * array (an older version's counters), its entries copied over.  dir is created (0700) if
  * needed. */
 int xlb_pins_complete(struct bpf_object *obj, const char *dir);
 

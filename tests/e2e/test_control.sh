@@ -222,9 +222,11 @@ EOF
 	out=$(xlb_cmd reload 2>&1) || { fail "xlb reload: $out"; return; }
 	[ "$out" = "reloaded $CASE_DIR/xlb.conf: 1 service
   nothing changed" ] || { fail "a reload of the same file: $out"; return; }
-	sed -i 's/algo wrr/algo rr/' "$CASE_DIR/xlb.conf"
+	sed -i 's/algo wrr/algo rr/; 1i timeout-established 5h' "$CASE_DIR/xlb.conf"
 	kill -HUP "$XLB_PID"
 	wait_for 5 "the SIGHUP's reload" grep -q "reload: service $VIP:8000/tcp: algo wrr -> rr" "$XLB_LOG" || return
+	grep -q "reload: timeout-established: 6h -> 5h" "$XLB_LOG" ||
+		{ fail "a changed setting is not reported: $(grep reload "$XLB_LOG")"; return; }
 	sleep 0.2
 	[ "$(grep -c "algo wrr -> rr" "$XLB_LOG")" = 1 ] &&
 		[ "$(grep -c "reloaded $CASE_DIR/xlb.conf" "$XLB_LOG")" = 3 ] ||
