@@ -151,6 +151,14 @@ struct {
 	__type(value, struct xlb_scratch);
 } xlb_scratch SEC(".maps");
 
+/* Errors sent this second, per CPU (bpf/pmtu.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_icmp_budget);
+} xlb_icmp_budget SEC(".maps");
+
 /* ifindex -> interface: egress interfaces other than the ingress one. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

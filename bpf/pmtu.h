@@ -25,6 +25,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "csum.h"
+#include "flow.h" /* xlb_now_ns, count_event */
 
 #define IP_DF 0x4000
 #define ICMP_DEST_UNREACH 3
@@ -78,6 +79,34 @@ static __always_inline void *too_big_frame(struct xdp_md *ctx, __u32 tags,
 	return l3;
 }
 
+/* One more error this second, if the rate allows (xlb_settings'
+ * icmp_per_sec per CPU): RFC 4443 2.4(f).  Any UDP datagram or SYN to a
+ * service from a spoofed source makes a tracked flow, whose oversize
+ * packet would otherwise draw an error towards that source, as many as
+ * it sends (a reflection: each smaller than what it answers). */
+static __always_inline bool too_big_budget(void)
+{
+	__u32 zero = 0;
+	struct xlb_settings *s = bpf_map_lookup_elem(&xlb_settings, &zero);
+	struct xlb_icmp_budget *b =
+		bpf_map_lookup_elem(&xlb_icmp_budget, &zero);
+	__u64 second = xlb_now_ns() / 1000000000ull;
+	__u32 limit = s && s->icmp_per_sec ? s->icmp_per_sec : XLB_ICMP_PER_SEC;
+
+	if (!b)
+		return false;
+	if (b->second != second) {
+		b->second = second;
+		b->sent = 0;
+	}
+	if (b->sent >= limit) {
+		count_event(XLB_STAT_TOO_BIG_LIMITED);
+		return false;
+	}
+	b->sent++;
+	return true;
+}
+
 /* The error for p, which did not fit the egress MTU mtu: XDP_TX once the
  * frame is the error (-XLB_STAT_TOO_BIG_SENT, which xlb_verdict counts
  * with drop_fib_frag), else -XLB_STAT_DROP_FIB_FRAG.  Every packet
@@ -99,6 +128,8 @@ static __noinline int pmtu_too_big(struct xdp_md *ctx, const struct xlb_pkt *p,
 		if (!(p->ip4->frag_off & bpf_htons(IP_DF)) ||
 		    p->ip4->ihl * 4 + 8 > XLB_TOO_BIG_QUOTE || mtu < 68 ||
 		    mtu > 0xffff)
+			return -XLB_STAT_DROP_FIB_FRAG;
+		if (!too_big_budget())
 			return -XLB_STAT_DROP_FIB_FRAG;
 		ip = too_big_frame(ctx, tags, hdr4);
 		if (!ip)
@@ -127,6 +158,8 @@ static __noinline int pmtu_too_big(struct xdp_md *ctx, const struct xlb_pkt *p,
 		struct ipv6hdr *ip6;
 
 		if (mtu < 1280)
+			return -XLB_STAT_DROP_FIB_FRAG;
+		if (!too_big_budget())
 			return -XLB_STAT_DROP_FIB_FRAG;
 		ip6 = too_big_frame(ctx, tags, hdr6);
 		if (!ip6)

@@ -241,6 +241,8 @@ enum xlb_stat {
 				   * too big" sent back for a packet over
 				   * its egress MTU (that packet is counted
 				   * drop_fib_frag) */
+	XLB_STAT_TOO_BIG_LIMITED, /* ... not sent: over the ICMP rate
+				   * (xlb_settings.icmp_per_sec) */
 	XLB_STAT_MAX,
 };
 
@@ -262,6 +264,20 @@ struct xlb_settings {
 	__u64 trace_until_ns; /* emit trace events while now < this */
 	__u16 nat_port_min;   /* host order, inclusive */
 	__u16 nat_port_max;   /* host order, inclusive */
+	__u32 icmp_per_sec;   /* ICMP errors the program may send a second,
+			       * per CPU; 0 = XLB_ICMP_PER_SEC (a version
+			       * without it pinned 0 here) */
+};
+
+/* RFC 4443 2.4(f): errors are rate-limited (Linux: icmp_msgs_per_sec
+ * 1000, for the whole node). */
+#define XLB_ICMP_PER_SEC 1000
+
+/* The program's ICMP budget (xlb_icmp_budget, per CPU): errors sent in
+ * the second `second` of the coarse clock. */
+struct xlb_icmp_budget {
+	__u64 second;
+	__u32 sent;
 	__u32 pad;
 };
 

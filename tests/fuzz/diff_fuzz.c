@@ -352,6 +352,21 @@ static int inst_setup(struct inst *in, unsigned int model_opts, char *why,
 		return err;
 	}
 	in->prog_fd = bpf_program__fd(in->skel->progs.xlb_xdp);
+	/* no ICMP rate: the model answers every oversize packet (the rate
+	 * is test_xdp's too_big_rate_limited) */
+	{
+		struct xlb_settings s;
+
+		err = xlb_settings_read(&in->m, &s);
+		if (!err) {
+			s.icmp_per_sec = UINT32_MAX;
+			err = xlb_settings_write(&in->m, &s);
+		}
+		if (err) {
+			snprintf(why, wl, "xlb_settings: %s", strerror(-err));
+			return err;
+		}
+	}
 	in->handed = ring_buffer__new(in->m.daemon_events, on_daemon_record,
 				      NULL, NULL);
 	if (!in->handed) {

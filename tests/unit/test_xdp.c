@@ -3657,6 +3657,67 @@ static void test_too_big(void)
 		c2b_spec(&c6, &s, PKT_TCP_ACK, 1300 - 60 + 1);
 		too_big("too_big6_answered_packet_too_big", &s, 1300);
 	}
+	/* the rate: with 2 a second, 6 oversize packets at once get 2
+	 * errors (3 or 4 if a second begins among them), the rest are
+	 * dropped and counted too_big_limited */
+	if (c4.be >= 0) {
+		struct xlb_settings st;
+		struct fx_counters before, after;
+		unsigned int tx = 0, drop = 0, other = 0;
+		char w[WHY_LEN] = "";
+		static struct xrun r;
+
+		static struct xlb_icmp_budget none[256]; /* every CPU: 0 */
+		__u32 zero = 0;
+
+		c2b_spec(&c4, &s, PKT_TCP_ACK, 1400 - 40 + 1);
+		s.frag = PKT_IP_DF;
+		/* the errors above count in this second: start afresh */
+		if (libbpf_num_possible_cpus() > 256 ||
+		    bpf_map_update_elem(bpf_map__fd(lb->skel->maps.xlb_icmp_budget),
+					&zero, none, BPF_ANY) ||
+		    xlb_settings_read(&lb->m, &st) || (st.icmp_per_sec = 2,
+		    xlb_settings_write(&lb->m, &st)) ||
+		    fx_counters_read(&lb->m, &before)) {
+			snprintf(w, sizeof(w), "cannot set icmp_per_sec");
+		} else {
+			for (int i = 0; i < 6; i++) {
+				r.in_len = pkt_build(&s, r.in, sizeof(r.in));
+				if (fx_run(lb->prog_fd, if0, r.in, r.in_len,
+					   r.out, sizeof(r.out), &r.out_len,
+					   &r.verdict))
+					other++;
+				else if (r.verdict == XDP_TX)
+					tx++;
+				else if (r.verdict == XDP_DROP)
+					drop++;
+				else
+					other++;
+			}
+			if (fx_counters_read(&lb->m, &after))
+				other++;
+			if (other || tx < 2 || tx > 4 || tx + drop != 6 ||
+			    after.stats[XLB_STAT_TOO_BIG_LIMITED] -
+					    before.stats[XLB_STAT_TOO_BIG_LIMITED] !=
+				    drop ||
+			    after.stats[XLB_STAT_DROP_FIB_FRAG] -
+					    before.stats[XLB_STAT_DROP_FIB_FRAG] !=
+				    6)
+				snprintf(w, sizeof(w),
+					 "2 a second: %u errors, %u dropped, "
+					 "%u other; too_big_limited +%llu, "
+					 "drop_fib_frag +%llu",
+					 tx, drop, other,
+					 (unsigned long long)(after.stats[XLB_STAT_TOO_BIG_LIMITED] -
+							      before.stats[XLB_STAT_TOO_BIG_LIMITED]),
+					 (unsigned long long)(after.stats[XLB_STAT_DROP_FIB_FRAG] -
+							      before.stats[XLB_STAT_DROP_FIB_FRAG]));
+			st.icmp_per_sec = 0;
+			if (xlb_settings_write(&lb->m, &st))
+				snprintf(w, sizeof(w), "cannot reset icmp_per_sec");
+		}
+		report("too_big_rate_limited", !w[0], w);
+	}
 	/* a backend's packet too big for the client's path: the error goes
 	 * to the backend, from the SNAT address it sent to */
 	if (handshake("too_big_reply", &back, -1)) {
