@@ -25,8 +25,9 @@ void xlb_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xlb_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Open the maps of the instance on ifname, or of the only instance when
- * ifname is NULL; name (IFNAMSIZ) gets its interface.  Prints the error
- * and returns an exit code (0 on success). */
+ * ifname is NULL (picked by xlb_instance_pick, as the control commands
+ * pick it); name (IFNAMSIZ) gets its interface.  Prints the error and
+ * returns an exit code (0 on success). */
 int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name);
 
 /* The instance a control command addresses: ifname, or else the only one
