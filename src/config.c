@@ -337,6 +337,12 @@ int xlb_health_spec_parse(char *const *w, int n, bool *on,
 	}
 	if (!strcmp(w[0], "tcp")) {
 		c.kind = XLB_HEALTH_TCP;
+		if (n > 1 && w[1][0] == '/')
+			return errmsg(err, errlen,
+				      "tcp health checks take no path "
+				      "(\"%s\"): http checks do, e.g. "
+				      "http %s",
+				      w[1], w[1]);
 	} else if (!strcmp(w[0], "http")) {
 		c.kind = XLB_HEALTH_HTTP;
 		strcpy(c.http_path, "/");
