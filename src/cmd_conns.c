@@ -233,7 +233,8 @@ int cmd_conns(int argc, char **argv)
 		return XLB_EXIT_RUNTIME;
 	}
 	if (x.flush)
-		printf("flushed %llu connections\n", x.count);
+		printf("flushed %llu connection%s\n", x.count,
+		       x.count == 1 ? "" : "s");
 	if (x.err) {
 		xlb_errf("conns flush: cannot remove some connections of %s: "
 			 "%s", name, strerror(-x.err));

@@ -796,11 +796,12 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 			if (rc == -ENOSPC && is_svc && held_ids(t))
 				msg(err, errlen, rc,
 				    "no free service id: at most %d services, "
-				    "and %u of the ids wait until the "
+				    "and %u of the ids wait%s until the "
 				    "connections of removed services are "
 				    "flushed (a sweep of the flow table; try "
 				    "again in a moment)",
-				    XLB_MAX_SERVICES, held_ids(t));
+				    XLB_MAX_SERVICES, held_ids(t),
+				    held_ids(t) == 1 ? "s" : "");
 			else if (rc == -ENOSPC)
 				msg(err, errlen, rc,
 				    is_svc ? "no free service id: at most %d "

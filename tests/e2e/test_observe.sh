@@ -159,6 +159,17 @@ case_stats_via_ip_netns_exec() {
 		fail "stats after 2 connections: ${out:0:300}"
 }
 
+# One connection flushed: "flushed 1 connection" (singular).
+case_conns_flush_one() {
+	local flushed
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	http_loop "$NS_CLI" 1 "http://$VIP:8000/" >/dev/null
+	flushed=$(xlb_cmd conns flush -i "$LB_IF") || { fail "conns flush failed: $flushed"; return; }
+	[ "$flushed" = "flushed 1 connection" ] || fail "flush of one connection said '$flushed'"
+}
+
 # xlb conns lists each connection with its backend and state; flush with a
 # backend filter removes that backend's connections only.
 case_conns_and_flush() {
@@ -214,6 +225,7 @@ run_case stats full case_stats
 run_case stats_via_ip_netns_exec full case_stats_via_ip_netns_exec
 run_case trace full case_trace
 run_case conns_and_flush full case_conns_and_flush
+run_case conns_flush_one full case_conns_flush_one
 run_case trace_json full case_trace_json
 run_case second_tracer_refused full case_second_tracer_refused
 e2e_finish

@@ -660,7 +660,7 @@ static void t_exhausted(void)
 	 * says so */
 	rc = apply(text, err);
 	CHECK(rc == -ENOSPC && strstr(err, "256 services, and 1 of the ids "
-					   "wait until the connections of "
+					   "waits until the connections of "
 					   "removed services are flushed"),
 	      "rc %d: %s", rc, err);
 	CHECK(!flush_removed(), "flush");
