@@ -128,6 +128,8 @@ static int add_vip(struct run_args *a, const char *spec)
 	}
 	snprintf(a->vip_text[c->n_svcs - 1], XLB_SPEC_MAXLEN, "%s", spec);
 	a->o.cli_services = true;
+	/* checked in full when applied (xlb_txn_apply's warnings) */
+	snprintf(c->source, sizeof(c->source), "the command line");
 	return 0;
 }
 

@@ -909,6 +909,7 @@ int xlb_config_parse(const char *name, const char *text, struct xlb_config *c,
 	int rc = 0;
 
 	xlb_config_init(c);
+	snprintf(c->source, sizeof(c->source), "%s", name);
 	if (!copy) {
 		errmsg(err, errlen, "%s: out of memory", name);
 		return -ENOMEM;
