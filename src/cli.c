@@ -26,6 +26,17 @@ void xlb_errf(const char *fmt, ...)
 	funlockfile(stderr);
 }
 
+void xlb_warn_lines(const char *text)
+{
+	while (text && *text) {
+		const char *nl = strchr(text, '\n');
+		int n = nl ? (int)(nl - text) : (int)strlen(text);
+
+		xlb_errf("warning: %.*s", n, text);
+		text += n + (nl != NULL);
+	}
+}
+
 void xlb_logf(const char *fmt, ...)
 {
 	va_list ap;

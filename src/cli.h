@@ -21,6 +21,8 @@ int cmd_ctl(int argc, char **argv);
 
 /* "xlb: <message>" on stderr. */
 void xlb_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "xlb: warning: <line>" on stderr for each line of text. */
+void xlb_warn_lines(const char *text);
 /* "xlb: <message>" on stdout, flushed: the daemon's log of changes. */
 void xlb_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

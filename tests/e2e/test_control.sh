@@ -469,6 +469,22 @@ EOF
 	xlb_ok stop
 }
 
+# A bare IPv6 backend whose last group looks like a port is accepted as
+# the address it is, with a warning saying how it was read.
+case_ipv6_backend_port_note() {
+	local out
+	need_xlb || return
+	ip -n "$NS_LB" -6 addr add "$LB_IP6/64" dev "$LB_IF" nodad || { fail "IPv6 address"; return; }
+	xlb_start || return
+	xlb_ok service add "[$VIP6]:80" || return
+	out=$(xlb_cmd backend add "[$VIP6]:80" 2001:db8:198::12:8080 2>&1) || { fail "backend add refused: $out"; return; }
+	[[ "$out" == *"xlb: warning: backend \"2001:db8:198::12:8080\" is read as the IPv6 address 2001:db8:198::12:8080, port 80 (a bare IPv6 address has no port); to give a port, write [ADDR]:PORT, e.g. [2001:db8:198::12]:8080"* ]] ||
+		{ fail "no warning: $out"; return; }
+	out=$(xlb_cmd backend add "[$VIP6]:80" "$BE1_IP6" 2>&1) || { fail "backend add refused: $out"; return; }
+	[[ "$out" != *warning* ]] || { fail "warning for $BE1_IP6: $out"; return; }
+	xlb_ok stop
+}
+
 # bad_cmd RC CULPRIT ARGS...: xlb ARGS exits RC with one "xlb: " line
 # matching CULPRIT.
 bad_cmd() {
@@ -500,6 +516,7 @@ case_command_errors() {
 }
 
 ccase config_warnings min case_config_warnings
+ccase ipv6_backend_port_note min case_ipv6_backend_port_note
 ccase changes_under_load full case_changes_under_load
 ccase health_detects_dead_backend full case_health_detects_dead_backend
 ccase health_change_retried full case_health_change_retried
