@@ -153,6 +153,33 @@ static void number_err(char *err, size_t errlen, const char *field,
 }
 
 /*
+ * A bare IPv6 address whose last group is decimal, as "2001:db8::10:443":
+ * to a human that group may be a port.  If the groups before it are an
+ * IPv6 address too, they go to rest (len bytes) and *port points to the
+ * last group; returns whether they do.
+ */
+static bool v6_port_split(const char *host, char *rest, size_t len,
+			  const char **port)
+{
+	const char *colon = strrchr(host, ':');
+	struct in6_addr in6;
+	size_t n;
+	__u64 v;
+
+	if (!colon || xlb_u64_parse(colon + 1, 1, 65535, &v))
+		return false;
+	n = colon - host;
+	if (n >= len)
+		return false;
+	memcpy(rest, host, n);
+	rest[n] = '\0';
+	if (inet_pton(AF_INET6, rest, &in6) != 1)
+		return false;
+	*port = colon + 1;
+	return true;
+}
+
+/*
  * HOST[:PORT] in buf (modified), where HOST is IPv4, [IPv6], or (if
  * allow_bare_v6) IPv6 without brackets and then without port.  Sets
  * ep->addr, ep->family, ep->port (0 when absent) and *has_port.  what and
@@ -207,9 +234,17 @@ static int parse_hostport(char *buf, bool allow_bare_v6, const char *what,
 		return -EINVAL;
 	}
 	if (!bracketed && ep->family == XLB_FAMILY_V6 && !allow_bare_v6) {
-		set_err(err, errlen,
-			"%s \"%s\": an IPv6 address with a port goes in brackets, e.g. [%s]:8000",
-			what, item, text);
+		char rest[INET6_ADDRSTRLEN];
+		const char *p;
+
+		if (v6_port_split(host, rest, sizeof(rest), &p))
+			set_err(err, errlen,
+				"%s \"%s\": an IPv6 address goes in brackets, the port after them: write [%s]:%s",
+				what, item, rest, p);
+		else
+			set_err(err, errlen,
+				"%s \"%s\": an IPv6 address goes in brackets, the port after them: [ADDR]:PORT, e.g. [%s]:8000",
+				what, item, text);
 		return -EINVAL;
 	}
 
@@ -501,6 +536,50 @@ int xlb_backends_parse(const char *s, __u16 default_port,
 	}
 	*n = count;
 	return 0;
+}
+
+int xlb_backends_notes(const char *s, __u16 default_port, char *buf,
+		       size_t len)
+{
+	char item[XLB_SPEC_MAXLEN], rest[INET6_ADDRSTRLEN];
+	size_t used = 0, count = 1;
+	int n = 0;
+
+	if (len)
+		buf[0] = '\0';
+	if (!s)
+		return 0;
+	for (const char *p = s; *p; p++)
+		count += *p == ',';
+	for (size_t i = 0; i < count; i++) {
+		struct in6_addr in6;
+		const char *p;
+		char *at;
+
+		list_item(s, i, item);
+		at = strchr(item, '@');
+		if (at)
+			*at = '\0';
+		/* bare IPv6 with "::" whose last group is decimal and the
+		 * groups before it an address too (2001:db8::12:8080, not
+		 * 2001:db8::11) */
+		if (item[0] == '[' || !strstr(item, "::") ||
+		    inet_pton(AF_INET6, item, &in6) != 1 ||
+		    !v6_port_split(item, rest, sizeof(rest), &p))
+			continue;
+		if (used < len)
+			used += snprintf(buf + used, len - used,
+					 "%sbackend \"%s\" is read as the IPv6 "
+					 "address %s, port %u (a bare IPv6 "
+					 "address has no port); to give a port, "
+					 "write [ADDR]:PORT, e.g. [%s]:%s",
+					 n ? "\n" : "", item, item, default_port,
+					 rest, p);
+		n++;
+	}
+	if (used >= len && len)
+		buf[len - 1] = '\0';
+	return n;
 }
 
 int xlb_port_range_parse(const char *s, __u16 *min, __u16 *max, char *err,

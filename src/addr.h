@@ -69,6 +69,17 @@ int xlb_backends_parse(const char *s, __u16 default_port,
 		       struct xlb_backend_arg *out, size_t max, size_t *n,
 		       char *err, size_t errlen);
 
+/*
+ * Notes on a backend list that parsed: a bare IPv6 item with "::" whose
+ * last group is decimal and whose other groups are an address too
+ * ("2001:db8::12:8080", not "2001:db8::11") is an address without port,
+ * but a human may have meant the last group as the port.  One line per such
+ * item in buf (how it is read, with default_port, and how to write a
+ * port); returns their number (0: buf is "").
+ */
+int xlb_backends_notes(const char *s, __u16 default_port, char *buf,
+		       size_t len);
+
 /* Strict decimal: digits only (no sign, space, prefix or trailing junk;
  * leading zeros are decimal).  Returns 0, -EINVAL (not a number) or
  * -ERANGE (outside min..max, or over 2^64-1); *out is set only on 0. */

@@ -26,6 +26,17 @@ void xlb_errf(const char *fmt, ...)
 	funlockfile(stderr);
 }
 
+void xlb_warn_lines(const char *text)
+{
+	while (text && *text) {
+		const char *nl = strchr(text, '\n');
+		int n = nl ? (int)(nl - text) : (int)strlen(text);
+
+		xlb_errf("warning: %.*s", n, text);
+		text += n + (nl != NULL);
+	}
+}
+
 void xlb_logf(const char *fmt, ...)
 {
 	va_list ap;
@@ -38,82 +49,6 @@ void xlb_logf(const char *fmt, ...)
 	fputc('\n', stdout);
 	fflush(stdout);
 	funlockfile(stdout);
-}
-
-int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name)
-{
-	char dir[512];
-	int err;
-
-	if (geteuid() != 0) {
-		xlb_errf("must be root: xlb's maps are readable by root only "
-			 "(run with sudo)");
-		return XLB_EXIT_RUNTIME;
-	}
-	if (!ifname) {
-		DIR *d = opendir(XLB_PIN_ROOT);
-		struct dirent *e;
-		char suffix[32];
-		int found = 0;
-
-		xlb_netns_suffix(suffix, sizeof(suffix));
-		while (d && (e = readdir(d))) {
-			char *at = strchr(e->d_name, '@');
-
-			if (e->d_name[0] == '.')
-				continue;
-			/* only instances of this network namespace */
-			if (at ? strcmp(at, suffix) : suffix[0])
-				continue;
-			if (at)
-				*at = 0;
-			if (found++) {
-				closedir(d);
-				xlb_errf("several instances run (%s, %s, ...): "
-					 "name one with -i IFACE",
-					 name, e->d_name);
-				return XLB_EXIT_USAGE;
-			}
-			snprintf(name, IFNAMSIZ, "%.*s", IFNAMSIZ - 1,
-				 e->d_name);
-		}
-		if (d)
-			closedir(d);
-		if (!found) {
-			xlb_errf("no running instance (nothing pinned under "
-				 "%s): start one with xlb run",
-				 XLB_PIN_ROOT);
-			return XLB_EXIT_RUNTIME;
-		}
-	} else {
-		if (strlen(ifname) >= IFNAMSIZ) {
-			xlb_errf("interface name \"%s\" is too long", ifname);
-			return XLB_EXIT_USAGE;
-		}
-		snprintf(name, IFNAMSIZ, "%s", ifname);
-	}
-	xlb_pin_dir(name, dir, sizeof(dir));
-	err = xlb_maps_open_pinned(dir, m);
-	/* no pins visible (e.g. ip netns exec's private /sys): find the
-	 * maps through the program attached to the interface */
-	if (err && if_nametoindex(name))
-		err = xlb_maps_open_iface(if_nametoindex(name), m);
-	if (err) {
-		if (err == -ENOENT && !access(dir, F_OK))
-			xlb_errf("the instance pinned in %s lacks maps of this "
-				 "version of xlb (another version pinned it): "
-				 "xlb run -i %s of this version adopts it",
-				 dir, name);
-		else if (err == -ENOENT)
-			xlb_errf("no instance runs on %s (nothing pinned in "
-				 "%s): start one with xlb run -i %s",
-				 name, dir, name);
-		else
-			xlb_errf("cannot open the maps pinned in %s: %s", dir,
-				 strerror(-err));
-		return XLB_EXIT_RUNTIME;
-	}
-	return 0;
 }
 
 /* Add the instance called e (an entry of XLB_RUN_DIR or XLB_PIN_ROOT, with
@@ -183,6 +118,44 @@ int xlb_instance_pick(const char *ifname, char *name)
 		return XLB_EXIT_USAGE;
 	}
 	snprintf(name, IFNAMSIZ, "%s", names[0]);
+	return 0;
+}
+
+int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name)
+{
+	char dir[512];
+	int err;
+
+	if (geteuid() != 0) {
+		xlb_errf("must be root: xlb's maps are readable by root only "
+			 "(run with sudo)");
+		return XLB_EXIT_RUNTIME;
+	}
+	/* the same instance xlb show/service/backend address */
+	err = xlb_instance_pick(ifname, name);
+	if (err)
+		return err;
+	xlb_pin_dir(name, dir, sizeof(dir));
+	err = xlb_maps_open_pinned(dir, m);
+	/* no pins visible (e.g. ip netns exec's private /sys): find the
+	 * maps through the program attached to the interface */
+	if (err && if_nametoindex(name))
+		err = xlb_maps_open_iface(if_nametoindex(name), m);
+	if (err) {
+		if (err == -ENOENT && !access(dir, F_OK))
+			xlb_errf("the instance pinned in %s lacks maps of this "
+				 "version of xlb (another version pinned it): "
+				 "xlb run -i %s of this version adopts it",
+				 dir, name);
+		else if (err == -ENOENT)
+			xlb_errf("no instance runs on %s (nothing pinned in "
+				 "%s): start one with xlb run -i %s",
+				 name, dir, name);
+		else
+			xlb_errf("cannot open the maps pinned in %s: %s", dir,
+				 strerror(-err));
+		return XLB_EXIT_RUNTIME;
+	}
 	return 0;
 }
 

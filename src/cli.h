@@ -21,12 +21,15 @@ int cmd_ctl(int argc, char **argv);
 
 /* "xlb: <message>" on stderr. */
 void xlb_errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "xlb: warning: <line>" on stderr for each line of text. */
+void xlb_warn_lines(const char *text);
 /* "xlb: <message>" on stdout, flushed: the daemon's log of changes. */
 void xlb_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Open the maps of the instance on ifname, or of the only instance when
- * ifname is NULL; name (IFNAMSIZ) gets its interface.  Prints the error
- * and returns an exit code (0 on success). */
+ * ifname is NULL (picked by xlb_instance_pick, as the control commands
+ * pick it); name (IFNAMSIZ) gets its interface.  Prints the error and
+ * returns an exit code (0 on success). */
 int xlb_open_instance(const char *ifname, struct xlb_maps *m, char *name);
 
 /* The instance a control command addresses: ifname, or else the only one

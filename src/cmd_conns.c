@@ -15,18 +15,21 @@
 #include "cli.h"
 #include "conntrack.h"
 #include "json.h"
+#include "txn.h"
 
 struct conns_filter {
 	bool by_vip, by_backend;
 	struct xlb_endpoint vip;
 	__u8 vip_proto;
 	struct xlb_endpoint backend; /* port 0 = any */
+	const char *vip_text, *backend_text; /* as given */
 };
 
 struct conns_ctx {
 	struct conns_filter filter;
 	const struct xlb_maps *m;
 	bool json, flush;
+	bool dry; /* count the matches only */
 	struct xlb_json *j;
 	__u64 now_ns;
 	__u64 count;
@@ -102,6 +105,10 @@ static int on_conn(const struct xlb_conn *c, void *arg)
 
 	if (!conn_matches(&x->filter, c))
 		return 0;
+	if (x->dry) {
+		x->count++;
+		return 0;
+	}
 	if (!x->flush) {
 		print_conn(x, c);
 		x->count++;
@@ -161,6 +168,7 @@ static int parse_args(int argc, char **argv, const char **ifname,
 				return XLB_EXIT_USAGE;
 			}
 			x->filter.by_vip = true;
+			x->filter.vip_text = optarg;
 			break;
 		case 'b':
 			/* ADDR:PORT matches that port; ADDR alone, any port */
@@ -176,6 +184,7 @@ static int parse_args(int argc, char **argv, const char **ifname,
 				return XLB_EXIT_USAGE;
 			}
 			x->filter.by_backend = true;
+			x->filter.backend_text = optarg;
 			break;
 		case 'h':
 			conns_usage(stdout);
@@ -200,6 +209,77 @@ static int parse_args(int argc, char **argv, const char **ifname,
 	return 0;
 }
 
+static bool backend_in(const struct conns_filter *f,
+		       const struct xlb_config_service *s)
+{
+	for (size_t j = 0; j < s->n_backends; j++) {
+		const struct xlb_endpoint *ep = &s->backends[j].ep;
+
+		if (ep->family == f->backend.family &&
+		    !memcmp(&ep->addr, &f->backend.addr, sizeof(ep->addr)) &&
+		    (!f->backend.port || ep->port == f->backend.port))
+			return true;
+	}
+	return false;
+}
+
+/* Do --vip and --backend name what the instance has configured?  If
+ * not, and no tracked connection matches either (connections of a removed
+ * service or backend outlive it, and may be listed or flushed), the
+ * filter is a mistake (ipvsadm: "No such service"): an error naming it,
+ * before anything is printed or removed.  Returns 0 or an exit code. */
+static int check_filter(struct conns_ctx *x, const char *name)
+{
+	const struct conns_filter *f = &x->filter;
+	struct conns_ctx dry = { .filter = *f, .m = x->m, .dry = true };
+	const struct xlb_config_service *svc = NULL;
+	bool vip_ok = true, be_ok = true;
+	struct xlb_config c;
+	int err;
+
+	if (!f->by_vip && !f->by_backend)
+		return 0;
+	err = xlb_txn_read(x->m, &c);
+	if (err) {
+		xlb_errf("cannot read the services of %s: %s", name,
+			 strerror(-err));
+		return XLB_EXIT_RUNTIME;
+	}
+	if (f->by_vip) {
+		svc = xlb_config_service_find(&c, &f->vip, f->vip_proto);
+		vip_ok = svc != NULL;
+	}
+	if (f->by_backend) {
+		be_ok = false;
+		for (size_t i = 0; i < c.n_svcs && !be_ok; i++)
+			if (!svc || svc == &c.svcs[i])
+				be_ok = backend_in(f, &c.svcs[i]);
+	}
+	if (vip_ok && be_ok) {
+		xlb_config_free(&c);
+		return 0;
+	}
+	err = xlb_conn_walk_all(x->m, on_conn, &dry);
+	if (!err && dry.count) {
+		xlb_config_free(&c);
+		return 0; /* a removed one's connections */
+	}
+	if (!vip_ok)
+		xlb_errf("conns --vip %s: no such service on %s (xlb show "
+			 "lists them)",
+			 f->vip_text, name);
+	else if (svc)
+		xlb_errf("conns --backend %s: no such backend in service %s "
+			 "on %s (xlb show lists them)",
+			 f->backend_text, f->vip_text, name);
+	else
+		xlb_errf("conns --backend %s: no such backend in any service "
+			 "on %s (xlb show lists them)",
+			 f->backend_text, name);
+	xlb_config_free(&c);
+	return XLB_EXIT_RUNTIME;
+}
+
 int cmd_conns(int argc, char **argv)
 {
 	struct conns_ctx x = { .now_ns = xlb_now_ns() };
@@ -216,6 +296,11 @@ int cmd_conns(int argc, char **argv)
 	if (rc)
 		return rc;
 	x.m = &m;
+	rc = check_filter(&x, name);
+	if (rc) {
+		xlb_maps_close(&m);
+		return rc;
+	}
 	x.j = &j;
 	if (x.json) {
 		xlb_json_init(&j, stdout);
@@ -233,7 +318,8 @@ int cmd_conns(int argc, char **argv)
 		return XLB_EXIT_RUNTIME;
 	}
 	if (x.flush)
-		printf("flushed %llu connections\n", x.count);
+		printf("flushed %llu connection%s\n", x.count,
+		       x.count == 1 ? "" : "s");
 	if (x.err) {
 		xlb_errf("conns flush: cannot remove some connections of %s: "
 			 "%s", name, strerror(-x.err));

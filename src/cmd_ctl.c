@@ -164,6 +164,10 @@ int cmd_ctl(int argc, char **argv)
 		xlb_errf("%s", why);
 		return XLB_EXIT_USAGE;
 	}
+	/* a bare IPv6 backend that looks like ADDR:PORT: say how it is read */
+	if (r.backend_spec && xlb_backends_notes(r.backend_spec, r.vip.port,
+						 why, sizeof(why)))
+		xlb_warn_lines(why);
 	if (geteuid() != 0) {
 		xlb_errf("%s: must be root (the control socket and the pinned "
 			 "maps are root-only)",

@@ -53,7 +53,7 @@ static int add_backends(struct run_args *a, const char *spec)
 	struct xlb_config_service *svc;
 	struct xlb_backend_arg *args;
 	size_t i = c->n_svcs - 1, n;
-	char err[256];
+	char err[256], notes[1024];
 
 	if (!c->n_svcs) {
 		xlb_errf("--backends \"%s\" must follow the --vip it belongs "
@@ -96,6 +96,8 @@ static int add_backends(struct run_args *a, const char *spec)
 		}
 	}
 	free(args);
+	if (xlb_backends_notes(spec, svc->vip.port, notes, sizeof(notes)))
+		xlb_warn_lines(notes);
 	a->has_backends[i] = true;
 	return 0;
 }
@@ -128,6 +130,8 @@ static int add_vip(struct run_args *a, const char *spec)
 	}
 	snprintf(a->vip_text[c->n_svcs - 1], XLB_SPEC_MAXLEN, "%s", spec);
 	a->o.cli_services = true;
+	/* checked in full when applied (xlb_txn_apply's warnings) */
+	snprintf(c->source, sizeof(c->source), "the command line");
 	return 0;
 }
 

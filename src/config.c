@@ -337,6 +337,12 @@ int xlb_health_spec_parse(char *const *w, int n, bool *on,
 	}
 	if (!strcmp(w[0], "tcp")) {
 		c.kind = XLB_HEALTH_TCP;
+		if (n > 1 && w[1][0] == '/')
+			return errmsg(err, errlen,
+				      "tcp health checks take no path "
+				      "(\"%s\"): http checks do, e.g. "
+				      "http %s",
+				      w[1], w[1]);
 	} else if (!strcmp(w[0], "http")) {
 		c.kind = XLB_HEALTH_HTTP;
 		strcpy(c.http_path, "/");
@@ -903,6 +909,7 @@ int xlb_config_parse(const char *name, const char *text, struct xlb_config *c,
 	int rc = 0;
 
 	xlb_config_init(c);
+	snprintf(c->source, sizeof(c->source), "%s", name);
 	if (!copy) {
 		errmsg(err, errlen, "%s: out of memory", name);
 		return -ENOMEM;

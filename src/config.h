@@ -90,6 +90,10 @@ struct xlb_config {
 	struct xlb_config_service *svcs;
 	size_t n_svcs, cap_svcs;
 	struct xlb_config_lines lines;
+	/* where it was read: the file (xlb_config_parse's name), "the command
+	 * line" (xlb run --vip), "" for changes at run time; for the
+	 * warnings of xlb_txn_apply, which clears it */
+	char source[256];
 };
 
 /* Defaults (no service); free with xlb_config_free(). */

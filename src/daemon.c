@@ -953,9 +953,12 @@ static int lock_instance(struct xlb_daemon *d)
 	rc = xlb_lock_take(d->lock_path, &d->lock_fd, &holder);
 	if (rc == -EBUSY)
 		xlb_errf("xlb run (pid %d) already serves %s: change it with "
-			 "xlb service/backend or xlb reload, or stop it with "
-			 "xlb stop -i %s",
-			 (int)holder, d->ifname, d->ifname);
+			 "xlb service/backend or xlb reload; to restart it, "
+			 "end it with SIGTERM (kill %d, or systemctl restart "
+			 "xlb) and start it again: connections survive; "
+			 "xlb stop -i %s instead removes the data path and "
+			 "ends every connection through it",
+			 (int)holder, d->ifname, (int)holder, d->ifname);
 	else if (rc)
 		xlb_errf("cannot take the lock %s: %s", d->lock_path,
 			 strerror(-rc));

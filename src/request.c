@@ -266,6 +266,7 @@ int xlb_request_parse(int argc, char **argv, struct xlb_request *r,
 				    pos[1], b.ep.family, pos[0],
 				    r->vip.family);
 		r->backend = b.ep;
+		r->backend_spec = pos[1];
 	}
 	if (r->op == XLB_REQ_SERVICE_SET && !r->has_algo && !r->has_health &&
 	    !r->has_slow_start)

@@ -36,6 +36,7 @@ struct xlb_request {
 	struct xlb_endpoint vip;
 	__u8 proto;
 	struct xlb_endpoint backend; /* port defaults to the VIP's */
+	const char *backend_spec;    /* as written (in argv), NULL if none */
 	bool has_algo, has_health, has_slow_start, has_weight, drain;
 	enum xlb_algo algo;
 	bool health_on;

@@ -46,10 +46,11 @@ static void backend_text(const struct xlb_show *s,
 		fputs(" (drained)", f);
 	if (svc->health && s->health && b->id != XLB_ID_NONE &&
 	    !xlb_health_get(s->health, b->id, &st)) {
-		fprintf(f, "  health %s for %llus, %llu checks, %llu failed",
+		fprintf(f, "  health %s for %llus, %llu check%s, %llu failed",
 			st.up ? "up" : "down",
 			(unsigned long long)age_s(s, st.since_ns),
 			(unsigned long long)st.checks,
+			st.checks == 1 ? "" : "s",
 			(unsigned long long)st.failures);
 		if (st.last_reason[0])
 			fprintf(f, ", last: %s", st.last_reason);

@@ -456,7 +456,10 @@ struct write_opts {
 	bool rollback; /* keep counters and cursors */
 };
 
-/* Append a line to the transaction's warnings (warn may be NULL). */
+/* Append a line to the transaction's warnings (warn may be NULL); the
+ * caller prints the first line after "xlb: warning: ", the next ones
+ * start with it. */
+#define WARN_NEXT "\nxlb: warning: "
 static __attribute__((format(printf, 3, 4))) void
 warn_add(char *warn, size_t warnlen, const char *fmt, ...)
 {
@@ -466,11 +469,75 @@ warn_add(char *warn, size_t warnlen, const char *fmt, ...)
 	if (!warn || !warnlen)
 		return;
 	used = strlen(warn);
-	if (used && used + 1 < warnlen)
-		warn[used++] = '\n', warn[used] = 0;
+	if (used && used + strlen(WARN_NEXT) < warnlen) {
+		strcpy(warn + used, WARN_NEXT);
+		used += strlen(WARN_NEXT);
+	}
 	va_start(ap, fmt);
 	vsnprintf(warn + used, warnlen - used, fmt, ap);
 	va_end(ap);
+}
+
+/* Do s's backends have different non-zero weights?  *lo / *hi get the
+ * smallest and largest. */
+static bool weights_differ(const struct xlb_config_service *s, __u16 *lo,
+			   __u16 *hi)
+{
+	*lo = *hi = 0;
+	for (size_t j = 0; j < s->n_backends; j++) {
+		__u16 w = s->backends[j].weight;
+
+		if (!w)
+			continue;
+		if (!*lo || w < *lo)
+			*lo = w;
+		if (w > *hi)
+			*hi = w;
+	}
+	return *lo != *hi;
+}
+
+/* Has a backend of s come or changed its weight since o? */
+static bool weights_changed(const struct xlb_config_service *o,
+			    const struct xlb_config_service *s)
+{
+	for (size_t j = 0; j < s->n_backends; j++) {
+		const struct xlb_config_backend *ob =
+			xlb_config_backend_find(o, &s->backends[j].ep);
+
+		if (!ob || ob->weight != s->backends[j].weight)
+			return true;
+	}
+	return false;
+}
+
+/* What the configuration says without being wrong: weights that algo rr
+ * ignores (when they come, change or are read from a file) and, in a
+ * file, a service without backends.  to->source: see txn.h. */
+static void lint_service(const struct xlb_config *to,
+			 const struct xlb_config_service *s,
+			 const struct xlb_config_service *o_s, bool fresh,
+			 const char *name, char *warn, size_t warnlen)
+{
+	char where[300] = "";
+	__u16 lo, hi;
+
+	if (to->source[0] && s->line)
+		snprintf(where, sizeof(where), "%s:%d: ", to->source, s->line);
+	if (s->algo == XLB_ALGO_RR && weights_differ(s, &lo, &hi) &&
+	    (to->source[0] || fresh || o_s->algo != s->algo ||
+	     weights_changed(o_s, s)))
+		warn_add(warn, warnlen,
+			 "%sservice %s: algo rr ignores the weights of its "
+			 "backends (from %u to %u): each gets the same share; "
+			 "--algo wrr (algo wrr in a file) makes them count",
+			 where, name, lo, hi);
+	if (!s->n_backends && to->source[0] && s->line)
+		warn_add(warn, warnlen,
+			 "%sservice %s has no backends: its new connections "
+			 "are dropped (drop_no_backend) until one is added "
+			 "(a backend line under it, or xlb backend add)",
+			 where, name);
 }
 
 /* Make the maps hold `to` instead of `from` (see the order in txn.h);
@@ -552,6 +619,8 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 				 "rr (each backend has one slot, whatever its "
 				 "weight): use algo wrr",
 				 name);
+		if (!o->rollback)
+			lint_service(to, s, o_s, fresh, name, warn, warnlen);
 		s->sched_sig = sig;
 		service_key(s, &key);
 		service_value(s, &val);
@@ -796,11 +865,12 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 			if (rc == -ENOSPC && is_svc && held_ids(t))
 				msg(err, errlen, rc,
 				    "no free service id: at most %d services, "
-				    "and %u of the ids wait until the "
+				    "and %u of the ids wait%s until the "
 				    "connections of removed services are "
 				    "flushed (a sweep of the flow table; try "
 				    "again in a moment)",
-				    XLB_MAX_SERVICES, held_ids(t));
+				    XLB_MAX_SERVICES, held_ids(t),
+				    held_ids(t) == 1 ? "s" : "");
 			else if (rc == -ENOSPC)
 				msg(err, errlen, rc,
 				    is_svc ? "no free service id: at most %d "
@@ -823,6 +893,9 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 			  warn, warnlen, gone);
 	if (!rc) {
 		to_flush(t, gone);
+		/* its warnings are said: the running configuration is not
+		 * the file's any more (changes at run time are not) */
+		next->source[0] = 0;
 		return 0;
 	}
 	msg(err, errlen, rc, "%s: %s (the previous configuration is restored)",

@@ -86,7 +86,13 @@ int xlb_txn_mark_backend_ports(const struct xlb_maps *m,
  * caller.  now_ns is for slow start.  Validation (ids available) happens
  * before anything is written; if a write fails, cur is written back and
  * the error returned.  warn (may be NULL) gets warnings, e.g. approximate
- * weights, "" if none.
+ * weights, "" if none: also, for a configuration read from a file or the
+ * command line (next->source set: at start and reload), every rr service
+ * whose backends have different weights and, from a file, every service
+ * without backends (naming SOURCE:LINE); for a change at run time, an rr
+ * service whose weights came or changed.  next->source is cleared on
+ * success.  Warnings are one a line; the lines after the first start
+ * with "xlb: warning: " (the caller prints that before the first).
  */
 int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 		  struct xlb_config *next, __u64 now_ns, char *err,

@@ -115,6 +115,23 @@ case_shutdown_and_restart() {
 	stop_cycle TERM
 }
 
+# Without -i, stats/conns/trace find the instance as show does: here a
+# daemon started with ip netns exec (its pins in a private bpffs, invisible
+# to other commands; its control socket in /run/xlb).
+case_no_iface_finds_instance() {
+	local XLB_EXEC=ip out rc cmd
+	need_xlb || return
+	xlb_start --vip "$GOOD_VIP" --backends "$GOOD_BACKENDS" || return
+	out=$(xlb_cmd show 2>&1) || { fail "xlb show (no -i): $out"; return; }
+	for cmd in stats conns; do
+		out=$(xlb_cmd $cmd 2>&1) || { fail "xlb $cmd (no -i) while show finds the instance: $out"; return; }
+	done
+	xlb_nsexec "$NS_LB"
+	out=$(tmo 2 "${XLB_NSEXEC[@]}" "$XLB" trace 2>&1)
+	rc=$?
+	[ "$rc" = 124 ] || { fail "xlb trace (no -i): exit $rc: $out"; return; }
+}
+
 run_case badargs_unknown_iface min case_badargs_unknown_iface
 run_case badargs_bad_address min case_badargs_bad_address
 run_case badargs_bad_vip_address min case_badargs_bad_vip_address
@@ -127,4 +144,5 @@ run_case badargs_timeout min case_badargs_timeout
 run_case badargs_no_interface min case_badargs_no_interface
 run_case badargs_not_root min case_badargs_not_root
 run_case shutdown_and_restart full case_shutdown_and_restart
+run_case no_iface_finds_instance min case_no_iface_finds_instance
 e2e_finish

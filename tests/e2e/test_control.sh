@@ -468,6 +468,61 @@ case_socket_root_only() {
 	xlb_ok stop
 }
 
+# Legitimate but surprising configurations are warned about, not refused:
+# rr with different weights (start, reload, backend add/set, the command
+# line), a service without backends in a file (start, reload; FILE:LINE).
+case_config_warnings() {
+	local conf=$CASE_DIR/xlb.conf rr empty
+	need_xlb || return
+	cat >"$conf" <<EOF
+service $VIP:8000/tcp
+	backend $BE1_IP weight 1
+	backend $BE2_IP weight 5
+service $VIP:8001/tcp
+EOF
+	rr="xlb: warning: $conf:1: service $VIP:8000/tcp: algo rr ignores the weights of its backends (from 1 to 5)"
+	empty="xlb: warning: $conf:4: service $VIP:8001/tcp has no backends"
+	xlb_start -c "$conf" || return
+	grep -qF "$rr" "$XLB_LOG" && grep -qF "$empty" "$XLB_LOG" ||
+		{ fail "start: no warnings: $(tr '\n' '|' <"$XLB_LOG")"; return; }
+	xlb_ok reload || return
+	grep -qF "$rr" "$CASE_DIR/cmd.log" && grep -qF "$empty" "$CASE_DIR/cmd.log" ||
+		{ fail "reload: no warnings: $(tr '\n' '|' <"$CASE_DIR/cmd.log")"; return; }
+	xlb_ok backend set "$VIP:8000" "$BE1_IP" --weight 3 || return
+	grep -qF "service $VIP:8000/tcp: algo rr ignores the weights of its backends (from 3 to 5)" "$CASE_DIR/cmd.log" &&
+		! grep -q "no backends" "$CASE_DIR/cmd.log" ||
+		{ fail "backend set: $(tr '\n' '|' <"$CASE_DIR/cmd.log")"; return; }
+	xlb_ok backend add "$VIP:8001" "$BE1_IP" || return
+	! grep -q warning "$CASE_DIR/cmd.log" || { fail "backend add of weight 1: $(cat "$CASE_DIR/cmd.log")"; return; }
+	xlb_ok backend add "$VIP:8001" "$BE2_IP" --weight 4 || return
+	grep -qF "service $VIP:8001/tcp: algo rr ignores the weights of its backends (from 1 to 4)" "$CASE_DIR/cmd.log" ||
+		{ fail "backend add: $(tr '\n' '|' <"$CASE_DIR/cmd.log")"; return; }
+	xlb_ok stop || return
+	wait_pid "$XLB_PID" 5
+	XLB_PID=""
+	# the command line, no --algo
+	xlb_start --vip "$VIP:9000" --backends "$BE1_IP@1,$BE2_IP@5" || return
+	grep -qF "xlb: warning: service $VIP:9000/tcp: algo rr ignores the weights of its backends (from 1 to 5): each gets the same share; --algo wrr" "$XLB_LOG" ||
+		{ fail "command line: no warning: $(tr '\n' '|' <"$XLB_LOG")"; return; }
+	xlb_ok stop
+}
+
+# A bare IPv6 backend whose last group looks like a port is accepted as
+# the address it is, with a warning saying how it was read.
+case_ipv6_backend_port_note() {
+	local out
+	need_xlb || return
+	ip -n "$NS_LB" -6 addr add "$LB_IP6/64" dev "$LB_IF" nodad || { fail "IPv6 address"; return; }
+	xlb_start || return
+	xlb_ok service add "[$VIP6]:80" || return
+	out=$(xlb_cmd backend add "[$VIP6]:80" 2001:db8:198::12:8080 2>&1) || { fail "backend add refused: $out"; return; }
+	[[ "$out" == *"xlb: warning: backend \"2001:db8:198::12:8080\" is read as the IPv6 address 2001:db8:198::12:8080, port 80 (a bare IPv6 address has no port); to give a port, write [ADDR]:PORT, e.g. [2001:db8:198::12]:8080"* ]] ||
+		{ fail "no warning: $out"; return; }
+	out=$(xlb_cmd backend add "[$VIP6]:80" "$BE1_IP6" 2>&1) || { fail "backend add refused: $out"; return; }
+	[[ "$out" != *warning* ]] || { fail "warning for $BE1_IP6: $out"; return; }
+	xlb_ok stop
+}
+
 # bad_cmd RC CULPRIT ARGS...: xlb ARGS exits RC with one "xlb: " line
 # matching CULPRIT.
 bad_cmd() {
@@ -498,6 +553,8 @@ case_command_errors() {
 	xlb_ok stop
 }
 
+ccase config_warnings min case_config_warnings
+ccase ipv6_backend_port_note min case_ipv6_backend_port_note
 ccase changes_under_load full case_changes_under_load
 ccase health_detects_dead_backend full case_health_detects_dead_backend
 ccase health_change_retried full case_health_change_retried

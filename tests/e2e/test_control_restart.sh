@@ -192,6 +192,9 @@ case_second_run_refused() {
 	[ "$rc" = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] &&
 		[[ "$out" == "xlb: xlb run (pid $XLB_PID) already serves $LB_IF"* ]] ||
 		{ fail "second run: exit $rc: $out"; return; }
+	# a restart is SIGTERM; xlb stop is not a restart (it ends connections)
+	[[ "$out" == *"SIGTERM (kill $XLB_PID"* ]] && [[ "$out" == *"xlb stop -i $LB_IF instead removes the data path and ends every connection"* ]] ||
+		{ fail "second run: the message does not tell restart (SIGTERM) from xlb stop: $out"; return; }
 	[ "$(http_loop "$NS_CLI" 2 "http://$VIP:8000/" | awk '{ print $1 }' | sort | xargs)" = "backend-01 backend-02" ] ||
 		{ fail "the first instance was disturbed"; return; }
 	xlb_ok stop

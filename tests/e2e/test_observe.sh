@@ -159,6 +159,43 @@ case_stats_via_ip_netns_exec() {
 		fail "stats after 2 connections: ${out:0:300}"
 }
 
+# --vip/--backend that name nothing configured are an error (ipvsadm: "No
+# such service"), before anything is listed or flushed; a removed
+# backend's lingering connections can still be listed and flushed.
+case_conns_unknown_filter() {
+	local out rc
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	http_loop "$NS_CLI" 2 "http://$VIP:8000/" >/dev/null
+	for args in "flush --vip $VIP:12345" "--vip $VIP:12345" "--vip $VIP:8000/udp" \
+		"--backend 198.51.100.99" "flush --backend 198.51.100.99" "--vip $VIP:8000 --backend $BE1_IP:9000"; do
+		# shellcheck disable=SC2086
+		out=$(xlb_cmd conns $args -i "$LB_IF" 2>&1)
+		rc=$?
+		info "xlb conns $args: exit $rc: $out"
+		[ "$rc" = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && [[ "$out" == "xlb: conns --"*"no such "*"xlb show"* ]] ||
+			{ fail "xlb conns $args: exit $rc: $out"; return; }
+	done
+	[ "$(xlb_cmd conns -i "$LB_IF" | wc -l)" = 2 ] || { fail "the refused flushes removed connections"; return; }
+	out=$(xlb_cmd conns -i "$LB_IF" --vip "$VIP:8000" --backend "$BE1_IP") && [ "$(echo "$out" | wc -l)" = 1 ] ||
+		{ fail "conns --vip --backend of a configured pair: $out"; return; }
+	out=$(xlb_cmd backend del "$VIP:8000" "$BE1_IP" 2>&1) || { fail "backend del: $out"; return; }
+	out=$(xlb_cmd conns flush -i "$LB_IF" --backend "$BE1_IP" 2>&1) && [ "$out" = "flushed 1 connection" ] ||
+		{ fail "flush of a removed backend's connection: $out"; return; }
+}
+
+# One connection flushed: "flushed 1 connection" (singular).
+case_conns_flush_one() {
+	local flushed
+	need_xlb || return
+	start_http_backends || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
+	http_loop "$NS_CLI" 1 "http://$VIP:8000/" >/dev/null
+	flushed=$(xlb_cmd conns flush -i "$LB_IF") || { fail "conns flush failed: $flushed"; return; }
+	[ "$flushed" = "flushed 1 connection" ] || fail "flush of one connection said '$flushed'"
+}
+
 # xlb conns lists each connection with its backend and state; flush with a
 # backend filter removes that backend's connections only.
 case_conns_and_flush() {
@@ -214,6 +251,8 @@ run_case stats full case_stats
 run_case stats_via_ip_netns_exec full case_stats_via_ip_netns_exec
 run_case trace full case_trace
 run_case conns_and_flush full case_conns_and_flush
+run_case conns_flush_one full case_conns_flush_one
+run_case conns_unknown_filter full case_conns_unknown_filter
 run_case trace_json full case_trace_json
 run_case second_tracer_refused full case_second_tracer_refused
 e2e_finish

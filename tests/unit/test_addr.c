@@ -55,9 +55,12 @@ static const struct vip_case vip_cases[] = {
 	VIP_BAD("vip_v6_no_port", "[2001:db8::10]",
 	  "VIP \"[2001:db8::10]\" needs a port, e.g. [2001:db8::10]:8000"),
 	VIP_BAD("vip_bare_v6", "2001:db8::10",
-	  "VIP \"2001:db8::10\": an IPv6 address with a port goes in brackets, e.g. [2001:db8::10]:8000"),
+	  "VIP \"2001:db8::10\": an IPv6 address goes in brackets, the port after them: [ADDR]:PORT, e.g. [2001:db8::10]:8000"),
+	/* the brackets go around the address only, not the port */
 	VIP_BAD("vip_bare_v6_with_port", "2001:db8::10:80/tcp",
-	  "VIP \"2001:db8::10:80/tcp\": an IPv6 address with a port goes in brackets, e.g. [2001:db8::10:80]:8000"),
+	  "VIP \"2001:db8::10:80/tcp\": an IPv6 address goes in brackets, the port after them: write [2001:db8::10]:80"),
+	VIP_BAD("vip_bare_v6_with_port_443", "2001:db8:198::10:443",
+	  "VIP \"2001:db8:198::10:443\": an IPv6 address goes in brackets, the port after them: write [2001:db8:198::10]:443"),
 	VIP_BAD("vip_port_zero", "198.51.100.10:0",
 	  "port 0 out of range 1-65535 in \"198.51.100.10:0\""),
 	VIP_BAD("vip_port_too_big", "198.51.100.10:65536/tcp",
@@ -702,8 +705,56 @@ static void test_json(void)
 	}
 }
 
+/* A bare IPv6 backend whose last group looks like a port: accepted as
+ * the address it is, with a note saying so. */
+static void test_backend_notes(void)
+{
+	static const struct {
+		const char *name, *spec, *note;
+		int n;
+	} cases[] = {
+		{ "note_bare_v6_port_like", "2001:db8:198::12:8080",
+		  "backend \"2001:db8:198::12:8080\" is read as the IPv6 address "
+		  "2001:db8:198::12:8080, port 80 (a bare IPv6 address has no "
+		  "port); to give a port, write [ADDR]:PORT, e.g. "
+		  "[2001:db8:198::12]:8080", 1 },
+		/* 2001:db8::11: "2001:db8:" is no address, nothing to note */
+		{ "note_bare_v6_weight", "2001:db8::11,2001:db8::12:443@2,"
+		  "2001:db8::13:1",
+		  "backend \"2001:db8::12:443\" is read as the IPv6 address "
+		  "2001:db8::12:443, port 80 (a bare IPv6 address has no port); "
+		  "to give a port, write [ADDR]:PORT, e.g. [2001:db8::12]:443\n"
+		  "backend \"2001:db8::13:1\" is read as the IPv6 address "
+		  "2001:db8::13:1, port 80 (a bare IPv6 address has no port); "
+		  "to give a port, write [ADDR]:PORT, e.g. [2001:db8::13]:1", 2 },
+		{ "note_bracketed_none", "[2001:db8:198::12]:8080", "", 0 },
+		{ "note_hex_group_none", "2001:db8:198::12:ab", "", 0 },
+		{ "note_full_form_none", "2001:db8:0:0:0:0:12:8080", "", 0 },
+		{ "note_v4_none", "198.51.100.11:8080", "", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct xlb_backend_arg out[4];
+		char buf[1024], err[256];
+		size_t n;
+		int got;
+
+		if (xlb_backends_parse(cases[i].spec, 80, out, 4, &n, err,
+				       sizeof(err))) {
+			xtest_fail(cases[i].name, "refused: %s", err);
+			continue;
+		}
+		got = xlb_backends_notes(cases[i].spec, 80, buf, sizeof(buf));
+		if (got != cases[i].n || strcmp(buf, cases[i].note))
+			xtest_fail(cases[i].name, "%d notes: \"%s\"", got, buf);
+		else
+			xtest_pass(cases[i].name);
+	}
+}
+
 int main(void)
 {
+	test_backend_notes();
 	test_addrs();
 	test_vips();
 	test_backends();

@@ -204,6 +204,15 @@ static const struct {
 	  "service 198.51.100.10:80\n health tcp status 200\n",
 	  "b.conf:2: unknown tcp health option \"status\" (use port, interval, "
 	  "timeout, rise, fall, jitter)" },
+	/* a path is for http checks: say so, not "needs a value" */
+	{ "health_tcp_with_path",
+	  "service 198.51.100.10:80\n health tcp /healthz\n",
+	  "b.conf:2: tcp health checks take no path (\"/healthz\"): http "
+	  "checks do, e.g. http /healthz" },
+	{ "health_tcp_with_path_and_options",
+	  "service 198.51.100.10:80\n health tcp /healthz interval 2s\n",
+	  "b.conf:2: tcp health checks take no path (\"/healthz\"): http "
+	  "checks do, e.g. http /healthz" },
 	{ "health_path_without_slash",
 	  "service 198.51.100.10:80\n health http healthz\n",
 	  "b.conf:2: health path \"healthz\" must start with '/'" },

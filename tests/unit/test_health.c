@@ -39,6 +39,7 @@
 #include <linux/sched.h>
 
 #include "health.h"
+#include "show.h"
 #include "xtest.h"
 
 #define NS_PER_MS 1000000ULL
@@ -1388,6 +1389,69 @@ static void test_port_range(void)
 		xtest_pass(name);
 }
 
+/* xlb show's health column after exactly one check: "1 check", not
+ * "1 checks". */
+static void test_show_one_check(void)
+{
+	const char *name = "show_one_check_singular";
+	struct xlb_config_service *svc;
+	struct xlb_config_backend *b;
+	struct xlb_health_status st = {};
+	struct xlb_health_conf c;
+	struct xlb_health *h = NULL;
+	struct xlb_endpoint vip = { .family = XLB_FAMILY_V4, .port = 80 };
+	struct xlb_config cfg;
+	struct xlb_show s = { .ifname = "t", .pid = 1 };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	xlb_config_init(&cfg);
+	inet_pton(AF_INET, "127.0.0.1", &vip.addr.ip4);
+	svc = xlb_config_service_add(&cfg, &vip, IPPROTO_TCP);
+	b = svc ? xlb_config_backend_add(svc, &vip, 1) : NULL;
+	if (!b || xlb_health_new(NULL, NULL, &h)) {
+		xtest_fail(name, "setup failed");
+		goto out;
+	}
+	svc->health = true;
+	svc->id = 0;
+	b->id = 1;
+	conf_fast(&c, XLB_FAMILY_V4, dead_port(XLB_FAMILY_V4));
+	c.interval_ms = 10000; /* one check, the next one far away */
+	xlb_health_add(h, 1, &c, mono_ns());
+	for (int i = 0; i < 40 && !xlb_health_get(h, 1, &st) && !st.checks;
+	     i++) {
+		struct pollfd p = { .fd = xlb_health_fd(h), .events = POLLIN };
+
+		xlb_health_process(h, mono_ns());
+		poll(&p, 1, 50);
+	}
+	if (st.checks != 1) {
+		xtest_fail(name, "%llu checks after the first one",
+			   (unsigned long long)st.checks);
+		goto out;
+	}
+	s.c = &cfg;
+	s.health = h;
+	s.now_ns = mono_ns();
+	f = open_memstream(&text, &len);
+	if (!f) {
+		xtest_fail(name, "open_memstream");
+		goto out;
+	}
+	xlb_show_text(&s, f);
+	fclose(f);
+	if (!strstr(text, ", 1 check, 1 failed"))
+		xtest_fail(name, "show says: %s", text);
+	else
+		xtest_pass(name);
+out:
+	free(text);
+	xlb_health_free(h);
+	xlb_config_free(&cfg);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1423,5 +1487,6 @@ int main(void)
 	test_callback_changes();
 	test_many_targets();
 	test_fd_wakes();
+	test_show_one_check();
 	return xtest_done();
 }

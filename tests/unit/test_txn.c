@@ -660,7 +660,7 @@ static void t_exhausted(void)
 	 * says so */
 	rc = apply(text, err);
 	CHECK(rc == -ENOSPC && strstr(err, "256 services, and 1 of the ids "
-					   "wait until the connections of "
+					   "waits until the connections of "
 					   "removed services are flushed"),
 	      "rc %d: %s", rc, err);
 	CHECK(!flush_removed(), "flush");
@@ -821,6 +821,101 @@ static void t_slow_start_on_return(void)
 	fx_unload(&l);
 }
 
+/* Warnings of a transaction: weights that rr ignores (at start/reload,
+ * from the file, and when a change at run time brings or changes them);
+ * a service of the file without backends (FILE:LINE). */
+static int apply_warn(struct xlb_config *next, char *err, char *warn,
+		      size_t warnlen)
+{
+	int rc;
+
+	for (size_t i = 0; i < next->n_svcs; i++)
+		next->svcs[i].snat = next->svcs[i].vip.addr;
+	rc = xlb_txn_apply(&txn, &cur, next, xlb_now_ns(), err, ERRLEN, warn,
+			   warnlen);
+	if (rc) {
+		xlb_config_free(next);
+		return rc;
+	}
+	xlb_config_free(&cur);
+	cur = *next;
+	return 0;
+}
+
+static void t_lint_warnings(void)
+{
+	const char *name = "rr_weights_and_empty_service_warned";
+	static const char file[] =
+		"service " VIP ":8300\n"
+		" backend 198.51.100.11 weight 1\n"
+		" backend 198.51.100.12 weight 5\n"
+		"service " VIP ":8301/udp\n"
+		"service " VIP ":8302 algo wrr\n"
+		" backend 198.51.100.11 weight 1\n"
+		" backend 198.51.100.12 weight 5\n";
+	static const char rr_warn[] =
+		"t.conf:1: service " VIP ":8300/tcp: algo rr ignores the "
+		"weights of its backends (from 1 to 5): each gets the same "
+		"share; --algo wrr (algo wrr in a file) makes them count";
+	static const char empty_warn[] =
+		"t.conf:4: service " VIP ":8301/udp has no backends: its new "
+		"connections are dropped (drop_no_backend) until one is added "
+		"(a backend line under it, or xlb backend add)";
+	struct xlb_config next;
+	char err[ERRLEN] = "", warn[1024];
+
+	/* from an empty configuration, its ids free */
+	CHECK(!apply("", err), "%s", err);
+	CHECK(!flush_removed(), "flush");
+	/* start and reload: the file's warnings each time */
+	for (int pass = 0; pass < 2; pass++) {
+		CHECK(!xlb_config_parse("t.conf", file, &next, err, ERRLEN),
+		      "%s", err);
+		CHECK(!apply_warn(&next, err, warn, sizeof(warn)), "%s", err);
+		CHECK(strstr(warn, rr_warn) && strstr(warn, empty_warn) &&
+			      !strstr(warn, ":8302"),
+		      "pass %d warnings: %.200s", pass, warn);
+		CHECK(!cur.source[0], "source kept: %.200s", cur.source);
+	}
+	/* a change at run time that leaves the weights: nothing */
+	CHECK(!xlb_config_copy(&next, &cur), "copy");
+	next.svcs[0].backends[0].drain = true;
+	CHECK(!apply_warn(&next, err, warn, sizeof(warn)), "%s", err);
+	CHECK(!warn[0], "warnings for a drain: %.200s", warn);
+	/* xlb backend set ... --weight on the rr service: warned */
+	CHECK(!xlb_config_copy(&next, &cur), "copy");
+	next.svcs[0].backends[1].weight = 7;
+	CHECK(!apply_warn(&next, err, warn, sizeof(warn)), "%s", err);
+	CHECK(strstr(warn, "service " VIP ":8300/tcp: algo rr ignores the "
+			   "weights of its backends (from 1 to 7)") &&
+		      !strstr(warn, "t.conf") && !strstr(warn, "no backends"),
+	      "warnings for a weight change: %.200s", warn);
+	/* the command line: rr with weights, no line to name */
+	xlb_config_init(&next);
+	snprintf(next.source, sizeof(next.source), "the command line");
+	{
+		struct xlb_endpoint vip = { .family = XLB_FAMILY_V4,
+					    .port = 8303 },
+				    be = { .family = XLB_FAMILY_V4, .port = 80 };
+		struct xlb_config_service *s;
+
+		inet_pton(AF_INET, VIP, &vip.addr.ip4);
+		s = xlb_config_service_add(&next, &vip, IPPROTO_TCP);
+		CHECK(s, "service add");
+		inet_pton(AF_INET, "198.51.100.11", &be.addr.ip4);
+		CHECK(xlb_config_backend_add(s, &be, 1), "backend add");
+		inet_pton(AF_INET, "198.51.100.12", &be.addr.ip4);
+		CHECK(xlb_config_backend_add(s, &be, 5), "backend add");
+	}
+	CHECK(!apply_warn(&next, err, warn, sizeof(warn)), "%s", err);
+	CHECK(!strcmp(warn, "service " VIP ":8303/tcp: algo rr ignores the "
+			    "weights of its backends (from 1 to 5): each gets "
+			    "the same share; --algo wrr (algo wrr in a file) "
+			    "makes them count"),
+	      "command line warnings: %.200s", warn);
+	xtest_pass(name);
+}
+
 int main(void)
 {
 	char why[256];
@@ -861,6 +956,7 @@ int main(void)
 	t_init();
 	t_exhausted();
 	t_slow_start_on_return();
+	t_lint_warnings();
 	xlb_config_free(&cur);
 	fx_unload(&lb);
 	return xtest_done();
