@@ -82,7 +82,8 @@ static void collect(const char *e, const char *ext, const char *suffix,
 int xlb_instance_pick(const char *ifname, char *name)
 {
 	char names[8][IFNAMSIZ], suffix[32];
-	const char *dirs[] = { XLB_RUN_DIR, XLB_PIN_ROOT };
+	const char *dirs[] = { XLB_RUN_DIR, xlb_pin_root() };
+	char shown[128];
 	const char *exts[] = { ".sock", "" };
 	int n = 0;
 
@@ -108,7 +109,8 @@ int xlb_instance_pick(const char *ifname, char *name)
 		xlb_errf("no running instance in this network namespace (no "
 			 "daemon socket in %s, nothing pinned in %s): start one "
 			 "with xlb run",
-			 XLB_RUN_DIR, XLB_PIN_ROOT);
+			 XLB_RUN_DIR,
+			 xlb_pin_shown(dirs[1], shown, sizeof(shown)));
 		return XLB_EXIT_RUNTIME;
 	}
 	if (n > 1) {

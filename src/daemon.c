@@ -759,12 +759,13 @@ static int bpffs_ready(void)
 		xlb_errf("cannot mount bpffs at /sys/fs/bpf: %s", strerror(-err));
 		return err;
 	}
+	char shown[128];
+
 	if (xlb_pin_scope() == XLB_PINS_OUTER)
 		printf("xlb: no bpffs at /sys/fs/bpf in this mount namespace "
-		       "(ip netns exec gives a fresh /sys): pinning in the "
-		       "host's (%s here), so that the data path outlives this "
-		       "command\n",
-		       xlb_pin_root());
+		       "(ip netns exec gives a fresh /sys): pinning in %s, so "
+		       "that the data path outlives this command\n",
+		       xlb_pin_shown(xlb_pin_root(), shown, sizeof(shown)));
 	else if (xlb_pin_scope() == XLB_PINS_PRIVATE)
 		warnf(stderr,
 		      "/sys/fs/bpf is a bpffs of this mount namespace only, "
@@ -836,9 +837,10 @@ static void print_config(const struct xlb_daemon *d, bool adopted,
 	       d->ifname, d->ifindex, d->native ? "native" : "generic",
 	       d->cur.max_flows, d->cur.nat_port_min, d->cur.nat_port_max);
 	if (adopted)
-		printf("xlb: adopted the pinned state in %s: %zu services, "
+		printf("xlb: adopted the pinned state in %s: %zu service%s, "
 		       "%llu tracked connections kept\n",
-		       d->pin_dir, d->cur.n_svcs, (unsigned long long)conns);
+		       d->pin_shown, d->cur.n_svcs, d->cur.n_svcs == 1 ? "" : "s",
+		       (unsigned long long)conns);
 	for (size_t i = 0; i < d->cur.n_svcs; i++) {
 		const struct xlb_config_service *s = &d->cur.svcs[i];
 
@@ -904,14 +906,14 @@ static int attach(struct xlb_daemon *d, enum xlb_xdp_mode mode)
 		if (err)
 			xlb_errf("cannot swap the new program into the XDP "
 				 "link pinned in %s: %s",
-				 d->pin_dir, strerror(-err));
+				 d->pin_shown, strerror(-err));
 		return err;
 	}
 	if (err == -ESTALE)
 		xlb_link_unpin(d->pin_dir); /* its interface is gone */
 	else if (err != -ENOENT) {
 		xlb_errf("cannot open the XDP link pinned in %s: %s",
-			 d->pin_dir, strerror(-err));
+			 d->pin_shown, strerror(-err));
 		return err;
 	}
 	err = xlb_link_attach(prog_fd, d->ifindex, mode, &d->link_fd,
@@ -933,7 +935,7 @@ static int attach(struct xlb_daemon *d, enum xlb_xdp_mode mode)
 	}
 	err = xlb_link_pin(d->link_fd, d->pin_dir);
 	if (err) {
-		xlb_errf("cannot pin the XDP link in %s: %s", d->pin_dir,
+		xlb_errf("cannot pin the XDP link in %s: %s", d->pin_shown,
 			 strerror(-err));
 		bpf_link_detach(d->link_fd);
 	}
@@ -981,7 +983,7 @@ static int load(struct xlb_daemon *d, const struct xlb_config *base,
 			xlb_errf("the state pinned in %s does not fit this "
 				 "version of xlb (map %s): xlb stop -i %s "
 				 "removes it (and its connections)",
-				 d->pin_dir, bad[0] ? bad : "?", d->ifname);
+				 d->pin_shown, bad[0] ? bad : "?", d->ifname);
 			return rc;
 		}
 	}
@@ -1027,7 +1029,7 @@ static int read_pinned(struct xlb_daemon *d, __u64 *conns)
 
 	rc = xlb_txn_read_tidy(&d->m, &pinned);
 	if (rc) {
-		xlb_errf("cannot read the pinned state in %s: %s", d->pin_dir,
+		xlb_errf("cannot read the pinned state in %s: %s", d->pin_shown,
 			 strerror(-rc));
 		return rc;
 	}
@@ -1046,7 +1048,7 @@ static int read_pinned(struct xlb_daemon *d, __u64 *conns)
 		rc = xlb_conn_mark_backend_ports(&d->m, conns);
 	if (rc) {
 		xlb_errf("cannot read the connections pinned in %s: %s",
-			 d->pin_dir, strerror(-rc));
+			 d->pin_shown, strerror(-rc));
 		return rc;
 	}
 	if (!xlb_link_open(d->pin_dir, d->ifindex, &fd, &d->native)) {
@@ -1079,6 +1081,7 @@ static int start(struct xlb_daemon *d, const char *ifname,
 	if (lock_instance(d) || bpffs_ready())
 		return XLB_EXIT_RUNTIME;
 	xlb_pin_dir(d->ifname, d->pin_dir, sizeof(d->pin_dir));
+	xlb_pin_shown(d->pin_dir, d->pin_shown, sizeof(d->pin_shown));
 	/* before anything of the pinned state is touched */
 	rc = xlb_link_owned(d->pin_dir, d->ifindex);
 	if (rc == -EXDEV) {
@@ -1088,12 +1091,12 @@ static int start(struct xlb_daemon *d, const char *ifname,
 			 "Give each network namespace a bpffs of its own "
 			 "(mount -t bpf bpf /sys/fs/bpf in it), or stop that "
 			 "instance",
-			 d->pin_dir, d->ifname);
+			 d->pin_shown, d->ifname);
 		return XLB_EXIT_RUNTIME;
 	}
 	if (rc) {
 		xlb_errf("cannot read the XDP link pinned in %s: %s",
-			 d->pin_dir, strerror(-rc));
+			 d->pin_shown, strerror(-rc));
 		return XLB_EXIT_RUNTIME;
 	}
 	adopt = xlb_pins_exist(d->pin_dir);
@@ -1114,9 +1117,9 @@ static int start(struct xlb_daemon *d, const char *ifname,
 	 * stop cut short): before anything else, since their ids are held
 	 * until they go (else left to the sweeper) */
 	if (!xlb_sweeper_flush_now(&d->m, &d->txn, &flushed) && flushed)
-		printf("xlb: flushed %llu connections of services that no "
+		printf("xlb: flushed %llu connection%s of services that no "
 		       "longer exist\n",
-		       (unsigned long long)flushed);
+		       (unsigned long long)flushed, flushed == 1 ? "" : "s");
 	if (wanted_config(d, adopt, base, &want)) {
 		xlb_errf("out of memory");
 		return XLB_EXIT_RUNTIME;
@@ -1129,7 +1132,7 @@ static int start(struct xlb_daemon *d, const char *ifname,
 	}
 	rc = xlb_pins_complete(d->skel->obj, d->pin_dir);
 	if (rc) {
-		xlb_errf("cannot pin maps in %s: %s", d->pin_dir,
+		xlb_errf("cannot pin maps in %s: %s", d->pin_shown,
 			 strerror(-rc));
 		goto undo;
 	}
@@ -1494,13 +1497,13 @@ int xlb_daemon_main(const struct xlb_run_opts *o)
 		       "this mount namespace's bpffs (%s), and its "
 		       "connections with it\n",
 		       exit_signal == SIGINT ? "INT" : "TERM", d->ifname,
-		       d->pin_dir);
+		       d->pin_shown);
 	} else if (d->link_fd >= 0 && !rc) {
 		printf("xlb: exiting (SIG%s); the data path stays attached to "
 		       "%s and pinned in %s: xlb run adopts it, xlb stop -i %s "
 		       "removes it\n",
 		       exit_signal == SIGINT ? "INT" : "TERM", d->ifname,
-		       d->pin_dir, d->ifname);
+		       d->pin_shown, d->ifname);
 	}
 	cleanup(d);
 	return rc;

@@ -69,6 +69,7 @@ struct xlb_daemon {
 	char ifname[IFNAMSIZ];
 	int ifindex;
 	char pin_dir[512];
+	char pin_shown[600]; /* pin_dir for messages (xlb_pin_shown) */
 	char sock_path[512], lock_path[512], state_path[512];
 	char conf_path[PATH_MAX]; /* absolute, "" = none */
 	const struct xlb_run_opts *opts;

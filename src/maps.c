@@ -161,6 +161,7 @@ void xlb_maps_close(struct xlb_maps *m)
  * namespace is not PID 1's. */
 static int pin_scope = -1; /* enum xlb_pin_scope, once known */
 static char pin_root[64] = XLB_PIN_ROOT;
+static int outer_pid; /* OUTER: whose mount namespace's bpffs */
 
 static bool is_bpffs(const char *path)
 {
@@ -204,8 +205,10 @@ static int outer_bpffs(void)
 				 pid);
 			if (is_bpffs(path)) {
 				fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				if (fd >= 0)
+				if (fd >= 0) {
+					outer_pid = pid;
 					return fd;
+				}
 			}
 		}
 		pid = hops ? parent_of(pid) : getppid();
@@ -239,6 +242,19 @@ const char *xlb_pin_root(void)
 {
 	xlb_pin_scope();
 	return pin_root;
+}
+
+const char *xlb_pin_shown(const char *path, char *buf, size_t len)
+{
+	size_t n = strlen(pin_root);
+
+	if (xlb_pin_scope() != XLB_PINS_OUTER || strncmp(path, pin_root, n)) {
+		snprintf(buf, len, "%s", path);
+		return buf;
+	}
+	snprintf(buf, len, "%s%s (in the mount namespace of PID %d)",
+		 XLB_PIN_ROOT, path + n, outer_pid);
+	return buf;
 }
 
 int xlb_bpffs_ensure(void)

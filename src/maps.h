@@ -55,6 +55,10 @@ enum xlb_pin_scope { XLB_PINS_SHARED, XLB_PINS_OUTER, XLB_PINS_PRIVATE };
 enum xlb_pin_scope xlb_pin_scope(void);
 /* XLB_PIN_ROOT in the bpffs of xlb_pin_scope(). */
 const char *xlb_pin_root(void);
+/* A path under xlb_pin_root() as a person can find it: for OUTER,
+ * "/sys/fs/bpf/xlb/... (in the mount namespace of PID n)", not this
+ * process's /proc/self/fd/N/... .  Returns buf. */
+const char *xlb_pin_shown(const char *path, char *buf, size_t len);
 
 /* bpffs is shared by all network namespaces but interface names are not:
  * the pin directory of the instance on ifname is XLB_PIN_ROOT/ifname in

@@ -158,11 +158,11 @@ case_sigterm_upgrade() {
 # `ip netns exec ... xlb run` adopts it, and `ip netns exec ... xlb stop`
 # finds and removes it.
 case_ip_netns_exec_restart() {
-	local XLB_EXEC=ip
+	local XLB_EXEC=ip out
 	need_xlb || return
 	start_http_backends || return
 	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
-	grep -q "pinning in the host.s (/proc/self/fd/[0-9]*/xlb here)" "$XLB_LOG" ||
+	grep -q "pinning in /sys/fs/bpf/xlb (in the mount namespace of PID [0-9]*)" "$XLB_LOG" ||
 		{ fail "no word of where the state is pinned: $(head -n 3 "$XLB_LOG")"; return; }
 	transfer_start || return
 	mark "SIGTERM"
@@ -172,6 +172,9 @@ case_ip_netns_exec_restart() {
 	sleep 0.5
 	xlb_attached && xlb_pinned ||
 		{ fail "the data path went away with ip netns exec's mount namespace"; return; }
+	# no daemon, no -i: the pins alone name the instance
+	out=$(tmo 10 ip netns exec "$NS_LB" "$XLB" stats -j 2>&1) ||
+		{ fail "ip netns exec ... xlb stats without -i and without a daemon: $out"; return; }
 	mark "ip netns exec ... xlb run again"
 	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
 	grep -q "adopted the pinned state" "$XLB_LOG" || { fail "the second ip netns exec xlb run did not adopt the state"; return; }
@@ -234,7 +237,7 @@ case_interface_recreated() {
 		ip -n "$NS_LB" addr add "$LB_IP/24" dev "$LB_IF" &&
 		ip -n "$NS_LB" link set "$LB_IF" up && ip -n "$NS_LB" link set peer0 up || return
 	xlb_start || return
-	grep -q "adopted the pinned state in .*: 1 services" "$XLB_LOG" || { fail "not adopted: $(head -n 3 "$XLB_LOG")"; return; }
+	grep -q "adopted the pinned state in .*: 1 service," "$XLB_LOG" || { fail "not adopted: $(head -n 3 "$XLB_LOG")"; return; }
 	xlb_attached || { fail "not attached to the new $LB_IF"; return; }
 	xlb_ok stop
 }
