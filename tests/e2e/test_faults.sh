@@ -218,6 +218,7 @@ case_backend_link_down() { backend_link_down 4; }
 case_backend_link_down6() { backend_link_down 6; }
 
 case_config_reload() {
+	local t_r1 t_r2 split
 	need_xlb || return
 	fam 4
 	start_http_backends && start_backend3 || return
@@ -236,6 +237,7 @@ service $VIP:8000/tcp algo wrr
 	backend $BE2_IP weight 1 drain
 	backend $BE3_IP weight 3
 EOF
+	t_r1=$(now_ms)
 	mark "xlb reload (wrr, drain backend-02, add backend-03)"
 	xlb_ok reload || return
 	requests_reach backend-03 5 || return
@@ -245,6 +247,7 @@ service $VIP:8000/tcp algo rr
 	backend $BE1_IP
 	backend $BE2_IP
 EOF
+	t_r2=$(now_ms)
 	mark "xlb reload (back)"
 	xlb_ok reload || return
 	requests_reach backend-02 5 || return
@@ -255,7 +258,61 @@ EOF
 	load_report
 	figure "requests=$LOAD_TOTAL failed=$LOAD_FAILED reloads=2"
 	[ "$LOAD_FAILED" = 0 ] || { fail "$LOAD_FAILED of $LOAD_TOTAL requests failed across the reloads"; return; }
+	split=$(reload_split "$t_r1" "$t_r2") || { fail "$split"; return; }
+	figure "$split"
 	xlb_ok stop
+}
+
+# reload_split T_R1 T_R2: the reloads' effect on where new connections go,
+# from the load's answers (sequential, one new connection each, so every
+# answer after the first one from backend-03 was scheduled by the reloaded
+# table; each takes the service's next cursor value, bpf/sched.h).
+#   wrr phase: from the first backend-03 answer after T_R1 to 100 ms before
+#     T_R2: backend-02 (drain) gets none; backend-01 (weight 2) and
+#     backend-03 (weight 3) follow smooth wrr's period of 5 (03 01 03 01 03),
+#     in which any N consecutive picks hold 2N/5 +- 1 for backend-01;
+#     allowed: +- 2.
+#   back: from the first backend-02 answer after T_R2 to the end: rr over
+#     backend-01 and backend-02, which alternate (|n1 - n2| <= 1; allowed
+#     2); backend-03 (removed) gets none.
+reload_split() {
+	"$PY" - "$LOAD_OUT" "$1" "$2" <<'PYEOF'
+import sys
+rows = [ln.split() for ln in open(sys.argv[1]) if ln.strip()]
+rows = [(int(r[0]), r[1], r[2]) for r in rows if len(r) >= 3]
+r1, r2 = int(sys.argv[2]), int(sys.argv[3])
+def after_first(who, t0):
+    for i, (t, st, w) in enumerate(rows):
+        if t >= t0 and w == who:
+            return rows[i:]
+    return []
+def cnt(rs, w):
+    return sum(1 for r in rs if r[2] == w)
+errs = []
+wrr = [r for r in after_first("backend-03", r1) if r[0] < r2 - 100]
+n = len(wrr)
+a1, a2, a3 = cnt(wrr, "backend-01"), cnt(wrr, "backend-02"), cnt(wrr, "backend-03")
+if n < 20:
+    errs.append("only %d requests in the wrr phase" % n)
+if a2:
+    errs.append("wrr phase: drained backend-02 got %d of %d new connections" % (a2, n))
+if a1 + a2 + a3 != n:
+    errs.append("wrr phase: %d of %d requests not answered by a backend" % (n - a1 - a2 - a3, n))
+if abs(5 * a1 - 2 * n) > 10:
+    errs.append("wrr phase: backend-01 %d, backend-03 %d of %d; weights 2:3 give backend-01 %.1f +- 2" % (a1, a3, n, 2 * n / 5))
+back = after_first("backend-02", r2)
+m = len(back)
+b1, b2, b3 = cnt(back, "backend-01"), cnt(back, "backend-02"), cnt(back, "backend-03")
+if m < 20:
+    errs.append("only %d requests after the reload back" % m)
+if b3:
+    errs.append("after the reload back: removed backend-03 got %d of %d" % (b3, m))
+if b1 + b2 + b3 != m or abs(b1 - b2) > 2:
+    errs.append("after the reload back (rr): backend-01 %d, backend-02 %d of %d, expected alternating" % (b1, b2, m))
+summary = "wrr_phase=%d backend-01=%d backend-02=%d backend-03=%d back_phase=%d backend-01=%d backend-02=%d backend-03=%d" % (n, a1, a2, a3, m, b1, b2, b3)
+print("; ".join(errs) + " (" + summary + ")" if errs else summary)
+sys.exit(1 if errs else 0)
+PYEOF
 }
 
 # max-flows 16: 16 connections held open (the echo server answers after
