@@ -19,8 +19,37 @@ ccase() {
 	run_case "$1" "$2" "_cc_$3"
 }
 
+# window_split FROM TO W1 W2 W3: the load's answers in [FROM, TO) split
+# between backend-01..03 as the weights W1:W2:W3 say.  Smooth wrr (and rr,
+# all weights 1) puts each backend within +-1 of its share N*Wi/sum(W) in
+# any N consecutive picks; allowed: +-2.  Prints the counts.
+window_split() {
+	"$PY" - "$LOAD_OUT" "$@" <<'PYEOF'
+import sys
+out, t0, t1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+w = [int(x) for x in sys.argv[4:7]]
+names = ["backend-01", "backend-02", "backend-03"]
+rows = [ln.split() for ln in open(out) if ln.strip()]
+rows = [r for r in rows if len(r) >= 3 and t0 <= int(r[0]) < t1]
+n = len(rows)
+got = [sum(1 for r in rows if r[2] == b) for b in names]
+desc = "%d requests: %s (weights %s)" % (n, " ".join("%s %d" % kv for kv in zip(names, got)), ":".join(map(str, w)))
+errs = []
+if n < 30:
+    errs.append("too few requests")
+if sum(got) != n:
+    errs.append("%d not answered by a backend" % (n - sum(got)))
+for b, g, wi in zip(names, got, w):
+    share = n * wi / sum(w)
+    if abs(g - share) > 2:
+        errs.append("%s %d, expected %.1f +- 2" % (b, g, share))
+print(("; ".join(errs) + ": " if errs else "") + desc)
+sys.exit(1 if errs else 0)
+PYEOF
+}
+
 case_changes_under_load() {
-	local t0 n3 n1
+	local t0 n3 n1 t_w t_w_end t_rr split
 	need_xlb || return
 	start_http_backends && start_backend3 || return
 	cat >"$CASE_DIR/xlb.conf" <<EOF
@@ -39,7 +68,9 @@ EOF
 	info "new backend in rotation after $(($(now_ms) - t0)) ms (health rise 2 x 300ms)"
 	mark "backend set .11 weight 3"
 	xlb_ok backend set "$VIP:8000" "$BE1_IP" --weight 3 || return
+	t_w=$(now_ms) # the command returns once the new schedule is in place
 	sleep 1
+	t_w_end=$(now_ms)
 	mark "backend drain .13"
 	xlb_ok backend drain "$VIP:8000" "$BE3_IP" || return
 	sleep 0.5
@@ -58,6 +89,7 @@ EOF
 	[ "$(load_count backend-02 "$t0")" -eq 0 ] || { fail "the deleted backend still gets new connections"; return; }
 	mark "service set rr"
 	xlb_ok service set "$VIP:8000" --algo rr || return
+	t_rr=$(now_ms)
 	sleep 1
 	mark "end"
 	load_stop
@@ -65,6 +97,14 @@ EOF
 	n1=$(load_count backend-01) n3=$(load_count backend-03)
 	[ "$LOAD_TOTAL" -ge 200 ] || { fail "only $LOAD_TOTAL requests made"; return; }
 	[ "$LOAD_FAILED" -eq 0 ] || { fail "$LOAD_FAILED of $LOAD_TOTAL requests failed"; return; }
+	# each change's effect on the split of new connections (the load is
+	# sequential: one schedule pick per request, consecutive cursor values)
+	split=$(window_split "$t_w" "$t_w_end" 3 1 2) ||
+		{ fail "after backend set .11 weight 3 (wrr 3:1:2): $split"; return; }
+	info "wrr 3:1:2 window: $split"
+	split=$(window_split "$t_rr" 99999999999999 1 0 1) ||
+		{ fail "after service set --algo rr (backend-01, backend-03): $split"; return; }
+	info "rr window: $split"
 	show_json || { fail "xlb show -j failed"; return; }
 	[ "$(backend_field "$BE1_IP:8000" weight)" = 3 ] &&
 		[ "$(backend_field "$BE3_IP:8000" id)" = 2 ] &&

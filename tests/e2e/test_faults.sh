@@ -102,7 +102,8 @@ transfer_check() {
 # backend_state ADDR: up/down as xlb show -j says.
 backend_state() { show_json && backend_field "$1" state; }
 
-# stats_backend ADDR FIELD: a field of a backend in xlb stats -j.
+# stats_backend ADDR FIELD: a field of a backend in xlb stats -j; prints
+# "absent" and fails if the backend is not there.
 stats_backend() {
 	xlb_cmd stats -i "$LB_IF" -j 2>/dev/null | "$PY" -c '
 import json, sys
@@ -110,7 +111,16 @@ for s in json.load(sys.stdin)["services"]:
     for b in s["backends"]:
         if b["addr"] == sys.argv[1]:
             print(b[sys.argv[2]]); sys.exit(0)
-print("absent")' "$1" "$2"
+print("absent"); sys.exit(1)' "$1" "$2"
+}
+
+# backend_stat VAR ADDR FIELD: stats_backend into VAR; fails the case if
+# xlb stats -j failed or does not list the backend.
+backend_stat() {
+	local v
+	v=$(stats_backend "$2" "$3") && [ -n "$v" ] ||
+		{ fail "xlb stats -j: no $3 for backend $2 (${v:-xlb stats -j failed})"; return 1; }
+	printf -v "$1" '%s' "$v"
 }
 
 # wait_state ADDR STATE SECONDS: until xlb shows the backend in STATE;
@@ -135,7 +145,7 @@ fail_stats() {
 
 # backend_killed FAMILY
 backend_killed() {
-	local pid t_kill t_det c2 n f last
+	local pid t_kill t_det c c2 n f last
 	need_xlb || return
 	fam "$1"
 	start_http "$NS_BE1" "$F_BE1" backend-01 8000 || return
@@ -152,11 +162,12 @@ backend_killed() {
 	stop_pid "$pid" KILL 2
 	wait_state "$(ep "$F_BE2")" down 10 || return
 	t_det=$(now_ms)
-	c2=$(stats_backend "$(ep "$F_BE2")" conns)
+	backend_stat c2 "$(ep "$F_BE2")" conns || return
 	figure "detection_ms=$WAITED_MS (health: interval ${INTERVAL_MS}ms timeout ${TIMEOUT_MS}ms fall $FALL)"
 	sleep 2
 	mark "end"
-	c2=$(($(stats_backend "$(ep "$F_BE2")" conns) - c2))
+	backend_stat c "$(ep "$F_BE2")" conns || return
+	c2=$((c - c2))
 	transfer_check || return
 	load_stop
 	load_report
@@ -174,7 +185,7 @@ case_backend_killed6() { backend_killed 6; }
 
 # backend_link_down FAMILY
 backend_link_down() {
-	local t_down t_det t_up c2 n f last
+	local t_down t_det t_up c c2 n f last
 	need_xlb || return
 	fam "$1"
 	start_http "$NS_BE1" "$F_BE1" backend-01 8000 &&
@@ -190,10 +201,11 @@ backend_link_down() {
 	ip -n "$NS_SW" link set p-backend-02 down || { fail "link down"; return; }
 	wait_state "$(ep "$F_BE2")" down 10 || return
 	t_det=$(now_ms)
-	c2=$(stats_backend "$(ep "$F_BE2")" conns)
+	backend_stat c2 "$(ep "$F_BE2")" conns || return
 	figure "detection_ms=$WAITED_MS"
 	sleep 2.5 # the requests in flight at the failure time out (2 s)
-	c2=$(($(stats_backend "$(ep "$F_BE2")" conns) - c2))
+	backend_stat c "$(ep "$F_BE2")" conns || return
+	c2=$((c - c2))
 	t_up=$(now_ms)
 	mark "backend-02 link up"
 	ip -n "$NS_SW" link set p-backend-02 up || { fail "link up"; return; }
@@ -218,6 +230,7 @@ case_backend_link_down() { backend_link_down 4; }
 case_backend_link_down6() { backend_link_down 6; }
 
 case_config_reload() {
+	local t_r1 t_r2 split
 	need_xlb || return
 	fam 4
 	start_http_backends && start_backend3 || return
@@ -236,6 +249,7 @@ service $VIP:8000/tcp algo wrr
 	backend $BE2_IP weight 1 drain
 	backend $BE3_IP weight 3
 EOF
+	t_r1=$(now_ms)
 	mark "xlb reload (wrr, drain backend-02, add backend-03)"
 	xlb_ok reload || return
 	requests_reach backend-03 5 || return
@@ -245,6 +259,7 @@ service $VIP:8000/tcp algo rr
 	backend $BE1_IP
 	backend $BE2_IP
 EOF
+	t_r2=$(now_ms)
 	mark "xlb reload (back)"
 	xlb_ok reload || return
 	requests_reach backend-02 5 || return
@@ -255,16 +270,72 @@ EOF
 	load_report
 	figure "requests=$LOAD_TOTAL failed=$LOAD_FAILED reloads=2"
 	[ "$LOAD_FAILED" = 0 ] || { fail "$LOAD_FAILED of $LOAD_TOTAL requests failed across the reloads"; return; }
+	split=$(reload_split "$t_r1" "$t_r2") || { fail "$split"; return; }
+	figure "$split"
 	xlb_ok stop
 }
 
+# reload_split T_R1 T_R2: the reloads' effect on where new connections go,
+# from the load's answers (sequential, one new connection each, so every
+# answer after the first one from backend-03 was scheduled by the reloaded
+# table; each takes the service's next cursor value, bpf/sched.h).
+#   wrr phase: from the first backend-03 answer after T_R1 to 100 ms before
+#     T_R2: backend-02 (drain) gets none; backend-01 (weight 2) and
+#     backend-03 (weight 3) follow smooth wrr's period of 5 (03 01 03 01 03),
+#     in which any N consecutive picks hold 2N/5 +- 1 for backend-01;
+#     allowed: +- 2.
+#   back: from the first backend-02 answer after T_R2 to the end: rr over
+#     backend-01 and backend-02, which alternate (|n1 - n2| <= 1; allowed
+#     2); backend-03 (removed) gets none.
+reload_split() {
+	"$PY" - "$LOAD_OUT" "$1" "$2" <<'PYEOF'
+import sys
+rows = [ln.split() for ln in open(sys.argv[1]) if ln.strip()]
+rows = [(int(r[0]), r[1], r[2]) for r in rows if len(r) >= 3]
+r1, r2 = int(sys.argv[2]), int(sys.argv[3])
+def after_first(who, t0):
+    for i, (t, st, w) in enumerate(rows):
+        if t >= t0 and w == who:
+            return rows[i:]
+    return []
+def cnt(rs, w):
+    return sum(1 for r in rs if r[2] == w)
+errs = []
+wrr = [r for r in after_first("backend-03", r1) if r[0] < r2 - 100]
+n = len(wrr)
+a1, a2, a3 = cnt(wrr, "backend-01"), cnt(wrr, "backend-02"), cnt(wrr, "backend-03")
+if n < 20:
+    errs.append("only %d requests in the wrr phase" % n)
+if a2:
+    errs.append("wrr phase: drained backend-02 got %d of %d new connections" % (a2, n))
+if a1 + a2 + a3 != n:
+    errs.append("wrr phase: %d of %d requests not answered by a backend" % (n - a1 - a2 - a3, n))
+if abs(5 * a1 - 2 * n) > 10:
+    errs.append("wrr phase: backend-01 %d, backend-03 %d of %d; weights 2:3 give backend-01 %.1f +- 2" % (a1, a3, n, 2 * n / 5))
+back = after_first("backend-02", r2)
+m = len(back)
+b1, b2, b3 = cnt(back, "backend-01"), cnt(back, "backend-02"), cnt(back, "backend-03")
+if m < 20:
+    errs.append("only %d requests after the reload back" % m)
+if b3:
+    errs.append("after the reload back: removed backend-03 got %d of %d" % (b3, m))
+if b1 + b2 + b3 != m or abs(b1 - b2) > 2:
+    errs.append("after the reload back (rr): backend-01 %d, backend-02 %d of %d, expected alternating" % (b1, b2, m))
+summary = "wrr_phase=%d backend-01=%d backend-02=%d backend-03=%d back_phase=%d backend-01=%d backend-02=%d backend-03=%d" % (n, a1, a2, a3, m, b1, b2, b3)
+print("; ".join(errs) + " (" + summary + ")" if errs else summary)
+sys.exit(1 if errs else 0)
+PYEOF
+}
+
 # max-flows 16: 16 connections held open (the echo server answers after
-# 6 s), then 8 more: refused (counted drop_table_full); the 16 complete.
+# 6 s), then 8 more: refused (counted drop_table_full); the 16 complete;
+# then a new connection succeeds once their closed pairs have expired
+# (--timeout-closed 2; xlb run's sweeper runs every 2 s).
 case_flow_table_full() {
-	local i ok=0 refused=0 a before after pids=()
+	local i ok=0 refused=0 a before after t0 pids=()
 	need_xlb || return
 	start_tcp_echo "$NS_BE1" "$BE1_IP" 8001 backend-01 6 || return
-	xlb_start --vip "$VIP:8001" --backends "$BE1_IP" --max-flows 16 || return
+	xlb_start --vip "$VIP:8001" --backends "$BE1_IP" --max-flows 16 --timeout-closed 2 || return
 	for ((i = 0; i < 16; i++)); do
 		bg "held-$i" "$NS_CLI" "$PY" "$NETTOOL" tcp-client --dst "$VIP" --port 8001 --send "held-$i" --timeout 15
 		pids+=("$BG_PID")
@@ -287,11 +358,17 @@ case_flow_table_full() {
 	[ "$ok" = 16 ] || { fail "$ok of 16 established connections completed"; return; }
 	[ "$refused" = 8 ] || { fail "$((8 - refused)) of 8 connections over the limit were served"; return; }
 	[ $((after - before)) -ge 8 ] || { fail "drop_table_full +$((after - before)) for 8 refused connections"; return; }
-	# and a new connection works again once the table has room
-	sleep 1
-	a=$(in_ns 15 "$NS_CLI" "$PY" "$NETTOOL" tcp-client --dst "$VIP" --port 8001 --send again --timeout 10)
-	info "after the held connections closed: '$a'"
-	[ "$a" = "backend-01 again" ] || info "(a closed connection's slot is freed by xlb run's expiry, not at once)"
+	# and a new connection works again once the table has room: a closed
+	# connection's slot is freed by xlb run's expiry, not at once
+	t0=$SECONDS
+	# (each attempt 10 s: the echo server answers after 6 s)
+	for ((i = 1; i <= 3; i++)); do
+		a=$(in_ns 15 "$NS_CLI" "$PY" "$NETTOOL" tcp-client --dst "$VIP" --port 8001 --send again --timeout 10)
+		[ "$a" = "backend-01 again" ] && break
+	done
+	info "after the held connections closed: '$a' after $((SECONDS - t0)) s, attempt $((i > 3 ? 3 : i)) of 3"
+	[ "$a" = "backend-01 again" ] ||
+		{ fail "no new connection in 3 attempts after the held ones closed (expiry did not free the table): '$a'"; return; }
 	xlb_ok stop
 }
 
@@ -312,7 +389,7 @@ answers() {
 }
 
 case_backend_slow() {
-	local a b1 b2 c1 c2 reason
+	local a b1 b2 c1 c2 n1 n2 st reason
 	need_xlb || return
 	fam 4
 	start_http "$NS_BE1" "$F_BE1" backend-01 8000 || return
@@ -340,12 +417,14 @@ EOF
 	info "backend-02 down, last check: $reason"
 	[[ $reason == "timeout after ${SLOW_TIMEOUT_MS} ms (waiting for the status line)" ]] ||
 		{ fail "backend-02 down for '$reason', not a timeout waiting for the answer"; return; }
-	c1=$(stats_backend "$b1" conns) c2=$(stats_backend "$b2" conns)
+	backend_stat c1 "$b1" conns && backend_stat c2 "$b2" conns || return
 	a=$(answers 20 "$CASE_DIR/down.txt")
 	info "while down: $a"
 	[ "$a" = "backend-01 20 backend-02 0 errors 0" ] || { fail "while backend-02 is down: $a (expected all 20 on backend-01)"; return; }
-	[ "$(stats_backend "$b2" state)" = down ] || { fail "xlb stats: backend-02 $(stats_backend "$b2" state) during the 20 requests"; return; }
-	c1=$(($(stats_backend "$b1" conns) - c1)) c2=$(($(stats_backend "$b2" conns) - c2))
+	backend_stat st "$b2" state || return
+	[ "$st" = down ] || { fail "xlb stats: backend-02 $st during the 20 requests"; return; }
+	backend_stat n1 "$b1" conns && backend_stat n2 "$b2" conns || return
+	c1=$((n1 - c1)) c2=$((n2 - c2))
 	figure "while_down: backend-01 conns +$c1, backend-02 conns +$c2 (20 requests)"
 	[ "$c1" = 20 ] && [ "$c2" = 0 ] || { fail "conns while down: backend-01 +$c1, backend-02 +$c2 (expected +20, +0)"; return; }
 
@@ -353,11 +432,12 @@ EOF
 	rm -f "$CASE_DIR/slow"
 	wait_state "$b2" up 10 || return
 	figure "back_up_ms=$WAITED_MS (rise 2)"
-	c2=$(stats_backend "$b2" conns)
+	backend_stat c2 "$b2" conns || return
 	a=$(answers 10 "$CASE_DIR/after.txt")
 	info "after: $a"
 	[ "$a" = "backend-01 5 backend-02 5 errors 0" ] || { fail "after backend-02 came back: $a (expected 5/5)"; return; }
-	c2=$(($(stats_backend "$b2" conns) - c2))
+	backend_stat n2 "$b2" conns || return
+	c2=$((n2 - c2))
 	[ "$c2" = 5 ] || { fail "backend-02 conns +$c2 after it came back (expected +5)"; return; }
 	show_json || { fail "xlb show -j failed"; return; }
 	a=$(backend_field "$b1" health | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["failures"])')

@@ -107,6 +107,8 @@ def sniff(a):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
     s.bind((a.ifname, 0))
     s.settimeout(0.2)
+    if a.ready:  # bound: every frame from now on is seen
+        open(a.ready, "w").close()
     mark, n, icmp, seen = a.marker.encode(), 0, 0, []
     node = socket.inet_aton(a.node) if a.node else b""
     deadline = time.monotonic() + a.seconds
@@ -142,6 +144,7 @@ p.add_argument("--count", type=int, default=1)
 p.add_argument("--marker", default="")
 p.add_argument("--seconds", type=float, default=60)
 p.add_argument("--stop"); p.add_argument("--out"); p.add_argument("--node")
+p.add_argument("--ready")
 a = p.parse_args()
 if a.count > 100000 or a.seconds > 600:
     sys.exit("bounds: count <= 100000, seconds <= 600")
@@ -161,11 +164,12 @@ attacker_up() {
 
 lb_mac() { ip -n "$NS_LB" -o link show dev "$LB_IF" | grep -o 'link/ether [0-9a-f:]*' | awk '{ print $2 }'; }
 
-# sniffers_start: a marker counter on the client and both backends.
+# sniffers_start: a marker counter on the client and both backends; returns
+# once each has bound its socket (it creates sniff-ready-NAME), at most 5 s.
 SNIFF_PIDS=()
 sniffers_start() {
 	local ns name
-	rm -f "$CASE_DIR/sniff.stop"
+	rm -f "$CASE_DIR/sniff.stop" "$CASE_DIR"/sniff-ready-*
 	SNIFF_PIDS=()
 	for name in client backend-01 backend-02; do
 		case $name in
@@ -174,10 +178,13 @@ sniffers_start() {
 		backend-02) ns=$NS_BE2 ;;
 		esac
 		bg "sniff-$name" "$ns" "$PY" "$TOOL" sniff --ifname eth0 --marker "$MARK" --node "$LB_IP" \
-			--seconds 120 --stop "$CASE_DIR/sniff.stop" --out "$CASE_DIR/sniffed-$name.txt"
+			--seconds 120 --stop "$CASE_DIR/sniff.stop" --out "$CASE_DIR/sniffed-$name.txt" \
+			--ready "$CASE_DIR/sniff-ready-$name"
 		SNIFF_PIDS+=("$BG_PID")
 	done
-	sleep 0.5 # sockets bound before the first packet
+	for name in client backend-01 backend-02; do
+		wait_for 5 "sniffer on $name bound" test -e "$CASE_DIR/sniff-ready-$name" || return
+	done
 }
 sniffers_stop() {
 	local p
@@ -254,7 +261,7 @@ for c in json.load(sys.stdin):
 	info "live connection: NAT port $natport, backend $be"
 	[[ "$natport" =~ ^[0-9]+$ ]] || { fail "no established connection in xlb conns -j: $(head -c 300 <<<"$conns")"; return; }
 
-	sniffers_start
+	sniffers_start || return
 	# 1. "replies" of connections that do not exist: the backend's
 	#    address and port, to the VIP on ports of the NAT range
 	phase spoofed_replies_tcp pass_no_service "$N" \

@@ -8,9 +8,12 @@
 # docs/reliability.md), and after the flood every request must succeed.
 # (The SYN flood is test_lifecycle.sh, syn_flood4/6.)
 # Environment: FLOOD_S (default 6), FLOOD_MAX (packet bound, 20000000),
-# FLOOD_MIN_TCP_PCT (minimum TCP success during the flood, default 1: on 2
-# cores the generator and the balancer share the CPUs, so the rate is a
-# figure to report; at least one request must get through).
+# FLOOD_MIN_TCP_PCT, FLOOD_MIN_UDP_PCT (minimum TCP / UDP success during
+# the flood, default 1: on 2 cores the generator and the balancer share the
+# CPUs, so the rate is a figure to report; at least one request must get
+# through).  The flood itself must be seen: packets sent, and rx and the
+# datagrams seen by the service (new_flow + drop_nat_ports +
+# drop_table_full) at least 1% of them.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -19,13 +22,14 @@ FLOOD=${FLOOD:-$ROOT/build/tools/flood}
 FLOOD_S=${FLOOD_S:-6}
 FLOOD_MAX=${FLOOD_MAX:-20000000}
 FLOOD_MIN_TCP_PCT=${FLOOD_MIN_TCP_PCT:-1}
+FLOOD_MIN_UDP_PCT=${FLOOD_MIN_UDP_PCT:-1}
 FLOOD_IP=198.51.100.67
 
 ctr() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["counters"][sys.argv[2]])' "$1" "$2"; }
 
 case_udp_flood() {
 	local ns_fl lb_mac fl_pid line sent pps w wpids=() udp_ok udp_all tcp_ok tcp_all
-	local after_udp after_tcp upct tpct t_end why=()
+	local after_udp after_tcp upct tpct t_end rx_d seen_d why=()
 	need_xlb || return
 	[ -x "$FLOOD" ] || { skip "$FLOOD not built (make)"; return; }
 	start_http_backends || return
@@ -115,6 +119,21 @@ for i in range(1000):
 	info "after the flood: UDP $after_udp of 20, TCP $after_tcp of 20"
 	echo "udp_flood pps=$pps sent=$sent udp_during=$udp_ok/$udp_all tcp_during=$tcp_ok/$tcp_all udp_after=$after_udp/20 tcp_after=$after_tcp/20" |
 		tee "$CASE_DIR/figures" >>"${FLOOD_FIGURES:-/dev/null}"
+	# the flood happened and reached xlb (on this 2-core box rx grew by
+	# ~13% and new_flow + drop_nat_ports by ~11% of sent, 2026-11-28: the
+	# veth drops the rest): at least 1% each
+	cdelta() { echo $(( $(ctr "$CASE_DIR/s1.json" "$1") - $(ctr "$CASE_DIR/s0.json" "$1") )); }
+	rx_d=$(cdelta rx)
+	seen_d=$(( $(cdelta new_flow) + $(cdelta drop_nat_ports) + $(cdelta drop_table_full) ))
+	[ "${sent:-0}" -gt 0 ] || why+=("the flood sent no packet ($line)")
+	[ "$rx_d" -ge $(( ${sent:-0} / 100 )) ] && [ "$rx_d" -gt 0 ] ||
+		why+=("rx grew by $rx_d for ${sent:-0} flood packets sent (less than 1%)")
+	[ "$seen_d" -ge $(( ${sent:-0} / 100 )) ] && [ "$seen_d" -gt 0 ] ||
+		why+=("new_flow + drop_nat_ports + drop_table_full grew by $seen_d for ${sent:-0} datagrams sent (less than 1%)")
+	[ "$udp_all" -gt 0 ] || why+=("no UDP query was made during the flood")
+	[ "$tcp_all" -gt 0 ] || why+=("no HTTP request was made during the flood")
+	[ "$udp_all" -gt 0 ] && [ "$upct" -lt "$FLOOD_MIN_UDP_PCT" ] &&
+		why+=("during the flood only $udp_ok of $udp_all UDP queries answered ($upct% < $FLOOD_MIN_UDP_PCT%)")
 	[ "$after_udp" = 20 ] || why+=("after the flood only $after_udp of 20 UDP queries answered")
 	[ "$after_tcp" = 20 ] || why+=("after the flood only $after_tcp of 20 HTTP requests succeeded")
 	[ "$tcp_all" -gt 0 ] && [ "$tpct" -lt "$FLOOD_MIN_TCP_PCT" ] &&

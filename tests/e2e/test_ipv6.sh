@@ -166,11 +166,17 @@ case_first_connection6() {
 	xlb_start --vip "[$VIP6]:8000" --backends "[$BE1_IP6],[$BE2_IP6]" \
 		--metrics "127.0.0.1:$port" || return
 	r0=$(syn_retrans "$NS_CLI")
-	a=$(in_ns 10 "$NS_CLI" curl -g -s --max-time 5 -w ' %{time_connect}' "$URL6/" | tr '\n' ' ') ||
-		{ fail "the first request failed: $a"; return; }
+	# curl's own exit status (not a pipe's), and the body must be an answer
+	a=$(in_ns 10 "$NS_CLI" curl -g -s --max-time 5 -w ' %{time_connect}' "$URL6/") ||
+		{ fail "the first request failed (curl exit $?): $(printf '%s' "$a" | tr '\n' ' ')"; return; }
+	a=$(printf '%s' "$a" | tr '\n' ' ')
 	r1=$(syn_retrans "$NS_CLI")
 	t=${a##* }
 	info "first connection: answer and connect time (s): $a; client SYN retransmissions $r0 -> $r1"
+	case ${a%% *} in
+	backend-01 | backend-02) ;;
+	*) fail "the first request's answer is not a backend's: '$a'"; return ;;
+	esac
 	stats_snap
 	[ "$(stat_of drop_fib_no_neigh)" -ge 1 ] ||
 		{ fail "no drop_fib_no_neigh: the case did not meet an unresolved next hop"; return; }

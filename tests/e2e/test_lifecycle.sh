@@ -256,7 +256,7 @@ PYEOF
 
 case_syn_flood() {
 	local ns_fl lb_mac sess_pid dl_pid fl_pid sent pps ok=0 err=0 pct after
-	local want got rate a line new_d prom_d w back spoofed why wpids=()
+	local want got rate a line new_d prom_d rx_d seen_d w back spoofed why wpids=()
 	need_xlb || return
 	[ -x "$FLOOD" ] || { skip "$FLOOD not built (make)"; return; }
 	start_http "$NS_BE1" "$BE1_" backend-01 8000 &&
@@ -339,15 +339,30 @@ case_syn_flood() {
 	info "echo session: $(cat "$CASE_DIR/session.log")"
 	want=$(sha256sum <"$(big_file)" | awk '{ print $1 }')
 	got=$(sha256sum <"$CASE_DIR/slow.bin" 2>/dev/null | awk '{ print $1 }')
-	stats_counters "$CASE_DIR/s2"
 	new_d=$(( $(ctr "$CASE_DIR/s1" new_flow) - $(ctr "$CASE_DIR/s0" new_flow) ))
 	prom_d=$(( $(ctr "$CASE_DIR/s1" promoted) - $(ctr "$CASE_DIR/s0" promoted) ))
-	info "counters during the flood: new_flow +$new_d, promoted +$prom_d, drop_table_full +$(( $(ctr "$CASE_DIR/s1" drop_table_full) - $(ctr "$CASE_DIR/s0" drop_table_full) )), drop_nat_ports +$(( $(ctr "$CASE_DIR/s1" drop_nat_ports) - $(ctr "$CASE_DIR/s0" drop_nat_ports) ))"
+	rx_d=$(( $(ctr "$CASE_DIR/s1" rx) - $(ctr "$CASE_DIR/s0" rx) ))
+	# the SYNs that reached the service: a new half-open pair each, or
+	# refused for want of a NAT port or a slot
+	seen_d=$(( new_d + $(ctr "$CASE_DIR/s1" drop_nat_ports) - $(ctr "$CASE_DIR/s0" drop_nat_ports) +
+		$(ctr "$CASE_DIR/s1" drop_table_full) - $(ctr "$CASE_DIR/s0" drop_table_full) ))
+	info "counters during the flood: rx +$rx_d, new_flow +$new_d, promoted +$prom_d, drop_table_full +$(( $(ctr "$CASE_DIR/s1" drop_table_full) - $(ctr "$CASE_DIR/s0" drop_table_full) )), drop_nat_ports +$(( $(ctr "$CASE_DIR/s1" drop_nat_ports) - $(ctr "$CASE_DIR/s0" drop_nat_ports) ))"
 	spoofed=$(spoofed_established "$CASE_DIR/flood-conns.json")
 	info "spoofed sources in state established after the flood: $spoofed"
 	echo "$FAM pps=$pps sent=$sent during_ok=$ok during_total=$((ok + err)) after_ok=$after new_flow=+$new_d promoted=+$prom_d spoofed_established=$spoofed" >"$CASE_DIR/figures"
 	# every violated expectation, in one reason
 	why=()
+	# the flood happened and reached xlb: packets sent; rx and the SYNs
+	# seen by the service (new_flow + drop_nat_ports + drop_table_full)
+	# at least 1% of them (on this 2-core box both were 13-16% and 11-13%
+	# of sent, 2026-11-28: the veth drops the rest); fresh connections
+	# were tried during it
+	[ "${sent:-0}" -gt 0 ] || why+=("the flood sent no packet ($line)")
+	[ "$rx_d" -ge $(( ${sent:-0} / 100 )) ] && [ "$rx_d" -gt 0 ] ||
+		why+=("rx grew by $rx_d for ${sent:-0} flood packets sent (less than 1%)")
+	[ "$seen_d" -ge $(( ${sent:-0} / 100 )) ] && [ "$seen_d" -gt 0 ] ||
+		why+=("new_flow + drop_nat_ports + drop_table_full grew by $seen_d for ${sent:-0} SYNs sent (less than 1%)")
+	[ $((ok + err)) -gt 0 ] || why+=("no fresh connection was tried during the flood")
 	grep -q '^ok ' "$CASE_DIR/session.log" || why+=("long-lived echo session broke: $(cat "$CASE_DIR/session.log")")
 	[ "$got" = "$want" ] || why+=("slow download during the flood: sha256 differs or curl failed ($(stat -c %s "$CASE_DIR/slow.bin" 2>/dev/null) bytes)")
 	[ "$after" -eq 20 ] || why+=("after the flood only $after of 20 fresh connections succeeded")
@@ -361,7 +376,6 @@ case_syn_flood() {
 	# half-open table (xlb_abi.h), never become established flows
 	[ "$spoofed" = 0 ] ||
 		why+=("$spoofed spoofed half-open connections were promoted to established (promoted +$prom_d for $((ok + err)) legitimate connections)")
-	[ "$(ctr "$CASE_DIR/s2" promoted)" -ge "$(ctr "$CASE_DIR/s1" promoted)" ] || why+=("promoted went down")
 	[ ${#why[@]} -eq 0 ] || { fail "$(printf '%s; ' "${why[@]}" | sed 's/; $//')"; return; }
 }
 case_syn_flood4() { use_family 4; case_syn_flood; }

@@ -129,10 +129,16 @@ case_nat_ports_reused_after_close() {
 	tw=$(ip netns exec "$NS_BE1" ss -Htan state time-wait "( sport = :8000 )" | grep -c ":2000[0-7]")
 	info "backend sockets in TIME_WAIT on NAT ports 20000-20007: $tw"
 	[ "$tw" -ge 1 ] || { fail "no TIME_WAIT socket on the backend: the test proves nothing"; return; }
-	stats_snap; t0=$(stat_of port_takeover) d0=$(stat_of drop_nat_ports)
+	stats_snap || { fail "xlb stats -j failed"; return; }
+	t0=$(stat_of port_takeover) d0=$(stat_of drop_nat_ports)
 	sleep 3.5
 	http_loop "$NS_CLI" 8 "http://$VIP:8000/" >"$out2"
-	stats_snap; t1=$(stat_of port_takeover) d1=$(stat_of drop_nat_ports)
+	stats_snap || { fail "xlb stats -j failed"; return; }
+	t1=$(stat_of port_takeover) d1=$(stat_of drop_nat_ports)
+	# stat_of prints -1 for a counter that is not there (and nothing if
+	# the JSON is broken): both snapshots must have both counters
+	[[ $t0 =~ ^[0-9]+$ && $t1 =~ ^[0-9]+$ && $d0 =~ ^[0-9]+$ && $d1 =~ ^[0-9]+$ ]] ||
+		{ fail "counters port_takeover/drop_nat_ports missing from xlb stats -j: '$t0' '$t1' '$d0' '$d1'"; return; }
 	info "second 8 connections: $(count backend-01 "$out2") answered; port_takeover +$((t1 - t0)), drop_nat_ports +$((d1 - d0))"
 	[ "$(count backend-01 "$out2")" = 8 ] ||
 		{ fail "second 8 connections, 3.5 s after the first closed: $(tr '\n' ' ' <"$out2")"; return; }

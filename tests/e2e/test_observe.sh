@@ -50,11 +50,18 @@ for addr, want, bid in ((be1 + ":8000", n1, 0), (be2 + ":8000", n2, 1)):
 for k in ("packets", "bytes"):
     tot = sum(b.get(k, 0) for b in s.get("backends", []))
     if s.get(k) != tot:
-        notes.append("service %s %r != sum of backends %r" % (k, s.get(k), tot))
+        errs.append("service %s %r != sum of backends %r" % (k, s.get(k), tot))
 c = d.get("counters", {})
 for k in ("rx", "new_flow", "pass_no_service", "drop_no_flow"):
     if not isinstance(c.get(k), int):
         errs.append("counter %s missing or not a number" % k)
+# an HTTP connection is at least 5 packets through the balancer (SYN,
+# SYN-ACK, request, answer, FIN), each received before it is forwarded
+if isinstance(s.get("packets"), int) and s["packets"] < 5 * (n1 + n2):
+    errs.append("service packets %d < 5 for each of %d connections" % (s["packets"], n1 + n2))
+if isinstance(c.get("rx"), int) and isinstance(s.get("packets"), int) and c["rx"] < s["packets"]:
+    errs.append("counter rx %d < the service's %d packets" % (c["rx"], s["packets"]))
+notes.append("rx %r, service packets %r bytes %r" % (c.get("rx"), s.get("packets"), s.get("bytes")))
 if isinstance(c.get("new_flow"), int) and c["new_flow"] < n1 + n2:
     errs.append("counter new_flow %d < %d connections" % (c["new_flow"], n1 + n2))
 print("; ".join(errs) or ("ok" + ("; note: " + "; ".join(notes) if notes else "")))
@@ -75,19 +82,62 @@ PYEOF
 	done
 }
 
-# trace_run COUNT [-j]: start xlb trace, make COUNT connections, stop it.
-# Trace output in $CASE_DIR/trace.log, client answers in answers.txt.
-trace_run() {
-	local n=$1 tpid
-	shift
+# trace_ports FILE: the client ports of the trace lines (text or JSON) in
+# FILE, one a line (the first CLIENT_IP:PORT of each line: the client).
+trace_ports() { grep -o "${CLIENT_IP//./\\.}:[0-9]*" "$1" 2>/dev/null | cut -d: -f2; }
+
+# trace_start [-j]: start xlb trace (PID in TRACE_PID) and wait until it
+# reports connections: probe connections, one at a time (at most 15, each
+# given 1 s to show up), until one appears in $CASE_DIR/trace.log.  Their
+# answers in probes.txt.
+TRACE_PID=""
+trace_start() {
+	local i k
+	: >"$CASE_DIR/probes.txt"
 	bg trace "$NS_LB" "$XLB" trace -i "$LB_IF" "$@"
-	tpid=$BG_PID
-	sleep 1
-	kill -0 "$tpid" 2>/dev/null || { wait "$tpid"; fail "xlb trace exited early ($?): $(head -c 300 "$CASE_DIR/trace.log")"; return; }
+	TRACE_PID=$BG_PID
+	for ((i = 0; i < 15; i++)); do
+		kill -0 "$TRACE_PID" 2>/dev/null ||
+			{ wait "$TRACE_PID"; fail "xlb trace exited early ($?): $(head -c 300 "$CASE_DIR/trace.log")"; return; }
+		http_loop "$NS_CLI" 1 "http://$VIP:8000/" >>"$CASE_DIR/probes.txt"
+		for ((k = 0; k < 10; k++)); do
+			[ -n "$(trace_ports "$CASE_DIR/trace.log")" ] && return 0
+			sleep 0.1
+		done
+	done
+	fail "xlb trace reported none of $i probe connections"
+}
+
+# trace_run COUNT [-j]: start xlb trace (trace_start), make COUNT
+# connections, wait (at most 5 s) until the trace names each of their
+# client ports, stop it.  Trace output in $CASE_DIR/trace.log, without the
+# probes' lines in trace.counted; client answers in answers.txt.
+trace_run() {
+	local n=$1 i p missing
+	shift
+	trace_start "$@" || return
 	http_loop "$NS_CLI" "$n" "http://$VIP:8000/" >"$CASE_DIR/answers.txt"
-	sleep 0.5
-	stop_pid "$tpid" INT 5 || { fail "xlb trace did not stop within 5s of SIGINT"; return; }
+	for ((i = 0; i < 50; i++)); do
+		missing=0
+		for p in $(awk '{ print $2 }' "$CASE_DIR/answers.txt"); do
+			trace_ports "$CASE_DIR/trace.log" | grep -qx "$p" || missing=$((missing + 1))
+		done
+		[ "$missing" = 0 ] && break
+		sleep 0.1
+	done
+	stop_pid "$TRACE_PID" INT 5 || { fail "xlb trace did not stop within 5s of SIGINT"; return; }
 	[ "$STOP_RC" = 0 ] || { fail "xlb trace exited with $STOP_RC after SIGINT"; return; }
+	# the lines of the counted connections (and any stray one): not the probes'
+	"$PY" - "$CASE_DIR/trace.log" "$CASE_DIR/probes.txt" "$CLIENT_IP" >"$CASE_DIR/trace.counted" <<'PYEOF'
+import re, sys
+probes = {ln.split()[1] for ln in open(sys.argv[2]) if len(ln.split()) > 1}
+rx = re.compile(re.escape(sys.argv[3]) + r":(\d+)")
+for ln in open(sys.argv[1]):
+    m = rx.search(ln)
+    if m and m.group(1) in probes:
+        continue
+    sys.stdout.write(ln)
+PYEOF
 }
 
 case_trace() {
@@ -96,8 +146,8 @@ case_trace() {
 	start_http_backends || return
 	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
 	trace_run 4 || return
-	info "trace: $(tr '\n' '|' <"$CASE_DIR/trace.log")"
-	lines=$(grep -c '^tcp ' "$CASE_DIR/trace.log")
+	info "trace: $(tr '\n' '|' <"$CASE_DIR/trace.counted")"
+	lines=$(grep -c '^tcp ' "$CASE_DIR/trace.counted")
 	[ "$lines" -eq 4 ] || { fail "$lines 'tcp ...' trace lines for 4 connections"; return; }
 	re="^tcp ${CLIENT_IP//./\\.}:([0-9]+) -> ${VIP//./\\.}:8000 backend ([0-9]+) ([0-9.]+):8000 nat-port ([0-9]+)$"
 	while read -r line; do
@@ -110,7 +160,7 @@ case_trace() {
 		esac
 		got=$(awk -v p="$port" '$2 == p { print $1 }' "$CASE_DIR/answers.txt")
 		[ "$got" = "$want" ] || { fail "client port $port got '$got' but trace says $want: $line"; return; }
-	done < <(grep '^tcp ' "$CASE_DIR/trace.log")
+	done < <(grep '^tcp ' "$CASE_DIR/trace.counted")
 }
 
 case_trace_json() {
@@ -119,9 +169,13 @@ case_trace_json() {
 	start_http_backends || return
 	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
 	trace_run 2 -j || return
-	why=$("$PY" - "$CASE_DIR/trace.log" <<'PYEOF'
+	why=$("$PY" - "$CASE_DIR/trace.counted" "$CASE_DIR/answers.txt" "$CLIENT_IP" "$VIP" "$BE1_IP" "$BE2_IP" <<'PYEOF'
 import json, sys
 text = open(sys.argv[1]).read()
+client, vip, be1, be2 = sys.argv[3:]
+# client port -> the backend that answered it
+answers = {ln.split()[1]: ln.split()[0] for ln in open(sys.argv[2]) if len(ln.split()) > 1}
+backends = {0: (be1 + ":8000", "backend-01"), 1: (be2 + ":8000", "backend-02")}
 objs = []
 try:
     d = json.loads(text)
@@ -135,10 +189,27 @@ except ValueError:
                 print("not a JSON line: %s" % ln[:200]); sys.exit(1)
 if len(objs) != 2:
     print("%d JSON events for 2 connections" % len(objs)); sys.exit(1)
+seen = set()
 for o in objs:
-    s = json.dumps(o)
-    if "198.51.100.1" not in s or "203.0.113.20" not in s:
-        print("event lacks client or backend address: %s" % s[:200]); sys.exit(1)
+    s = json.dumps(o)[:300]
+    if o.get("event") != "new" or o.get("proto") != "tcp":
+        print("event/proto not new/tcp: %s" % s); sys.exit(1)
+    if o.get("vip") != vip + ":8000":
+        print("vip %r, expected %s:8000: %s" % (o.get("vip"), vip, s)); sys.exit(1)
+    host, _, port = str(o.get("client")).rpartition(":")
+    if host != client or port not in answers:
+        print("client %r is none of the connections made (%s:%s): %s" % (o.get("client"), client, sorted(answers), s)); sys.exit(1)
+    seen.add(port)
+    bid = o.get("backend_id")
+    if bid not in backends or o.get("backend") != backends[bid][0]:
+        print("backend_id %r / backend %r: not one of %s: %s" % (bid, o.get("backend"), backends, s)); sys.exit(1)
+    if answers[port] != backends[bid][1]:
+        print("client port %s got %r but the event says %s: %s" % (port, answers[port], backends[bid][1], s)); sys.exit(1)
+    nat = o.get("nat_port")
+    if not isinstance(nat, int) or not 1024 <= nat <= 32767:
+        print("nat_port %r outside the NAT range 1024-32767: %s" % (nat, s)); sys.exit(1)
+if len(seen) != 2:
+    print("events for client ports %s, connections made from %s" % (sorted(seen), sorted(answers))); sys.exit(1)
 print("ok")
 PYEOF
 	) || fail "trace -j: $why"
@@ -233,10 +304,8 @@ case_second_tracer_refused() {
 	need_xlb || return
 	start_http_backends || return
 	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" || return
-	bg trace "$NS_LB" "$XLB" trace -i "$LB_IF"
-	tpid=$BG_PID
-	sleep 1
-	kill -0 "$tpid" 2>/dev/null || { wait "$tpid"; fail "xlb trace exited early ($?): $(head -c 300 "$CASE_DIR/trace.log")"; return; }
+	trace_start || return
+	tpid=$TRACE_PID
 	xlb_cmd trace -i "$LB_IF" >"$CASE_DIR/second.log" 2>&1
 	rc=$?
 	[ "$rc" = 1 ] || { fail "second xlb trace: exit $rc, expected 1: $(head -c 300 "$CASE_DIR/second.log")"; return; }
@@ -244,7 +313,7 @@ case_second_tracer_refused() {
 		{ fail "second xlb trace: no clear error: $(head -c 300 "$CASE_DIR/second.log")"; return; }
 	stop_pid "$tpid" INT 5 || { fail "xlb trace did not stop within 5s of SIGINT"; return; }
 	trace_run 1 || return
-	grep -q '^tcp ' "$CASE_DIR/trace.log" || fail "no trace line from the tracer started after the first one stopped"
+	grep -q '^tcp ' "$CASE_DIR/trace.counted" || fail "no trace line from the tracer started after the first one stopped"
 }
 
 run_case stats full case_stats

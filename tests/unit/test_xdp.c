@@ -3806,6 +3806,9 @@ static void test_fib(void)
 		   " dev " FX_IF " nud permanent"))
 		fwd_c2b("fib_no_neigh_resolved_retransmit_forwarded", &nn,
 			PKT_TCP_SYN, 0, 0, -1);
+	else
+		xtest_fail("fib_no_neigh_resolved_retransmit_forwarded",
+			   "ip neigh replace failed");
 
 	/* route mtu 1400: a 1401-byte packet cannot go; the SYN's lookup
 	 * (asked for 1500 bytes, refused with the MTU, asked again for
