@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Configuration transactions (see txn.h). */
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,6 +513,30 @@ static bool weights_changed(const struct xlb_config_service *o,
 	return false;
 }
 
+/* Is a an address of an interface of this network namespace? */
+static bool address_local(const struct xlb_endpoint *a)
+{
+	struct ifaddrs *ifs, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifs))
+		return true; /* cannot tell: say nothing */
+	for (i = ifs; i && !found; i = i->ifa_next) {
+		const struct sockaddr *sa = i->ifa_addr;
+
+		if (!sa)
+			continue;
+		if (sa->sa_family == AF_INET && a->family == XLB_FAMILY_V4)
+			found = !memcmp(&((const struct sockaddr_in *)sa)->sin_addr,
+					&a->addr.ip4, 4);
+		else if (sa->sa_family == AF_INET6 && a->family == XLB_FAMILY_V6)
+			found = !memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr,
+					a->addr.bytes, 16);
+	}
+	freeifaddrs(ifs);
+	return found;
+}
+
 /* What the configuration says without being wrong: weights that algo rr
  * ignores (when they come, change or are read from a file) and, in a
  * file, a service without backends.  to->source: see txn.h. */
@@ -532,6 +558,15 @@ static void lint_service(const struct xlb_config *to,
 			 "backends (from %u to %u): each gets the same share; "
 			 "--algo wrr (algo wrr in a file) makes them count",
 			 where, name, lo, hi);
+	/* (a VIP routed to the node, as with anycast, needs none: said
+	 * once, when the service comes) */
+	if (fresh && !address_local(&s->vip))
+		warn_add(warn, warnlen,
+			 "%sservice %s: its VIP is not an address of this "
+			 "host: nothing answers ARP/ND for it, so only traffic "
+			 "a router sends here reaches it (else: ip addr add "
+			 "ADDR/32 dev IFACE, /128 for IPv6)",
+			 where, name);
 	if (!s->n_backends && to->source[0] && s->line)
 		warn_add(warn, warnlen,
 			 "%sservice %s has no backends: its new connections "

@@ -913,6 +913,28 @@ static void t_lint_warnings(void)
 			    "the same share; --algo wrr (algo wrr in a file) "
 			    "makes them count"),
 	      "command line warnings: %.200s", warn);
+	/* a VIP that is no address here (routed here, or a mistake):
+	 * said when the service comes, not at every change after */
+	CHECK(!xlb_config_copy(&next, &cur), "copy");
+	{
+		struct xlb_endpoint vip = { .family = XLB_FAMILY_V4,
+					    .port = 80 };
+
+		inet_pton(AF_INET, "192.0.2.77", &vip.addr.ip4);
+		CHECK(xlb_config_service_add(&next, &vip, IPPROTO_TCP),
+		      "service add");
+	}
+	CHECK(!apply_warn(&next, err, warn, sizeof(warn)), "%s", err);
+	CHECK(!strcmp(warn, "service 192.0.2.77:80/tcp: its VIP is not an "
+			    "address of this host: nothing answers ARP/ND for "
+			    "it, so only traffic a router sends here reaches "
+			    "it (else: ip addr add ADDR/32 dev IFACE, /128 for "
+			    "IPv6)"),
+	      "foreign VIP warnings: %.200s", warn);
+	CHECK(!xlb_config_copy(&next, &cur), "copy");
+	next.svcs[next.n_svcs - 1].algo = XLB_ALGO_WRR;
+	CHECK(!apply_warn(&next, err, warn, sizeof(warn)), "%s", err);
+	CHECK(!strstr(warn, "192.0.2.77"), "warned again: %.200s", warn);
 	xtest_pass(name);
 }
 
