@@ -247,12 +247,11 @@ static __always_inline int nat_next_hop(struct xdp_md *ctx,
 
 /* The next hop of a flow's packets: the flow's cached FIB answer while it
  * is fresh, else a new lookup, cached in the flow (which may be a copy:
- * then the next packet looks up again).  *mtu: on -XLB_STAT_DROP_FIB_FRAG,
- * the path's MTU. */
+ * then the next packet looks up again). */
 static __always_inline int flow_next_hop(struct xdp_md *ctx,
 					 const struct xlb_pkt *p,
 					 struct xlb_flow *f, __u64 now_ns,
-					 struct xlb_next_hop *nh, __u32 *mtu)
+					 struct xlb_next_hop *nh)
 {
 	__u32 ip_bytes = pkt_ip_bytes(p), checked = XLB_NEXT_HOP_CHECK_BYTES;
 	int rc = nat_check_ttl(p);
@@ -267,7 +266,6 @@ static __always_inline int flow_next_hop(struct xdp_md *ctx,
 		return 0;
 	}
 	rc = nat_fib(ctx, p, &f->rewritten, nh, &checked);
-	*mtu = checked;
 	if (!rc) {
 		f->nh_max_bytes = checked;
 		f->nh = *nh;
@@ -398,17 +396,30 @@ static __noinline void nat_hand_over(struct xdp_md *ctx, __u32 l3_off,
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* The packet, to leave as `to`, is over its path's MTU: ask the FIB for
+ * the MTU (again: the established path carries nothing more for this
+ * rare case) and answer with the ICMP error (bpf/pmtu.h). */
+static __noinline int nat_too_big(struct xdp_md *ctx, struct xlb_pkt *p,
+				  const struct xlb_flow_key *to)
+{
+	struct xlb_next_hop nh;
+	__u32 mtu = 0; /* the packet's own size */
+
+	if (nat_fib(ctx, p, to, &nh, &mtu) != -XLB_STAT_DROP_FIB_FRAG)
+		return -XLB_STAT_DROP_FIB_FRAG;
+	return pmtu_too_big(ctx, p, mtu);
+}
+
 /* Forward a TCP/UDP packet of the tracked flow f. */
 static __always_inline int nat_forward(struct xdp_md *ctx, struct xlb_pkt *p,
 				       struct xlb_flow *f, __u64 now_ns)
 {
 	struct xlb_next_hop nh;
-	__u32 mtu = 0;
 	int rc;
 
-	rc = flow_next_hop(ctx, p, f, now_ns, &nh, &mtu);
+	rc = flow_next_hop(ctx, p, f, now_ns, &nh);
 	if (rc == -XLB_STAT_DROP_FIB_FRAG)
-		return pmtu_too_big(ctx, p, mtu); /* before any rewrite */
+		return nat_too_big(ctx, p, &f->rewritten); /* before any rewrite */
 	if (rc && rc != -XLB_STAT_DROP_FIB_NO_NEIGH)
 		return rc;
 	/* a packet the program could not send there once the neighbour is
