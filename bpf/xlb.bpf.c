@@ -207,8 +207,15 @@ static __noinline int flow_find(struct xlb_pkt *p, struct xlb_scratch *scratch,
 		 * that a SYN starts afresh.  A backend half is left alone:
 		 * it may be a new connection's, whose client half another
 		 * CPU is about to insert; a stale one gives its NAT port
-		 * to the next claim after the grace, or expires. */
-		if (f->dir == XLB_DIR_TO_BACKEND)
+		 * to the next claim after the grace, or expires.  f may no
+		 * longer be the entry at p->key: a takeover on another CPU
+		 * frees the backend half it replaces, and that entry's
+		 * owner CPU reuses it at once, for the new connection's
+		 * client half, while p->key now names the new backend
+		 * half.  So delete only an entry still at the key (its dir
+		 * read before that check). */
+		if (f->dir == XLB_DIR_TO_BACKEND &&
+		    bpf_map_lookup_elem(&xlb_embryos, &p->key) == f)
 			bpf_map_delete_elem(&xlb_embryos, &p->key);
 		return 0;
 	}
