@@ -67,6 +67,7 @@ static void print_conn(struct conns_ctx *x, const struct xlb_conn *c)
 	__u64 age_s = secs_since(x->now_ns, c->fwd.created_ns);
 	__u64 last = xlb_conn_last_seen_ns(c);
 	__u64 idle_s = last ? secs_since(x->now_ns, last) : age_s;
+	char service[XLB_ENDPOINT_STRLEN + 8];
 	const char *state = xlb_conn_state_name(xlb_conn_state(c));
 	__u8 fam = c->key.family;
 
@@ -77,6 +78,10 @@ static void print_conn(struct conns_ctx *x, const struct xlb_conn *c)
 	xlb_endpoint_str(&c->fwd.rewritten.dst, fam,
 			 ntohs(c->fwd.rewritten.dport), backend,
 			 sizeof(backend));
+	/* last_seen is refreshed at most every XLB_TOUCH_NS: a young
+	 * connection's idle time may round above its age */
+	if (idle_s > age_s)
+		idle_s = age_s;
 	if (!x->json) {
 		printf("%s %s -> %s backend %u %s nat-port %u %s age %llus "
 		       "idle %llus\n",
@@ -89,6 +94,10 @@ static void print_conn(struct conns_ctx *x, const struct xlb_conn *c)
 	xlb_json_kv_string(x->j, "proto", xlb_proto_name(c->key.proto));
 	xlb_json_kv_string(x->j, "client", client);
 	xlb_json_kv_string(x->j, "vip", vip);
+	/* as show, stats and the metrics name it, to join on */
+	snprintf(service, sizeof(service), "%s/%s", vip,
+		 xlb_proto_name(c->key.proto));
+	xlb_json_kv_string(x->j, "service", service);
 	xlb_json_kv_u64(x->j, "backend_id", c->fwd.backend_id);
 	xlb_json_kv_string(x->j, "backend", backend);
 	xlb_json_kv_u64(x->j, "nat_port", ntohs(c->fwd.rewritten.sport));

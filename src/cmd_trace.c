@@ -47,6 +47,7 @@ static int on_event(void *arg, void *data, size_t size)
 	const struct xlb_event *ev = data;
 	char client[XLB_ENDPOINT_STRLEN], vip[XLB_ENDPOINT_STRLEN],
 		backend[XLB_ENDPOINT_STRLEN];
+	char service[XLB_ENDPOINT_STRLEN + 8];
 	struct xlb_json j;
 
 	/* records left in the ring from before this tracer started */
@@ -71,6 +72,10 @@ static int on_event(void *arg, void *data, size_t size)
 	xlb_json_kv_string(&j, "proto", xlb_proto_name(ev->proto));
 	xlb_json_kv_string(&j, "client", client);
 	xlb_json_kv_string(&j, "vip", vip);
+	/* as show, stats and the metrics name it, to join on */
+	snprintf(service, sizeof(service), "%s/%s", vip,
+		 xlb_proto_name(ev->proto));
+	xlb_json_kv_string(&j, "service", service);
 	xlb_json_kv_u64(&j, "backend_id", ev->backend_id);
 	xlb_json_kv_string(&j, "backend", backend);
 	xlb_json_kv_u64(&j, "nat_port", ntohs(ev->nat_port));

@@ -194,8 +194,8 @@ for o in objs:
     s = json.dumps(o)[:300]
     if o.get("event") != "new" or o.get("proto") != "tcp":
         print("event/proto not new/tcp: %s" % s); sys.exit(1)
-    if o.get("vip") != vip + ":8000":
-        print("vip %r, expected %s:8000: %s" % (o.get("vip"), vip, s)); sys.exit(1)
+    if o.get("vip") != vip + ":8000" or o.get("service") != vip + ":8000/tcp":
+        print("vip %r service %r, expected %s:8000 and %s:8000/tcp: %s" % (o.get("vip"), o.get("service"), vip, vip, s)); sys.exit(1)
     host, _, port = str(o.get("client")).rpartition(":")
     if host != client or port not in answers:
         print("client %r is none of the connections made (%s:%s): %s" % (o.get("client"), client, sorted(answers), s)); sys.exit(1)
@@ -281,7 +281,9 @@ import json, sys
 d = json.load(open(sys.argv[1])); vip, be1, be2 = sys.argv[2:]
 if len(d) != 4: print("want 4 connections, got %d: %s" % (len(d), d)); sys.exit(1)
 for c in d:
-    if c["vip"] != vip + ":8000" or c["backend"] not in (be1 + ":8000", be2 + ":8000"):
+    if c["vip"] != vip + ":8000" or c["service"] != vip + ":8000/tcp" or c["backend"] not in (be1 + ":8000", be2 + ":8000"):
+        print("bad entry %s" % c); sys.exit(1)
+    if c["idle_s"] > c["age_s"]:
         print("bad entry %s" % c); sys.exit(1)
     if c["state"] not in ("closing", "closed"):
         print("a finished HTTP connection is %s, not closing/closed: %s" % (c["state"], c)); sys.exit(1)
