@@ -103,10 +103,10 @@ static __always_inline void nat_fib_params(struct bpf_fib_lookup *fib,
  * in, the IP packet size to ask about if the packet is smaller (a
  * flow's cached answer then also serves its larger packets:
  * XLB_NEXT_HOP_CHECK_BYTES); out, the size the answer holds for (the
- * FIB checked it against the path's MTU), or on FRAG_NEEDED the MTU.  On a path whose MTU is
- * smaller than what was asked, the FIB says so with the MTU
- * (mtu_result), and the MTU is asked instead if the packet fits.  The
- * verdict is the one for the packet's own size.  Its own BPF function:
+ * FIB checked it against the path's MTU), or on FRAG_NEEDED the MTU.  On
+ * a path whose MTU is smaller than what was asked, the FIB says so with
+ * the MTU (mtu_result), and the MTU is asked instead if the packet fits.
+ * The verdict is the one for the packet's own size.  Its own BPF function:
  * the lookup's parameter block stays off the caller's stack frame. */
 static __noinline int nat_fib(struct xdp_md *ctx, const struct xlb_pkt *p,
 			      const struct xlb_flow_key *to,

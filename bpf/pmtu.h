@@ -107,6 +107,18 @@ static __always_inline bool too_big_budget(void)
 	return true;
 }
 
+/* Is p answered?  IPv4 with DF (without, it would be fragmented) and
+ * room in the quote for 8 bytes after its header; IPv6; a sane MTU. */
+static __always_inline bool too_big_answered(const struct xlb_pkt *p,
+					     __u32 mtu)
+{
+	if (p->ip4)
+		return (p->ip4->frag_off & bpf_htons(IP_DF)) &&
+		       p->ip4->ihl * 4 + 8 <= XLB_TOO_BIG_QUOTE && mtu >= 68 &&
+		       mtu <= 0xffff;
+	return p->ip6 && mtu >= 1280;
+}
+
 /* The error for p, which did not fit the egress MTU mtu: XDP_TX once the
  * frame is the error (-XLB_STAT_TOO_BIG_SENT, which xlb_verdict counts
  * with drop_fib_frag), else -XLB_STAT_DROP_FIB_FRAG.  Every packet
@@ -118,22 +130,20 @@ static __noinline int pmtu_too_big(struct xdp_md *ctx, const struct xlb_pkt *p,
 	const int hdr4 = sizeof(struct iphdr) + 8;
 	const int hdr6 = sizeof(struct ipv6hdr) + 8;
 	struct xlb_addr to = p->key.src, from = p->key.dst;
+	bool v4 = p->ip4; /* p's packet pointers go stale below */
 	__u32 tags = p->vlan_tags;
+	void *l3;
 	__u8 *icmp;
 	__u32 sum;
 
-	if (p->ip4) {
-		struct iphdr *ip;
+	if (!too_big_answered(p, mtu) || !too_big_budget())
+		return -XLB_STAT_DROP_FIB_FRAG;
+	l3 = v4 ? too_big_frame(ctx, tags, hdr4) : too_big_frame(ctx, tags, hdr6);
+	if (!l3)
+		return -XLB_STAT_DROP_FIB_FRAG;
+	if (v4) {
+		struct iphdr *ip = l3;
 
-		if (!(p->ip4->frag_off & bpf_htons(IP_DF)) ||
-		    p->ip4->ihl * 4 + 8 > XLB_TOO_BIG_QUOTE || mtu < 68 ||
-		    mtu > 0xffff)
-			return -XLB_STAT_DROP_FIB_FRAG;
-		if (!too_big_budget())
-			return -XLB_STAT_DROP_FIB_FRAG;
-		ip = too_big_frame(ctx, tags, hdr4);
-		if (!ip)
-			return -XLB_STAT_DROP_FIB_FRAG;
 		*(__u8 *)ip = 0x45; /* version 4, 20-byte header */
 		ip->tos = XLB_TOS_INTERNETCONTROL;
 		ip->tot_len = bpf_htons(hdr4 + XLB_TOO_BIG_QUOTE);
@@ -154,16 +164,9 @@ static __noinline int pmtu_too_big(struct xdp_md *ctx, const struct xlb_pkt *p,
 		*(__be16 *)(icmp + 6) = bpf_htons(mtu);
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)icmp,
 				    8 + XLB_TOO_BIG_QUOTE, 0);
-	} else if (p->ip6) {
-		struct ipv6hdr *ip6;
+	} else {
+		struct ipv6hdr *ip6 = l3;
 
-		if (mtu < 1280)
-			return -XLB_STAT_DROP_FIB_FRAG;
-		if (!too_big_budget())
-			return -XLB_STAT_DROP_FIB_FRAG;
-		ip6 = too_big_frame(ctx, tags, hdr6);
-		if (!ip6)
-			return -XLB_STAT_DROP_FIB_FRAG;
 		*(__be32 *)ip6 = bpf_htonl(0x60000000); /* no class, no label */
 		ip6->payload_len = bpf_htons(8 + XLB_TOO_BIG_QUOTE);
 		ip6->nexthdr = IPPROTO_ICMPV6;
@@ -181,8 +184,6 @@ static __noinline int pmtu_too_big(struct xdp_md *ctx, const struct xlb_pkt *p,
 		sum = csum_add(sum, bpf_htonl(IPPROTO_ICMPV6));
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)icmp,
 				    8 + XLB_TOO_BIG_QUOTE, sum);
-	} else {
-		return -XLB_STAT_DROP_FIB_FRAG;
 	}
 	*(__u16 *)(icmp + 2) = csum_fold32(sum);
 	return -XLB_STAT_TOO_BIG_SENT;

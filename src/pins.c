@@ -72,9 +72,7 @@ static bool fits(const struct bpf_map *map, const struct bpf_map_info *info)
 	case BPF_MAP_TYPE_ARRAY:
 	case BPF_MAP_TYPE_ARRAY_OF_MAPS:
 		return info->max_entries >= bpf_map__max_entries(map);
-	case BPF_MAP_TYPE_PERCPU_ARRAY:
-		return true; /* longer, or grows */
-	default:
+	default: /* per-CPU arrays: longer, or grows */
 		return true;
 	}
 }
