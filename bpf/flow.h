@@ -333,6 +333,23 @@ static __always_inline bool flow_key_eq(const struct xlb_flow_key *a,
 	       a->proto == b->proto;
 }
 
+/* An entry of xlb_embryos is only trusted while its partner is there and
+ * points back at it: LRU eviction removes entries one at a time.  Returns
+ * the partner, or NULL. */
+static __always_inline struct xlb_flow *
+embryo_partner(const struct xlb_flow_key *key, const struct xlb_flow *f)
+{
+	struct xlb_flow_key partner_key, back;
+	struct xlb_flow *partner;
+
+	flow_partner_key(f, &partner_key);
+	partner = bpf_map_lookup_elem(&xlb_embryos, &partner_key);
+	if (!partner)
+		return NULL;
+	flow_partner_key(partner, &back);
+	return flow_key_eq(&back, key) ? partner : NULL;
+}
+
 /* Was the entry's last packet at least grace_ns ago?  Signed: a
  * creation stamp (precise clock) may be ahead of a coarse reading. */
 static __always_inline bool flow_idle(const struct xlb_flow *f, __u64 now_ns,

@@ -72,8 +72,9 @@ static __always_inline int icmp_parse_inner(struct xlb_pkt *p,
 	if (p->ip4) {
 		struct iphdr *ip = quoted;
 
+		/* a later fragment quoted: what follows is no L4 header */
 		if ((void *)(ip + 1) > data_end || (void *)(ip + 1) > l3_end ||
-		    ip->ihl < 5)
+		    ip->ihl < 5 || (ip->frag_off & bpf_htons(IP_OFFSET)))
 			return -XLB_STAT_PASS_ICMP;
 		in->ip4 = ip;
 		in->ports = quoted + ip->ihl * 4;
@@ -89,6 +90,18 @@ static __always_inline int icmp_parse_inner(struct xlb_pkt *p,
 		in->ip6 = ip6;
 		in->ports = (void *)(ip6 + 1);
 		proto = ip6->nexthdr;
+		if (proto == NEXTHDR_FRAGMENT) {
+			/* a first fragment quoted (a "packet too big" for
+			 * a fragmented datagram): its L4 header follows */
+			struct xlb_frag6 *fh = (void *)(ip6 + 1);
+
+			if ((void *)(fh + 1) > data_end ||
+			    (void *)(fh + 1) > l3_end ||
+			    (fh->frag_off & bpf_htons(IP6_OFFSET)))
+				return -XLB_STAT_PASS_ICMP;
+			proto = fh->nexthdr;
+			in->ports = (void *)(fh + 1);
+		}
 		key->family = XLB_FAMILY_V6;
 		__builtin_memcpy(key->src.bytes, &ip6->daddr, 16);
 		__builtin_memcpy(key->dst.bytes, &ip6->saddr, 16);

@@ -159,6 +159,15 @@ struct {
 	__type(value, struct xlb_icmp_budget);
 } xlb_icmp_budget SEC(".maps");
 
+/* A forwarded first fragment's ports, for the datagram's later fragments
+ * (bpf/frag.h): datagrams in flight. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_FRAG_ENTRIES);
+	__type(key, struct xlb_frag_key);
+	__type(value, struct xlb_frag);
+} xlb_frags SEC(".maps");
+
 /* ifindex -> interface: egress interfaces other than the ingress one. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);

@@ -179,7 +179,9 @@ static __always_inline __u32 nat_rewrite_ip(struct xlb_pkt *p,
 }
 
 /* Rewrite addresses and ports to `to`, decrement TTL / hop limit, and fix
- * the IPv4 header and L4 checksums incrementally.  Its own BPF function:
+ * the IPv4 header and L4 checksums incrementally (a later fragment has
+ * neither ports nor L4 checksum: its first fragment's checksum covers
+ * the datagram).  Its own BPF function:
  * the checksum arithmetic's register spills stay off the caller's frame. */
 static __noinline void nat_rewrite(struct xlb_pkt *p,
 					const struct xlb_flow_key *to)
@@ -199,7 +201,9 @@ static __noinline void nat_rewrite(struct xlb_pkt *p,
 		ports = &p->udp->source;
 		l4_check = &p->udp->check;
 	} else {
-		return; /* parse_packet guarantees one of them */
+		/* a later fragment: the IP header only */
+		nat_rewrite_ip(p, to, 0);
+		return;
 	}
 	old_ports = *(__u32 *)ports;
 	new_ports = np.word; /* source then destination, as on the wire */

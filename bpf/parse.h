@@ -38,8 +38,35 @@ struct xlb_pkt {
 	__u8 tcp_flags; /* XLB_TCP_* */
 	__u8 vlan_tags;
 	bool established; /* flow_find: the entry is in xlb_flows */
+	__u8 frag;	   /* XLB_FRAG_* */
 	__u32 tcp_payload; /* bytes after the TCP header, within the IP packet */
+	/* tcp_payload has its 8 bytes of stack to itself: the verifier
+	 * knows it is still 0 without a TCP header (flow_touch reads it
+	 * before p->tcp) only while no write to a field beside it turns
+	 * the zeroed slot into unknown bytes */
+	__u32 pad;
+	__be32 frag_id; /* a fragment's datagram identification */
 };
+
+/* A TCP/UDP packet whole, or the first fragment of a datagram (its L4
+ * header parsed, key complete), or a later one (no L4 header: the key's
+ * ports are 0 until bpf/frag.h finds the first fragment's). */
+enum {
+	XLB_FRAG_NONE = 0,
+	XLB_FRAG_FIRST = 1,
+	XLB_FRAG_LATER = 2,
+};
+
+/* The IPv6 fragment header (RFC 8200 4.5). */
+struct xlb_frag6 {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off; /* offset (13 bits, in 8 bytes) | 2 reserved | M */
+	__be32 id;
+};
+
+#define IP6_OFFSET 0xfff8
+#define IP6_MF 0x0001
 
 #define XLB_TCP_FIN 0x01
 #define XLB_TCP_SYN 0x02
@@ -104,8 +131,14 @@ static __always_inline int parse_ipv4(struct xlb_pkt *p, struct iphdr *ip)
 	    bpf_ntohs(ip->tot_len) < hdr_bytes ||
 	    (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
 		return -XLB_STAT_PASS_MALFORMED;
-	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
-		return -XLB_STAT_PASS_FRAGMENT;
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) {
+		/* a TCP/UDP datagram's fragments follow its first one */
+		if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
+			return -XLB_STAT_PASS_FRAGMENT;
+		p->frag_id = ip->id;
+		p->frag = ip->frag_off & bpf_htons(IP_OFFSET) ? XLB_FRAG_LATER :
+								XLB_FRAG_FIRST;
+	}
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP &&
 	    ip->protocol != IPPROTO_ICMP)
 		return -XLB_STAT_PASS_NOT_L4;
@@ -113,23 +146,56 @@ static __always_inline int parse_ipv4(struct xlb_pkt *p, struct iphdr *ip)
 	p->key.family = XLB_FAMILY_V4;
 	p->key.src.ip4 = ip->saddr;
 	p->key.dst.ip4 = ip->daddr;
+	if (p->frag == XLB_FRAG_LATER) {
+		p->key.proto = ip->protocol;
+		return 0;
+	}
 	return parse_l4(p, (void *)ip + hdr_bytes, ip->protocol,
 			(void *)ip + bpf_ntohs(ip->tot_len));
+}
+
+/* The fragment header after the IPv6 header (ends by l3_end): a TCP/UDP
+ * datagram's fragment follows its first one (p->frag, p->frag_id), an
+ * atomic fragment (RFC 6946: offset 0, no more) is a whole packet.  The
+ * L4 header's protocol in *next, its start in *l4; 0 or -reason. */
+static __always_inline int parse_frag6(struct xlb_pkt *p, void **l4,
+				       __u8 *next, void *l3_end)
+{
+	struct xlb_frag6 *fh = *l4;
+
+	if ((void *)(fh + 1) > p->data_end || (void *)(fh + 1) > l3_end)
+		return -XLB_STAT_PASS_MALFORMED;
+	*next = fh->nexthdr;
+	if (*next != IPPROTO_TCP && *next != IPPROTO_UDP)
+		return -XLB_STAT_PASS_FRAGMENT;
+	*l4 = fh + 1;
+	if (fh->frag_off & bpf_htons(IP6_OFFSET | IP6_MF)) {
+		p->frag_id = fh->id;
+		p->frag = fh->frag_off & bpf_htons(IP6_OFFSET) ?
+				  XLB_FRAG_LATER :
+				  XLB_FRAG_FIRST;
+	}
+	return 0;
 }
 
 static __always_inline int parse_ipv6(struct xlb_pkt *p, struct ipv6hdr *ip6)
 {
 	void *data_end = p->data_end;
+	void *l4 = ip6 + 1, *l3_end;
 	__u8 next;
+	int rc;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return -XLB_STAT_PASS_MALFORMED;
-	if (ip6->version != 6 ||
-	    (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > data_end)
+	l3_end = (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len);
+	if (ip6->version != 6 || l3_end > data_end)
 		return -XLB_STAT_PASS_MALFORMED;
 	next = ip6->nexthdr;
-	if (next == NEXTHDR_FRAGMENT)
-		return -XLB_STAT_PASS_FRAGMENT;
+	if (next == NEXTHDR_FRAGMENT) {
+		rc = parse_frag6(p, &l4, &next, l3_end);
+		if (rc)
+			return rc;
+	}
 	if (next == NEXTHDR_HOP || next == NEXTHDR_ROUTING ||
 	    next == NEXTHDR_DEST || next == NEXTHDR_AUTH)
 		return -XLB_STAT_PASS_IPV6_EXT;
@@ -140,8 +206,11 @@ static __always_inline int parse_ipv6(struct xlb_pkt *p, struct ipv6hdr *ip6)
 	p->key.family = XLB_FAMILY_V6;
 	__builtin_memcpy(p->key.src.bytes, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.dst.bytes, &ip6->daddr, 16);
-	return parse_l4(p, ip6 + 1, next,
-			(void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len));
+	if (p->frag == XLB_FRAG_LATER) {
+		p->key.proto = next;
+		return 0;
+	}
+	return parse_l4(p, l4, next, l3_end);
 }
 
 /* Parse Ethernet (up to two VLAN tags), IPv4/IPv6 and TCP/UDP into p.

@@ -21,6 +21,7 @@
 #include "flow.h"
 #include "nat.h"
 #include "icmp.h"
+#include "frag.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -151,23 +152,6 @@ static __noinline int new_flow(struct xlb_pkt *p, struct xlb_scratch *scratch,
 	return rc;
 }
 
-/* An entry of xlb_embryos is only trusted while its partner is there and
- * points back at it: LRU eviction removes entries one at a time.  Returns
- * the partner, or NULL. */
-static __always_inline struct xlb_flow *
-embryo_partner(const struct xlb_flow_key *key, const struct xlb_flow *f)
-{
-	struct xlb_flow_key partner_key, back;
-	struct xlb_flow *partner;
-
-	flow_partner_key(f, &partner_key);
-	partner = bpf_map_lookup_elem(&xlb_embryos, &partner_key);
-	if (!partner)
-		return NULL;
-	flow_partner_key(partner, &back);
-	return flow_key_eq(&back, key) ? partner : NULL;
-}
-
 /*
  * Find the flow entry of the packet: an established pair in xlb_flows, or
  * a half-open one in xlb_embryos, promoted to xlb_flows when the client
@@ -278,6 +262,15 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 		return rc;
 	}
 
+	if (p->frag == XLB_FRAG_LATER) {
+		/* no ports: its first fragment's flow, unchanged */
+		now_ns = xlb_now_ns();
+		rc = frag_flow(p, now_ns, &f);
+		if (rc)
+			return rc;
+		goto forward;
+	}
+
 	/* Cheap pre-filter: only a service port, or a NAT port from a
 	 * backend's port (a reply), can be ours. */
 	dport = bpf_ntohs(p->key.dport);
@@ -315,9 +308,12 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 			count(XLB_STAT_RST_IGNORED);
 	}
 	flow_touch(f, p, now_ns, p->established, &judge);
+forward:
 	rc = nat_forward(ctx, p, f, now_ns);
 	if (rc < 0)
 		return rc;
+	if (p->frag == XLB_FRAG_LATER)
+		count_event(XLB_STAT_FRAG_FORWARDED);
 	count_packet(&xlb_service_stats, f->service_id, p->frame_bytes);
 	count_packet(&xlb_backend_stats, f->backend_id, p->frame_bytes);
 	count(f->dir == XLB_DIR_TO_BACKEND ? XLB_STAT_FWD_TO_BACKEND :
@@ -349,6 +345,9 @@ SEC("xdp")
 int xlb_xdp(struct xdp_md *ctx)
 {
 	struct xlb_pkt pkt = {};
+	int rc = xlb_process(ctx, &pkt);
 
-	return xlb_verdict(xlb_process(ctx, &pkt));
+	if (pkt.frag == XLB_FRAG_FIRST)
+		frag_first_done(&pkt, rc);
+	return xlb_verdict(rc);
 }

@@ -206,7 +206,11 @@ enum xlb_stat {
 	XLB_STAT_PASS_NOT_IP,        /* pass: not IPv4/IPv6 */
 	XLB_STAT_PASS_NOT_L4,        /* pass: not TCP/UDP */
 	XLB_STAT_PASS_NO_SERVICE,    /* pass: not for a service nor a tracked flow */
-	XLB_STAT_PASS_FRAGMENT,      /* pass: IP fragment (policy: untouched) */
+	XLB_STAT_PASS_FRAGMENT,      /* pass: IP fragment of no tracked flow: a
+				      * later fragment whose first was not
+				      * forwarded (or not within
+				      * XLB_FRAG_TIMEOUT_NS), or one of
+				      * neither TCP nor UDP */
 	XLB_STAT_PASS_IPV6_EXT,      /* pass: IPv6 extension header (untouched) */
 	XLB_STAT_PASS_MALFORMED,     /* pass: truncated/inconsistent headers,
 				      * or a new flow's source no client can
@@ -243,6 +247,9 @@ enum xlb_stat {
 				   * drop_fib_frag) */
 	XLB_STAT_TOO_BIG_LIMITED, /* ... not sent: over the ICMP rate
 				   * (xlb_settings.icmp_per_sec) */
+	XLB_STAT_FRAG_FORWARDED,  /* later fragments (no ports) forwarded
+				   * with their first fragment's flow (also
+				   * counted fwd_to_*) */
 	XLB_STAT_MAX,
 };
 
@@ -280,6 +287,36 @@ struct xlb_icmp_budget {
 	__u32 sent;
 	__u32 pad;
 };
+
+/* xlb_frags: the first fragment of an IP datagram (the one that carries
+ * the ports) was forwarded; its later fragments follow it to the same
+ * flow.  Keyed as the kernel reassembles: addresses, protocol and the
+ * datagram's identification. */
+struct xlb_frag_key {
+	struct xlb_addr src;
+	struct xlb_addr dst;
+	__be32 id;	/* IPv4: the header's 16 bits (zero-extended, as they
+			 * lie in memory); IPv6: the fragment header's */
+	__u8 proto;
+	__u8 family;
+	__u16 pad;
+};
+
+struct xlb_frag {
+	__be16 sport; /* the first fragment's ports */
+	__be16 dport;
+	__u32 pad;
+	__u64 seen_ns; /* when it was forwarded (the program's clock) */
+};
+
+/* Datagrams whose later fragments can be followed at once (LRU), and how
+ * long after its first fragment.  A sender sends a datagram's fragments
+ * back to back; a record that lived longer (Linux reassembles for 30 s)
+ * could outlive its flow's NAT port, which a new connection takes over
+ * after 1 s (half-open) or 2 s (closed) of silence, and send a later
+ * fragment whose first one was lost to that connection's client. */
+#define XLB_FRAG_ENTRIES 16384
+#define XLB_FRAG_TIMEOUT_NS 1000000000ULL
 
 enum xlb_event_type {
 	XLB_EVENT_NEW_FLOW = 1, /* a new connection was scheduled */
@@ -341,6 +378,8 @@ _Static_assert(sizeof(struct xlb_backend) == 24, "xlb_backend");
 _Static_assert(sizeof(struct xlb_traffic) == 24, "xlb_traffic");
 _Static_assert(sizeof(struct xlb_settings) == 16, "xlb_settings");
 _Static_assert(sizeof(struct xlb_event) == 80, "xlb_event");
+_Static_assert(sizeof(struct xlb_frag_key) == 40, "xlb_frag_key");
+_Static_assert(sizeof(struct xlb_frag) == 16, "xlb_frag");
 
 /* Map names as pinned under <pin dir>/ (bpffs). */
 #define XLB_PIN_ROOT "/sys/fs/bpf/xlb"

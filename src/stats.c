@@ -36,6 +36,7 @@ const char *const xlb_stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_RST_IGNORED] = "rst_ignored",
 	[XLB_STAT_TOO_BIG_SENT] = "too_big_sent",
 	[XLB_STAT_TOO_BIG_LIMITED] = "too_big_limited",
+	[XLB_STAT_FRAG_FORWARDED] = "frag_forwarded",
 };
 
 static int percpu_sum_u64(int fd, __u32 key, size_t words, __u64 *out)

@@ -358,7 +358,8 @@ start_tcp_echo() {
 	bg "tcp-$4-$3" "$1" "$PY" "$NETTOOL" tcp-server --bind "$2" --port "$3" --name "$4" --delay "${5:-0}"
 	wait_listen "$1" tcp "$3"
 }
-# start_udp_echo NS ADDR PORT NAME: answers "NAME <datagram>".
+# start_udp_echo NS ADDR PORT NAME: answers "NAME <datagram>" (a request
+# "fill N SEED": "NAME " and N bytes, see nettool.py).
 start_udp_echo() {
 	bg "udp-$4-$3" "$1" "$PY" "$NETTOOL" udp-server --bind "$2" --port "$3" --name "$4"
 	wait_listen "$1" udp "$3"

@@ -8,7 +8,10 @@
                         [--bind ADDR] [--bind-port P] [--timeout S]
       sends "TOKEN\\n", prints the whole answer.  Exit 1 on error.
   nettool.py udp-server --bind ADDR --port P --name NAME
-      answers each datagram with "NAME <datagram>".  Runs until SIGTERM.
+      answers each datagram with "NAME <datagram>", a datagram
+      "fill N SEED" with "NAME " and N bytes of fill(SEED, N) (an answer
+      as large as asked: larger than the MTU, the kernel fragments it).
+      Runs until SIGTERM.
   nettool.py http-server --bind ADDR --port P --name NAME
                          [--slow-file PATH] [--slow-delay S]
       answers every GET with 200 and the body "NAME\\n" (HTTP/1.0, one
@@ -16,15 +19,21 @@
       request and waiting S seconds (a backend that accepts and answers
       too late).  One log line per request on stderr.  Runs until SIGTERM.
   nettool.py udp-client --dst ADDR --port P [--count N] [--timeout S]
-                        [--retries N]
+                        [--retries N] [--size B | --answer-size B]
       N queries, each from a new socket (a new flow); a query is resent
       from the same socket on timeout (the balancer may drop the first
       packet while it resolves a neighbour).  Prints one line per query:
-      the answer's first word, or "timeout".
+      the answer's first word, or "timeout".  --size: each query is B
+      bytes (random text), the answer must be "NAME <query>";
+      --answer-size: each query asks "fill B SEED" (a new SEED each), the
+      answer must be "NAME <fill(SEED, B)>".  With either, the line is
+      "NAME intact|corrupt BYTES SHA256-PREFIX" (BYTES: the answer's
+      bytes after "NAME "), and the exit status 1 unless all are intact.
 
 Every loop is bounded; every socket operation has a timeout.
 """
 import argparse
+import hashlib
 import http.server
 import os
 import signal
@@ -92,13 +101,33 @@ def tcp_client(a):
     return 0
 
 
+# The largest UDP payload (IPv4): a datagram of any size is read whole.
+UDP_MAX = 65507
+
+
+def fill(seed, n):
+    """n bytes of text, different at every offset and for every seed:
+    sha256(seed:block) in hex, block after block.  A fragment lost,
+    repeated or put in the wrong place changes them."""
+    out = []
+    for i in range((n + 63) // 64):
+        out.append(hashlib.sha256(("%s:%d" % (seed, i)).encode())
+                   .hexdigest().encode())
+    return b"".join(out)[:n]
+
+
 def udp_server(a):
     s = socket.socket(family_of(a.bind), socket.SOCK_DGRAM)
     s.bind((a.bind, a.port))
     while True:
-        data, peer = s.recvfrom(4096)
-        s.sendto(("%s %s" % (a.name, data.decode(errors="replace"))).encode(),
-                 peer)
+        data, peer = s.recvfrom(UDP_MAX)
+        words = data.split(b" ")
+        if len(words) == 3 and words[0] == b"fill" and words[1].isdigit():
+            body = fill(words[2].decode(errors="replace"),
+                        min(int(words[1]), UDP_MAX - 64))
+        else:
+            body = data.decode(errors="replace").encode()
+        s.sendto(a.name.encode() + b" " + body, peer)
 
 
 def log_line(peer, text):
@@ -143,17 +172,45 @@ def http_server(a):
     Server((a.bind, a.port), Handler).serve_forever()
 
 
+def udp_query(i, a):
+    """Query i, and the body its answer must carry after "NAME " (None:
+    any)."""
+    if a.size:
+        # "q<i> " then random hex up to the size
+        q = ("q%d " % i).encode()
+        q += os.urandom(a.size).hex().encode()[:max(a.size - len(q), 0)]
+        return q, q
+    if a.answer_size:
+        seed = "%d-%s" % (i, os.urandom(4).hex())
+        return ("fill %d %s" % (a.answer_size, seed)).encode(), \
+            fill(seed, a.answer_size)
+    return ("q%d" % i).encode(), None
+
+
+def udp_verdict(data, want):
+    """The line for an answer: its first word, then, when its body is
+    known, whether it is intact, its length and its digest's start."""
+    name, _, body = data.partition(b" ")
+    answer = name.decode(errors="replace")
+    if want is not None:
+        answer += " %s %d %s" % ("intact" if body == want else "corrupt",
+                                 len(body),
+                                 hashlib.sha256(body).hexdigest()[:12])
+    return answer
+
+
 def udp_client(a):
     ok = True
     for i in range(a.count):
         s = socket.socket(family_of(a.dst), socket.SOCK_DGRAM)
         s.settimeout(a.timeout)
+        query, want = udp_query(i, a)
         answer = "timeout"
         for _ in range(a.retries + 1):
             try:
-                s.sendto(("q%d" % i).encode(), (a.dst, a.port))
-                data, _ = s.recvfrom(4096)
-                answer = data.decode(errors="replace").split(" ", 1)[0]
+                s.sendto(query, (a.dst, a.port))
+                data, _ = s.recvfrom(UDP_MAX)
+                answer = udp_verdict(data, want)
                 break
             except socket.timeout:
                 continue
@@ -161,7 +218,8 @@ def udp_client(a):
                 answer = "error:%s" % e.errno
                 break
         s.close()
-        if answer == "timeout" or answer.startswith("error"):
+        if answer == "timeout" or answer.startswith("error") or \
+                ((a.size or a.answer_size) and " intact " not in answer):
             ok = False
         print(answer, flush=True)
     return 0 if ok else 1
@@ -200,6 +258,9 @@ def main():
     uc.add_argument("--count", type=int, default=10)
     uc.add_argument("--timeout", type=float, default=1.0)
     uc.add_argument("--retries", type=int, default=3)
+    big = uc.add_mutually_exclusive_group()
+    big.add_argument("--size", type=int, default=0)
+    big.add_argument("--answer-size", type=int, default=0)
     a = p.parse_args()
     fn = {"tcp-server": tcp_server, "tcp-client": tcp_client,
           "udp-server": udp_server, "udp-client": udp_client,

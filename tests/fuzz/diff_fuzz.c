@@ -7,8 +7,10 @@
  *     and ICMP checksums), the counter of the packet's reason, and every
  *     connection-table entry the packet created, changed or removed;
  *   - at the end of each epoch (a run of packets from empty tables): every
- *     counter (reasons, events, per service and per backend) and both
- *     connection tables entry by entry.
+ *     counter (reasons, events, per service and per backend), both
+ *     connection tables entry by entry, and the fragment records
+ *     (xlb_frags: ports and time stamp of each datagram's first fragment;
+ *     emptied with the tables at every epoch).
  * Invariants checked on every packet besides the model:
  *   - a forwarded packet whose input had valid checksums has valid
  *     checksums, recomputed from scratch (tests/unit/pkt.c, a third
@@ -24,8 +26,9 @@
  * redirect).  The environment acts too: emulated LRU evictions, expiries
  * of established pairs, pairs aged (their time stamps moved back 1.5 or
  * 2.5 s in the program and the model alike: NAT port takeovers from stale
- * half-open and closed pairs), and pauses of 1.1 s (the program's 1 s
- * timers).
+ * half-open and closed pairs), fragment records aged past (1.1 s) or
+ * just short of (0.9 s) XLB_FRAG_TIMEOUT_NS or evicted, and pauses of
+ * 1.1 s (the program's 1 s timers).
  *
  * Mismatches are classified by the known bug that explains them, if any
  * (docs/reliability.md, section 6): B1 (a header past the IP length),
@@ -300,6 +303,7 @@ struct inst {
 	struct xlb *skel;
 	struct xlb_maps m;
 	int prog_fd;
+	int frags_fd; /* xlb_frags: not pinned, so not in m */
 	struct ring_buffer *handed; /* xlb_daemon_events, read every packet */
 	struct model model;
 };
@@ -352,6 +356,7 @@ static int inst_setup(struct inst *in, unsigned int model_opts, char *why,
 		return err;
 	}
 	in->prog_fd = bpf_program__fd(in->skel->progs.xlb_xdp);
+	in->frags_fd = bpf_map__fd(in->skel->maps.xlb_frags);
 	/* no ICMP rate: the model answers every oversize packet (the rate
 	 * is test_xdp's too_big_rate_limited) */
 	{
@@ -645,6 +650,56 @@ static int tables_cmp(const struct inst *in, char *why, size_t wl)
 	return 0;
 }
 
+/* xlb_frags against the model's records: the same keys, the same ports,
+ * and a time stamp inside the interval the model has for it. */
+static int frags_cmp(const struct inst *in, char *why, size_t wl)
+{
+	const struct m_frags *mf = &in->model.frags;
+	struct xlb_frag_key k, next;
+	struct xlb_frag v;
+	void *prev = NULL;
+	char ks[160];
+	long n = 0;
+
+	for (size_t i = 0; i < mf->n; i++) {
+		const struct m_frag *e = mf->items[i];
+		uint8_t fam = e->key.family == XLB_FAMILY_V6 ? 6 : 4;
+		char s[64], d[64];
+
+		bool have = !bpf_map_lookup_elem(in->frags_fd, &e->key, &v);
+
+		if (have && v.sport == e->val.sport &&
+		    v.dport == e->val.dport && v.seen_ns >= e->seen_lo &&
+		    v.seen_ns <= e->seen_hi)
+			continue;
+		/* the id as the key holds it (IPv4: 2 bytes, then zeros) */
+		snprintf(ks, sizeof(ks), "proto %u %s -> %s id %08x",
+			 e->key.proto, addr_str(fam, e->key.src.bytes, s, sizeof(s)),
+			 addr_str(fam, e->key.dst.bytes, d, sizeof(d)),
+			 ntohl(e->key.id));
+		snprintf(why, wl, "xlb_frags[%s]: model ports %u %u seen in "
+			 "[%llu, %llu], program %s%u %u seen %llu", ks,
+			 ntohs(e->val.sport), ntohs(e->val.dport),
+			 (unsigned long long)e->seen_lo,
+			 (unsigned long long)e->seen_hi,
+			 have ? "" : "(none) ", have ? ntohs(v.sport) : 0,
+			 have ? ntohs(v.dport) : 0,
+			 have ? (unsigned long long)v.seen_ns : 0ull);
+		return -1;
+	}
+	while (!bpf_map_get_next_key(in->frags_fd, prev, &next)) {
+		n++;
+		k = next;
+		prev = &k;
+	}
+	if (n != (long)mf->n) {
+		snprintf(why, wl, "xlb_frags holds %ld records, model %zu", n,
+			 mf->n);
+		return -1;
+	}
+	return 0;
+}
+
 /* Invariant of the program's xlb_flows, whatever the model says: every
  * entry's partner (its rewritten tuple, swapped) is there and points
  * back, with the other direction, the same backend and service; the NAT
@@ -687,11 +742,15 @@ static int pairs_check(const struct inst *in, char *why, size_t wl)
 	return 0;
 }
 
-/* Empty both tables (program and model) and rewind the cursors. */
+/* Empty both tables and the fragment records (program and model) and
+ * rewind the cursors.  xlb_frags goes with the tables: a record outliving
+ * them would point later fragments at a new epoch's connections, and an
+ * LRU kept this far below its size never evicts (the model has none). */
 static void tables_reset(struct inst *in)
 {
 	struct xlb_cursor zero = {};
 	struct xlb_flow_key k;
+	struct xlb_frag_key fk;
 
 	for (int t = 0; t < 2; t++) {
 		const struct m_table *mt =
@@ -704,6 +763,9 @@ static void tables_reset(struct inst *in)
 			if (bpf_map_delete_elem(fd, &k))
 				break;
 	}
+	while (!bpf_map_get_next_key(in->frags_fd, NULL, &fk))
+		if (bpf_map_delete_elem(in->frags_fd, &fk))
+			break;
 	model_clear_tables(&in->model);
 	for (__u32 id = 0; id < M_MAX_SVC; id++) {
 		bpf_map_update_elem(in->m.cursors, &id, &zero, BPF_ANY);
@@ -795,6 +857,7 @@ struct figures {
 	uint64_t harness_errors;
 	uint64_t handed; /* NO_NEIGH packets handed to xlb run, compared */
 	uint64_t epochs, evictions, gc_pairs, aged, sleeps;
+	uint64_t frag_events; /* fragment records aged or evicted */
 	uint64_t reasons[XLB_STAT_MAX];
 };
 
@@ -1163,6 +1226,34 @@ static void age_entry(struct inst *in, int table, const struct xlb_flow_key *k,
 	}
 }
 
+/* Move the time stamp of one fragment record back by ns (ns 0: remove
+ * it, an emulated LRU eviction), in the program's map and the model's
+ * alike. */
+static void frag_event(struct inst *in, const struct xlb_frag_key *k,
+		       uint64_t ns)
+{
+	struct m_frag *e = m_frag_find(&in->model.frags, k);
+	struct xlb_frag v;
+
+	if (!e)
+		return;
+	if (!ns) {
+		bpf_map_delete_elem(in->frags_fd, k);
+		m_frag_delete(&in->model.frags, k);
+		return;
+	}
+	/* not before the clock's start (the model's intervals are
+	 * unsigned) */
+	if (e->seen_lo < ns ||
+	    bpf_map_lookup_elem(in->frags_fd, k, &v))
+		return;
+	v.seen_ns -= ns;
+	if (bpf_map_update_elem(in->frags_fd, k, &v, BPF_EXIST))
+		return;
+	e->seen_lo -= ns;
+	e->seen_hi -= ns;
+}
+
 static void table_event(struct run *R, struct inst *in, struct gen *g)
 {
 	struct m_table *t = gen_below(g, 2) ? &in->model.embryos : &in->model.flows;
@@ -1170,6 +1261,24 @@ static void table_event(struct run *R, struct inst *in, struct gen *g)
 	struct m_entry *e;
 	int table = t == &in->model.embryos;
 
+	if (in->model.frags.n && gen_below(g, 3) == 0) {
+		/* a datagram's record ages past XLB_FRAG_TIMEOUT_NS (1.1 s),
+		 * or not quite (0.9 s: its later fragments still follow,
+		 * for a while), or is evicted */
+		static const uint64_t ages[] = { XLB_FRAG_TIMEOUT_NS + 100000000ULL,
+						 XLB_FRAG_TIMEOUT_NS - 100000000ULL, 0 };
+		struct xlb_frag_key fk =
+			in->model.frags.items[gen_below(g, (uint32_t)
+							in->model.frags.n)]->key;
+		uint64_t ns = ages[gen_below(g, 3)];
+
+		frag_event(in, &fk, ns);
+		hist_addf(&R->hist, "F %llu ", (unsigned long long)ns);
+		hist_hex(&R->hist, (const uint8_t *)&fk, sizeof(fk));
+		hist_addf(&R->hist, "\n");
+		R->fig.frag_events++;
+		return;
+	}
 	if (!t->n)
 		return;
 	e = t->items[gen_below(g, (uint32_t)t->n)];
@@ -1266,7 +1375,8 @@ static int fuzz(struct run *R, uint64_t count, double max_s)
 				 NULL, 0, why);
 			resync(in);
 		} else if (tables_cmp(in, why, sizeof(why)) ||
-			   pairs_check(in, why, sizeof(why))) {
+			   pairs_check(in, why, sizeof(why)) ||
+			   frags_cmp(in, why, sizeof(why))) {
 			R->fig.mm_epoch++;
 			R->fig.mismatches++;
 			mismatch(R, in, idx, "epoch tables", "end of epoch",
@@ -1279,7 +1389,10 @@ static int fuzz(struct run *R, uint64_t count, double max_s)
 		printf("%s %llu%s", gen_kind_name(k),
 		       (unsigned long long)g.kind_count[k],
 		       k + 1 < G_KINDS ? ", " : "");
-	printf("; mutated %llu\n", (unsigned long long)g.mutated);
+	printf("; mutated %llu; made first fragments %llu, IPv6 atomic "
+	       "fragments %llu\n", (unsigned long long)g.mutated,
+	       (unsigned long long)g.first_frags,
+	       (unsigned long long)g.atomic_frags);
 	return 0;
 }
 
@@ -1350,6 +1463,15 @@ static int replay(struct run *R, const char *path, const char *name)
 				unhex(h + 1, (uint8_t *)&k[1], sizeof(k[1]));
 			for (int i = 0; i < 2; i++)
 				age_entry(in, table, &k[i], ns);
+		} else if (!strncmp(line, "F ", 2)) {
+			unsigned long long ns = strtoull(line + 2, NULL, 10);
+			const char *h = strchr(line + 2, ' ');
+			struct xlb_frag_key k;
+
+			memset(&k, 0, sizeof(k));
+			if (h)
+				unhex(h + 1, (uint8_t *)&k, sizeof(k));
+			frag_event(in, &k, ns);
 		} else if (!strncmp(line, "E ", 2)) {
 			struct xlb_flow_key k;
 			int table = !strncmp(line + 2, "embryos", 7);
@@ -1508,6 +1630,12 @@ int main(int argc, char **argv)
 				    insts[1].model.stats[XLB_STAT_SYN_RESCHEDULED]),
 	       (unsigned long long)(insts[0].model.stats[XLB_STAT_RST_IGNORED] +
 				    insts[1].model.stats[XLB_STAT_RST_IGNORED]));
+	printf("  fragments (model): frag_forwarded %llu, pass_fragment %llu; "
+	       "records aged or evicted %llu\n",
+	       (unsigned long long)(insts[0].model.stats[XLB_STAT_FRAG_FORWARDED] +
+				    insts[1].model.stats[XLB_STAT_FRAG_FORWARDED]),
+	       (unsigned long long)R.fig.reasons[XLB_STAT_PASS_FRAGMENT],
+	       (unsigned long long)R.fig.frag_events);
 	printf("  table events: %llu evictions, %llu pairs expired, %llu "
 	       "pairs aged, %llu pauses of %d ms\n",
 	       (unsigned long long)R.fig.evictions,

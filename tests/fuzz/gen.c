@@ -10,6 +10,7 @@
 #include "gen.h"
 
 #define MAX_GEN_FRAME 3400 /* BPF_PROG_TEST_RUN keeps it one buffer */
+#define GEN_IP6_M 0x0001   /* IPv6 fragment header: more fragments */
 
 /* ------------------------------------------------------------------ */
 /* Randomness                                                          */
@@ -52,6 +53,7 @@ const char *gen_kind_name(enum gen_kind k)
 {
 	static const char *const names[G_KINDS] = {
 		"random", "new", "client", "reply", "spoof", "other", "icmp",
+		"frag",
 	};
 
 	return k < G_KINDS ? names[k] : "?";
@@ -606,7 +608,7 @@ static size_t gen_icmp(struct gen *g, const struct model *m, uint8_t *buf,
 	struct m_layout lo;
 	size_t n, in_len, keep, ihl;
 	const char *what = "real";
-	unsigned int r = gen_below(g, 100);
+	unsigned int r = gen_below(g, 100), qfrag;
 
 	if (e) {
 		/* the quoted packet is what we sent for this entry */
@@ -644,11 +646,26 @@ static size_t gen_icmp(struct gen *g, const struct model *m, uint8_t *buf,
 	if (it.family == 4 && chance(g, 10))
 		s.ip_opt_len = 4 * (1 + gen_below(g, 5));
 	s.payload_len = gen_below(g, 1400);
+	/* sometimes the quoted packet is a fragment: a first one (ports
+	 * after its header, and after an IPv6 fragment header) or a later
+	 * one (no ports) */
+	qfrag = chance(g, 12) ? 1 + gen_below(g, 2) : 0;
+	if (qfrag && it.family == 4) {
+		s.frag = qfrag == 1 ? 0x2000 :
+				      (uint16_t)((1 + gen_below(g, 0x1fff)) |
+						 (chance(g, 50) ? 0x2000 : 0));
+	} else if (qfrag) {
+		s.ip6_ext = true;
+		s.ip6_ext_type = 44;
+		s.ip6_frag = qfrag == 1 ? 1 :
+				 (uint16_t)((1 + gen_below(g, 0x1fff)) << 3 |
+					    gen_below(g, 2));
+	}
 	n = pkt_build(&s, buf, cap);
 	if (n < 14 + 28)
 		return gen_new(g, m, buf, cap, desc, dl);
 	in_len = n - 14;
-	ihl = it.family == 4 ? (buf[14] & 0xf) * 4u : 40;
+	ihl = it.family == 4 ? (buf[14] & 0xf) * 4u : s.ip6_ext ? 48 : 40;
 	/* RFC 792: header + 8 bytes; RFC 1812 / 4443: as much as fits */
 	keep = chance(g, 50) ? ihl + 8 : ihl + 8 + gen_below(g, 120);
 	if (keep > in_len)
@@ -717,8 +734,10 @@ static size_t gen_icmp(struct gen *g, const struct model *m, uint8_t *buf,
 	if (it.family == 6 && type == 2)
 		buf[lo.l4 + 6] = 0x05, buf[lo.l4 + 7] = 0x00;
 	m_fix_checksums(buf, n);
-	snprintf(desc, dl, "icmp%u %s type %u code %u quote %zu", it.family,
-		 what, type, code, keep);
+	snprintf(desc, dl, "icmp%u %s type %u code %u quote %zu%s", it.family,
+		 what, type, code, keep,
+		 qfrag == 1 ? " of a first fragment" :
+		 qfrag == 2 ? " of a later fragment" : "");
 	return n;
 }
 
@@ -799,6 +818,12 @@ static void wr16(uint8_t *p, uint16_t v)
 {
 	p[0] = v >> 8;
 	p[1] = v & 0xff;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)(v >> 16));
+	wr16(p + 2, (uint16_t)v);
 }
 
 /* Insert n bytes at off (the frame grows); false if it does not fit. */
@@ -1007,6 +1032,195 @@ static size_t mutate(struct gen *g, uint8_t *f, size_t len, size_t cap,
 }
 
 /* ------------------------------------------------------------------ */
+/* Fragments                                                           */
+/* ------------------------------------------------------------------ */
+
+/* An identification for a new datagram: random, or now and then one of
+ * a few, so that datagrams of the same addresses reuse it (the later one
+ * replaces the record of the first: its later fragments follow the new
+ * datagram's ports). */
+static uint32_t pick_frag_id(struct gen *g, uint8_t family, uint32_t id)
+{
+	if (chance(g, 15))
+		return gen_below(g, 3);
+	return family == 4 ? (uint16_t)id : id;
+}
+
+/*
+ * Make the packet of a flow (whole, before any mutation) the first
+ * fragment of a datagram: IPv4 with MF (now and then DF too: answered as
+ * too big like any packet), or an IPv6 fragment header with M inserted
+ * after the IPv6 header; the L4 header stays, as in any first fragment.
+ * The datagram is remembered for its later fragments (gen_later).  An
+ * IPv6 packet becomes an atomic fragment instead now and then (offset 0,
+ * no M: a whole packet, RFC 6946).
+ */
+static size_t make_first_fragment(struct gen *g, uint8_t *f, size_t len,
+				  size_t cap, char *desc, size_t dl)
+{
+	struct gen_dgram *d;
+	struct m_layout lo;
+	size_t used = strlen(desc);
+	bool atomic = false;
+	uint32_t id;
+
+	if (m_layout_of(f, len, &lo) || lo.frag6 ||
+	    (lo.proto != IPPROTO_TCP && lo.proto != IPPROTO_UDP))
+		return len;
+	if (lo.family == 4) {
+		uint8_t *ip = f + lo.l3;
+
+		id = pick_frag_id(g, 4, rd16(ip + 4));
+		wr16(ip + 4, (uint16_t)id);
+		wr16(ip + 6, PKT_IP_MF | (chance(g, 15) ? PKT_IP_DF : 0));
+		/* the header's checksum only: the L4 one stays as it was
+		 * (valid, or 0 for UDP without) */
+		wr16(ip + 10, 0);
+		wr16(ip + 10, (uint16_t)~m_fold(m_sum(ip, lo.l4 - lo.l3, 0)));
+	} else {
+		uint8_t fh[8] = { f[lo.l3 + 6], 0 };
+		uint16_t fo = GEN_IP6_M;
+
+		atomic = chance(g, 15);
+		if (atomic)
+			fo = 0;
+		if (chance(g, 5)) /* the 2 reserved bits: ignored */
+			fo |= 0x0006;
+		id = pick_frag_id(g, 6, (uint32_t)gen_rand(g));
+		wr16(fh + 2, fo);
+		wr32(fh + 4, id);
+		if (!insert_at(f, &len, cap, lo.l3 + 40, fh, sizeof(fh)))
+			return len;
+		/* the L4 checksum holds: the upper-layer length in its
+		 * pseudo-header does not count the fragment header */
+		f[lo.l3 + 6] = 44;
+		wr16(f + lo.l3 + 4, (uint16_t)(rd16(f + lo.l3 + 4) + 8));
+		lo.l4 += 8;
+		lo.end += 8;
+	}
+	snprintf(desc + used, used < dl ? dl - used : 0, " %s id %x",
+		 atomic ? "atomic-frag" : "first-frag", id);
+	if (atomic) {
+		g->atomic_frags++;
+		return len;
+	}
+	g->first_frags++;
+	d = &g->dgrams[g->dgram_next];
+	g->dgram_next = (g->dgram_next + 1) % GEN_DGRAMS;
+	if (g->n_dgrams < GEN_DGRAMS)
+		g->n_dgrams++;
+	memset(d, 0, sizeof(*d));
+	d->family = lo.family;
+	d->proto = lo.proto;
+	memcpy(d->src, f + lo.l3 + (lo.family == 4 ? 12 : 8),
+	       lo.family == 4 ? 4 : 16);
+	memcpy(d->dst, f + lo.l3 + (lo.family == 4 ? 16 : 24),
+	       lo.family == 4 ? 4 : 16);
+	d->id = id;
+	d->next_off = (uint16_t)((lo.end - lo.l4 + 7) / 8);
+	return len;
+}
+
+/*
+ * A later fragment: the datagram of a first fragment the program
+ * recorded (the model's xlb_frags), or one the generator made lately
+ * (forwarded or not); now and then with another identification or
+ * protocol (a datagram nobody started).  Its own payload, no L4 header,
+ * at the offset where the first fragment ended (or anywhere), with or
+ * without more to come.
+ */
+static size_t gen_later(struct gen *g, const struct model *m, uint8_t *buf,
+			size_t cap, char *desc, size_t dl)
+{
+	struct gen_dgram d;
+	struct pkt_spec s;
+	struct m_layout lo;
+	struct tuple t;
+	const char *from = "made";
+	uint32_t off;
+	bool more;
+	size_t n;
+
+	if (m->frags.n && (chance(g, 60) || !g->n_dgrams)) {
+		const struct m_frag *e =
+			m->frags.items[gen_below(g, (uint32_t)m->frags.n)];
+		const uint8_t *id = (const uint8_t *)&e->key.id;
+
+		memset(&d, 0, sizeof(d));
+		d.family = e->key.family == XLB_FAMILY_V6 ? 6 : 4;
+		d.proto = e->key.proto;
+		memcpy(d.src, e->key.src.bytes, 16);
+		memcpy(d.dst, e->key.dst.bytes, 16);
+		/* as the key holds it: IPv4's 16 bits as on the wire, then
+		 * zeros; IPv6's 32 */
+		d.id = d.family == 4 ? rd16(id) :
+				       (uint32_t)rd16(id) << 16 | rd16(id + 2);
+		from = "recorded";
+	} else if (g->n_dgrams) {
+		/* mostly one of the latest: its first fragment just went */
+		uint32_t back = gen_below(g, chance(g, 70) && g->n_dgrams > 4 ?
+							4 : g->n_dgrams);
+
+		d = g->dgrams[(g->dgram_next + GEN_DGRAMS - 1 - back) %
+			      GEN_DGRAMS];
+	} else {
+		return gen_new(g, m, buf, cap, desc, dl);
+	}
+	if (chance(g, 6)) {
+		d.id ^= 1 + gen_below(g, 4);
+		from = "unknown-id";
+	} else if (chance(g, 3)) {
+		d.proto = d.proto == IPPROTO_TCP ? IPPROTO_UDP : IPPROTO_TCP;
+		from = "other-proto";
+	}
+	memset(&t, 0, sizeof(t));
+	t.family = d.family;
+	t.proto = d.proto;
+	memcpy(t.src, d.src, 16);
+	memcpy(t.dst, d.dst, 16);
+	spec_of(g, &s, &t, 0);
+	/* no L4 header: a raw payload, its protocol set afterwards */
+	s.proto = 253;
+	s.tcp_opt_len = 0;
+	off = d.next_off && chance(g, 70) ? d.next_off : 1 + gen_below(g, 400);
+	if (chance(g, 3))
+		off = 0x1fff; /* the last offset there is */
+	if (off > 0x1fff)
+		off = 0x1fff;
+	more = chance(g, 50);
+	if (more)
+		s.payload_len &= ~(size_t)7; /* all but the last: 8-byte units */
+	if (d.family == 4) {
+		s.ip_id = (uint16_t)d.id;
+		s.frag = (uint16_t)(off | (more ? PKT_IP_MF : 0) |
+				    (chance(g, 8) ? PKT_IP_DF : 0));
+	} else {
+		s.ip6_ext = true;
+		s.ip6_ext_type = 44;
+		s.ip6_frag = (uint16_t)(off << 3 | (more ? GEN_IP6_M : 0) |
+					(chance(g, 5) ? 0x0006 : 0));
+	}
+	n = pkt_build(&s, buf, cap);
+	if (!n) { /* too big: no payload */
+		s.payload_len = 0;
+		n = pkt_build(&s, buf, cap);
+	}
+	if (!n || m_layout_of(buf, n, &lo))
+		return n ? n : gen_new(g, m, buf, cap, desc, dl);
+	if (d.family == 4) {
+		buf[lo.l3 + 9] = d.proto;
+	} else if (lo.frag6) {
+		buf[lo.frag6] = d.proto;
+		wr32(buf + lo.frag6 + 4, d.id);
+	}
+	m_fix_checksums(buf, n); /* the IPv4 header's */
+	snprintf(desc, dl, "frag later %s%u %s id %x off %u%s payload %zu",
+		 d.proto == IPPROTO_TCP ? "tcp" : "udp", d.family, from, d.id,
+		 off, more ? " more" : "", s.payload_len);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
 
 size_t gen_packet(struct gen *g, const struct model *m, uint8_t *buf,
 		  size_t cap, enum gen_kind *kind, char *desc, size_t dl)
@@ -1035,16 +1249,25 @@ size_t gen_packet(struct gen *g, const struct model *m, uint8_t *buf,
 	} else if (r < 80) {
 		*kind = G_OTHER;
 		n = gen_other(g, m, buf, cap, desc, dl);
-	} else {
+	} else if (r < 95) {
 		*kind = G_ICMP;
 		n = gen_icmp(g, m, buf, cap, desc, dl);
+	} else {
+		*kind = G_FRAG;
+		n = gen_later(g, m, buf, cap, desc, dl);
 	}
 	if (n < 14) { /* never: the builder always makes a frame */
 		memset(buf, 0, 14);
 		n = 14;
 	}
 	g->kind_count[*kind]++;
-	if (*kind != G_RANDOM && chance(g, 35))
+	/* a packet of a flow, now and then the first fragment of a
+	 * datagram: its later fragments follow (G_FRAG) */
+	if ((*kind == G_NEW || *kind == G_CLIENT || *kind == G_REPLY) &&
+	    chance(g, 8))
+		n = make_first_fragment(g, buf, n, cap, desc, dl);
+	/* later fragments less often: most should meet their record */
+	if (*kind != G_RANDOM && chance(g, *kind == G_FRAG ? 15 : 35))
 		n = mutate(g, buf, n, cap, desc, dl);
 	if (n < 14)
 		n = 14;

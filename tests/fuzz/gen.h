@@ -5,8 +5,11 @@
  * packets and replies, spoofed replies, traffic that is not ours, ICMP
  * errors quoting real flows or garbage), then mutated (truncation, bad
  * IHL / data offset / lengths, fragments, options, VLAN stacks, IPv6
- * extension chains, bit flips, padding, TTL edges).  Deterministic for a
- * seed; reads the model's tables to aim at live flows.
+ * extension chains, bit flips, padding, TTL edges).  Some packets of
+ * flows become first fragments of datagrams, whose later fragments (no
+ * L4 header, the same addresses, protocol and identification) come
+ * after.  Deterministic for a seed; reads the model's tables to aim at
+ * live flows and recorded datagrams.
  */
 #ifndef XLB_FUZZ_GEN_H
 #define XLB_FUZZ_GEN_H
@@ -26,15 +29,31 @@ enum gen_kind {
 		       * packets to backends through the balancer */
 	G_OTHER,      /* not ours: other ports/addresses, ARP, echo, ND */
 	G_ICMP,       /* ICMP errors quoting flows or garbage */
+	G_FRAG,       /* a later fragment (no L4 header) of a datagram */
 	G_KINDS,
 };
+
+/* A datagram whose first fragment the generator made (a new, client or
+ * reply packet turned into one): its later fragments follow it. */
+struct gen_dgram {
+	uint8_t family, proto;
+	uint8_t src[16], dst[16];
+	uint32_t id;       /* host order: IPv4's 16 bits, IPv6's 32 */
+	uint16_t next_off; /* where the first fragment's data ends (8 bytes) */
+};
+
+#define GEN_DGRAMS 64
 
 struct gen {
 	uint64_t rng;
 	uint64_t trunc_ctr; /* walks truncation offsets in turn */
 	uint64_t kind_count[G_KINDS];
 	uint64_t mutated;
+	uint64_t first_frags, atomic_frags; /* packets made fragments */
 	const uint8_t *lb_mac; /* the balancer's interface */
+	struct gen_dgram dgrams[GEN_DGRAMS]; /* a ring, the latest at
+					      * dgram_next - 1 */
+	unsigned int n_dgrams, dgram_next;
 };
 
 void gen_init(struct gen *g, uint64_t seed, const uint8_t *lb_mac);

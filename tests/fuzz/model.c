@@ -102,14 +102,20 @@ static uint16_t sum_total(const uint8_t *f, size_t start, size_t len,
 /* Tables                                                              */
 /* ------------------------------------------------------------------ */
 
-static uint64_t key_hash(const struct xlb_flow_key *k)
+/* FNV-1a over a key's bytes (padding included: keys are zeroed). */
+static uint64_t bytes_hash(const void *k, size_t n)
 {
-	const uint8_t *p = (const uint8_t *)k;
+	const uint8_t *p = k;
 	uint64_t h = 1469598103934665603ull;
 
-	for (size_t i = 0; i < sizeof(*k); i++)
+	for (size_t i = 0; i < n; i++)
 		h = (h ^ p[i]) * 1099511628211ull;
 	return h;
+}
+
+static uint64_t key_hash(const struct xlb_flow_key *k)
+{
+	return bytes_hash(k, sizeof(*k));
 }
 
 static bool key_eq(const struct xlb_flow_key *a, const struct xlb_flow_key *b)
@@ -230,6 +236,91 @@ bool m_flow_equal(const struct m_entry *e, const struct xlb_flow *b,
 	       !memcmp(b->nh.dmac, e->nh.dmac, 6);
 }
 
+/* The fragment records (struct m_frags): a replacing insert, no LRU. */
+static uint64_t frag_key_hash(const struct xlb_frag_key *k)
+{
+	return bytes_hash(k, sizeof(*k));
+}
+
+static int frags_init(struct m_frags *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->n_buckets = 4096;
+	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
+	t->cap_items = 256;
+	t->items = calloc(t->cap_items, sizeof(*t->items));
+	return t->buckets && t->items ? 0 : -1;
+}
+
+static void frags_clear(struct m_frags *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->items[i]);
+	t->n = 0;
+	memset(t->buckets, 0, t->n_buckets * sizeof(*t->buckets));
+}
+
+static void frags_free(struct m_frags *t)
+{
+	frags_clear(t);
+	free(t->buckets);
+	free(t->items);
+}
+
+struct m_frag *m_frag_find(const struct m_frags *t,
+			   const struct xlb_frag_key *k)
+{
+	struct m_frag *e = t->buckets[frag_key_hash(k) % t->n_buckets];
+
+	for (; e; e = e->next)
+		if (!memcmp(&e->key, k, sizeof(*k)))
+			return e;
+	return NULL;
+}
+
+/* BPF_ANY: the record of k, new or the one to overwrite. */
+static struct m_frag *frag_put(struct m_frags *t, const struct xlb_frag_key *k)
+{
+	size_t b = frag_key_hash(k) % t->n_buckets;
+	struct m_frag *e = m_frag_find(t, k);
+
+	if (e)
+		return e;
+	if (t->n == t->cap_items) {
+		void *n = realloc(t->items, 2 * t->cap_items * sizeof(*t->items));
+
+		if (!n)
+			abort();
+		t->items = n;
+		t->cap_items *= 2;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		abort();
+	e->key = *k;
+	e->next = t->buckets[b];
+	t->buckets[b] = e;
+	e->idx = t->n;
+	t->items[t->n++] = e;
+	return e;
+}
+
+int m_frag_delete(struct m_frags *t, const struct xlb_frag_key *k)
+{
+	struct m_frag **pp = &t->buckets[frag_key_hash(k) % t->n_buckets], *e;
+
+	for (; (e = *pp); pp = &e->next) {
+		if (memcmp(&e->key, k, sizeof(*k)))
+			continue;
+		*pp = e->next;
+		t->items[e->idx] = t->items[--t->n];
+		t->items[e->idx]->idx = e->idx;
+		free(e);
+		return 0;
+	}
+	return -2;
+}
+
 int model_init(struct model *m, const struct m_topo *t, uint16_t nat_min,
 	       uint16_t nat_max, size_t flows_max, size_t embryos_max,
 	       unsigned int opts)
@@ -240,7 +331,7 @@ int model_init(struct model *m, const struct m_topo *t, uint16_t nat_min,
 	m->nat_port_min = nat_min;
 	m->nat_port_max = nat_max;
 	if (table_init(&m->flows, flows_max) ||
-	    table_init(&m->embryos, embryos_max))
+	    table_init(&m->embryos, embryos_max) || frags_init(&m->frags))
 		return -1;
 	return 0;
 }
@@ -249,12 +340,14 @@ void model_free(struct model *m)
 {
 	table_free(&m->flows);
 	table_free(&m->embryos);
+	frags_free(&m->frags);
 }
 
 void model_clear_tables(struct model *m)
 {
 	table_clear(&m->flows);
 	table_clear(&m->embryos);
+	frags_clear(&m->frags);
 }
 
 /* ------------------------------------------------------------------ */
@@ -442,7 +535,16 @@ struct m_pkt {
 	struct xlb_flow_key key;
 	bool strict;      /* headers must end inside the IP packet */
 	bool beyond;      /* a header ended past the IP packet, in the frame */
+	uint8_t frag;     /* M_FRAG_*: a whole packet, or which fragment */
+	uint32_t frag_id; /* a fragment's identification, as keyed (see
+			   * frag_key_of) */
 };
+
+/* A TCP/UDP datagram's fragments: the first carries the L4 header (its
+ * key is complete), a later one none (its ports come from the first's
+ * record).  An IPv6 atomic fragment (offset 0, no more: RFC 6946) is a
+ * whole packet. */
+enum { M_FRAG_NONE = 0, M_FRAG_FIRST, M_FRAG_LATER };
 
 /* Does a header ending at off fit?  Inside the IP packet always; past
  * its end but inside the frame only without MODEL_STRICT_IP_LEN (and
@@ -491,9 +593,19 @@ static uint32_t parse(const struct model *m, struct m_pkt *p)
 		if (ip[0] >> 4 != 4 || hlen < 20 || off + hlen > len ||
 		    tot < hlen || off + tot > len)
 			return XLB_STAT_PASS_MALFORMED;
-		if (rd16(ip + 6) & 0x3fff) /* MF or an offset */
-			return XLB_STAT_PASS_FRAGMENT;
 		proto = ip[9];
+		if (rd16(ip + 6) & 0x3fff) { /* MF or an offset */
+			/* only a TCP/UDP datagram's fragments can follow
+			 * its first one; any other is passed */
+			if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+				return XLB_STAT_PASS_FRAGMENT;
+			/* the 16 bits as they lie in the packet, then two
+			 * zero bytes (the key's __be32, zero-extended from
+			 * the header's __be16 on a little-endian host) */
+			memcpy(&p->frag_id, ip + 4, 2);
+			p->frag = rd16(ip + 6) & 0x1fff ? M_FRAG_LATER :
+							  M_FRAG_FIRST;
+		}
 		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP &&
 		    proto != IPPROTO_ICMP)
 			return XLB_STAT_PASS_NOT_L4;
@@ -511,8 +623,29 @@ static uint32_t parse(const struct model *m, struct m_pkt *p)
 		if (ip6[0] >> 4 != 6 || off + 40 + rd16(ip6 + 4) > len)
 			return XLB_STAT_PASS_MALFORMED;
 		proto = ip6[6];
-		if (proto == 44)
-			return XLB_STAT_PASS_FRAGMENT;
+		l4 = off + 40;
+		end = off + 40 + rd16(ip6 + 4);
+		if (proto == 44) {
+			/* a fragment header (RFC 8200 4.5), inside the IP
+			 * packet: 8 bytes, then TCP or UDP (anything else
+			 * after it, ICMPv6 or another extension, is passed
+			 * as a fragment) */
+			const uint8_t *fh = f + l4;
+			uint16_t fo;
+
+			if (l4 + 8 > end)
+				return XLB_STAT_PASS_MALFORMED;
+			proto = fh[0];
+			if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+				return XLB_STAT_PASS_FRAGMENT;
+			fo = rd16(fh + 2);
+			if (fo & 0xfff9) { /* an offset, or M: a fragment */
+				memcpy(&p->frag_id, fh + 4, 4);
+				p->frag = fo & 0xfff8 ? M_FRAG_LATER :
+							M_FRAG_FIRST;
+			}
+			l4 += 8;
+		}
 		/* hop-by-hop, routing, destination options, AH: refused
 		 * (documented policy: passed untouched) */
 		if (proto == 0 || proto == 43 || proto == 60 || proto == 51)
@@ -524,8 +657,6 @@ static uint32_t parse(const struct model *m, struct m_pkt *p)
 		p->key.family = XLB_FAMILY_V6;
 		memcpy(p->key.src.bytes, ip6 + 8, 16);
 		memcpy(p->key.dst.bytes, ip6 + 24, 16);
-		l4 = off + 40;
-		end = off + 40 + rd16(ip6 + 4);
 	} else {
 		return XLB_STAT_PASS_NOT_IP;
 	}
@@ -535,6 +666,8 @@ static uint32_t parse(const struct model *m, struct m_pkt *p)
 	p->end = end;
 	p->proto = proto;
 	p->key.proto = proto;
+	if (p->frag == M_FRAG_LATER)
+		return 0; /* no L4 header: ports 0 until its record's */
 	if (proto == IPPROTO_TCP) {
 		size_t doff;
 
@@ -1284,6 +1417,8 @@ static void sums_of(const uint8_t *in, const struct m_pkt *p, size_t inner,
 	memset(s, 0, sizeof(*s));
 	if (p->family == 4)
 		s->ip4_hdr = sum_total(in, p->l3, (in[p->l3] & 0xf) * 4u, 0);
+	if (p->frag == M_FRAG_LATER)
+		return; /* no L4 header, no L4 checksum */
 	s->l4 = sum_total(in, p->l4, p->end - p->l4, l4_pseudo(in, p));
 	s->udp_none = p->proto == IPPROTO_UDP &&
 		       rd16(in + p->l4 + 6) == 0;
@@ -1327,6 +1462,10 @@ static void finish_checksums(uint8_t *o, const struct m_pkt *p,
 		     csum_keep(o, p->l3, hl, p->l3 + 10, 0, s->ip4_hdr));
 		equiv(r, p->l3 + 10);
 	}
+	/* a later fragment has none: its datagram's checksum, in the first
+	 * fragment, covers it (and was updated there) */
+	if (p->frag == M_FRAG_LATER)
+		return;
 	if (s->udp_none)
 		return; /* no checksum, and it stays so */
 	v = csum_keep(o, p->l4, p->end - p->l4, c, l4_pseudo(o, p), s->l4);
@@ -1475,7 +1614,9 @@ static uint32_t icmp_packet(struct model *m, const uint8_t *in, uint8_t *o,
 		return XLB_STAT_PASS_ICMP;
 	memset(&key, 0, sizeof(key));
 	if (p->family == 4) {
-		if (!inside(p, q + 20) || (in[q] & 0xf) < 5)
+		/* a quoted later fragment has no ports */
+		if (!inside(p, q + 20) || (in[q] & 0xf) < 5 ||
+		    (rd16(in + q + 6) & 0x1fff))
 			return XLB_STAT_PASS_ICMP;
 		ports = q + (in[q] & 0xf) * 4u;
 		iproto = in[q + 9];
@@ -1487,6 +1628,14 @@ static uint32_t icmp_packet(struct model *m, const uint8_t *in, uint8_t *o,
 			return XLB_STAT_PASS_ICMP;
 		ports = q + 40;
 		iproto = in[q + 6];
+		if (iproto == 44) {
+			/* a quoted fragment: the first one's ports follow
+			 * its fragment header; a later one has none */
+			if (!inside(p, q + 48) || (rd16(in + q + 42) & 0xfff8))
+				return XLB_STAT_PASS_ICMP;
+			iproto = in[q + 40];
+			ports = q + 48;
+		}
 		key.family = XLB_FAMILY_V6;
 		memcpy(key.src.bytes, in + q + 24, 16);
 		memcpy(key.dst.bytes, in + q + 8, 16);
@@ -1565,13 +1714,125 @@ static bool port_prefilter(const struct model *m, const struct m_pkt *p)
 	return false;
 }
 
+/* The reassembly key of the fragment p (struct xlb_frag_key, zeroed
+ * padding: the map compares bytes). */
+static void frag_key_of(const struct m_pkt *p, struct xlb_frag_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->src = p->key.src;
+	k->dst = p->key.dst;
+	memcpy(&k->id, &p->frag_id, sizeof(k->id));
+	k->proto = p->key.proto;
+	k->family = p->key.family;
+}
+
+/* A datagram's first fragment was forwarded (or handed to xlb run): its
+ * ports, as it arrived, for the later fragments.  A datagram that reuses
+ * the identification replaces the record (BPF_ANY). */
+static void frag_record(struct model *m, const struct m_pkt *p)
+{
+	struct xlb_frag_key k;
+	struct m_frag *e;
+
+	frag_key_of(p, &k);
+	e = frag_put(&m->frags, &k);
+	memset(&e->val, 0, sizeof(e->val));
+	e->val.sport = p->key.sport;
+	e->val.dport = p->key.dport;
+	/* the coarse clock, read once the packet was known to be ours */
+	e->seen_lo = m->now.clo;
+	e->seen_hi = m->now.chi;
+}
+
+/*
+ * The flow of a later fragment: its datagram's record, younger than
+ * XLB_FRAG_TIMEOUT_NS, gives the ports; then the entry as flow_find
+ * would find it (established, or half-open with its partner pointing
+ * back), but nothing changes: no stale half forgotten, no promotion, no
+ * new connection.  NULL: passed as a fragment.
+ */
+static struct m_entry *frag_flow(struct model *m, struct m_pkt *p,
+				 struct m_result *r)
+{
+	struct xlb_frag_key k;
+	struct m_frag *fr;
+	struct m_entry *e;
+
+	frag_key_of(p, &k);
+	fr = m_frag_find(&m->frags, &k);
+	/* coarse clock on both sides; signed in the program: a record
+	 * ahead of the reading is not old.  Too close to call: flagged */
+	if (!fr || older_than(m->now.clo, m->now.chi, fr->seen_lo, fr->seen_hi,
+			      XLB_FRAG_TIMEOUT_NS, r) != 0)
+		return NULL;
+	p->key.sport = fr->val.sport;
+	p->key.dport = fr->val.dport;
+	e = m_table_find(&m->flows, &p->key);
+	if (e)
+		return e;
+	e = m_table_find(&m->embryos, &p->key);
+	return e && embryo_partner(m, &p->key, &e->val) ? e : NULL;
+}
+
+/* Forward the packet p of entry e (bpf/nat.h nat_forward): the verdict's
+ * reason (FWD_*), or the drop reason. */
+static uint32_t forward(struct model *m, const uint8_t *in, uint8_t *o,
+			const struct m_pkt *p, struct m_entry *e,
+			uint32_t *verdict, struct m_result *r)
+{
+	struct xlb_flow_key to = e->val.rewritten;
+	struct m_sums s;
+	struct m_fib fib;
+	uint32_t rc;
+
+	/* a copy (promoted connection) uses the cached next hop it carries,
+	 * and what it caches is lost */
+	rc = flow_next_hop(m, in, p, e, &fib, r);
+	if (rc == XLB_STAT_DROP_FIB_FRAG)
+		r->too_big_mtu = fib.mtu; /* model_packet answers it */
+	if (rc && rc != XLB_STAT_DROP_FIB_NO_NEIGH)
+		return rc;
+	/* a packet bound for an interface the program cannot send to (a
+	 * tagged frame: no VLAN devices here; an untagged one: not in
+	 * xlb_tx_ports) is not handed over: it could not be sent later
+	 * either */
+	if (rc && fib.iface != 0 && (p->vlan_tags || !m->tx_port[fib.iface]))
+		return XLB_STAT_DROP_REDIRECT;
+	sums_of(in, p, 0, &s);
+	rewrite_ip(o, p, &to);
+	if (p->frag != M_FRAG_LATER) { /* a later fragment has no ports */
+		memcpy(o + p->l4, &to.sport, 2);
+		memcpy(o + p->l4 + 2, &to.dport, 2);
+	}
+	finish_checksums(o, p, &s, r);
+	if (rc) {
+		/* rewritten, then handed to xlb run if it fits a record */
+		uint32_t len = ip_length(in, p);
+
+		r->handed_over = len >= 1 && len <= XLB_PACKET_EVENT_BYTES &&
+				 p->l3 + len <= p->len;
+		r->handed_off = p->l3;
+		r->handed_len = len;
+		r->handed_iface = fib.iface;
+		return rc;
+	}
+	rc = transmit(m, o, p, &fib, verdict);
+	if (rc)
+		return rc;
+	if (p->frag == M_FRAG_LATER)
+		count(m, XLB_STAT_FRAG_FORWARDED);
+	m->svc_traffic[e->val.service_id].packets++;
+	m->svc_traffic[e->val.service_id].bytes += p->len;
+	m->be_traffic[e->val.backend_id].packets++;
+	m->be_traffic[e->val.backend_id].bytes += p->len;
+	return e->val.dir == XLB_DIR_TO_BACKEND ? XLB_STAT_FWD_TO_BACKEND :
+						  XLB_STAT_FWD_TO_CLIENT;
+}
+
 static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 			struct m_pkt *p, uint32_t *verdict, struct m_result *r)
 {
 	struct m_entry *e;
-	struct xlb_flow_key to;
-	struct m_sums s;
-	struct m_fib fib;
 	bool promoted = false;
 	struct m_entry copy;
 	uint32_t rc;
@@ -1581,6 +1842,15 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 		return rc;
 	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6)
 		return icmp_packet(m, in, o, p, verdict, r);
+	if (p->frag == M_FRAG_LATER) {
+		/* no ports: its first fragment's flow, untouched (no port
+		 * pre-filter, no table change) */
+		e = frag_flow(m, p, r);
+		if (!e)
+			return XLB_STAT_PASS_FRAGMENT;
+		r->ours = true;
+		return forward(m, in, o, p, e, verdict, r);
+	}
 	if (!port_prefilter(m, p))
 		return XLB_STAT_PASS_NO_SERVICE;
 
@@ -1614,45 +1884,7 @@ static uint32_t process(struct model *m, const uint8_t *in, uint8_t *o,
 		if (touch_entry(e, p, &m->now, est, &j))
 			touch(r, est ? 0 : 1, &e->key);
 	}
-	to = e->val.rewritten;
-	/* a copy (promoted connection) uses the cached next hop it carries,
-	 * and what it caches is lost */
-	rc = flow_next_hop(m, in, p, e, &fib, r);
-	if (rc == XLB_STAT_DROP_FIB_FRAG)
-		r->too_big_mtu = fib.mtu; /* model_packet answers it */
-	if (rc && rc != XLB_STAT_DROP_FIB_NO_NEIGH)
-		return rc;
-	/* a packet bound for an interface the program cannot send to (a
-	 * tagged frame: no VLAN devices here; an untagged one: not in
-	 * xlb_tx_ports) is not handed over: it could not be sent later
-	 * either */
-	if (rc && fib.iface != 0 && (p->vlan_tags || !m->tx_port[fib.iface]))
-		return XLB_STAT_DROP_REDIRECT;
-	sums_of(in, p, 0, &s);
-	rewrite_ip(o, p, &to);
-	memcpy(o + p->l4, &to.sport, 2);
-	memcpy(o + p->l4 + 2, &to.dport, 2);
-	finish_checksums(o, p, &s, r);
-	if (rc) {
-		/* rewritten, then handed to xlb run if it fits a record */
-		uint32_t len = ip_length(in, p);
-
-		r->handed_over = len >= 1 && len <= XLB_PACKET_EVENT_BYTES &&
-				 p->l3 + len <= p->len;
-		r->handed_off = p->l3;
-		r->handed_len = len;
-		r->handed_iface = fib.iface;
-		return rc;
-	}
-	rc = transmit(m, o, p, &fib, verdict);
-	if (rc)
-		return rc;
-	m->svc_traffic[e->val.service_id].packets++;
-	m->svc_traffic[e->val.service_id].bytes += p->len;
-	m->be_traffic[e->val.backend_id].packets++;
-	m->be_traffic[e->val.backend_id].bytes += p->len;
-	return e->val.dir == XLB_DIR_TO_BACKEND ? XLB_STAT_FWD_TO_BACKEND :
-						  XLB_STAT_FWD_TO_CLIENT;
+	return forward(m, in, o, p, e, verdict, r);
 }
 
 /*
@@ -1728,6 +1960,23 @@ void model_packet(struct model *m, const uint8_t *in, size_t len,
 	memcpy(out, in, len);
 	*out_len = len;
 	reason = process(m, in, out, &p, &verdict, r);
+	/* a datagram's first fragment, sent (or handed to xlb run, which
+	 * sends it): its later fragments follow.  Any other (passed,
+	 * dropped, answered with "too big": the sender sends it again,
+	 * smaller) removes an earlier datagram's record of the same key,
+	 * which its later fragments would otherwise follow. */
+	if (p.frag == M_FRAG_FIRST) {
+		if (reason == XLB_STAT_FWD_TO_BACKEND ||
+		    reason == XLB_STAT_FWD_TO_CLIENT ||
+		    reason == XLB_STAT_DROP_FIB_NO_NEIGH) {
+			frag_record(m, &p);
+		} else {
+			struct xlb_frag_key k;
+
+			frag_key_of(&p, &k);
+			m_frag_delete(&m->frags, &k);
+		}
+	}
 	r->beyond_ip_len = p.beyond;
 	if (reason == XLB_STAT_DROP_FIB_FRAG && r->too_big_mtu &&
 	    too_big_error(in, &p, r->too_big_mtu, out, out_len)) {
@@ -1783,6 +2032,7 @@ int m_layout_of(const uint8_t *f, size_t len, struct m_layout *lo)
 		lo->l4 = off + hl;
 		lo->end = off + tot;
 		lo->proto = f[off + 9];
+		lo->later = (rd16(f + off + 6) & 0x1fff) != 0;
 	} else if (type == 0x86dd && off + 40 <= len) {
 		lo->family = 6;
 		lo->l4 = off + 40;
@@ -1790,6 +2040,14 @@ int m_layout_of(const uint8_t *f, size_t len, struct m_layout *lo)
 		lo->proto = f[off + 6];
 		if (lo->end > len)
 			return -1;
+		if (lo->proto == 44 && lo->l4 + 8 <= lo->end) {
+			/* a fragment header: the L4 header follows it (in
+			 * the first fragment, or an atomic one) */
+			lo->frag6 = lo->l4;
+			lo->proto = f[lo->l4];
+			lo->later = (rd16(f + lo->l4 + 2) & 0xfff8) != 0;
+			lo->l4 += 8;
+		}
 	} else {
 		return -1;
 	}
@@ -1809,9 +2067,12 @@ void m_fix_checksums(uint8_t *f, size_t len)
 
 		wr16(f + lo.l3 + 10, 0);
 		wr16(f + lo.l3 + 10, ~m_fold(m_sum(f + lo.l3, hl, 0)));
-		if (rd16(f + lo.l3 + 6) & 0x1fff)
-			return; /* not the first fragment */
 	}
+	/* a later fragment has no L4 header; a first one's checksum covers
+	 * the whole datagram: computed here as if it were all of it (the
+	 * rewrite keeps any error, and fragments' L4 sums are not checked) */
+	if (lo.later)
+		return;
 	seg = lo.end - lo.l4;
 	if (lo.proto == IPPROTO_TCP && seg >= 20)
 		c = lo.l4 + 16;

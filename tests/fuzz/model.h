@@ -8,8 +8,9 @@
  * interfaces: struct m_topo), model_packet() says what the program must do
  * with one frame: the XDP verdict, the output bytes, the counter of the
  * reason (enum xlb_stat), the per-service and per-backend traffic
- * counters, and the changes to the two connection tables (xlb_flows and
- * xlb_embryos).
+ * counters, the changes to the two connection tables (xlb_flows and
+ * xlb_embryos), and the fragment records (xlb_frags: a datagram's first
+ * fragment forwarded, its later fragments follow it).
  *
  * What is written independently of the program, from the specification
  * (issues 2, 3, include/xlb_abi.h) rather than from bpf/:
@@ -17,6 +18,12 @@
  *     (IPv4 total length, IPv6 payload length), not only against the end
  *     of the frame: a header that lies in Ethernet padding is not part of
  *     the packet (MODEL_STRICT_IP_LEN; see docs/reliability.md);
+ *   - fragments: a TCP/UDP datagram's first fragment (IPv4 MF, or an IPv6
+ *     fragment header with M, at offset 0) is a packet like any other
+ *     and, once sent, records its ports for the datagram; a later one
+ *     (an offset) has no L4 header and follows that record, if younger
+ *     than XLB_FRAG_TIMEOUT_NS, to its flow: only its IP header changes;
+ *     an IPv6 atomic fragment (no offset, no M) is a whole packet;
  *   - the rewrite: addresses, ports, TTL/hop limit, MAC addresses from the
  *     model's own FIB (m_fib(): longest prefix match over the routes the
  *     fuzzer itself installs in its namespace, static neighbours);
@@ -37,12 +44,15 @@
  *     to xlb_flows when the client confirms the backend's answer (TCP:
  *     the ACK of its SYN-ACK), stale halves, finished connections
  *     replaced by a new SYN, NAT port takeover after 1 s, the 1 s
- *     next-hop cache.
+ *     next-hop cache;
+ *   - the layout of struct xlb_frag_key's id for IPv4 (the header's two
+ *     bytes, then two zero bytes: the program's zero-extension of the
+ *     __be16 on a little-endian host), compared byte for byte.
  *
  * Nothing here touches the kernel.  Tables are plain hash tables keyed by
- * struct xlb_flow_key; the LRU of xlb_embryos is not modelled (the fuzzer
- * keeps it far below capacity and removes entries itself to emulate
- * eviction).
+ * struct xlb_flow_key (xlb_frags: struct xlb_frag_key); the LRU of
+ * xlb_embryos and xlb_frags is not modelled (the fuzzer keeps them far
+ * below capacity and removes entries itself to emulate eviction).
  */
 #ifndef XLB_FUZZ_MODEL_H
 #define XLB_FUZZ_MODEL_H
@@ -217,6 +227,31 @@ struct m_touched {
 	} k[M_MAX_TOUCHED];
 };
 
+/*
+ * xlb_frags (bpf/frag.h): the ports of a forwarded first fragment (or
+ * one handed to xlb run), under its datagram's reassembly key (struct
+ * xlb_frag_key: addresses, protocol, identification), with the
+ * coarse-clock interval of its forwarding (the program's seen_ns).  A
+ * later fragment follows them while the record is younger than
+ * XLB_FRAG_TIMEOUT_NS.  The map's LRU is not modelled: the fuzzer clears
+ * both at every epoch, far below its XLB_FRAG_ENTRIES, and removes
+ * records itself to emulate eviction.
+ */
+struct m_frag {
+	struct xlb_frag_key key;
+	struct xlb_frag val; /* sport, dport; seen_ns is not modelled */
+	uint64_t seen_lo, seen_hi;
+	struct m_frag *next; /* bucket chain */
+	size_t idx;          /* position in items[] */
+};
+
+struct m_frags {
+	struct m_frag **buckets;
+	size_t n_buckets;
+	struct m_frag **items; /* dense, for random picks and iteration */
+	size_t n, cap_items;
+};
+
 /* Model options (deviations documented in docs/reliability.md). */
 #define MODEL_STRICT_IP_LEN (1u << 0) /* headers must lie inside the IP
 				       * length, not just inside the frame */
@@ -231,6 +266,7 @@ struct model {
 	struct m_backend be[M_MAX_BE];
 	uint64_t cursor[M_MAX_SVC];
 	struct m_table flows, embryos;
+	struct m_frags frags;
 	struct m_clock now; /* the current packet's time windows */
 	/* counters: every one the program has */
 	uint64_t stats[XLB_STAT_MAX];
@@ -269,7 +305,8 @@ int model_init(struct model *m, const struct m_topo *t, uint16_t nat_min,
 	       uint16_t nat_max, size_t flows_max, size_t embryos_max,
 	       unsigned int opts);
 void model_free(struct model *m);
-/* Forget every connection (the counters and cursors stay). */
+/* Forget every connection and fragment record (the counters and cursors
+ * stay). */
 void model_clear_tables(struct model *m);
 
 /* Run one frame: out gets the frame as it leaves (or as it stays).  The
@@ -285,6 +322,10 @@ struct m_entry *m_table_find(const struct m_table *t,
 struct m_entry *m_table_partner(const struct m_table *t,
 				const struct m_entry *e);
 int m_table_delete(struct m_table *t, const struct xlb_flow_key *k);
+/* The model's xlb_frags (harness checks, emulated eviction and ageing). */
+struct m_frag *m_frag_find(const struct m_frags *t,
+			   const struct xlb_frag_key *k);
+int m_frag_delete(struct m_frags *t, const struct xlb_frag_key *k);
 
 /* A flow entry of the program equals the model's if everything but the
  * time stamps is, and its cached next hop (nh_at_ns != 0, nh) is the one
@@ -307,10 +348,14 @@ struct m_layout {
 	uint8_t family; /* 4, 6, 0 */
 	size_t l3, l4, end; /* end: end of the IP packet (its length field) */
 	uint8_t proto;
+	size_t frag6;   /* an IPv6 fragment header's offset (0: none) */
+	bool later;     /* a fragment at an offset: no L4 header at l4 */
 };
 
-/* Parse just enough to find the layers: 0 if an IPv4/IPv6 packet with
- * TCP/UDP/ICMP/ICMPv6 directly after the IP header, -1 otherwise. */
+/* Parse just enough to find the layers: 0 if an IPv4/IPv6 packet whose
+ * length fits the frame, -1 otherwise.  l4 and proto are those after the
+ * IP header, or after an IPv6 fragment header right after it (its 8
+ * bytes inside the IP packet). */
 int m_layout_of(const uint8_t *f, size_t len, struct m_layout *lo);
 /* Recompute every checksum of a frame from scratch (IPv4 header, L4;
  * for ICMP errors also the quoted IPv4 header).  Used by the generator

@@ -613,3 +613,53 @@ void pkt_print_diff(FILE *out, const __u8 *exp, size_t exp_len,
 	pkt_hexdump(out, "expected", exp, exp_len, off);
 	pkt_hexdump(out, "actual", act, act_len, off);
 }
+
+int pkt_fragment(const __u8 *f, size_t len, size_t at, __u32 id,
+		 __u8 *first, size_t *first_len, __u8 *second,
+		 size_t *second_len)
+{
+	struct pkt_layout lo;
+	size_t l3, hl, pay, rest, fh;
+
+	if (pkt_parse(f, len, &lo, NULL, 0) || !lo.family || lo.fragment ||
+	    !at || at % 8)
+		return -1;
+	l3 = lo.l3_off;
+	hl = lo.family == 4 ? (f[l3] & 0xfu) * 4 : IP6_HLEN;
+	if (lo.family == 6 && f[l3 + 6] != lo.proto)
+		return -1; /* extension headers: not supported */
+	pay = lo.ip_end - l3 - hl;
+	if (at >= pay)
+		return -1;
+	rest = pay - at;
+	fh = lo.family == 6 ? 8 : 0; /* the IPv6 fragment header */
+	/* both: the frame's L2 and IP headers, then their share */
+	memcpy(first, f, l3 + hl);
+	memcpy(second, f, l3 + hl);
+	memcpy(first + l3 + hl + fh, f + l3 + hl, at);
+	memcpy(second + l3 + hl + fh, f + l3 + hl + at, rest);
+	*first_len = l3 + hl + fh + at;
+	*second_len = l3 + hl + fh + rest;
+	if (lo.family == 4) {
+		put16(first + l3 + 2, (__u16)(hl + at));
+		put16(second + l3 + 2, (__u16)(hl + rest));
+		put16(first + l3 + 4, (__u16)id);
+		put16(second + l3 + 4, (__u16)id);
+		put16(first + l3 + 6, PKT_IP_MF); /* DF clear: fragmented */
+		put16(second + l3 + 6, (__u16)(at / 8));
+		pkt_ipv4_fix_csum(first, *first_len);
+		pkt_ipv4_fix_csum(second, *second_len);
+		return 0;
+	}
+	for (int i = 0; i < 2; i++) {
+		__u8 *ip6 = i ? second : first, *h = ip6 + l3 + IP6_HLEN;
+
+		put16(ip6 + l3 + 4, (__u16)(fh + (i ? rest : at)));
+		ip6[l3 + 6] = 44;
+		h[0] = lo.proto;
+		h[1] = 0;
+		put16(h + 2, (__u16)(i ? at : 1)); /* offset << 3 | M */
+		put32(h + 4, id);
+	}
+	return 0;
+}

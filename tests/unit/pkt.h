@@ -118,6 +118,17 @@ int pkt_l4_csum_compute(const __u8 *f, size_t len);
 /* Recompute the IPv4 header checksum in place (after patching bytes). */
 void pkt_ipv4_fix_csum(__u8 *f, size_t len);
 
+/* Split the IP packet of frame f at byte `at` of its IP payload (a
+ * multiple of 8, inside it) into two fragments, each with the frame's L2
+ * header: IPv4 with identification id (low 16 bits), MF then offset, DF
+ * clear; IPv6 with a fragment header (identification id) after the fixed
+ * header (a packet with extension headers is refused).  Bytes after the
+ * IP packet (padding) are left out.  0, or -1 (a fragment already, not
+ * IP, `at` not allowed). */
+int pkt_fragment(const __u8 *f, size_t len, size_t at, __u32 id,
+		 __u8 *first, size_t *first_len, __u8 *second,
+		 size_t *second_len);
+
 /* Offset of the first byte where act differs from exp (a length
  * difference counts at the shorter length), or -1 if equal.  With
  * csum_equiv, an IPv4 header, TCP or ICMP checksum of 0x0000 in one and

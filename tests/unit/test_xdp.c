@@ -1490,28 +1490,31 @@ static void test_raw_table(void)
 		{ "pass_ipv6_hop_by_hop_to_vip", "2001:db8:200::50", VIP6,
 		  IPPROTO_TCP, 40000, 80, PKT_TCP_SYN, 0, 0, "hbh", 0, XDP_PASS,
 		  XLB_STAT_PASS_IPV6_EXT },
-		/* fragments: passed untouched */
-		{ "frag_udp_first_mf", "203.0.113.50", VIP4, IPPROTO_UDP, 40000,
-		  5353, 0, 0, PKT_IP_MF, NULL, 64, XDP_PASS,
-		  XLB_STAT_PASS_FRAGMENT },
+		/* fragments of no tracked flow: passed untouched (later
+		 * fragments whose first was never forwarded; ICMP) */
 		{ "frag_udp_last_offset", "203.0.113.50", VIP4, IPPROTO_UDP,
 		  40000, 5353, 0, 0, 185, NULL, 64, XDP_PASS,
-		  XLB_STAT_PASS_FRAGMENT },
-		{ "frag_tcp_syn_mf", "203.0.113.50", VIP4, IPPROTO_TCP, 40000,
-		  8000, PKT_TCP_SYN, 0, PKT_IP_MF, NULL, 8, XDP_PASS,
 		  XLB_STAT_PASS_FRAGMENT },
 		{ "frag_tcp_middle_mf_offset", "203.0.113.50", VIP4,
 		  IPPROTO_TCP, 40000, 8000, PKT_TCP_ACK, 0, PKT_IP_MF | 10,
 		  NULL, 8, XDP_PASS, XLB_STAT_PASS_FRAGMENT },
-		{ "frag_df_and_mf_vlan", "203.0.113.50", VIP4, IPPROTO_TCP,
-		  40000, 8000, PKT_TCP_SYN, 2, PKT_IP_DF | PKT_IP_MF, NULL, 8,
-		  XDP_PASS, XLB_STAT_PASS_FRAGMENT },
-		{ "frag_ipv6_first", "2001:db8:200::50", VIP6, IPPROTO_TCP,
-		  40000, 80, PKT_TCP_SYN, 0, 0, "frag", 8, XDP_PASS,
+		{ "frag_later_df_and_mf_vlan", "203.0.113.50", VIP4,
+		  IPPROTO_TCP, 40000, 8000, PKT_TCP_ACK, 2,
+		  PKT_IP_DF | PKT_IP_MF | 3, NULL, 8, XDP_PASS,
 		  XLB_STAT_PASS_FRAGMENT },
 		{ "frag_ipv6_later", "2001:db8:200::50", VIP6, IPPROTO_UDP,
 		  40000, 5353, 0, 0, 0, "frag_later", 64, XDP_PASS,
 		  XLB_STAT_PASS_FRAGMENT },
+		{ "frag_icmp_first_mf", "203.0.113.50", VIP4, IPPROTO_ICMP, 7,
+		  0, 0, 0, PKT_IP_MF, NULL, 56, XDP_PASS,
+		  XLB_STAT_PASS_FRAGMENT },
+		{ "frag_ipv6_icmp_first", "2001:db8:200::50", VIP6,
+		  IPPROTO_ICMPV6, 7, 0, 0, 0, 0, "frag", 56, XDP_PASS,
+		  XLB_STAT_PASS_FRAGMENT },
+		/* a first fragment to no service: passed as a whole one is */
+		{ "frag_udp_first_other_port", "203.0.113.50", VIP4,
+		  IPPROTO_UDP, 40000, 5354, 0, 0, PKT_IP_MF, NULL, 64,
+		  XDP_PASS, XLB_STAT_PASS_NO_SERVICE },
 		/* TCP that does not open a connection, without state */
 		{ "drop_ack_no_flow", "203.0.113.51", VIP4, IPPROTO_TCP, 40000,
 		  8000, PKT_TCP_ACK, 0, 0, NULL, 0, XDP_DROP,
@@ -1866,6 +1869,323 @@ static void test_udp(void)
 		s.udp_no_csum = true;
 		fwd("udp6_csum_zero_reply_stays_zero", &u6z, B2C, &s, 0, -1);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* IP fragments of tracked flows                                       */
+/* ------------------------------------------------------------------ */
+
+/* Learn c's new connection from its client entry (as do_fwd does). */
+static bool learn_new(struct conn *c, char *why, size_t n)
+{
+	struct xlb_flow_key k;
+	struct xlb_flow f;
+	bool est;
+
+	key_c2b(c, &k);
+	if (find_entry(&k, &f, &est)) {
+		snprintf(why, n, "no flow for %s", key_str(&k));
+		return false;
+	}
+	c->be = (int)f.backend_id;
+	c->nat_port = ntohs(f.rewritten.sport);
+	c->established = c->answered = c->synack_seen = false;
+	return true;
+}
+
+/*
+ * The datagram s of c in direction dir, sent as two fragments (split at
+ * byte `at` of its IP payload, identification id): each must come out as
+ * the same split of the whole datagram's expected rewrite (so the first
+ * fragment's L4 checksum is the whole datagram's, updated), counted as
+ * forwarded, the later one as frag_forwarded too.  F_NEW: the first
+ * fragment opens the connection.  A client datagram on an answered
+ * half-open pair promotes it, as a whole one does.
+ */
+static bool do_frag_fwd(const char *name, struct conn *c, enum dir dir,
+			const struct pkt_spec *s, size_t at, __u32 id,
+			unsigned flags, char *why, size_t n)
+{
+	static __u8 whole[PKT_MAX_FRAME], exp_whole[PKT_MAX_FRAME];
+	static __u8 exp1[PKT_MAX_FRAME], exp2[PKT_MAX_FRAME];
+	static struct xrun r1, r2;
+	struct xexp e1 = { 0 }, e2 = { 0 };
+	bool promote = !(flags & F_NEW) && will_promote(c, dir, s);
+	struct pkt_spec out;
+	size_t len;
+
+	len = pkt_build(s, whole, sizeof(whole));
+	if (!len || pkt_fragment(whole, len, at, id, r1.in, &r1.in_len, r2.in,
+				 &r2.in_len)) {
+		snprintf(why, n, "cannot build the fragments");
+		return false;
+	}
+	if (xrun(&r1, if0, why, n))
+		return false;
+	if ((flags & F_NEW) && !learn_new(c, why, n))
+		return false;
+	if (xrun(&r2, if0, why, n))
+		return false;
+	if (promote)
+		c->established = true;
+	if (dir == B2C)
+		mark_answered(c, s);
+	if (!check_pair(c, why, n))
+		return false;
+	expect_spec(c, dir, s, &out);
+	len = pkt_build(&out, exp_whole, sizeof(exp_whole));
+	if (pkt_fragment(exp_whole, len, at, id, exp1, &e1.len, exp2,
+			 &e2.len)) {
+		snprintf(why, n, "cannot build the expected fragments");
+		return false;
+	}
+	e1.pkt = exp1;
+	e2.pkt = exp2;
+	e1.verdict = e2.verdict =
+		dir == C2B && be_of(c->be, NULL)->egress == EG_IF2 ?
+			XDP_REDIRECT :
+			XDP_TX;
+	d_stat(&e1.delta, dir == C2B ? XLB_STAT_FWD_TO_BACKEND :
+				       XLB_STAT_FWD_TO_CLIENT);
+	e2.delta = e1.delta;
+	d_stat(&e2.delta, XLB_STAT_FRAG_FORWARDED);
+	d_traffic(&e1.delta, c->svc, c->be, r1.in_len, true, flags & F_NEW);
+	d_traffic(&e2.delta, c->svc, c->be, r2.in_len, true, false);
+	if (flags & F_NEW) {
+		d_stat(&e1.delta, XLB_STAT_NEW_FLOW);
+		e1.embryos_delta = 2;
+	}
+	if (promote) {
+		d_stat(&e1.delta, XLB_STAT_PROMOTED);
+		e1.flows_delta = 2;
+		e1.embryos_delta = -2;
+	}
+	if (!xcheck(name, &r1, &e1, why, n)) {
+		strncat(why, " (first fragment)", n - strlen(why) - 1);
+		return false;
+	}
+	if (!xcheck(name, &r2, &e2, why, n)) {
+		strncat(why, " (later fragment)", n - strlen(why) - 1);
+		return false;
+	}
+	return true;
+}
+
+static bool frag_fwd_spec(const char *name, struct conn *c, enum dir dir,
+			  const struct pkt_spec *s, size_t at, __u32 id,
+			  unsigned flags)
+{
+	char why[WHY_LEN];
+	bool ok = do_frag_fwd(name, c, dir, s, at, id, flags, why, sizeof(why));
+
+	report(name, ok, why);
+	return ok;
+}
+
+static bool frag_fwd(const char *name, struct conn *c, enum dir dir,
+		     __u8 tcp_flags, size_t payload, size_t at, __u32 id,
+		     unsigned flags)
+{
+	struct pkt_spec s;
+
+	if (dir == C2B)
+		c2b_spec(c, &s, tcp_flags, payload);
+	else
+		b2c_spec(c, &s, tcp_flags, payload);
+	return frag_fwd_spec(name, c, dir, &s, at, id, flags);
+}
+
+/* The two fragments of c's client datagram of `payload` bytes, split at
+ * 1480 (IPv4) or 1448 (IPv6) bytes of its IP payload. */
+static bool frag_pair(const struct conn *c, size_t payload, __u32 id,
+		      __u8 *a, size_t *alen, __u8 *b, size_t *blen)
+{
+	static __u8 whole[PKT_MAX_FRAME];
+	struct pkt_spec s;
+	size_t len;
+
+	c2b_spec(c, &s, 0, payload);
+	len = pkt_build(&s, whole, sizeof(whole));
+	return len && !pkt_fragment(whole, len, s.family == 4 ? 1480 : 1448,
+				    id, a, alen, b, blen);
+}
+
+/* A later fragment that is not followed: passed untouched. */
+static void frag_passed(const char *name, const __u8 *f, size_t len)
+{
+	char why[WHY_LEN] = "";
+	bool ok = same_frame(name, f, len, XDP_PASS, XLB_STAT_PASS_FRAGMENT,
+			     NULL, 0, why, sizeof(why));
+
+	report(name, ok, why);
+}
+
+/* Age the xlb_frags record of c's client datagram id by ns. */
+static int frag_age(const struct conn *c, __u32 id, __u64 ns)
+{
+	int fd = bpf_map__fd(lb->skel->maps.xlb_frags);
+	struct xlb_flow_key k;
+	struct xlb_frag_key fk = { 0 };
+	struct xlb_frag v;
+
+	key_c2b(c, &k);
+	fk.src = k.src;
+	fk.dst = k.dst;
+	fk.proto = k.proto;
+	fk.family = k.family;
+	/* as it lies in the packet: IPv4's 16 bits, IPv6's 32 */
+	fk.id = k.family == XLB_FAMILY_V4 ? (__be32)htons((__u16)id) : htonl(id);
+	if (bpf_map_lookup_elem(fd, &fk, &v))
+		return -errno;
+	v.seen_ns -= ns;
+	return bpf_map_update_elem(fd, &fk, &v, BPF_EXIST) ? -errno : 0;
+}
+
+static void test_fragments(void)
+{
+	struct conn u = CONN(S_UDP, "203.0.113.90", 34001);
+	struct conn u2 = CONN(S_UDP, "203.0.113.90", 34011);
+	struct conn u6 = CONN(S_UDP6, "2001:db8:200::90", 34002);
+	struct conn t = CONN(S_TCP, "203.0.113.91", 34003);
+	struct conn late = CONN(S_UDP, "203.0.113.92", 34004);
+	/* the same source port as late's: only the address tells them
+	 * apart */
+	struct conn other = CONN(S_UDP, "203.0.113.93", 34004);
+	static __u8 a[PKT_MAX_FRAME], b[PKT_MAX_FRAME];
+	size_t alen, blen;
+	struct pkt_spec s;
+
+	/* a datagram's first fragment opens the connection, the later
+	 * one follows; the backend's large answer; the client again
+	 * (promotes the pair) */
+	if (frag_fwd("frag4_udp_first_fragment_opens_flow", &u, C2B, 0, 2000,
+		     1480, 0x1234, F_NEW)) {
+		frag_fwd("frag4_udp_reply_fragments", &u, B2C, 0, 3000, 1480,
+			 0x4321, 0);
+		frag_fwd("frag4_udp_fragments_promote", &u, C2B, 0, 1600, 1480,
+			 0x1235, 0);
+		frag_fwd("frag4_udp_established_reply", &u, B2C, 0, 1500, 1480,
+			 0x4322, 0);
+	}
+	/* another flow of the same client reuses the identification: its
+	 * record replaces the first one's, and its later fragment goes to
+	 * its own flow */
+	if (u.be >= 0 && fwd_c2b("frag4_same_client_flow", &u2, 0, 20, F_NEW,
+				 -1))
+		frag_fwd("frag4_udp_id_reused_other_flow", &u2, C2B, 0, 2500,
+			 1480, 0x1234, 0);
+	if (frag_fwd("frag6_udp_first_fragment_opens_flow", &u6, C2B, 0, 3000,
+		     1448, 0x89abcdef, F_NEW)) {
+		frag_fwd("frag6_udp_reply_fragments", &u6, B2C, 0, 2000, 1448,
+			 0x1020304, 0);
+		frag_fwd("frag6_udp_fragments_promote", &u6, C2B, 0, 1600,
+			 1448, 0x89abcdf0, 0);
+	}
+	/* a TCP segment fragmented on the way (a router, no DF) */
+	if (handshake("frag4_tcp_setup", &t, -1)) {
+		frag_fwd("frag4_tcp_segment_fragments", &t, C2B, PKT_TCP_ACK,
+			 2000, 1480, 0x777, 0);
+		frag_fwd("frag4_tcp_reply_fragments", &t, B2C, PKT_TCP_ACK,
+			 2000, 1480, 0x778, 0);
+	}
+
+	/* a later fragment before its first one: passed (xlb does not
+	 * reassemble); then the datagram in order goes */
+	fwd_c2b("frag4_late_flow", &late, 0, 20, F_NEW, -1);
+	if (frag_pair(&late, 2000, 0x99, a, &alen, b, &blen)) {
+		frag_passed("frag4_later_before_first_passed", b, blen);
+		frag_fwd("frag4_then_in_order", &late, C2B, 0, 2000, 1480, 0x99,
+			 0);
+	}
+	/* not the recorded datagram: another identification, another
+	 * client with the same one */
+	if (frag_pair(&late, 2000, 0x9a, a, &alen, b, &blen))
+		frag_passed("frag4_other_id_passed", b, blen);
+	fwd_c2b("frag4_other_client_flow", &other, 0, 20, F_NEW, -1);
+	if (frag_pair(&other, 2000, 0x99, a, &alen, b, &blen))
+		frag_passed("frag4_other_client_same_id_passed", b, blen);
+	/* a first fragment not forwarded (to no service; dropped) removes
+	 * the record of an earlier datagram with the same identification:
+	 * its later fragment does not follow that datagram's flow */
+	if (frag_fwd("frag4_recorded", &late, C2B, 0, 2000, 1480, 0x9c, 0)) {
+		char why[WHY_LEN] = "";
+		static __u8 whole[PKT_MAX_FRAME];
+		size_t len;
+		bool ok;
+
+		c2b_spec(&late, &s, 0, 2000);
+		s.dport = 5354; /* no service */
+		len = pkt_build(&s, whole, sizeof(whole));
+		ok = !pkt_fragment(whole, len, 1480, 0x9c, a, &alen, b, &blen) &&
+		     same_frame("frag4_first_to_no_service_passed", a, alen,
+				XDP_PASS, XLB_STAT_PASS_NO_SERVICE, NULL, 0, why,
+				sizeof(why));
+		report("frag4_first_to_no_service_passed", ok, why);
+		if (ok)
+			frag_passed("frag4_its_later_fragment_passed", b, blen);
+	}
+	if (frag_fwd("frag4_recorded_again", &late, C2B, 0, 2000, 1480, 0x9d,
+		     0)) {
+		char why[WHY_LEN] = "";
+		static __u8 whole[PKT_MAX_FRAME];
+		size_t len;
+		bool ok;
+
+		c2b_spec(&late, &s, 0, 2000);
+		s.ttl = 1;
+		len = pkt_build(&s, whole, sizeof(whole));
+		ok = !pkt_fragment(whole, len, 1480, 0x9d, a, &alen, b, &blen) &&
+		     same_frame("frag4_first_dropped_ttl", a, alen, XDP_DROP,
+				XLB_STAT_DROP_TTL, NULL, 0, why, sizeof(why));
+		report("frag4_first_dropped_ttl", ok, why);
+		if (ok)
+			frag_passed("frag4_later_of_dropped_first_passed", b,
+				    blen);
+	}
+	/* tagged frames; a UDP checksum 0 (none) stays 0 */
+	c2b_spec(&late, &s, 0, 2000);
+	vlan_tags(&s, 1);
+	frag_fwd_spec("frag4_vlan_tagged", &late, C2B, &s, 1480, 0xa0, 0);
+	c2b_spec(&late, &s, 0, 2000);
+	s.udp_no_csum = true;
+	frag_fwd_spec("frag4_udp_no_checksum_kept", &late, C2B, &s, 1480, 0xa1,
+		      0);
+	/* the connection gone (expired), its record not: passed */
+	if (frag_fwd("frag4_other_client_datagram", &other, C2B, 0, 2000, 1480,
+		     0xa2, 0) &&
+	    frag_pair(&other, 2000, 0xa2, a, &alen, b, &blen)) {
+		struct xlb_flow_key k;
+
+		key_c2b(&other, &k);
+		bpf_map_delete_elem(lb->m.embryos, &k);
+		bpf_map_delete_elem(lb->m.flows, &k);
+		key_b2c(&other, other.be, other.nat_port, &k);
+		bpf_map_delete_elem(lb->m.embryos, &k);
+		bpf_map_delete_elem(lb->m.flows, &k);
+		frag_passed("frag4_flow_gone_passed", b, blen);
+	}
+	/* a later fragment XLB_FRAG_TIMEOUT_NS after its first one: passed */
+	if (frag_fwd("frag4_before_timeout", &late, C2B, 0, 2000, 1480, 0x9b,
+		     0) &&
+	    frag_pair(&late, 2000, 0x9b, a, &alen, b, &blen)) {
+		char why[WHY_LEN] = "";
+		int err = frag_age(&late, 0x9b, XLB_FRAG_TIMEOUT_NS);
+
+		if (err) {
+			snprintf(why, sizeof(why), "xlb_frags record: %s",
+				 strerror(-err));
+			report("frag4_after_timeout_passed", false, why);
+		} else {
+			frag_passed("frag4_after_timeout_passed", b, blen);
+		}
+	}
+	/* an IPv6 atomic fragment (RFC 6946: offset 0, no more) is a whole
+	 * datagram, its fragment header kept */
+	c2b_spec(&u6, &s, 0, 100);
+	s.ip6_ext = true;
+	s.ip6_ext_type = 44;
+	s.ip6_frag = 0;
+	fwd("frag6_atomic_fragment_whole", &u6, C2B, &s, 0, -1);
 }
 
 static void test_vlan(void)
@@ -3327,6 +3647,7 @@ struct icmp_err {
 	__u32 rest;
 	__u8 ttl;     /* of the error packet */
 	int quote_l4; /* L4 bytes quoted (8 normally) */
+	int frag;     /* the quoted packet: 1 a first fragment, 2 a later one */
 };
 
 static size_t icmp_quote(const struct pkt_spec *sp, int l4_bytes, __u8 *out,
@@ -3338,6 +3659,11 @@ static size_t icmp_quote(const struct pkt_spec *sp, int l4_bytes, __u8 *out,
 
 	if (!n || pkt_parse(f, n, &lo, NULL, 0))
 		return 0;
+	/* a later fragment has no L4 header: as many bytes after the IP
+	 * header and its fragment header */
+	if (!lo.l4_off)
+		lo.l4_off = lo.l3_off + (lo.family == 6 ? 48 :
+					 (f[lo.l3_off] & 0xfu) * 4);
 	len = lo.l4_off - lo.l3_off + l4_bytes;
 	memcpy(out, f + lo.l3_off, len);
 	if (ports_out)
@@ -3365,6 +3691,13 @@ static bool do_icmp(const char *name, struct conn *c, enum dir leg,
 	else
 		b2c_spec(c, &orig, PKT_TCP_ACK, 0);
 	orig.seq = 0x01020304;
+	if (ie->frag && orig.family == 4) {
+		orig.frag = ie->frag == 1 ? PKT_IP_MF : 185;
+	} else if (ie->frag) {
+		orig.ip6_ext = true;
+		orig.ip6_ext_type = 44;
+		orig.ip6_frag = ie->frag == 1 ? 1 : 185 << 3;
+	}
 	expect_spec(c, leg, &orig, &sent);
 	v6 = sent.family == 6;
 	qlen = icmp_quote(&sent, ie->quote_l4, quote, l4_sent);
@@ -3428,13 +3761,18 @@ static void icmp(const char *name, struct conn *c, enum dir leg,
 
 static void test_icmp(void)
 {
-	static const struct icmp_err frag4 = { 3, 4, 1400, 64, 8 };
-	static const struct icmp_err port4 = { 3, 3, 0, 64, 8 };
-	static const struct icmp_err time4 = { 11, 0, 0, 64, 8 };
-	static const struct icmp_err ptb6 = { 2, 0, 1280, 64, 8 };
-	static const struct icmp_err unr6 = { 1, 4, 0, 64, 8 };
-	static const struct icmp_err frag4_ttl1 = { 3, 4, 1400, 1, 8 };
-	static const struct icmp_err frag4_short = { 3, 4, 1400, 64, 2 };
+	static const struct icmp_err frag4 = { 3, 4, 1400, 64, 8, 0 };
+	static const struct icmp_err port4 = { 3, 3, 0, 64, 8, 0 };
+	static const struct icmp_err time4 = { 11, 0, 0, 64, 8, 0 };
+	static const struct icmp_err ptb6 = { 2, 0, 1280, 64, 8, 0 };
+	static const struct icmp_err unr6 = { 1, 4, 0, 64, 8, 0 };
+	static const struct icmp_err frag4_ttl1 = { 3, 4, 1400, 1, 8, 0 };
+	static const struct icmp_err frag4_short = { 3, 4, 1400, 64, 2, 0 };
+	static const struct icmp_err ptb6_first = { 2, 0, 1280, 64, 8, 1 };
+	static const struct icmp_err ptb6_later = { 2, 0, 1280, 64, 8, 2 };
+	static const struct icmp_err time4_first = { 11, 1, 0, 64, 8, 1 };
+	static const struct icmp_err time4_later = { 11, 1, 0, 64, 8, 2 };
+	struct conn u6 = CONN(S_UDP6, "2001:db8:200::191", 49001);
 	struct conn t = CONN(S_TCP, "203.0.113.190", 49000);
 	struct conn u = CONN(S_UDP, "203.0.113.191", 49001);
 	struct conn h = CONN(S_TCP, "203.0.113.192", 49002);
@@ -3468,6 +3806,20 @@ static void test_icmp(void)
 		     &ptb6, XDP_TX, XLB_STAT_FWD_ICMP);
 		icmp("icmp6_unreach_client_side_to_backend", &t6, B2C, &unr6,
 		     XDP_TX, XLB_STAT_FWD_ICMP);
+	}
+	/* quoting a fragment: the first one has the ports, a later one
+	 * none (untouched) */
+	if (fwd_c2b("icmp_setup_udp6", &u6, 0, 10, F_NEW, -1)) {
+		icmp("icmp6_packet_too_big_quoting_first_fragment", &u6, C2B,
+		     &ptb6_first, XDP_TX, XLB_STAT_FWD_ICMP);
+		icmp("icmp6_packet_too_big_quoting_later_fragment_passed", &u6,
+		     C2B, &ptb6_later, XDP_PASS, XLB_STAT_PASS_ICMP);
+	}
+	if (u.be >= 0) {
+		icmp("icmp4_time_exceeded_quoting_first_fragment", &u, C2B,
+		     &time4_first, XDP_TX, XLB_STAT_FWD_ICMP);
+		icmp("icmp4_time_exceeded_quoting_later_fragment_passed", &u,
+		     C2B, &time4_later, XDP_PASS, XLB_STAT_PASS_ICMP);
 	}
 	/* quoting a connection that does not exist: untouched */
 	ghost.be = (int)first_be[S_TCP];
@@ -3953,6 +4305,7 @@ int main(void)
 	test_malformed();
 	test_martian_sources();
 	test_udp();
+	test_fragments();
 	test_vlan();
 	test_vlan_routing();
 	test_ip_options();
