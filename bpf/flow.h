@@ -179,7 +179,7 @@ static __always_inline void flow_touch(struct xlb_flow *f,
 		if (j->fin_acked)
 			bits |= XLB_FLOW_FIN_SEEN;
 		if (j->fin_acked ||
-		    (p->tcp_payload &&
+		    (p->tcp && p->tcp_payload &&
 		     (__s32)(bpf_ntohl(p->tcp->seq) + p->tcp_payload -
 			     bpf_ntohl(f->fin_seq)) > 0))
 			f->flags &= ~XLB_FLOW_FIN_PENDING;

@@ -30,14 +30,15 @@ static __always_inline void frag_key(const struct xlb_pkt *p,
 	k->family = p->key.family;
 }
 
-/* The first fragment p is through (rc: xlb_process's answer).  Forwarded,
- * or handed to xlb run (its later fragments will be too): its ports are
- * recorded for them; a datagram that reuses the identification replaces
- * the record.  Anything else (passed, dropped): the record of an earlier
- * datagram with the same key goes, so that this one's later fragments
- * do not follow that datagram's flow.  Its own BPF function: the rare
- * path's key stays off the caller's stack frame. */
-static __noinline void frag_first_done(const struct xlb_pkt *p, int rc)
+/* The fragment p is through (rc: xlb_process's answer).  A later one
+ * forwarded is counted.  A first one forwarded, or handed to xlb run
+ * (its later fragments will be too), has its ports recorded for them; a
+ * datagram that reuses the identification replaces the record.  A first
+ * one not forwarded (passed, dropped) removes the record of an earlier
+ * datagram with the same key, so that its later fragments do not follow
+ * that datagram's flow.  Its own BPF function: the rare path's key stays
+ * off the caller's stack frame. */
+static __noinline void frag_done(const struct xlb_pkt *p, int rc)
 {
 	struct xlb_frag_key k;
 	struct xlb_frag v = {
@@ -45,6 +46,11 @@ static __noinline void frag_first_done(const struct xlb_pkt *p, int rc)
 		.dport = p->key.dport,
 	};
 
+	if (p->frag == XLB_FRAG_LATER) {
+		if (rc >= 0)
+			count_event(XLB_STAT_FRAG_FORWARDED);
+		return;
+	}
 	frag_key(p, &k);
 	if (rc >= 0 || rc == -XLB_STAT_DROP_FIB_NO_NEIGH) {
 		v.seen_ns = xlb_now_ns();

@@ -40,13 +40,11 @@ struct xlb_pkt {
 	bool established; /* flow_find: the entry is in xlb_flows */
 	__u8 frag;	   /* XLB_FRAG_* */
 	__u32 tcp_payload; /* bytes after the TCP header, within the IP packet */
-	/* tcp_payload has its 8 bytes of stack to itself: the verifier
-	 * knows it is still 0 without a TCP header (flow_touch reads it
-	 * before p->tcp) only while no write to a field beside it turns
-	 * the zeroed slot into unknown bytes */
-	__u32 pad;
-	__be32 frag_id; /* a fragment's datagram identification */
+	__be32 frag_id;	   /* a fragment's datagram identification */
 };
+
+/* parse_packet's answer for a later fragment: the key without ports. */
+#define XLB_PARSED_LATER_FRAGMENT 1
 
 /* A TCP/UDP packet whole, or the first fragment of a datagram (its L4
  * header parsed, key complete), or a later one (no L4 header: the key's
@@ -118,6 +116,24 @@ static __always_inline int parse_l4(struct xlb_pkt *p, void *l4, __u8 proto,
 	return -XLB_STAT_PASS_NOT_L4;
 }
 
+static __always_inline void parse_ip4_key(struct xlb_pkt *p,
+					  struct iphdr *ip)
+{
+	p->ip4 = ip;
+	p->key.family = XLB_FAMILY_V4;
+	p->key.src.ip4 = ip->saddr;
+	p->key.dst.ip4 = ip->daddr;
+}
+
+static __always_inline void parse_ip6_key(struct xlb_pkt *p,
+					  struct ipv6hdr *ip6)
+{
+	p->ip6 = ip6;
+	p->key.family = XLB_FAMILY_V6;
+	__builtin_memcpy(p->key.src.bytes, &ip6->saddr, 16);
+	__builtin_memcpy(p->key.dst.bytes, &ip6->daddr, 16);
+}
+
 static __always_inline int parse_ipv4(struct xlb_pkt *p, struct iphdr *ip)
 {
 	void *data_end = p->data_end;
@@ -136,20 +152,18 @@ static __always_inline int parse_ipv4(struct xlb_pkt *p, struct iphdr *ip)
 		if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 			return -XLB_STAT_PASS_FRAGMENT;
 		p->frag_id = ip->id;
-		p->frag = ip->frag_off & bpf_htons(IP_OFFSET) ? XLB_FRAG_LATER :
-								XLB_FRAG_FIRST;
+		p->frag = XLB_FRAG_FIRST;
+		if (ip->frag_off & bpf_htons(IP_OFFSET)) {
+			p->frag = XLB_FRAG_LATER;
+			parse_ip4_key(p, ip);
+			p->key.proto = ip->protocol;
+			return XLB_PARSED_LATER_FRAGMENT;
+		}
 	}
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP &&
 	    ip->protocol != IPPROTO_ICMP)
 		return -XLB_STAT_PASS_NOT_L4;
-	p->ip4 = ip;
-	p->key.family = XLB_FAMILY_V4;
-	p->key.src.ip4 = ip->saddr;
-	p->key.dst.ip4 = ip->daddr;
-	if (p->frag == XLB_FRAG_LATER) {
-		p->key.proto = ip->protocol;
-		return 0;
-	}
+	parse_ip4_key(p, ip);
 	return parse_l4(p, (void *)ip + hdr_bytes, ip->protocol,
 			(void *)ip + bpf_ntohs(ip->tot_len));
 }
@@ -157,7 +171,8 @@ static __always_inline int parse_ipv4(struct xlb_pkt *p, struct iphdr *ip)
 /* The fragment header after the IPv6 header (ends by l3_end): a TCP/UDP
  * datagram's fragment follows its first one (p->frag, p->frag_id), an
  * atomic fragment (RFC 6946: offset 0, no more) is a whole packet.  The
- * L4 header's protocol in *next, its start in *l4; 0 or -reason. */
+ * L4 header's protocol in *next, its start in *l4; 0, 1 for a later
+ * fragment, or -reason. */
 static __always_inline int parse_frag6(struct xlb_pkt *p, void **l4,
 				       __u8 *next, void *l3_end)
 {
@@ -169,13 +184,14 @@ static __always_inline int parse_frag6(struct xlb_pkt *p, void **l4,
 	if (*next != IPPROTO_TCP && *next != IPPROTO_UDP)
 		return -XLB_STAT_PASS_FRAGMENT;
 	*l4 = fh + 1;
-	if (fh->frag_off & bpf_htons(IP6_OFFSET | IP6_MF)) {
-		p->frag_id = fh->id;
-		p->frag = fh->frag_off & bpf_htons(IP6_OFFSET) ?
-				  XLB_FRAG_LATER :
-				  XLB_FRAG_FIRST;
-	}
-	return 0;
+	if (!(fh->frag_off & bpf_htons(IP6_OFFSET | IP6_MF)))
+		return 0;
+	p->frag_id = fh->id;
+	p->frag = XLB_FRAG_FIRST;
+	if (!(fh->frag_off & bpf_htons(IP6_OFFSET)))
+		return 0;
+	p->frag = XLB_FRAG_LATER;
+	return 1;
 }
 
 static __always_inline int parse_ipv6(struct xlb_pkt *p, struct ipv6hdr *ip6)
@@ -193,8 +209,13 @@ static __always_inline int parse_ipv6(struct xlb_pkt *p, struct ipv6hdr *ip6)
 	next = ip6->nexthdr;
 	if (next == NEXTHDR_FRAGMENT) {
 		rc = parse_frag6(p, &l4, &next, l3_end);
-		if (rc)
+		if (rc < 0)
 			return rc;
+		if (rc) {
+			parse_ip6_key(p, ip6);
+			p->key.proto = next;
+			return XLB_PARSED_LATER_FRAGMENT;
+		}
 	}
 	if (next == NEXTHDR_HOP || next == NEXTHDR_ROUTING ||
 	    next == NEXTHDR_DEST || next == NEXTHDR_AUTH)
@@ -202,19 +223,13 @@ static __always_inline int parse_ipv6(struct xlb_pkt *p, struct ipv6hdr *ip6)
 	if (next != IPPROTO_TCP && next != IPPROTO_UDP &&
 	    next != IPPROTO_ICMPV6)
 		return -XLB_STAT_PASS_NOT_L4;
-	p->ip6 = ip6;
-	p->key.family = XLB_FAMILY_V6;
-	__builtin_memcpy(p->key.src.bytes, &ip6->saddr, 16);
-	__builtin_memcpy(p->key.dst.bytes, &ip6->daddr, 16);
-	if (p->frag == XLB_FRAG_LATER) {
-		p->key.proto = next;
-		return 0;
-	}
+	parse_ip6_key(p, ip6);
 	return parse_l4(p, l4, next, l3_end);
 }
 
 /* Parse Ethernet (up to two VLAN tags), IPv4/IPv6 and TCP/UDP into p.
- * Returns 0, or -reason (a PASS_* stat: the packet is not ours). */
+ * Returns 0, XLB_PARSED_LATER_FRAGMENT (a datagram's later fragment: the
+ * key without ports), or -reason (a PASS_* stat: not ours). */
 static __always_inline int parse_packet(struct xlb_pkt *p, void *data)
 {
 	struct ethhdr *eth = data;

@@ -250,8 +250,16 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 
 	p->data_end = (void *)(long)ctx->data_end;
 	rc = parse_packet(p, data);
-	if (rc)
-		return rc;
+	if (rc) {
+		if (rc != XLB_PARSED_LATER_FRAGMENT)
+			return rc;
+		/* no ports: its first fragment's flow, unchanged */
+		now_ns = xlb_now_ns();
+		rc = frag_flow(p, now_ns, &f);
+		if (rc)
+			return rc;
+		goto forward;
+	}
 	scratch = bpf_map_lookup_elem(&xlb_scratch, &zero);
 	if (!scratch)
 		return XDP_ABORTED; /* cannot happen: a one-slot array */
@@ -260,15 +268,6 @@ static __always_inline int xlb_process(struct xdp_md *ctx, struct xlb_pkt *p)
 		if (rc >= 0)
 			count(XLB_STAT_FWD_ICMP);
 		return rc;
-	}
-
-	if (p->frag == XLB_FRAG_LATER) {
-		/* no ports: its first fragment's flow, unchanged */
-		now_ns = xlb_now_ns();
-		rc = frag_flow(p, now_ns, &f);
-		if (rc)
-			return rc;
-		goto forward;
 	}
 
 	/* Cheap pre-filter: only a service port, or a NAT port from a
@@ -312,8 +311,6 @@ forward:
 	rc = nat_forward(ctx, p, f, now_ns);
 	if (rc < 0)
 		return rc;
-	if (p->frag == XLB_FRAG_LATER)
-		count_event(XLB_STAT_FRAG_FORWARDED);
 	count_packet(&xlb_service_stats, f->service_id, p->frame_bytes);
 	count_packet(&xlb_backend_stats, f->backend_id, p->frame_bytes);
 	count(f->dir == XLB_DIR_TO_BACKEND ? XLB_STAT_FWD_TO_BACKEND :
@@ -347,7 +344,7 @@ int xlb_xdp(struct xdp_md *ctx)
 	struct xlb_pkt pkt = {};
 	int rc = xlb_process(ctx, &pkt);
 
-	if (pkt.frag == XLB_FRAG_FIRST)
-		frag_first_done(&pkt, rc);
+	if (pkt.frag)
+		frag_done(&pkt, rc);
 	return xlb_verdict(rc);
 }
