@@ -637,13 +637,13 @@ static int tables_cmp(const struct inst *in, char *why, size_t wl)
 			t ? &in->model.embryos : &in->model.flows;
 		long n;
 
-		for (size_t i = 0; i < mt->n; i++)
-			if (entry_cmp(in, t, &mt->items[i]->key, why, wl))
+		for (size_t i = 0; i < mt->s.n; i++)
+			if (entry_cmp(in, t, &m_table_at(mt, i)->key, why, wl))
 				return -1;
 		n = map_count(table_fd(in, t));
-		if (n != (long)mt->n) {
+		if (n != (long)mt->s.n) {
 			snprintf(why, wl, "%s holds %ld entries, model %zu",
-				 table_name(t), n, mt->n);
+				 table_name(t), n, mt->s.n);
 			return -1;
 		}
 	}
@@ -661,8 +661,8 @@ static int frags_cmp(const struct inst *in, char *why, size_t wl)
 	char ks[160];
 	long n = 0;
 
-	for (size_t i = 0; i < mf->n; i++) {
-		const struct m_frag *e = mf->items[i];
+	for (size_t i = 0; i < mf->s.n; i++) {
+		const struct m_frag *e = m_frags_at(mf, i);
 		uint8_t fam = e->key.family == XLB_FAMILY_V6 ? 6 : 4;
 		char s[64], d[64];
 
@@ -692,9 +692,9 @@ static int frags_cmp(const struct inst *in, char *why, size_t wl)
 		k = next;
 		prev = &k;
 	}
-	if (n != (long)mf->n) {
+	if (n != (long)mf->s.n) {
 		snprintf(why, wl, "xlb_frags holds %ld records, model %zu", n,
-			 mf->n);
+			 mf->s.n);
 		return -1;
 	}
 	return 0;
@@ -757,8 +757,8 @@ static void tables_reset(struct inst *in)
 			t ? &in->model.embryos : &in->model.flows;
 		int fd = table_fd(in, t);
 
-		for (size_t i = 0; i < mt->n; i++)
-			bpf_map_delete_elem(fd, &mt->items[i]->key);
+		for (size_t i = 0; i < mt->s.n; i++)
+			bpf_map_delete_elem(fd, &m_table_at(mt, i)->key);
 		while (!bpf_map_get_next_key(fd, NULL, &k))
 			if (bpf_map_delete_elem(fd, &k))
 				break;
@@ -1261,15 +1261,16 @@ static void table_event(struct run *R, struct inst *in, struct gen *g)
 	struct m_entry *e;
 	int table = t == &in->model.embryos;
 
-	if (in->model.frags.n && gen_below(g, 3) == 0) {
+	if (in->model.frags.s.n && gen_below(g, 3) == 0) {
 		/* a datagram's record ages past XLB_FRAG_TIMEOUT_NS (1.1 s),
 		 * or not quite (0.9 s: its later fragments still follow,
 		 * for a while), or is evicted */
 		static const uint64_t ages[] = { XLB_FRAG_TIMEOUT_NS + 100000000ULL,
 						 XLB_FRAG_TIMEOUT_NS - 100000000ULL, 0 };
 		struct xlb_frag_key fk =
-			in->model.frags.items[gen_below(g, (uint32_t)
-							in->model.frags.n)]->key;
+			m_frags_at(&in->model.frags,
+				   gen_below(g, (uint32_t)in->model.frags.s.n))
+				->key;
 		uint64_t ns = ages[gen_below(g, 3)];
 
 		frag_event(in, &fk, ns);
@@ -1279,9 +1280,9 @@ static void table_event(struct run *R, struct inst *in, struct gen *g)
 		R->fig.frag_events++;
 		return;
 	}
-	if (!t->n)
+	if (!t->s.n)
 		return;
-	e = t->items[gen_below(g, (uint32_t)t->n)];
+	e = m_table_at(t, gen_below(g, (uint32_t)t->s.n));
 	k = e->key;
 	partner_key_of(&e->val, &pk);
 	if (gen_below(g, 2)) {

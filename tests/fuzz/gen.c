@@ -294,11 +294,11 @@ static const struct m_entry *pick_entry(struct gen *g, const struct model *m,
 			chance(g, 50) ? &m->flows : &m->embryos;
 		const struct m_entry *e;
 
-		if (!t->n)
+		if (!t->s.n)
 			t = t == &m->flows ? &m->embryos : &m->flows;
-		if (!t->n)
+		if (!t->s.n)
 			return NULL;
-		e = t->items[gen_below(g, (uint32_t)t->n)];
+		e = m_table_at(t, gen_below(g, (uint32_t)t->s.n));
 		if (dir < 0 || e->val.dir == dir)
 			return e;
 	}
@@ -1141,9 +1141,9 @@ static size_t gen_later(struct gen *g, const struct model *m, uint8_t *buf,
 	bool more;
 	size_t n;
 
-	if (m->frags.n && (chance(g, 60) || !g->n_dgrams)) {
-		const struct m_frag *e =
-			m->frags.items[gen_below(g, (uint32_t)m->frags.n)];
+	if (m->frags.s.n && (chance(g, 60) || !g->n_dgrams)) {
+		const struct m_frag *e = m_frags_at(
+			&m->frags, gen_below(g, (uint32_t)m->frags.s.n));
 		const uint8_t *id = (const uint8_t *)&e->key.id;
 
 		memset(&d, 0, sizeof(d));

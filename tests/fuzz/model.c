@@ -113,51 +113,116 @@ static uint64_t bytes_hash(const void *k, size_t n)
 	return h;
 }
 
-static uint64_t key_hash(const struct xlb_flow_key *k)
-{
-	return bytes_hash(k, sizeof(*k));
-}
-
 static bool key_eq(const struct xlb_flow_key *a, const struct xlb_flow_key *b)
 {
 	return !memcmp(a, b, sizeof(*a));
 }
 
+/* The key of entry e: right after its node. */
+static void *set_key(const struct m_node *e)
+{
+	return (char *)e + sizeof(*e);
+}
+
+static int set_init(struct m_set *s, size_t n_buckets, size_t cap,
+		    size_t key_size)
+{
+	memset(s, 0, sizeof(*s));
+	s->n_buckets = n_buckets;
+	s->key_size = key_size;
+	s->buckets = calloc(n_buckets, sizeof(*s->buckets));
+	s->cap_items = cap;
+	s->items = calloc(cap, sizeof(*s->items));
+	return s->buckets && s->items ? 0 : -1;
+}
+
+static void set_clear(struct m_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->items[i]);
+	s->n = 0;
+	memset(s->buckets, 0, s->n_buckets * sizeof(*s->buckets));
+}
+
+static void set_free(struct m_set *s)
+{
+	set_clear(s);
+	free(s->buckets);
+	free(s->items);
+}
+
+static struct m_node **set_bucket(const struct m_set *s, const void *key)
+{
+	return &s->buckets[bytes_hash(key, s->key_size) % s->n_buckets];
+}
+
+static void *set_find(const struct m_set *s, const void *key)
+{
+	struct m_node *e = *set_bucket(s, key);
+
+	for (; e; e = e->next)
+		if (!memcmp(set_key(e), key, s->key_size))
+			return e;
+	return NULL;
+}
+
+/* A new entry of entry_size bytes (zeroed, its key set; key absent). */
+static void *set_add(struct m_set *s, const void *key, size_t entry_size)
+{
+	struct m_node **b = set_bucket(s, key), *e;
+
+	if (s->n == s->cap_items) {
+		void *n = realloc(s->items, 2 * s->cap_items * sizeof(*s->items));
+
+		if (!n)
+			abort();
+		s->items = n;
+		s->cap_items *= 2;
+	}
+	e = calloc(1, entry_size);
+	if (!e)
+		abort();
+	memcpy(set_key(e), key, s->key_size);
+	e->next = *b;
+	*b = e;
+	e->idx = s->n;
+	s->items[s->n++] = e;
+	return e;
+}
+
+/* 0, or -ENOENT (-2). */
+static int set_delete(struct m_set *s, const void *key)
+{
+	struct m_node **pp = set_bucket(s, key), *e, *last;
+
+	for (; (e = *pp); pp = &e->next) {
+		if (memcmp(set_key(e), key, s->key_size))
+			continue;
+		*pp = e->next;
+		last = s->items[--s->n];
+		s->items[e->idx] = last;
+		last->idx = e->idx;
+		free(e);
+		return 0;
+	}
+	return -2;
+}
+
+_Static_assert(offsetof(struct m_entry, key) == sizeof(struct m_node),
+	       "m_entry: key after node");
+_Static_assert(offsetof(struct m_frag, key) == sizeof(struct m_node),
+	       "m_frag: key after node");
+
 static int table_init(struct m_table *t, size_t max_entries)
 {
-	memset(t, 0, sizeof(*t));
-	t->n_buckets = 8192;
-	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
-	t->cap_items = 1024;
-	t->items = calloc(t->cap_items, sizeof(*t->items));
 	t->max_entries = max_entries;
-	return t->buckets && t->items ? 0 : -1;
-}
-
-static void table_clear(struct m_table *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->items[i]);
-	t->n = 0;
-	memset(t->buckets, 0, t->n_buckets * sizeof(*t->buckets));
-}
-
-static void table_free(struct m_table *t)
-{
-	table_clear(t);
-	free(t->buckets);
-	free(t->items);
+	return set_init(&t->s, 8192, 1024, sizeof(struct xlb_flow_key));
 }
 
 struct m_entry *m_table_find(const struct m_table *t,
 			     const struct xlb_flow_key *k)
 {
-	struct m_entry *e = t->buckets[key_hash(k) % t->n_buckets];
-
-	for (; e; e = e->next)
-		if (key_eq(&e->key, k))
-			return e;
-	return NULL;
+	return set_find(&t->s, k);
 }
 
 /* BPF_NOEXIST insert: 0, -EEXIST (17) or -E2BIG (7) when full. */
@@ -165,25 +230,13 @@ static int table_insert(struct m_table *t, const struct xlb_flow_key *k,
 			const struct xlb_flow *v, const struct m_nh *nh,
 			bool touched, uint64_t created_lo, uint64_t created_hi)
 {
-	size_t b = key_hash(k) % t->n_buckets;
 	struct m_entry *e;
 
 	if (m_table_find(t, k))
 		return -17;
-	if (t->n >= t->max_entries)
+	if (t->s.n >= t->max_entries)
 		return -7;
-	if (t->n == t->cap_items) {
-		void *n = realloc(t->items, 2 * t->cap_items * sizeof(*t->items));
-
-		if (!n)
-			abort();
-		t->items = n;
-		t->cap_items *= 2;
-	}
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		abort();
-	e->key = *k;
+	e = set_add(&t->s, k, sizeof(*e));
 	e->val = *v;
 	if (nh)
 		e->nh = *nh;
@@ -193,27 +246,12 @@ static int table_insert(struct m_table *t, const struct xlb_flow_key *k,
 	/* a client entry is created with last_seen_ns = created_ns */
 	e->seen_lo = touched ? created_lo : 0;
 	e->seen_hi = touched ? created_hi : 0;
-	e->next = t->buckets[b];
-	t->buckets[b] = e;
-	e->idx = t->n;
-	t->items[t->n++] = e;
 	return 0;
 }
 
 int m_table_delete(struct m_table *t, const struct xlb_flow_key *k)
 {
-	struct m_entry **pp = &t->buckets[key_hash(k) % t->n_buckets], *e;
-
-	for (; (e = *pp); pp = &e->next) {
-		if (!key_eq(&e->key, k))
-			continue;
-		*pp = e->next;
-		t->items[e->idx] = t->items[--t->n];
-		t->items[e->idx]->idx = e->idx;
-		free(e);
-		return 0;
-	}
-	return -2;
+	return set_delete(&t->s, k);
 }
 
 bool m_flow_equal(const struct m_entry *e, const struct xlb_flow *b,
@@ -237,88 +275,23 @@ bool m_flow_equal(const struct m_entry *e, const struct xlb_flow *b,
 }
 
 /* The fragment records (struct m_frags): a replacing insert, no LRU. */
-static uint64_t frag_key_hash(const struct xlb_frag_key *k)
-{
-	return bytes_hash(k, sizeof(*k));
-}
-
-static int frags_init(struct m_frags *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->n_buckets = 4096;
-	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
-	t->cap_items = 256;
-	t->items = calloc(t->cap_items, sizeof(*t->items));
-	return t->buckets && t->items ? 0 : -1;
-}
-
-static void frags_clear(struct m_frags *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->items[i]);
-	t->n = 0;
-	memset(t->buckets, 0, t->n_buckets * sizeof(*t->buckets));
-}
-
-static void frags_free(struct m_frags *t)
-{
-	frags_clear(t);
-	free(t->buckets);
-	free(t->items);
-}
-
 struct m_frag *m_frag_find(const struct m_frags *t,
 			   const struct xlb_frag_key *k)
 {
-	struct m_frag *e = t->buckets[frag_key_hash(k) % t->n_buckets];
-
-	for (; e; e = e->next)
-		if (!memcmp(&e->key, k, sizeof(*k)))
-			return e;
-	return NULL;
+	return set_find(&t->s, k);
 }
 
 /* BPF_ANY: the record of k, new or the one to overwrite. */
 static struct m_frag *frag_put(struct m_frags *t, const struct xlb_frag_key *k)
 {
-	size_t b = frag_key_hash(k) % t->n_buckets;
 	struct m_frag *e = m_frag_find(t, k);
 
-	if (e)
-		return e;
-	if (t->n == t->cap_items) {
-		void *n = realloc(t->items, 2 * t->cap_items * sizeof(*t->items));
-
-		if (!n)
-			abort();
-		t->items = n;
-		t->cap_items *= 2;
-	}
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		abort();
-	e->key = *k;
-	e->next = t->buckets[b];
-	t->buckets[b] = e;
-	e->idx = t->n;
-	t->items[t->n++] = e;
-	return e;
+	return e ? e : set_add(&t->s, k, sizeof(*e));
 }
 
 int m_frag_delete(struct m_frags *t, const struct xlb_frag_key *k)
 {
-	struct m_frag **pp = &t->buckets[frag_key_hash(k) % t->n_buckets], *e;
-
-	for (; (e = *pp); pp = &e->next) {
-		if (memcmp(&e->key, k, sizeof(*k)))
-			continue;
-		*pp = e->next;
-		t->items[e->idx] = t->items[--t->n];
-		t->items[e->idx]->idx = e->idx;
-		free(e);
-		return 0;
-	}
-	return -2;
+	return set_delete(&t->s, k);
 }
 
 int model_init(struct model *m, const struct m_topo *t, uint16_t nat_min,
@@ -331,23 +304,24 @@ int model_init(struct model *m, const struct m_topo *t, uint16_t nat_min,
 	m->nat_port_min = nat_min;
 	m->nat_port_max = nat_max;
 	if (table_init(&m->flows, flows_max) ||
-	    table_init(&m->embryos, embryos_max) || frags_init(&m->frags))
+	    table_init(&m->embryos, embryos_max) ||
+	    set_init(&m->frags.s, 4096, 256, sizeof(struct xlb_frag_key)))
 		return -1;
 	return 0;
 }
 
 void model_free(struct model *m)
 {
-	table_free(&m->flows);
-	table_free(&m->embryos);
-	frags_free(&m->frags);
+	set_free(&m->flows.s);
+	set_free(&m->embryos.s);
+	set_free(&m->frags.s);
 }
 
 void model_clear_tables(struct model *m)
 {
-	table_clear(&m->flows);
-	table_clear(&m->embryos);
-	frags_clear(&m->frags);
+	set_clear(&m->flows.s);
+	set_clear(&m->embryos.s);
+	set_clear(&m->frags.s);
 }
 
 /* ------------------------------------------------------------------ */

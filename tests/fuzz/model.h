@@ -197,24 +197,42 @@ struct m_nh {
 	uint32_t max_bytes; /* IP length of the packet the FIB checked */
 };
 
+/* The bookkeeping the model's tables share (struct m_set): each entry
+ * starts with a struct m_node, its key right after it; the entries are
+ * in hash chains by their key's bytes, and in a dense array for random
+ * picks and iteration. */
+struct m_node {
+	struct m_node *next; /* hash chain */
+	size_t idx;          /* position in items[] */
+};
+
+struct m_set {
+	struct m_node **buckets;
+	size_t n_buckets, key_size;
+	void **items; /* the entries */
+	size_t n, cap_items;
+};
+
 struct m_entry {
+	struct m_node node;
 	struct xlb_flow_key key;
 	struct xlb_flow val; /* time stamps and val.nh* are not modelled */
 	struct m_nh nh;
 	bool touched; /* last_seen_ns != 0 (a packet went through it) */
 	uint64_t created_lo, created_hi; /* created_ns, as an interval */
 	uint64_t seen_lo, seen_hi; /* last_seen_ns, as an interval (touched) */
-	struct m_entry *next; /* bucket chain */
-	size_t idx;           /* position in items[] */
 };
 
 struct m_table {
-	struct m_entry **buckets;
-	size_t n_buckets;
-	struct m_entry **items; /* dense, for random picks and iteration */
-	size_t n, cap_items;
+	struct m_set s;
 	size_t max_entries;
 };
+
+/* Entry i of 0..t->s.n - 1. */
+static inline struct m_entry *m_table_at(const struct m_table *t, size_t i)
+{
+	return t->s.items[i];
+}
 
 /* What one packet did to the tables: the keys whose entry was created,
  * changed or removed (checked against the kernel's maps afterwards). */
@@ -238,19 +256,21 @@ struct m_touched {
  * records itself to emulate eviction.
  */
 struct m_frag {
+	struct m_node node;
 	struct xlb_frag_key key;
 	struct xlb_frag val; /* sport, dport; seen_ns is not modelled */
 	uint64_t seen_lo, seen_hi;
-	struct m_frag *next; /* bucket chain */
-	size_t idx;          /* position in items[] */
 };
 
 struct m_frags {
-	struct m_frag **buckets;
-	size_t n_buckets;
-	struct m_frag **items; /* dense, for random picks and iteration */
-	size_t n, cap_items;
+	struct m_set s;
 };
+
+/* Record i of 0..t->s.n - 1. */
+static inline struct m_frag *m_frags_at(const struct m_frags *t, size_t i)
+{
+	return t->s.items[i];
+}
 
 /* Model options (deviations documented in docs/reliability.md). */
 #define MODEL_STRICT_IP_LEN (1u << 0) /* headers must lie inside the IP

@@ -2020,6 +2020,25 @@ static void frag_passed(const char *name, const __u8 *f, size_t len)
 	report(name, ok, why);
 }
 
+/* The datagram s (split at 1480) whose first fragment is not forwarded
+ * (verdict, stat: untouched): its later fragment is passed. */
+static void frag_first_stopped(const char *first_name, const char *later_name,
+			       const struct pkt_spec *s, __u32 id,
+			       __u32 verdict, __u32 stat)
+{
+	static __u8 whole[PKT_MAX_FRAME], a[PKT_MAX_FRAME], b[PKT_MAX_FRAME];
+	char why[WHY_LEN] = "cannot build the fragments";
+	size_t len = pkt_build(s, whole, sizeof(whole)), alen, blen;
+	bool ok = len && !pkt_fragment(whole, len, 1480, id, a, &alen, b,
+				       &blen) &&
+		  same_frame(first_name, a, alen, verdict, stat, NULL, 0, why,
+			     sizeof(why));
+
+	report(first_name, ok, why);
+	if (ok)
+		frag_passed(later_name, b, blen);
+}
+
 /* Age the xlb_frags record of c's client datagram id by ns. */
 static int frag_age(const struct conn *c, __u32 id, __u64 ns)
 {
@@ -2108,39 +2127,19 @@ static void test_fragments(void)
 	 * the record of an earlier datagram with the same identification:
 	 * its later fragment does not follow that datagram's flow */
 	if (frag_fwd("frag4_recorded", &late, C2B, 0, 2000, 1480, 0x9c, 0)) {
-		char why[WHY_LEN] = "";
-		static __u8 whole[PKT_MAX_FRAME];
-		size_t len;
-		bool ok;
-
 		c2b_spec(&late, &s, 0, 2000);
 		s.dport = 5354; /* no service */
-		len = pkt_build(&s, whole, sizeof(whole));
-		ok = !pkt_fragment(whole, len, 1480, 0x9c, a, &alen, b, &blen) &&
-		     same_frame("frag4_first_to_no_service_passed", a, alen,
-				XDP_PASS, XLB_STAT_PASS_NO_SERVICE, NULL, 0, why,
-				sizeof(why));
-		report("frag4_first_to_no_service_passed", ok, why);
-		if (ok)
-			frag_passed("frag4_its_later_fragment_passed", b, blen);
+		frag_first_stopped("frag4_first_to_no_service_passed",
+				   "frag4_its_later_fragment_passed", &s, 0x9c,
+				   XDP_PASS, XLB_STAT_PASS_NO_SERVICE);
 	}
 	if (frag_fwd("frag4_recorded_again", &late, C2B, 0, 2000, 1480, 0x9d,
 		     0)) {
-		char why[WHY_LEN] = "";
-		static __u8 whole[PKT_MAX_FRAME];
-		size_t len;
-		bool ok;
-
 		c2b_spec(&late, &s, 0, 2000);
 		s.ttl = 1;
-		len = pkt_build(&s, whole, sizeof(whole));
-		ok = !pkt_fragment(whole, len, 1480, 0x9d, a, &alen, b, &blen) &&
-		     same_frame("frag4_first_dropped_ttl", a, alen, XDP_DROP,
-				XLB_STAT_DROP_TTL, NULL, 0, why, sizeof(why));
-		report("frag4_first_dropped_ttl", ok, why);
-		if (ok)
-			frag_passed("frag4_later_of_dropped_first_passed", b,
-				    blen);
+		frag_first_stopped("frag4_first_dropped_ttl",
+				   "frag4_later_of_dropped_first_passed", &s,
+				   0x9d, XDP_DROP, XLB_STAT_DROP_TTL);
 	}
 	/* tagged frames; a UDP checksum 0 (none) stays 0 */
 	c2b_spec(&late, &s, 0, 2000);
