@@ -181,8 +181,8 @@ static __always_inline __u32 nat_rewrite_ip(struct xlb_pkt *p,
 /* Rewrite addresses and ports to `to`, decrement TTL / hop limit, and fix
  * the IPv4 header and L4 checksums incrementally (a later fragment has
  * neither ports nor L4 checksum: its first fragment's checksum covers
- * the datagram).  Its own BPF function:
- * the checksum arithmetic's register spills stay off the caller's frame. */
+ * the datagram).  Its own BPF function: the checksum arithmetic's
+ * register spills stay off the caller's frame. */
 static __noinline void nat_rewrite(struct xlb_pkt *p,
 					const struct xlb_flow_key *to)
 {

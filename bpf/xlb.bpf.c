@@ -5,7 +5,8 @@
  * One pipeline per packet:
  *   parse -> classify (tracked flow? service? else XDP_PASS untouched)
  *   -> new flow: schedule + NAT port + insert pair
- *   -> FIB lookup -> rewrite + incremental checksums -> XDP_TX / redirect.
+ *   -> FIB lookup -> rewrite + incremental checksums -> XDP_TX / redirect;
+ *   a later IP fragment (no ports) follows its first one's flow (frag.h).
  * Every step returns 0 (or an XDP action) or a negative enum xlb_stat
  * reason; xlb_verdict() is the one place that turns a reason into an XDP
  * verdict and a counter.
