@@ -19,6 +19,13 @@
 #include "parse.h"
 #include "flow.h"
 
+static __always_inline bool frag_addr_eq(const struct xlb_addr *a,
+					 const struct xlb_addr *b)
+{
+	return a->ip6[0] == b->ip6[0] && a->ip6[1] == b->ip6[1] &&
+	       a->ip6[2] == b->ip6[2] && a->ip6[3] == b->ip6[3];
+}
+
 static __always_inline void frag_key(const struct xlb_pkt *p,
 				     struct xlb_frag_key *k)
 {
@@ -32,7 +39,9 @@ static __always_inline void frag_key(const struct xlb_pkt *p,
 
 /* The fragment p is through (rc: xlb_process's answer).  A later one
  * forwarded is counted.  A first one forwarded, or handed to xlb run
- * (its later fragments will be too), has its ports recorded for them; a
+ * (its later fragments will be too; also when the hand-over found no
+ * room: they then go without it), has its ports and its connection's
+ * destination recorded for them; a
  * datagram that reuses the identification replaces the record.  A first
  * one not forwarded (passed, dropped) removes the record of an earlier
  * datagram with the same key, so that its later fragments do not follow
@@ -41,6 +50,7 @@ static __always_inline void frag_key(const struct xlb_pkt *p,
 static __noinline void frag_done(const struct xlb_pkt *p, int rc)
 {
 	struct xlb_frag_key k;
+	struct xlb_flow *f;
 	struct xlb_frag v = {
 		.sport = p->key.sport,
 		.dport = p->key.dport,
@@ -53,17 +63,27 @@ static __noinline void frag_done(const struct xlb_pkt *p, int rc)
 	}
 	frag_key(p, &k);
 	if (rc >= 0 || rc == -XLB_STAT_DROP_FIB_NO_NEIGH) {
-		v.seen_ns = xlb_now_ns();
-		bpf_map_update_elem(&xlb_frags, &k, &v, BPF_ANY);
-	} else {
-		bpf_map_delete_elem(&xlb_frags, &k);
+		/* the connection it went by (its entry, as frag_flow finds
+		 * it) */
+		f = bpf_map_lookup_elem(&xlb_flows, &p->key);
+		if (!f)
+			f = bpf_map_lookup_elem(&xlb_embryos, &p->key);
+		if (f) {
+			v.to = f->rewritten.dst;
+			v.to_port = f->rewritten.dport;
+			v.seen_ns = xlb_now_ns();
+			bpf_map_update_elem(&xlb_frags, &k, &v, BPF_ANY);
+			return;
+		}
 	}
+	bpf_map_delete_elem(&xlb_frags, &k);
 }
 
 /* The flow of the later fragment p: its datagram's first fragment's
  * ports into p->key, then the flow entry as flow_find finds it (an
- * established one, or a half-open one with its partner), without
- * changing any state.  0 with *out set, or -XLB_STAT_PASS_FRAGMENT. */
+ * established one, or a half-open one with its partner), still the
+ * connection the first fragment went by, without changing any state.
+ * 0 with *out set, or -XLB_STAT_PASS_FRAGMENT. */
 static __noinline int frag_flow(struct xlb_pkt *p, __u64 now_ns,
 				struct xlb_flow **out)
 {
@@ -83,7 +103,10 @@ static __noinline int frag_flow(struct xlb_pkt *p, __u64 now_ns,
 		if (f && !embryo_partner(&p->key, f))
 			f = NULL;
 	}
-	if (!f)
+	/* the same connection: not one that took the NAT port (a reply's
+	 * key) or the client's tuple over since */
+	if (!f || f->rewritten.dport != fr->to_port ||
+	    !frag_addr_eq(&f->rewritten.dst, &fr->to))
 		return -XLB_STAT_PASS_FRAGMENT;
 	*out = f;
 	return 0;

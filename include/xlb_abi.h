@@ -305,16 +305,18 @@ struct xlb_frag_key {
 struct xlb_frag {
 	__be16 sport; /* the first fragment's ports */
 	__be16 dport;
-	__u32 pad;
+	__be16 to_port; /* its flow's rewritten destination port ... */
+	__u16 pad;
+	struct xlb_addr to; /* ... and address: a later fragment follows
+			     * only that connection, not one that took its
+			     * NAT port (or tuple) over since */
 	__u64 seen_ns; /* when it was forwarded (the program's clock) */
 };
 
 /* Datagrams whose later fragments can be followed at once (LRU), and how
- * long after its first fragment.  A sender sends a datagram's fragments
- * back to back; a record that lived longer (Linux reassembles for 30 s)
- * could outlive its flow's NAT port, which a new connection takes over
- * after 1 s (half-open) or 2 s (closed) of silence, and send a later
- * fragment whose first one was lost to that connection's client. */
+ * long after its first fragment: a sender sends a datagram's fragments
+ * back to back (Linux reassembles for 30 s; a record that old would be
+ * another datagram's more often than this one's). */
 #define XLB_FRAG_ENTRIES 16384
 #define XLB_FRAG_TIMEOUT_NS 1000000000ULL
 
@@ -379,7 +381,7 @@ _Static_assert(sizeof(struct xlb_traffic) == 24, "xlb_traffic");
 _Static_assert(sizeof(struct xlb_settings) == 16, "xlb_settings");
 _Static_assert(sizeof(struct xlb_event) == 80, "xlb_event");
 _Static_assert(sizeof(struct xlb_frag_key) == 40, "xlb_frag_key");
-_Static_assert(sizeof(struct xlb_frag) == 16, "xlb_frag");
+_Static_assert(sizeof(struct xlb_frag) == 32, "xlb_frag");
 
 /* Map names as pinned under <pin dir>/ (bpffs). */
 #define XLB_PIN_ROOT "/sys/fs/bpf/xlb"

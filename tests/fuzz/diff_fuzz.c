@@ -669,8 +669,9 @@ static int frags_cmp(const struct inst *in, char *why, size_t wl)
 		bool have = !bpf_map_lookup_elem(in->frags_fd, &e->key, &v);
 
 		if (have && v.sport == e->val.sport &&
-		    v.dport == e->val.dport && v.seen_ns >= e->seen_lo &&
-		    v.seen_ns <= e->seen_hi)
+		    v.dport == e->val.dport && v.to_port == e->val.to_port &&
+		    !memcmp(&v.to, &e->val.to, sizeof(v.to)) &&
+		    v.seen_ns >= e->seen_lo && v.seen_ns <= e->seen_hi)
 			continue;
 		/* the id as the key holds it (IPv4: 2 bytes, then zeros) */
 		snprintf(ks, sizeof(ks), "proto %u %s -> %s id %08x",

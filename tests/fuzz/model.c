@@ -1706,13 +1706,25 @@ static void frag_key_of(const struct m_pkt *p, struct xlb_frag_key *k)
 static void frag_record(struct model *m, const struct m_pkt *p)
 {
 	struct xlb_frag_key k;
+	struct m_entry *f;
 	struct m_frag *e;
 
 	frag_key_of(p, &k);
+	/* the connection it went by: its entry's rewritten destination
+	 * (none left: no record) */
+	f = m_table_find(&m->flows, &p->key);
+	if (!f)
+		f = m_table_find(&m->embryos, &p->key);
+	if (!f) {
+		m_frag_delete(&m->frags, &k);
+		return;
+	}
 	e = frag_put(&m->frags, &k);
 	memset(&e->val, 0, sizeof(e->val));
 	e->val.sport = p->key.sport;
 	e->val.dport = p->key.dport;
+	e->val.to = f->val.rewritten.dst;
+	e->val.to_port = f->val.rewritten.dport;
 	/* the coarse clock, read once the packet was known to be ours */
 	e->seen_lo = m->now.clo;
 	e->seen_hi = m->now.chi;
@@ -1742,10 +1754,17 @@ static struct m_entry *frag_flow(struct model *m, struct m_pkt *p,
 	p->key.sport = fr->val.sport;
 	p->key.dport = fr->val.dport;
 	e = m_table_find(&m->flows, &p->key);
-	if (e)
-		return e;
-	e = m_table_find(&m->embryos, &p->key);
-	return e && embryo_partner(m, &p->key, &e->val) ? e : NULL;
+	if (!e) {
+		e = m_table_find(&m->embryos, &p->key);
+		if (e && !embryo_partner(m, &p->key, &e->val))
+			e = NULL;
+	}
+	/* still the connection the first fragment went by (the same
+	 * rewritten destination), not one that took the key over */
+	if (!e || e->val.rewritten.dport != fr->val.to_port ||
+	    memcmp(&e->val.rewritten.dst, &fr->val.to, sizeof(fr->val.to)))
+		return NULL;
+	return e;
 }
 
 /* Forward the packet p of entry e (bpf/nat.h nat_forward): the verdict's

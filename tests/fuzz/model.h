@@ -258,7 +258,7 @@ struct m_touched {
 struct m_frag {
 	struct m_node node;
 	struct xlb_frag_key key;
-	struct xlb_frag val; /* sport, dport; seen_ns is not modelled */
+	struct xlb_frag val; /* ports, connection; seen_ns is not modelled */
 	uint64_t seen_lo, seen_hi;
 };
 

@@ -2178,6 +2178,49 @@ static void test_fragments(void)
 			frag_passed("frag4_after_timeout_passed", b, blen);
 		}
 	}
+	/* an established reply's record, then its NAT port taken by
+	 * another client's connection (emulated: the reverse entry
+	 * rewritten to that client, as a closed pair's takeover leaves
+	 * it): the reply's later fragment does not go to that client */
+	{
+		static struct xrun r;
+		static __u8 whole[PKT_MAX_FRAME];
+		char why[WHY_LEN] = "cannot build the fragments";
+		struct xlb_flow_key k;
+		struct xlb_flow f;
+		size_t len;
+		bool est, ok;
+
+		b2c_spec(&u, &s, 0, 2000);
+		len = pkt_build(&s, whole, sizeof(whole));
+		ok = len && !pkt_fragment(whole, len, 1480, 0xb0, r.in,
+					  &r.in_len, b, &blen) &&
+		     !xrun(&r, if0, why, sizeof(why));
+		if (ok && r.verdict != XDP_TX) {
+			snprintf(why, sizeof(why), "first fragment: verdict %s "
+				 "(counters: %s)", fx_verdict_name(r.verdict),
+				 stat_changes(&r));
+			ok = false;
+		}
+		key_b2c(&u, u.be, u.nat_port, &k);
+		if (ok && find_entry(&k, &f, &est)) {
+			snprintf(why, sizeof(why), "no entry %s", key_str(&k));
+			ok = false;
+		}
+		if (ok) {
+			pkt_addr("203.0.113.99", f.rewritten.dst.bytes);
+			ok = !bpf_map_update_elem(est ? lb->m.flows :
+							lb->m.embryos,
+						  &k, &f, BPF_EXIST);
+			snprintf(why, sizeof(why), "rewriting %s: %s",
+				 key_str(&k), strerror(errno));
+		}
+		if (!ok)
+			report("frag4_reply_port_taken_over_passed", false, why);
+		else
+			frag_passed("frag4_reply_port_taken_over_passed", b,
+				    blen);
+	}
 	/* an IPv6 atomic fragment (RFC 6946: offset 0, no more) is a whole
 	 * datagram, its fragment header kept */
 	c2b_spec(&u6, &s, 0, 100);
