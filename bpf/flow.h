@@ -322,15 +322,28 @@ struct flow_new_ctx {
  * or a higher sequence number: RFC 6191), as when a client host reuses a port. */
 #define XLB_CLOSED_GRACE_NS 2000000000ULL
 
+static __always_inline bool flow_addr_eq(const struct xlb_addr *a,
+					 const struct xlb_addr *b)
+{
+	return a->ip6[0] == b->ip6[0] && a->ip6[1] == b->ip6[1] &&
+	       a->ip6[2] == b->ip6[2] && a->ip6[3] == b->ip6[3];
+}
+
 static __always_inline bool flow_key_eq(const struct xlb_flow_key *a,
 					const struct xlb_flow_key *b)
 {
-	return a->src.ip6[0] == b->src.ip6[0] && a->src.ip6[1] == b->src.ip6[1] &&
-	       a->src.ip6[2] == b->src.ip6[2] && a->src.ip6[3] == b->src.ip6[3] &&
-	       a->dst.ip6[0] == b->dst.ip6[0] && a->dst.ip6[1] == b->dst.ip6[1] &&
-	       a->dst.ip6[2] == b->dst.ip6[2] && a->dst.ip6[3] == b->dst.ip6[3] &&
-	       a->sport == b->sport && a->dport == b->dport &&
-	       a->proto == b->proto;
+	return flow_addr_eq(&a->src, &b->src) &&
+	       flow_addr_eq(&a->dst, &b->dst) && a->sport == b->sport &&
+	       a->dport == b->dport && a->proto == b->proto;
+}
+
+/* The entry at key, established or half-open (its partner unchecked). */
+static __always_inline struct xlb_flow *
+flow_lookup(const struct xlb_flow_key *key)
+{
+	struct xlb_flow *f = bpf_map_lookup_elem(&xlb_flows, key);
+
+	return f ? f : bpf_map_lookup_elem(&xlb_embryos, key);
 }
 
 /* An entry of xlb_embryos is only trusted while its partner is there and

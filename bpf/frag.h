@@ -19,13 +19,6 @@
 #include "parse.h"
 #include "flow.h"
 
-static __always_inline bool frag_addr_eq(const struct xlb_addr *a,
-					 const struct xlb_addr *b)
-{
-	return a->ip6[0] == b->ip6[0] && a->ip6[1] == b->ip6[1] &&
-	       a->ip6[2] == b->ip6[2] && a->ip6[3] == b->ip6[3];
-}
-
 static __always_inline void frag_key(const struct xlb_pkt *p,
 				     struct xlb_frag_key *k)
 {
@@ -65,9 +58,7 @@ static __noinline void frag_done(const struct xlb_pkt *p, int rc)
 	if (rc >= 0 || rc == -XLB_STAT_DROP_FIB_NO_NEIGH) {
 		/* the connection it went by (its entry, as frag_flow finds
 		 * it) */
-		f = bpf_map_lookup_elem(&xlb_flows, &p->key);
-		if (!f)
-			f = bpf_map_lookup_elem(&xlb_embryos, &p->key);
+		f = flow_lookup(&p->key);
 		if (f) {
 			v.to = f->rewritten.dst;
 			v.to_port = f->rewritten.dport;
@@ -106,7 +97,7 @@ static __noinline int frag_flow(struct xlb_pkt *p, __u64 now_ns,
 	/* the same connection: not one that took the NAT port (a reply's
 	 * key) or the client's tuple over since */
 	if (!f || f->rewritten.dport != fr->to_port ||
-	    !frag_addr_eq(&f->rewritten.dst, &fr->to))
+	    !flow_addr_eq(&f->rewritten.dst, &fr->to))
 		return -XLB_STAT_PASS_FRAGMENT;
 	*out = f;
 	return 0;

@@ -173,9 +173,7 @@ static __noinline int icmp_forward(struct xdp_md *ctx, struct xlb_pkt *p,
 	rc = icmp_parse_inner(p, &in, key);
 	if (rc)
 		return rc;
-	f = bpf_map_lookup_elem(&xlb_flows, key);
-	if (!f)
-		f = bpf_map_lookup_elem(&xlb_embryos, key);
+	f = flow_lookup(key);
 	if (!f)
 		return -XLB_STAT_PASS_ICMP;
 	*outer = f->rewritten;

@@ -298,12 +298,12 @@ def after_first(who, t0):
         if t >= t0 and w == who:
             return rows[i:]
     return []
-def cnt(rs, w):
-    return sum(1 for r in rs if r[2] == w)
+def counts(rs):
+    # requests, then those of backend-01, -02, -03
+    return [len(rs)] + [sum(1 for r in rs if r[2] == "backend-0%d" % i)
+                        for i in (1, 2, 3)]
 errs = []
-wrr = [r for r in after_first("backend-03", r1) if r[0] < r2 - 100]
-n = len(wrr)
-a1, a2, a3 = cnt(wrr, "backend-01"), cnt(wrr, "backend-02"), cnt(wrr, "backend-03")
+n, a1, a2, a3 = counts([r for r in after_first("backend-03", r1) if r[0] < r2 - 100])
 if n < 20:
     errs.append("only %d requests in the wrr phase" % n)
 if a2:
@@ -312,9 +312,7 @@ if a1 + a2 + a3 != n:
     errs.append("wrr phase: %d of %d requests not answered by a backend" % (n - a1 - a2 - a3, n))
 if abs(5 * a1 - 2 * n) > 10:
     errs.append("wrr phase: backend-01 %d, backend-03 %d of %d; weights 2:3 give backend-01 %.1f +- 2" % (a1, a3, n, 2 * n / 5))
-back = after_first("backend-02", r2)
-m = len(back)
-b1, b2, b3 = cnt(back, "backend-01"), cnt(back, "backend-02"), cnt(back, "backend-03")
+m, b1, b2, b3 = counts(after_first("backend-02", r2))
 if m < 20:
     errs.append("only %d requests after the reload back" % m)
 if b3:

@@ -1995,19 +1995,26 @@ static bool frag_fwd(const char *name, struct conn *c, enum dir dir,
 	return frag_fwd_spec(name, c, dir, &s, at, id, flags);
 }
 
-/* The two fragments of c's client datagram of `payload` bytes, split at
- * 1480 (IPv4) or 1448 (IPv6) bytes of its IP payload. */
+/* The two fragments of the datagram s, split at 1480 (IPv4) or 1448
+ * (IPv6) bytes of its IP payload. */
+static bool frag_split(const struct pkt_spec *s, __u32 id, __u8 *a,
+		       size_t *alen, __u8 *b, size_t *blen)
+{
+	static __u8 whole[PKT_MAX_FRAME];
+	size_t len = pkt_build(s, whole, sizeof(whole));
+
+	return len && !pkt_fragment(whole, len, s->family == 4 ? 1480 : 1448,
+				    id, a, alen, b, blen);
+}
+
+/* ... of c's client datagram of `payload` bytes. */
 static bool frag_pair(const struct conn *c, size_t payload, __u32 id,
 		      __u8 *a, size_t *alen, __u8 *b, size_t *blen)
 {
-	static __u8 whole[PKT_MAX_FRAME];
 	struct pkt_spec s;
-	size_t len;
 
 	c2b_spec(c, &s, 0, payload);
-	len = pkt_build(&s, whole, sizeof(whole));
-	return len && !pkt_fragment(whole, len, s.family == 4 ? 1480 : 1448,
-				    id, a, alen, b, blen);
+	return frag_split(&s, id, a, alen, b, blen);
 }
 
 /* A later fragment that is not followed: passed untouched. */
@@ -2026,11 +2033,10 @@ static void frag_first_stopped(const char *first_name, const char *later_name,
 			       const struct pkt_spec *s, __u32 id,
 			       __u32 verdict, __u32 stat)
 {
-	static __u8 whole[PKT_MAX_FRAME], a[PKT_MAX_FRAME], b[PKT_MAX_FRAME];
+	static __u8 a[PKT_MAX_FRAME], b[PKT_MAX_FRAME];
 	char why[WHY_LEN] = "cannot build the fragments";
-	size_t len = pkt_build(s, whole, sizeof(whole)), alen, blen;
-	bool ok = len && !pkt_fragment(whole, len, 1480, id, a, &alen, b,
-				       &blen) &&
+	size_t alen, blen;
+	bool ok = frag_split(s, id, a, &alen, b, &blen) &&
 		  same_frame(first_name, a, alen, verdict, stat, NULL, 0, why,
 			     sizeof(why));
 
@@ -2184,17 +2190,13 @@ static void test_fragments(void)
 	 * it): the reply's later fragment does not go to that client */
 	{
 		static struct xrun r;
-		static __u8 whole[PKT_MAX_FRAME];
 		char why[WHY_LEN] = "cannot build the fragments";
 		struct xlb_flow_key k;
 		struct xlb_flow f;
-		size_t len;
 		bool est, ok;
 
 		b2c_spec(&u, &s, 0, 2000);
-		len = pkt_build(&s, whole, sizeof(whole));
-		ok = len && !pkt_fragment(whole, len, 1480, 0xb0, r.in,
-					  &r.in_len, b, &blen) &&
+		ok = frag_split(&s, 0xb0, r.in, &r.in_len, b, &blen) &&
 		     !xrun(&r, if0, why, sizeof(why));
 		if (ok && r.verdict != XDP_TX) {
 			snprintf(why, sizeof(why), "first fragment: verdict %s "
