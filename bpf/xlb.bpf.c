@@ -131,7 +131,7 @@ static __noinline int new_flow(struct xlb_pkt *p, struct xlb_scratch *scratch,
 	if (p->tcp && (p->tcp_flags & (XLB_TCP_SYN | XLB_TCP_ACK | XLB_TCP_RST |
 				       XLB_TCP_FIN)) != XLB_TCP_SYN)
 		return -XLB_STAT_DROP_NO_FLOW;
-	rc = sched_pick(svc->id, &backend_id);
+	rc = sched_pick(svc, &p->key.src, &backend_id);
 	if (rc)
 		return rc;
 	c.backend = bpf_map_lookup_elem(&xlb_backends, &backend_id);

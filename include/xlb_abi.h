@@ -149,13 +149,15 @@ struct xlb_service_key {
 enum xlb_algo {
 	XLB_ALGO_RR = 0,
 	XLB_ALGO_WRR = 1,
+	XLB_ALGO_MH = 2, /* Maglev: the slot comes from the client's address */
 };
 
 /* Service value. */
 struct xlb_service {
 	struct xlb_addr snat; /* source address on the backend leg */
 	__u16 id;             /* index into per-service arrays */
-	__u8 algo;            /* enum xlb_algo (informational: the table encodes it) */
+	__u8 algo;            /* enum xlb_algo: mh picks by client hash, the
+			       * others by cursor (the table encodes rr/wrr) */
 	__u8 flags;
 	__u32 pad;
 };
@@ -177,7 +179,8 @@ struct xlb_backend {
 /*
  * Schedule table of one service: an ARRAY map (inner map of
  * xlb_schedules) whose element 0 is the number of slots n and elements
- * 1..n are backend ids.  A new flow takes slot 1 + (cursor++ % n).
+ * 1..n are backend ids.  A new flow takes slot 1 + (cursor++ % n), or
+ * with algo mh slot 1 + (xlb_client_hash(client) % n) (xlb_hash.h).
  * User space builds a new inner map and swaps it in one update, so the
  * program never sees half a table.
  */

@@ -11,8 +11,18 @@
  * group behaves as a round-robin.  Each step compares only the candidate
  * of each group, and the number of distinct weights d that sum to at most
  * P is below sqrt(2 * P).
+ *
+ * MH is Maglev (Eisenbud et al., NSDI 2016) with weights: each backend
+ * walks its own permutation of the M slots (M prime; offset and skip from
+ * a hash of its address and port) and claims its next free slot when its
+ * turn comes.  The turns follow the smooth WRR sequence of the weights,
+ * so that wherever the table fills up every backend has had its share of
+ * turns to within one: the table holds each backend in proportion to its
+ * weight, and adding or removing one backend moves few slots between the
+ * others.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +44,17 @@ struct sched_group {
 	size_t size;
 	size_t next; /* offset of the next candidate within the group */
 };
+
+/* The finalizer of splitmix64. */
+static __u64 mix64(__u64 h)
+{
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
 
 static __u64 gcd_u64(__u64 a, __u64 b)
 {
@@ -101,11 +122,12 @@ static void sched_scale(struct sched_entry *e, size_t m, __u64 total,
 }
 
 /*
- * Write one period (len = sum of weights) of smooth WRR over e[0..m-1].
+ * Write one period (len = sum of weights) of smooth WRR over e[0..m-1]:
+ * order[k] is the index (into the caller's array) of the k-th pick.
  * Returns len or -ENOMEM.
  */
 static int sched_smooth(struct sched_entry *e, size_t m, __u64 len,
-			const struct xlb_sched_backend *in, __u32 *slots)
+			__u32 *order)
 {
 	struct sched_group *groups;
 	size_t ngroups = 0, i, g;
@@ -142,7 +164,7 @@ static int sched_smooth(struct sched_entry *e, size_t m, __u64 len,
 				best_current = current;
 			}
 		}
-		slots[step - 1] = in[best_index].id;
+		order[step - 1] = (__u32)best_index;
 		if (++best->next == best->size) {
 			best->next = 0;
 			best->rounds++;
@@ -152,18 +174,23 @@ static int sched_smooth(struct sched_entry *e, size_t m, __u64 len,
 	return (int)len;
 }
 
-static int sched_build_wrr(const struct xlb_sched_backend *in, size_t n,
-			   __u32 *slots, size_t max_slots, size_t m,
-			   bool *approx)
+/*
+ * The backends of in[] that are scheduled (m of them), as entries whose
+ * weights are divided by their gcd; scaled first to sum exactly budget if
+ * the reduced sum exceeds it (*approx set).  Sets *len to the sum of the
+ * entries' weights.  Returns the entries (free()) or NULL.
+ */
+static struct sched_entry *sched_weights(const struct xlb_sched_backend *in,
+					 size_t n, size_t m, __u64 budget,
+					 __u64 *len, bool *approx)
 {
 	struct sched_entry *e;
-	__u64 total = 0, div = 0, len;
+	__u64 total = 0, div = 0;
 	size_t i, j = 0;
-	int ret;
 
 	e = calloc(m, sizeof(*e));
 	if (!e)
-		return -ENOMEM;
+		return NULL;
 	for (i = 0; i < n; i++) {
 		if (!in[i].live || !in[i].weight)
 			continue;
@@ -174,21 +201,129 @@ static int sched_build_wrr(const struct xlb_sched_backend *in, size_t n,
 		j++;
 	}
 
-	*approx = total / div > max_slots;
+	*approx = total / div > budget;
 	if (*approx) {
-		sched_scale(e, m, total, max_slots);
+		sched_scale(e, m, total, budget);
 		div = 0;
 		for (i = 0; i < m; i++)
 			div = gcd_u64(div, e[i].weight);
-		total = max_slots;
+		total = budget;
 	}
-	len = total / div;
+	*len = total / div;
 	for (i = 0; i < m; i++)
 		e[i].weight /= div;
+	return e;
+}
 
-	ret = sched_smooth(e, m, len, in, slots);
+static int sched_build_wrr(const struct xlb_sched_backend *in, size_t n,
+			   __u32 *slots, size_t max_slots, size_t m,
+			   bool *approx)
+{
+	struct sched_entry *e;
+	__u64 len;
+	int ret;
+
+	e = sched_weights(in, n, m, max_slots, &len, approx);
+	if (!e)
+		return -ENOMEM;
+	ret = sched_smooth(e, m, len, slots);
+	for (int k = 0; k < ret; k++)
+		slots[k] = in[slots[k]].id;
 	free(e);
 	return ret;
+}
+
+/* Largest prime at most n (n >= 2). */
+static __u32 prime_at_most(__u32 n)
+{
+	for (;; n--) {
+		__u32 d = 2;
+
+		while (d * d <= n && n % d)
+			d++;
+		if (d * d > n)
+			return n;
+	}
+}
+
+/* One backend's walk through the table: offset, offset + skip, ... */
+struct mh_walk {
+	__u32 pos;
+	__u32 skip;
+};
+
+static int sched_build_mh(const struct xlb_sched_backend *in, size_t n,
+			  __u32 *slots, size_t max_slots, size_t m,
+			  bool *approx)
+{
+	__u32 size, *order = NULL, *owner = NULL, k, t = 0;
+	struct mh_walk *walk = NULL;
+	struct sched_entry *e;
+	int ret = -ENOMEM;
+	__u64 len;
+
+	/* One backend: it takes every client whatever the length. */
+	if (m == 1 || max_slots < 2) {
+		for (size_t i = 0; i < n; i++)
+			if (in[i].live && in[i].weight)
+				slots[0] = in[i].id;
+		return 1;
+	}
+	size = prime_at_most((__u32)max_slots);
+	if (m > size)
+		return -E2BIG;
+	/* at most size turns, so that each backend gets one at least */
+	e = sched_weights(in, n, m, size, &len, approx);
+	if (!e)
+		return -ENOMEM;
+	order = calloc(len, sizeof(*order));
+	owner = malloc(size * sizeof(*owner));
+	walk = calloc(n, sizeof(*walk));
+	if (!order || !owner || !walk)
+		goto out;
+	ret = sched_smooth(e, m, len, order);
+	if (ret < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		walk[i].pos = (__u32)(mix64(in[i].ident ^
+						     0x5851f42d4c957f2dULL) %
+				      size);
+		walk[i].skip = (__u32)(mix64(in[i].ident ^
+						      0x14057b7ef767814fULL) %
+				       (size - 1)) + 1;
+	}
+	memset(owner, 0xff, size * sizeof(*owner));
+	for (k = 0; k < size; k++) {
+		struct mh_walk *w = &walk[order[t]];
+
+		/* a full permutation (size is prime): a free slot is met */
+		while (owner[w->pos] != UINT32_MAX) {
+			w->pos += w->skip;
+			if (w->pos >= size)
+				w->pos -= size;
+		}
+		owner[w->pos] = order[t];
+		if (++t == len)
+			t = 0;
+	}
+	for (k = 0; k < size; k++)
+		slots[k] = in[owner[k]].id;
+	ret = (int)size;
+out:
+	free(order);
+	free(owner);
+	free(walk);
+	free(e);
+	return ret;
+}
+
+__u64 xlb_sched_ident(const struct xlb_addr *addr, __u16 port)
+{
+	__u64 h = 0x6a09e667f3bcc908ULL;
+
+	for (int i = 0; i < 4; i++)
+		h = mix64(h ^ addr->ip6[i]);
+	return mix64(h ^ port);
 }
 
 int xlb_sched_build(enum xlb_algo algo, const struct xlb_sched_backend *in,
@@ -199,7 +334,7 @@ int xlb_sched_build(enum xlb_algo algo, const struct xlb_sched_backend *in,
 
 	if ((n && (!in || !slots)) || !max_slots)
 		return -EINVAL;
-	if (algo != XLB_ALGO_RR && algo != XLB_ALGO_WRR)
+	if (algo != XLB_ALGO_RR && algo != XLB_ALGO_WRR && algo != XLB_ALGO_MH)
 		return -EINVAL;
 	/* The table length travels as an int and in a __u32 map element. */
 	if (max_slots > XLB_SCHED_MAX_SLOTS)
@@ -218,6 +353,8 @@ int xlb_sched_build(enum xlb_algo algo, const struct xlb_sched_backend *in,
 
 	if (algo == XLB_ALGO_WRR)
 		return sched_build_wrr(in, n, slots, max_slots, m, approx);
+	if (algo == XLB_ALGO_MH)
+		return sched_build_mh(in, n, slots, max_slots, m, approx);
 
 	for (i = 0, m = 0; i < n; i++)
 		if (in[i].live && in[i].weight)
@@ -233,6 +370,8 @@ int xlb_algo_parse(const char *s, enum xlb_algo *algo)
 		*algo = XLB_ALGO_RR;
 	else if (!strcmp(s, "wrr"))
 		*algo = XLB_ALGO_WRR;
+	else if (!strcmp(s, "mh"))
+		*algo = XLB_ALGO_MH;
 	else
 		return -EINVAL;
 	return 0;
@@ -245,6 +384,8 @@ const char *xlb_algo_name(enum xlb_algo algo)
 		return "rr";
 	case XLB_ALGO_WRR:
 		return "wrr";
+	case XLB_ALGO_MH:
+		return "mh";
 	}
 	return "unknown";
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Schedule-table builder: turns the backends of one service into the slot
- * sequence that the XDP program walks with table[cursor++ % len].
+ * sequence that the XDP program walks with table[cursor++ % len] (rr, wrr)
+ * or indexes with table[hash(client address) % len] (mh).
  */
 #ifndef XLB_SCHED_H
 #define XLB_SCHED_H
@@ -16,7 +17,13 @@ struct xlb_sched_backend {
 	__u32 id; /* backend id written into the table */
 	__u16 weight; /* 0..65535; 0 = drain: never scheduled */
 	bool live; /* false = down (health check) or otherwise excluded */
+	__u64 ident; /* mh: xlb_sched_ident() of the backend: its slots
+		      * depend on it, not on id or position */
 };
+
+/* A backend's identity for mh: a hash of its address and port, so that
+ * a backend keeps its slots when others come and go. */
+__u64 xlb_sched_ident(const struct xlb_addr *addr, __u16 port);
 
 /*
  * Build the slot sequence of one service into slots[0..max_slots-1].
@@ -32,6 +39,12 @@ struct xlb_sched_backend {
  *   scaled to sum exactly max_slots (largest remainder; a backend whose
  *   share is below one slot gets one slot, the others share the rest in
  *   proportion), divided by their gcd again, and *approx is set.
+ * XLB_ALGO_MH: Maglev: a table of M slots, M the largest prime at most
+ *   max_slots (65521 at the cap), each slot the backend whose permutation
+ *   (from its ident) reached it first, the backends taking turns in the
+ *   smooth WRR order of their weights (scaled as for wrr, to sum M at
+ *   most).  Each backend holds its weight's share of M to within a slot
+ *   or two.  One backend scheduled: a table of one slot.
  *
  * A max_slots above XLB_SCHED_MAX_SLOTS (the table's capacity) counts as
  * XLB_SCHED_MAX_SLOTS.  approx may be NULL; on success it is set to
@@ -48,7 +61,7 @@ struct xlb_sched_backend {
 int xlb_sched_build(enum xlb_algo algo, const struct xlb_sched_backend *in,
 		    size_t n, __u32 *slots, size_t max_slots, bool *approx);
 
-/* Parse "rr" or "wrr" (exact, lower case) into *algo: 0 or -EINVAL. */
+/* Parse "rr", "wrr" or "mh" (exact, lower case) into *algo: 0 or -EINVAL. */
 int xlb_algo_parse(const char *s, enum xlb_algo *algo);
 
 /* Name of an algorithm as xlb_algo_parse() accepts it; "unknown" for a

@@ -74,23 +74,31 @@ int xlb_schedule_write(const struct xlb_maps *m, __u16 id, const __u32 *slots,
 		       __u32 len)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
-	__u32 key, outer_key = id;
+	__u32 key, outer_key = id, *keys, count = len;
 	int fd, err = 0;
 
 	if (len > XLB_SCHED_MAX_SLOTS)
 		return -E2BIG;
+	keys = calloc(len ? len : 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_schedule", sizeof(__u32),
 			    sizeof(__u32), len + 1, &opts);
-	if (fd < 0)
-		return -errno;
-	/* slot 0 holds the length, the sequence follows */
+	if (fd < 0) {
+		err = -errno;
+		free(keys);
+		return err;
+	}
+	/* slot 0 holds the length, the sequence follows (one batch: an mh
+	 * table is 65521 slots) */
 	key = XLB_SCHED_LEN_SLOT;
 	if (bpf_map_update_elem(fd, &key, &len, BPF_ANY))
 		err = -errno;
-	for (key = 1; key <= len && !err; key++) {
-		if (bpf_map_update_elem(fd, &key, &slots[key - 1], BPF_ANY))
-			err = -errno;
-	}
+	for (key = 1; key <= len; key++)
+		keys[key - 1] = key;
+	if (!err && len && bpf_map_update_batch(fd, keys, slots, &count, NULL))
+		err = -errno;
+	free(keys);
 	/* one update swaps the whole table in; the kernel waits for the
 	 * programs still using the old one (synchronize_rcu) */
 	if (!err && bpf_map_update_elem(m->schedules, &outer_key, &fd, BPF_ANY))
@@ -116,6 +124,8 @@ int xlb_schedule_install(const struct xlb_maps *m, __u16 id,
 		in[i].id = c->first_backend_id + i;
 		in[i].weight = c->backends[i].weight;
 		in[i].live = !c->backends[i].down;
+		in[i].ident = xlb_sched_ident(&c->backends[i].addr,
+					      c->backends[i].port);
 	}
 	len = xlb_sched_build(c->algo, in, c->n_backends, slots,
 			      XLB_SCHED_MAX_SLOTS, approx);

@@ -363,6 +363,8 @@ static int install_schedule(const struct xlb_maps *m,
 		in[i].id = s->backends[i].id;
 		in[i].weight = sched_weight(s, &s->backends[i], now_ns, scale);
 		in[i].live = !s->backends[i].down;
+		in[i].ident = xlb_sched_ident(&s->backends[i].ep.addr,
+					      s->backends[i].ep.port);
 	}
 	len = xlb_sched_build(s->algo, in, s->n_backends, slots,
 			      XLB_SCHED_MAX_SLOTS, approx);

@@ -409,6 +409,7 @@ static int inst_setup(struct inst *in, unsigned int model_opts, char *why,
 			sb[i].id = first + i;
 			sb[i].weight = d->be[i].weight;
 			sb[i].live = true;
+			sb[i].ident = xlb_sched_ident(&be[i].addr, be[i].port);
 			mb->in_use = true;
 			mb->family = be[i].family;
 			mb->addr = be[i].addr;

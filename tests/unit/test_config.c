@@ -186,7 +186,7 @@ static const struct {
 	  "b.conf:1: VIP \"198.51.100.10\" needs a port, e.g. "
 	  "198.51.100.10:8000" },
 	{ "unknown_algo", "service 198.51.100.10:80 algo fancy\n",
-	  "b.conf:1: unknown algo \"fancy\": use rr or wrr" },
+	  "b.conf:1: unknown algo \"fancy\": use rr, wrr or mh" },
 	{ "unknown_service_option", "service 198.51.100.10:80 weight 3\n",
 	  "b.conf:1: unknown service option \"weight\" (use algo, slow-start)" },
 	{ "health_twice",
@@ -506,7 +506,7 @@ static void test_requests(void)
 		{ "backend del 198.51.100.10:8000 198.51.100.13 extra", -EINVAL,
 		  "backend del: unexpected argument \"extra\"" },
 		{ "service add 198.51.100.10:8000 --algo fancy", -EINVAL,
-		  "unknown --algo \"fancy\": use rr or wrr" },
+		  "unknown --algo \"fancy\": use rr, wrr or mh" },
 		{ "service add 198.51.100.10:8000 --weight 2", -EINVAL,
 		  "service add: unknown or incomplete option \"--weight\" (see xlb "
 		  "service -h)" },
