@@ -2,8 +2,8 @@
 /*
  * Schedule-table builder (src/sched.c): exact sequences, agreement with a
  * literal transcription of nginx's smooth weighted round-robin, counts per
- * period, smoothness, scaling to the slot cap, build time, bad arguments
- * and algorithm names.
+ * period, smoothness, scaling to the slot cap, build time, Maglev (mh)
+ * shares, disruption and identity, bad arguments and algorithm names.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -715,6 +715,263 @@ static void test_rr_cap(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Maglev (mh)                                                         */
+/* ------------------------------------------------------------------ */
+
+#define MH_SIZE 65521 /* largest prime at most XLB_SCHED_MAX_SLOTS */
+
+/* in[0..n-1]: ids ID_BASE + i, weights lo..hi, live, each its own ident
+ * (as if backend 198.51.100.i:80). */
+static void mh_backends(struct xlb_sched_backend *in, size_t n, __u64 lo,
+			__u64 hi)
+{
+	random_backends(in, n, lo, hi);
+	for (size_t i = 0; i < n; i++) {
+		struct xlb_addr a = { .bytes = { 198, 51, 100, 0 } };
+
+		a.bytes[3] = (__u8)i;
+		a.bytes[2] = (__u8)(100 + (i >> 8));
+		in[i].ident = xlb_sched_ident(&a, 80);
+	}
+}
+
+/* Slots per backend (index i = id - ID_BASE) of slots[0..len-1]. */
+static void mh_count(const __u32 *slots, long len, long *count, size_t n)
+{
+	memset(count, 0, n * sizeof(*count));
+	for (long k = 0; k < len; k++)
+		if (slots[k] - ID_BASE < n)
+			count[slots[k] - ID_BASE]++;
+}
+
+/* Each scheduled backend holds its weight's share of len to within tol
+ * slots, the others none; why says which one does not. */
+static bool mh_shares_ok(const struct xlb_sched_backend *in, size_t n,
+			 const __u32 *slots, long len, double tol, char *why,
+			 size_t why_size)
+{
+	long *count = calloc(n, sizeof(*count));
+	double total = 0;
+	bool ok = true;
+
+	if (!count)
+		return false;
+	mh_count(slots, len, count, n);
+	for (size_t i = 0; i < n; i++)
+		total += eligible(&in[i]) ? in[i].weight : 0;
+	for (size_t i = 0; i < n && ok; i++) {
+		double share = eligible(&in[i]) ? len * in[i].weight / total
+						: 0;
+
+		if (count[i] < share - tol || count[i] > share + tol) {
+			snprintf(why, why_size,
+				 "backend %zu (weight %u%s): %ld slots of %ld, "
+				 "its share %.1f",
+				 i, in[i].weight, in[i].live ? "" : ", down",
+				 count[i], len, share);
+			ok = false;
+		}
+	}
+	free(count);
+	return ok;
+}
+
+static void test_mh_shares(void)
+{
+	static const struct {
+		size_t n;
+		__u64 lo, hi;
+	} sets[] = { { 2, 1, 1 }, { 3, 5, 5 }, { 7, 1, 3 }, { 10, 1, 100 },
+		     { 64, 1, 4 }, { 1024, 1, 60 }, { 1024, 1, 1 } };
+	static struct xlb_sched_backend in[1024];
+	static __u32 slots[XLB_SCHED_MAX_SLOTS];
+	const char *name = "mh: 65521 slots, each backend its weight's share "
+			   "to within one slot";
+	char why[WHY_BYTES];
+	bool approx;
+
+	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
+		long len;
+
+		mh_backends(in, sets[s].n, sets[s].lo, sets[s].hi);
+		if (sets[s].n > 3)
+			in[1].live = false; /* down: holds nothing */
+		len = xlb_sched_build(XLB_ALGO_MH, in, sets[s].n, slots,
+				      XLB_SCHED_MAX_SLOTS, &approx);
+		if (len != MH_SIZE || approx) {
+			xtest_fail(name, "%zu backends: len %ld approx %d",
+				   sets[s].n, len, approx);
+			return;
+		}
+		if (!mh_shares_ok(in, sets[s].n, slots, len, 1.0, why,
+				  sizeof(why))) {
+			xtest_fail(name, "%zu backends: %s", sets[s].n, why);
+			return;
+		}
+	}
+	xtest_pass(name);
+}
+
+/* Clients (one per slot k of a, len_a slots) that table b (len_b slots)
+ * sends elsewhere, not counting those a gave to backend gone (or, gone
+ * == 0, none): the program picks slot hash % len. */
+static long mh_moved(const __u32 *a, long len_a, const __u32 *b, long len_b,
+		     __u32 gone)
+{
+	long moved = 0;
+
+	for (long k = 0; k < len_a; k++)
+		if (a[k] != gone && a[k] != b[k % len_b])
+			moved++;
+	return moved;
+}
+
+static void test_mh_disruption(void)
+{
+	static struct xlb_sched_backend in[64];
+	static __u32 before[XLB_SCHED_MAX_SLOTS], during[XLB_SCHED_MAX_SLOTS],
+		after[XLB_SCHED_MAX_SLOTS];
+	const char *name = "mh: a backend going moves its own slots and under "
+			   "1% of the others'; coming back restores the table";
+	static const size_t sizes[] = { 2, 3, 5, 10, 33, 64 };
+
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t n = sizes[s], gone = rng_range(0, n - 1);
+		long len, len_d, len_a, moved, back;
+
+		mh_backends(in, n, 1, 3);
+		len = xlb_sched_build(XLB_ALGO_MH, in, n, before,
+				      XLB_SCHED_MAX_SLOTS, NULL);
+		in[gone].live = false;
+		len_d = xlb_sched_build(XLB_ALGO_MH, in, n, during,
+					XLB_SCHED_MAX_SLOTS, NULL);
+		in[gone].live = true;
+		len_a = xlb_sched_build(XLB_ALGO_MH, in, n, after,
+					XLB_SCHED_MAX_SLOTS, NULL);
+		moved = mh_moved(before, len, during, len_d, ID_BASE + gone);
+		back = mh_moved(before, len, after, len_a, 0);
+		for (long k = 0; k < len_d; k++) {
+			if (during[k] == ID_BASE + gone) {
+				xtest_fail(name, "%zu backends: slot %ld still "
+					   "on the backend gone", n, k);
+				return;
+			}
+		}
+		if (moved * 100 >= len || back || len_a != len) {
+			xtest_fail(name, "%zu backends, backend %zu gone: %ld "
+				   "of the others' slots moved, %ld differ "
+				   "once it is back (%ld slots, %ld before)",
+				   n, gone, moved, back, len_a, len);
+			return;
+		}
+	}
+	xtest_pass(name);
+}
+
+/* A backend's slots follow its ident, not its id: the same backends under
+ * other ids give the same table, relabelled. */
+static void test_mh_ident(void)
+{
+	static struct xlb_sched_backend in[8];
+	static __u32 a[XLB_SCHED_MAX_SLOTS], b[XLB_SCHED_MAX_SLOTS];
+	const char *name = "mh: slots follow the backend's address, not its id";
+	long len;
+
+	mh_backends(in, 8, 1, 4);
+	len = xlb_sched_build(XLB_ALGO_MH, in, 8, a, XLB_SCHED_MAX_SLOTS,
+			      NULL);
+	for (size_t i = 0; i < 8; i++)
+		in[i].id = 7 * (__u32)i + 3;
+	xlb_sched_build(XLB_ALGO_MH, in, 8, b, XLB_SCHED_MAX_SLOTS, NULL);
+	for (long k = 0; k < len; k++) {
+		if (b[k] != 7 * (a[k] - ID_BASE) + 3) {
+			xtest_fail(name, "slot %ld: id %u, expected %u", k,
+				   b[k], 7 * (a[k] - ID_BASE) + 3);
+			return;
+		}
+	}
+	/* another address for backend 0 gives it other slots */
+	in[0].ident ^= 1;
+	xlb_sched_build(XLB_ALGO_MH, in, 8, a, XLB_SCHED_MAX_SLOTS, NULL);
+	if (!mh_moved(a, len, b, len, 0)) {
+		xtest_fail(name, "a new ident for backend 0 changed nothing");
+		return;
+	}
+	xtest_pass(name);
+}
+
+struct mh_case {
+	const char *name;
+	size_t n;
+	__u16 weights[SMALL_MAX];
+	size_t max_slots;
+	long expect_len;
+	bool expect_approx;
+};
+
+static const struct mh_case mh_cases[] = {
+	{ "mh one backend: one slot", 1, { 3 }, 0, 1, false },
+	{ "mh one live of three: one slot", 3, { 0, 2, 0 }, 0, 1, false },
+	{ "mh nothing live: 0 slots", 2, { 0, 0 }, 0, 0, false },
+	{ "mh max_slots 8: 7 slots (prime)", 3, { 1, 1, 1 }, 8, 7, false },
+	{ "mh max_slots 4, 4 backends: E2BIG (prime 3)", 4, { 1, 1, 1, 1 }, 4,
+	  -E2BIG, false },
+	{ "mh 3 backends in 3 slots: one each", 3, { 1, 1, 1 }, 3, 3, false },
+	{ "mh weights over the table scaled, approx, one slot at least", 3,
+	  { 65535, 1, 65534 }, 11, 11, true },
+};
+
+static void run_mh_case(const struct mh_case *c)
+{
+	struct xlb_sched_backend in[SMALL_MAX];
+	__u32 slots[XLB_SCHED_MAX_SLOTS];
+	long len, count[SMALL_MAX];
+	bool approx = !c->expect_approx;
+
+	mh_backends(in, c->n, 1, 1);
+	for (size_t i = 0; i < c->n; i++)
+		in[i].weight = c->weights[i];
+	len = xlb_sched_build(XLB_ALGO_MH, in, c->n, slots,
+			      c->max_slots ? c->max_slots : XLB_SCHED_MAX_SLOTS,
+			      &approx);
+	if (len != c->expect_len || (len >= 0 && approx != c->expect_approx)) {
+		xtest_fail(c->name, "len %ld approx %d, expected %ld approx %d",
+			   len, approx, c->expect_len, c->expect_approx);
+		return;
+	}
+	mh_count(slots, len < 0 ? 0 : len, count, c->n);
+	for (size_t i = 0; i < c->n && len >= 0; i++) {
+		if ((count[i] > 0) != (c->weights[i] > 0)) {
+			xtest_fail(c->name, "backend %zu (weight %u): %ld slots",
+				   i, c->weights[i], count[i]);
+			return;
+		}
+	}
+	xtest_pass(c->name);
+}
+
+static void test_mh_build_time(void)
+{
+	static struct xlb_sched_backend in[1024];
+	static __u32 slots[XLB_SCHED_MAX_SLOTS];
+	const char *name = "mh: 1024 backends, 65521 slots, built in under 1 s";
+	__u64 t0, ns;
+	long len;
+
+	mh_backends(in, 1024, 1, 65535);
+	t0 = now_ns();
+	len = xlb_sched_build(XLB_ALGO_MH, in, 1024, slots,
+			      XLB_SCHED_MAX_SLOTS, NULL);
+	ns = now_ns() - t0;
+	if (len != MH_SIZE || ns > BUILD_MAX_NS) {
+		xtest_fail(name, "len %ld in %llu ns", len,
+			   (unsigned long long)ns);
+		return;
+	}
+	xtest_pass(name);
+}
+
+/* ------------------------------------------------------------------ */
 /* Bad arguments                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -746,6 +1003,9 @@ static const struct err_case err_cases[] = {
 	  false, 4, 3, -E2BIG },
 	{ "wrr more backends than slots: E2BIG", XLB_ALGO_WRR, false, false,
 	  false, 4, 3, -E2BIG },
+	{ "mh more backends than slots: E2BIG", XLB_ALGO_MH, false, false,
+	  false, 4, 3, -E2BIG },
+	{ "mh NULL backends", XLB_ALGO_MH, true, false, false, 3, 8, -EINVAL },
 	{ "no backends with NULL pointers: 0 slots", XLB_ALGO_WRR, true, true,
 	  false, 0, 8, 0 },
 	{ "approx may be NULL", XLB_ALGO_WRR, false, false, true, 4, 8, 4 },
@@ -754,10 +1014,10 @@ static const struct err_case err_cases[] = {
 static void run_err_case(const struct err_case *c)
 {
 	static const struct xlb_sched_backend in[4] = {
-		{ ID_BASE, 2, true },
-		{ ID_BASE + 1, 2, true },
-		{ ID_BASE + 2, 2, true },
-		{ ID_BASE + 3, 2, true },
+		{ ID_BASE, 2, true, 1 },
+		{ ID_BASE + 1, 2, true, 1 + 1 },
+		{ ID_BASE + 2, 2, true, 2 + 1 },
+		{ ID_BASE + 3, 2, true, 3 + 1 },
 	};
 	__u32 slots[8];
 	bool approx = true;
@@ -797,6 +1057,9 @@ struct parse_case {
 static const struct parse_case parse_cases[] = {
 	{ "rr", 0, XLB_ALGO_RR },
 	{ "wrr", 0, XLB_ALGO_WRR },
+	{ "mh", 0, XLB_ALGO_MH },
+	{ "MH", -EINVAL, XLB_ALGO_RR },
+	{ "sh", -EINVAL, XLB_ALGO_RR },
 	{ "RR", -EINVAL, XLB_ALGO_RR },
 	{ "Wrr", -EINVAL, XLB_ALGO_RR },
 	{ "", -EINVAL, XLB_ALGO_RR },
@@ -811,7 +1074,7 @@ static const struct parse_case parse_cases[] = {
 
 static void test_algo_parse(void)
 {
-	const char *name = "algo parse: rr, wrr; others rejected";
+	const char *name = "algo parse: rr, wrr, mh; others rejected";
 	size_t i;
 
 	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
@@ -837,7 +1100,8 @@ static void test_algo_parse(void)
 
 static void test_algo_names(void)
 {
-	static const enum xlb_algo algos[] = { XLB_ALGO_RR, XLB_ALGO_WRR };
+	static const enum xlb_algo algos[] = { XLB_ALGO_RR, XLB_ALGO_WRR,
+					       XLB_ALGO_MH };
 	const char *name = "algo name: round trip, unknown value";
 	const char *s;
 	size_t i;
@@ -873,6 +1137,12 @@ int main(void)
 		run_limit_case(&limit_cases[i]);
 	test_distinct_weights();
 	test_rr_cap();
+	test_mh_shares();
+	test_mh_disruption();
+	test_mh_ident();
+	for (i = 0; i < sizeof(mh_cases) / sizeof(mh_cases[0]); i++)
+		run_mh_case(&mh_cases[i]);
+	test_mh_build_time();
 	for (i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++)
 		run_err_case(&err_cases[i]);
 	test_algo_parse();

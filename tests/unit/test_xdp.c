@@ -41,7 +41,9 @@
 #include <bpf/libbpf.h>
 
 #include "loader.h"
+#include "sched.h"
 #include "tables.h"
+#include "xlb_hash.h"
 #include "fixture.h"
 #include "pkt.h"
 #include "vlan.h"
@@ -114,6 +116,8 @@ enum {
 	S_UDP_ONE, /* UDP, single backend (NAT range test) */
 	S_VLAN,	   /* backend on VLAN 200, clients on VLAN 100 */
 	S_MTU6,	   /* IPv6 backend behind a route with mtu 1300 */
+	S_MH,	   /* mh (Maglev) over three backends, weights 1,1,2 */
+	S_MH6,	   /* mh, UDP over IPv6, two backends */
 	N_SVC
 };
 
@@ -171,6 +175,13 @@ static struct svc_def svcs[N_SVC] = {
 		     { { "192.0.2.21", 80, 1, VLAN_BE_MAC, EG_IF2 } } },
 	[S_MTU6] = { VIP6, 9016, IPPROTO_TCP, XLB_ALGO_RR, 1,
 		     { { "2001:db8:100::15", 80, 1, BE6_15_MAC } } },
+	[S_MH] = { VIP4, 9017, IPPROTO_TCP, XLB_ALGO_MH, 3,
+		   { { "198.51.100.11", 7200, 1, FX_BE11_MAC },
+		     { "198.51.100.12", 7200, 1, FX_BE12_MAC },
+		     { "198.51.100.14", 7200, 2, FX_BE14_MAC } } },
+	[S_MH6] = { VIP6, 9018, IPPROTO_UDP, XLB_ALGO_MH, 2,
+		    { { "2001:db8:100::11", 5353, 1, FX_BE6_11_MAC },
+		      { "2001:db8:100::12", 5353, 1, FX_BE6_12_MAC } } },
 };
 
 static __u32 first_be[N_SVC]; /* backend id of be[0] of each service */
@@ -3621,6 +3632,112 @@ static void test_scheduling(void)
 	svcs[S_DRAIN].be[1].weight = 1;
 }
 
+/* The backend (index into svcs[svc].be) that service svc's mh table, as
+ * user space builds it from the definition (weight 0: not scheduled),
+ * gives client: slot xlb_client_hash(client) % len; -1 on error. */
+static int mh_expect(int svc, const char *client)
+{
+	static __u32 slots[XLB_SCHED_MAX_SLOTS];
+	const struct svc_def *d = &svcs[svc];
+	struct xlb_sched_backend in[3] = {};
+	struct xlb_addr a = {}, ba;
+	int len;
+
+	for (int i = 0; i < d->n; i++) {
+		memset(&ba, 0, sizeof(ba));
+		pkt_addr(d->be[i].addr, ba.bytes);
+		in[i].id = (__u32)i;
+		in[i].weight = d->be[i].weight;
+		in[i].live = true;
+		in[i].ident = xlb_sched_ident(&ba, d->be[i].port);
+	}
+	len = xlb_sched_build(XLB_ALGO_MH, in, d->n, slots,
+			      XLB_SCHED_MAX_SLOTS, NULL);
+	if (len <= 0)
+		return -1;
+	pkt_addr(client, a.bytes);
+	return (int)slots[xlb_client_hash(&a) % (__u32)len];
+}
+
+/* New flows from clients 203.0.113.BASE.. (n of them, port cport): each
+ * goes to the backend mh_expect() names; their backends in seq. */
+static bool mh_clients(int svc, int base, int n, __u16 cport, int *seq,
+		       char *why, size_t len)
+{
+	int want[32];
+
+	for (int i = 0; i < n && i < 32; i++) {
+		char addr[32];
+
+		snprintf(addr, sizeof(addr), "203.0.113.%d", base + i);
+		want[i] = mh_expect(svc, addr);
+	}
+	return new_flows(svc, base, cport, n, seq, want, why, len);
+}
+
+static void test_mh(void)
+{
+	static const char *const c6[] = { "2001:db8:203::50",
+					  "2001:db8:203::51",
+					  "2001:db8:203::52",
+					  "2001:db8:203::53" };
+	int seq[32], again[32], count[3] = { 0 };
+	char why[WHY_LEN] = "";
+	bool ok;
+	int err;
+
+	/* 24 clients: each on the backend its hash picks in the table */
+	ok = mh_clients(S_MH, 200, 24, 50000, seq, why, sizeof(why));
+	report("mh_client_takes_its_hash_slot", ok, why);
+	if (!ok)
+		return;
+	for (int i = 0; i < 24; i++)
+		count[seq[i]]++;
+	report("mh_clients_on_every_backend",
+	       count[0] && count[1] && count[2], seq_str(seq, 24));
+
+	/* the same clients from other ports: the same backends */
+	ok = new_flows(S_MH, 200, 50001, 24, again, seq, why, sizeof(why));
+	report("mh_other_port_same_backend", ok, why);
+
+	/* backend c (weight 2) out: its clients move, the others stay */
+	svcs[S_MH].be[2].weight = 0;
+	err = svc_conf_install(lb, S_MH, true);
+	ok = !err && mh_clients(S_MH, 200, 24, 50002, again, why, sizeof(why));
+	for (int i = 0; ok && i < 24; i++) {
+		if ((seq[i] != 2 && again[i] != seq[i]) || again[i] == 2) {
+			snprintf(why, sizeof(why),
+				 "client %d: backend %c, then %c without c", i,
+				 'a' + seq[i], 'a' + again[i]);
+			ok = false;
+		}
+	}
+	report("mh_backend_out_only_its_clients_move", ok,
+	       err ? strerror(-err) : why);
+
+	/* back in: every client on its first backend again */
+	svcs[S_MH].be[2].weight = 2;
+	err = svc_conf_install(lb, S_MH, true);
+	ok = !err && new_flows(S_MH, 200, 50003, 24, again, seq, why,
+			       sizeof(why));
+	report("mh_backend_back_clients_return", ok,
+	       err ? strerror(-err) : why);
+
+	/* UDP over IPv6: a client's datagrams from new ports, one backend */
+	for (int i = 0; i < 4; i++) {
+		struct conn u1 = CONN(S_MH6, c6[i], 41000);
+		struct conn u2 = CONN(S_MH6, c6[i], 41001);
+		char name[64];
+		int want = mh_expect(S_MH6, c6[i]);
+
+		snprintf(name, sizeof(name), "mh6_udp_client_%d_hash_slot", i);
+		if (!fwd_c2b(name, &u1, 0, 20, F_NEW, first_be[S_MH6] + want))
+			continue;
+		snprintf(name, sizeof(name), "mh6_udp_client_%d_other_port", i);
+		fwd_c2b(name, &u2, 0, 20, F_NEW, u1.be);
+	}
+}
+
 static void test_resched(void)
 {
 	struct conn r = CONN(S_RESCHED, "203.0.113.120", 45000);
@@ -4358,6 +4475,7 @@ int main(void)
 	test_probe_spread();
 	test_nat_range();
 	test_scheduling();
+	test_mh();
 	test_resched();
 	test_half_open();
 	test_rst_window();
