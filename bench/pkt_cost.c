@@ -381,9 +381,9 @@ static void install(struct inst *in, __u16 id, __u8 proto, __u16 port,
 		b[i].addr = xaddr(ip4_host(0xC6336400u + 11 + i % N_NEIGH));
 		b[i].family = XLB_FAMILY_V4;
 		b[i].port = 8000 + i / N_NEIGH;
-		b[i].weight = algo == XLB_ALGO_WRR ? 1 + i % 4 : 1;
+		b[i].weight = algo != XLB_ALGO_RR ? 1 + i % 4 : 1;
 	}
-	if (n == 2 && algo == XLB_ALGO_WRR) {
+	if (n == 2 && algo != XLB_ALGO_RR) {
 		b[0].weight = 1;
 		b[1].weight = 2;
 	}
@@ -811,6 +811,8 @@ int main(int argc, char **argv)
 		{ "be2_rr", XLB_ALGO_RR, 2 },	    { "be2_wrr", XLB_ALGO_WRR, 2 },
 		{ "be64_rr", XLB_ALGO_RR, 64 },	    { "be64_wrr", XLB_ALGO_WRR, 64 },
 		{ "be1024_rr", XLB_ALGO_RR, 1024 }, { "be1024_wrr", XLB_ALGO_WRR, 1024 },
+		{ "be2_mh", XLB_ALGO_MH, 2 },	    { "be64_mh", XLB_ALGO_MH, 64 },
+		{ "be1024_mh", XLB_ALGO_MH, 1024 },
 	};
 	struct fig *floor_fig;
 	double t0;
