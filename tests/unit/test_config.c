@@ -45,7 +45,7 @@ static const char *full_text =
 	"\tbackend 198.51.100.13:8080\n"
 	"service 198.51.100.10:53/udp\n"
 	"  backend 198.51.100.11 weight 0\n"
-	"service [2001:db8::10]:80\n"
+	"service [2001:db8::10]:80 algo mh\n"
 	"  health tcp port 8081 interval 1s\n"
 	"  backend [2001:db8::11]:80\n"
 	"  backend 2001:db8::12\n";
@@ -111,7 +111,8 @@ static void test_full_file(void)
 	      !s->health && s->n_backends == 1 && s->backends[0].weight == 0 &&
 	      s->backends[0].ep.port == 53);
 	s = &c.svcs[2];
-	CHECK(s->vip.family == XLB_FAMILY_V6 && s->health &&
+	CHECK(s->vip.family == XLB_FAMILY_V6 && s->algo == XLB_ALGO_MH &&
+	      s->health &&
 	      s->check.kind == XLB_HEALTH_TCP && s->check.port == 8081 &&
 	      s->check.interval_ms == 1000 && s->n_backends == 2 &&
 	      s->backends[1].ep.port == 80 &&
