@@ -252,11 +252,49 @@ struct mh_walk {
 	__u32 skip;
 };
 
+/* Start each backend's walk where its ident says (any skip in 1..size-1
+ * visits every slot: size is prime). */
+static void mh_walks_init(struct mh_walk *walk,
+			  const struct xlb_sched_backend *in, size_t n,
+			  __u32 size)
+{
+	for (size_t i = 0; i < n; i++) {
+		__u64 offset = mix64(in[i].ident ^ 0x5851f42d4c957f2dULL);
+		__u64 skip = mix64(in[i].ident ^ 0x14057b7ef767814fULL);
+
+		walk[i].pos = (__u32)(offset % size);
+		walk[i].skip = (__u32)(skip % (size - 1)) + 1;
+	}
+}
+
+/* Fill owner[0..size-1]: the backends take turns in order[0..len-1]
+ * (again from the start when it runs out), each claiming the next free
+ * slot of its walk. */
+static void mh_fill(__u32 *owner, __u32 size, struct mh_walk *walk,
+		    const __u32 *order, __u64 len)
+{
+	__u64 t = 0;
+
+	memset(owner, 0xff, size * sizeof(*owner));
+	for (__u32 k = 0; k < size; k++) {
+		struct mh_walk *w = &walk[order[t]];
+
+		while (owner[w->pos] != UINT32_MAX) {
+			w->pos += w->skip;
+			if (w->pos >= size)
+				w->pos -= size;
+		}
+		owner[w->pos] = order[t];
+		if (++t == len)
+			t = 0;
+	}
+}
+
 static int sched_build_mh(const struct xlb_sched_backend *in, size_t n,
 			  __u32 *slots, size_t max_slots, size_t m,
 			  bool *approx)
 {
-	__u32 size, *order = NULL, *owner = NULL, k, t = 0;
+	__u32 size, *order = NULL, *owner = NULL;
 	struct mh_walk *walk = NULL;
 	struct sched_entry *e;
 	int ret = -ENOMEM;
@@ -284,29 +322,9 @@ static int sched_build_mh(const struct xlb_sched_backend *in, size_t n,
 	ret = sched_smooth(e, m, len, order);
 	if (ret < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		walk[i].pos = (__u32)(mix64(in[i].ident ^
-						     0x5851f42d4c957f2dULL) %
-				      size);
-		walk[i].skip = (__u32)(mix64(in[i].ident ^
-						      0x14057b7ef767814fULL) %
-				       (size - 1)) + 1;
-	}
-	memset(owner, 0xff, size * sizeof(*owner));
-	for (k = 0; k < size; k++) {
-		struct mh_walk *w = &walk[order[t]];
-
-		/* a full permutation (size is prime): a free slot is met */
-		while (owner[w->pos] != UINT32_MAX) {
-			w->pos += w->skip;
-			if (w->pos >= size)
-				w->pos -= size;
-		}
-		owner[w->pos] = order[t];
-		if (++t == len)
-			t = 0;
-	}
-	for (k = 0; k < size; k++)
+	mh_walks_init(walk, in, n, size);
+	mh_fill(owner, size, walk, order, len);
+	for (__u32 k = 0; k < size; k++)
 		slots[k] = in[owner[k]].id;
 	ret = (int)size;
 out:
