@@ -20,7 +20,9 @@
       too late).  One log line per request on stderr.  Runs until SIGTERM.
   nettool.py udp-client --dst ADDR --port P [--count N] [--timeout S]
                         [--retries N] [--size B | --answer-size B]
-      N queries, each from a new socket (a new flow); a query is resent
+                        [--bind ADDR]
+      N queries, each from a new socket (a new flow; with --bind, bound
+      to ADDR and a port of the kernel's choice); a query is resent
       from the same socket on timeout (the balancer may drop the first
       packet while it resolves a neighbour).  Prints one line per query:
       the answer's first word, or "timeout".  --size: each query is B
@@ -204,6 +206,8 @@ def udp_client(a):
     for i in range(a.count):
         s = socket.socket(family_of(a.dst), socket.SOCK_DGRAM)
         s.settimeout(a.timeout)
+        if a.bind:
+            s.bind((a.bind, 0))
         query, want = udp_query(i, a)
         answer = "timeout"
         for _ in range(a.retries + 1):
@@ -258,6 +262,7 @@ def main():
     uc.add_argument("--count", type=int, default=10)
     uc.add_argument("--timeout", type=float, default=1.0)
     uc.add_argument("--retries", type=int, default=3)
+    uc.add_argument("--bind", default="")
     big = uc.add_mutually_exclusive_group()
     big.add_argument("--size", type=int, default=0)
     big.add_argument("--answer-size", type=int, default=0)
