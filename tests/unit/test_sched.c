@@ -890,6 +890,19 @@ static void test_mh_ident(void)
 			return;
 		}
 	}
+	/* the ident tells address and port apart */
+	{
+		struct xlb_addr x = { .bytes = { 198, 51, 100, 11 } };
+		struct xlb_addr y = { .bytes = { 198, 51, 100, 12 } };
+
+		if (xlb_sched_ident(&x, 80) == xlb_sched_ident(&x, 8080) ||
+		    xlb_sched_ident(&x, 80) == xlb_sched_ident(&y, 80) ||
+		    xlb_sched_ident(&x, 80) != xlb_sched_ident(&x, 80)) {
+			xtest_fail(name, "ident: same for another port or "
+				   "address, or not stable");
+			return;
+		}
+	}
 	/* another address for backend 0 gives it other slots */
 	in[0].ident ^= 1;
 	xlb_sched_build(XLB_ALGO_MH, in, 8, a, XLB_SCHED_MAX_SLOTS, NULL);
