@@ -17,7 +17,8 @@
  *     implementation), and UDP over IPv4 carries checksum 0 only if the
  *     input did; a translated ICMP error's quoted IPv4 header too;
  *   - XDP_PASS leaves the frame byte for byte as it came, and a packet
- *     that is neither for a service nor for a tracked flow is passed.
+ *     that is neither for a service nor for a tracked flow is passed;
+ *   - a client of an mh (Maglev) service always gets the same backend.
  *
  * Everything runs in a private network namespace (unshare) with the
  * routes and static neighbours the model knows (m_topo below), and two
@@ -287,6 +288,17 @@ static const struct svc_def svc_defs[] = {
 	{ "198.51.100.23", "198.51.100.10", 80, IPPROTO_TCP, XLB_ALGO_RR, 4,
 	  { { "198.51.100.11", 80, 1 }, { "198.51.100.12", 80, 1 },
 	    { "192.0.2.200", 80, 1 }, { "203.0.113.140", 80, 1 } } },
+	/* Maglev (a table of 65521 slots): the client's address picks the
+	 * backend; weighted, one backend behind the second interface */
+	{ "198.51.100.24", "198.51.100.10", 80, IPPROTO_TCP, XLB_ALGO_MH, 3,
+	  { { "198.51.100.11", 80, 1 }, { "198.51.100.12", 8080, 2 },
+	    { "192.0.2.5", 80, 1 } } },
+	{ "2001:db8:100::21", "2001:db8:100::10", 53, IPPROTO_UDP, XLB_ALGO_MH,
+	  3, { { "2001:db8:100::11", 53, 1 }, { "2001:db8:100::12", 5353, 1 },
+	       { "2001:db8:300::5", 53, 1 } } },
+	/* Maglev with one backend scheduled (a table of one slot) */
+	{ "198.51.100.25", "198.51.100.10", 80, IPPROTO_UDP, XLB_ALGO_MH, 2,
+	  { { "198.51.100.11", 80, 0 }, { "198.51.100.12", 80, 1 } } },
 };
 #define N_SVC (int)(sizeof(svc_defs) / sizeof(svc_defs[0]))
 
@@ -339,6 +351,57 @@ static struct inst insts[2] = {
 };
 
 static int ncpus;
+
+/* The model's copy of a service's schedule table, built as
+ * xlb_schedule_install() (src/tables.c) builds the program's: the same
+ * builder, max_slots and backend idents (mh slots depend on them). */
+static int model_schedule(struct m_service *ms,
+			  const struct xlb_sched_backend *sb, int n)
+{
+	static __u32 buf[XLB_SCHED_MAX_SLOTS];
+	int len;
+
+	len = xlb_sched_build(ms->algo, sb, n, buf, XLB_SCHED_MAX_SLOTS, NULL);
+	if (len < 0)
+		return len;
+	ms->slots = malloc((len ? len : 1) * sizeof(*ms->slots));
+	if (!ms->slots)
+		return -ENOMEM;
+	memcpy(ms->slots, buf, len * sizeof(*buf));
+	ms->n_slots = len;
+	return 0;
+}
+
+/* The program's schedule table of service id is the model's, slot for
+ * slot (-EBADMSG and why if not). */
+static int schedule_cmp(const struct inst *in, __u32 id, char *why, size_t wl)
+{
+	const struct m_service *ms = &in->model.svc[id];
+	__u32 inner_id, key = XLB_SCHED_LEN_SLOT, len = 0, v;
+	int fd, err = 0;
+
+	if (bpf_map_lookup_elem(in->m.schedules, &id, &inner_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &key, &len))
+		err = -errno;
+	else if (len != ms->n_slots)
+		err = -EBADMSG;
+	for (key = 1; !err && key <= len; key++) {
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			err = -errno;
+		else if (v != ms->slots[key - 1])
+			err = -EBADMSG;
+	}
+	close(fd);
+	if (err == -EBADMSG) /* slot 0 is the length */
+		snprintf(why, wl, "schedule %u: the program's table (%u slots) "
+			 "differs from the model's (%u) at slot %u", id, len,
+			 ms->n_slots, len != ms->n_slots ? 0 : key - 1);
+	return err;
+}
 
 static int inst_setup(struct inst *in, unsigned int model_opts, char *why,
 		      size_t wl)
@@ -398,7 +461,6 @@ static int inst_setup(struct inst *in, unsigned int model_opts, char *why,
 		struct xlb_sched_backend sb[4] = {};
 		struct xlb_service_conf c = {};
 		struct m_service *ms = &in->model.svc[id];
-		int len;
 
 		for (int i = 0; i < d->n; i++) {
 			struct m_backend *mb = &in->model.be[first + i];
@@ -438,13 +500,15 @@ static int inst_setup(struct inst *in, unsigned int model_opts, char *why,
 		ms->algo = c.algo;
 		ms->first_backend = first;
 		ms->n_backends = d->n;
-		len = xlb_sched_build(c.algo, sb, d->n, ms->slots, M_MAX_SLOTS,
-				      NULL);
-		if (len < 0) {
-			snprintf(why, wl, "schedule %d: %s", id, strerror(-len));
-			return len;
+		err = model_schedule(ms, sb, d->n);
+		if (!err)
+			err = schedule_cmp(in, id, why, wl);
+		if (err) {
+			if (err != -EBADMSG)
+				snprintf(why, wl, "schedule %d: %s", id,
+					 strerror(-err));
+			return err;
 		}
-		ms->n_slots = len;
 		first += d->n;
 	}
 	return 0;
@@ -850,6 +914,7 @@ struct figures {
 	uint64_t packets, forwarded, passed, dropped;
 	uint64_t mismatches;    /* verdict, bytes, counters or tables */
 	uint64_t mm_verdict, mm_bytes, mm_counter, mm_table, mm_epoch;
+	uint64_t mm_affinity; /* an mh client sent to another backend */
 	uint64_t csum_failures; /* forwarded output with a bad checksum */
 	uint64_t pass_modified; /* XDP_PASS with changed bytes */
 	uint64_t not_ours_forwarded; /* not for us, yet not passed */
@@ -1001,6 +1066,120 @@ static bool only_flags_differ(const struct inst *in, int table,
 	return m_flow_equal(&copy, &v, ifindexes);
 }
 
+/*
+ * The clients of the mh services, each with the backend it got, for an
+ * invariant that needs no model (a client keeps its backend: the tables
+ * never change here) and for figures (new flows and distinct clients
+ * per backend: the clients spread over the backends).
+ */
+#define MH_CLIENTS 16384
+static struct mh_client {
+	bool used;
+	__u16 sid;
+	__u32 backend;
+	struct xlb_addr addr;
+} mh_clients[MH_CLIENTS];
+static struct {
+	uint64_t flows, clients;
+} mh_fig[M_MAX_BE];
+static uint64_t mh_untracked; /* new clients past MH_CLIENTS */
+
+static struct mh_client *mh_client_slot(__u16 sid, const struct xlb_addr *a)
+{
+	uint32_t h = 2166136261u ^ sid; /* FNV-1a */
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ a->bytes[i]) * 16777619u;
+	for (uint32_t i = 0; i < MH_CLIENTS; i++) {
+		struct mh_client *c = &mh_clients[(h + i) % MH_CLIENTS];
+
+		if (!c->used || (c->sid == sid && !memcmp(&c->addr, a, 16)))
+			return c;
+	}
+	return NULL;
+}
+
+/* The new flow of the model's entry e: 0, or -1 (why) if its client
+ * had another backend before. */
+static int mh_note(const struct m_entry *e, char *why, size_t wl)
+{
+	const struct xlb_flow *v = &e->val;
+	struct mh_client *c = mh_client_slot(v->service_id, &e->key.src);
+
+	mh_fig[v->backend_id].flows++;
+	if (!c) {
+		mh_untracked++;
+		return 0;
+	}
+	if (!c->used) {
+		*c = (struct mh_client){ true, v->service_id, v->backend_id,
+					 e->key.src };
+		mh_fig[v->backend_id].clients++;
+		return 0;
+	}
+	if (c->backend == v->backend_id)
+		return 0;
+	snprintf(why, wl, "mh: service %u sent a client to backend %u, "
+		 "earlier to %u", v->service_id, v->backend_id, c->backend);
+	return -1;
+}
+
+/* After a packet that matched the model and made a new flow: the mh
+ * clients' check.  Returns false on a broken affinity. */
+static bool mh_check(struct run *R, struct inst *in, uint64_t idx,
+		     const struct m_result *r, const char *desc)
+{
+	char why[256];
+
+	for (int i = 0; i < r->touched.n; i++) {
+		const struct m_entry *e;
+
+		if (r->touched.k[i].table != 1)
+			continue;
+		e = m_table_find(&in->model.embryos, &r->touched.k[i].key);
+		if (!e || e->val.dir != XLB_DIR_TO_BACKEND ||
+		    in->model.svc[e->val.service_id].algo != XLB_ALGO_MH)
+			continue;
+		/* the new flow's client entry (one a packet) */
+		if (!mh_note(e, why, sizeof(why)))
+			return true;
+		R->fig.mm_affinity++;
+		mismatch(R, in, idx, "mh affinity", desc, NULL, 0, why);
+		return false;
+	}
+	return true;
+}
+
+/* The mh services' figures: per backend, new flows and clients. */
+static void mh_print(void)
+{
+	const struct model *m = &insts[0].model;
+	char a[64];
+
+	for (int id = 0; id < N_SVC; id++) {
+		const struct m_service *s = &m->svc[id];
+
+		if (s->algo != XLB_ALGO_MH)
+			continue;
+		printf("  mh service %d (%s %s/%u, table of %u): backend "
+		       "new flows/clients", id,
+		       inet_ntop(s->family == XLB_FAMILY_V6 ? AF_INET6 :
+							      AF_INET,
+				 s->vip.bytes, a, sizeof(a)),
+		       s->proto == IPPROTO_TCP ? "tcp" : "udp", s->port,
+		       s->n_slots);
+		for (uint32_t b = s->first_backend;
+		     b < s->first_backend + s->n_backends; b++)
+			printf(" %u:%llu/%llu", b,
+			       (unsigned long long)mh_fig[b].flows,
+			       (unsigned long long)mh_fig[b].clients);
+		printf("\n");
+	}
+	if (mh_untracked)
+		printf("  mh: %llu new flows of clients past the %d tracked\n",
+		       (unsigned long long)mh_untracked, MH_CLIENTS);
+}
+
 /* Packet idx; returns true if everything matched. */
 static bool check_packet(struct run *R, struct inst *in, uint64_t idx,
 			 const uint8_t *pin, size_t n, const char *desc);
@@ -1036,6 +1215,7 @@ static bool check_packet(struct run *R, struct inst *in, uint64_t idx,
 	struct m_result r;
 	char why[1024];
 	bool ok = true;
+	uint64_t new_flows;
 	long off;
 	int err;
 
@@ -1057,6 +1237,7 @@ static bool check_packet(struct run *R, struct inst *in, uint64_t idx,
 			       n, strerror(-err));
 		return true;
 	}
+	new_flows = in->model.stats[XLB_STAT_NEW_FLOW];
 	model_packet(&in->model, pin, n, out_m, &out_m_len, &r, &t);
 	R->fig.packets++;
 	R->fig.reasons[r.reason]++;
@@ -1199,6 +1380,9 @@ static bool check_packet(struct run *R, struct inst *in, uint64_t idx,
 			return false;
 		}
 	}
+	if (in->model.stats[XLB_STAT_NEW_FLOW] != new_flows &&
+	    !mh_check(R, in, idx, &r, desc))
+		return false;
 	return ok;
 }
 
@@ -1648,6 +1832,7 @@ int main(int argc, char **argv)
 	printf("  handed to xlb run (NO_NEIGH), compared with the model: "
 	       "%llu\n",
 	       (unsigned long long)R.fig.handed);
+	mh_print();
 	printf("  mismatching packets %llu (explained by known bug B1 %llu, "
 	       "B2 %llu, unexplained %llu)\n",
 	       (unsigned long long)R.fig.mismatches,
@@ -1656,8 +1841,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)(R.fig.mismatches - R.fig.known_b1 -
 				    R.fig.known_b2));
 	printf("  mismatches %llu (verdict %llu, bytes %llu, counter %llu, "
-	       "table %llu, end of epoch %llu); checksum failures %llu; "
-	       "XDP_PASS modified %llu; not ours yet not passed %llu; "
+	       "table %llu, end of epoch %llu, mh affinity %llu); checksum "
+	       "failures %llu; XDP_PASS modified %llu; not ours yet not "
+	       "passed %llu; "
 	       "harness errors %llu%s\n",
 	       (unsigned long long)R.fig.mismatches,
 	       (unsigned long long)R.fig.mm_verdict,
@@ -1665,6 +1851,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)R.fig.mm_counter,
 	       (unsigned long long)R.fig.mm_table,
 	       (unsigned long long)R.fig.mm_epoch,
+	       (unsigned long long)R.fig.mm_affinity,
 	       (unsigned long long)R.fig.csum_failures,
 	       (unsigned long long)R.fig.pass_modified,
 	       (unsigned long long)R.fig.not_ours_forwarded,

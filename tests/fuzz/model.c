@@ -312,6 +312,10 @@ int model_init(struct model *m, const struct m_topo *t, uint16_t nat_min,
 
 void model_free(struct model *m)
 {
+	for (int i = 0; i < M_MAX_SVC; i++) {
+		free(m->svc[i].slots);
+		m->svc[i].slots = NULL;
+	}
 	set_free(&m->flows.s);
 	set_free(&m->embryos.s);
 	set_free(&m->frags.s);
@@ -1220,6 +1224,44 @@ static int claim_port(struct model *m, const struct xlb_flow_key *rkey,
 	return -17;
 }
 
+/* COPIED from include/xlb_hash.h xlb_hash_mix32(): murmur3's fmix32. */
+static uint32_t mh_mix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+/* COPIED from include/xlb_hash.h xlb_client_hash(): the address's four
+ * 32-bit words in host order, from the golden ratio; not the port. */
+static uint32_t mh_client_hash(const struct xlb_addr *a)
+{
+	uint32_t h = 0x9e3779b9u, w;
+
+	for (int i = 0; i < 4; i++) {
+		memcpy(&w, a->bytes + 4 * i, 4);
+		h = mh_mix32(h ^ w);
+	}
+	return h;
+}
+
+/* The table index (slot - 1) a new flow of service sid from client
+ * takes.  COPIED from bpf/sched.h sched_pick(): algo mh takes slot
+ * 1 + (client hash % n) and leaves the cursor alone; rr and wrr take
+ * slot 1 + (cursor++ % n). */
+static uint32_t sched_slot(struct model *m, uint32_t sid,
+			   const struct xlb_addr *client)
+{
+	const struct m_service *s = &m->svc[sid];
+
+	if (s->algo == XLB_ALGO_MH)
+		return mh_client_hash(client) % s->n_slots;
+	return m->cursor[sid]++ % s->n_slots;
+}
+
 /* A new connection: service, SYN rule, schedule, NAT port, pair. */
 /* Not 0/8, 127/8, multicast or 240/4; not ::, ::1 or multicast. */
 static bool client_source_ok(const struct xlb_flow_key *k)
@@ -1280,8 +1322,7 @@ static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 		*reason = XLB_STAT_DROP_NO_BACKEND;
 		return NULL;
 	}
-	/* COPIED: slot 1 + (cursor++ % n) of the table (bpf/sched.h) */
-	bid = s->slots[m->cursor[sid]++ % s->n_slots];
+	bid = s->slots[sched_slot(m, sid, &p->key.src)];
 	b = bid < M_MAX_BE ? &m->be[bid] : NULL;
 	if (!b || !b->in_use) {
 		*reason = XLB_STAT_DROP_NO_BACKEND;

@@ -39,7 +39,8 @@
  *   - the NAT port: flow_hash() (murmur3 finaliser over the client tuple)
  *     and the probing order of bpf/flow.h flow_create();
  *   - the scheduling: slot 1 + (cursor++ % len) of the table built by
- *     src/sched.c (the builder has its own tests);
+ *     src/sched.c (the builder has its own tests), or for algo mh slot
+ *     1 + (hash(client address) % len): the hash of include/xlb_hash.h;
  *   - the table discipline: half-open pairs in xlb_embryos, promotion
  *     to xlb_flows when the client confirms the backend's answer (TCP:
  *     the ACK of its SYN-ACK), stale halves, finished connections
@@ -68,7 +69,6 @@
 #define M_MAX_IFACES 2
 #define M_MAX_ROUTES 32
 #define M_MAX_NEIGH 32
-#define M_MAX_SLOTS 64
 #define M_MAX_FRAME 4096
 
 /* XDP actions (same values as enum xdp_action) */
@@ -166,7 +166,8 @@ struct m_service {
 	uint16_t port; /* host order */
 	enum xlb_algo algo;
 	uint32_t first_backend, n_backends;
-	uint32_t slots[M_MAX_SLOTS]; /* backend ids, as src/sched.c built */
+	uint32_t *slots; /* backend ids, as src/sched.c built (malloc()ed,
+			  * freed by model_free(): 65521 for mh) */
 	uint32_t n_slots;
 };
 
