@@ -753,15 +753,20 @@ static double read_table(int fd, __u64 *entries)
 static void sweep_figure(struct inst *in, unsigned int rounds)
 {
 	const struct xlb_timeouts to = XLB_TIMEOUTS_DEFAULT;
+	/* the daemon's sweep counts the connections per backend too */
+	struct xlb_backend_conns *per_backend =
+		calloc(XLB_MAX_BACKENDS, sizeof(*per_backend));
 	double sweep[16], rd[16];
 	__u64 removed = 0, conns = 0, entries = 0;
 
+	if (!per_backend)
+		die("sweep: out of memory");
 	if (rounds > 16)
 		rounds = 16;
 	for (unsigned int r = 0; r < rounds; r++) {
 		double t0 = now_ns();
 		struct timespec ts;
-		struct xlb_sweep_args a = { .t = &to };
+		struct xlb_sweep_args a = { .t = &to, .conns = per_backend };
 		struct xlb_expire_counts n;
 		int err;
 
@@ -775,6 +780,7 @@ static void sweep_figure(struct inst *in, unsigned int rounds)
 		conns = n.conns;
 		rd[r] = read_table(in->m.flows, &entries);
 	}
+	free(per_backend);
 	qsort(sweep, rounds, sizeof(double), cmp_double);
 	qsort(rd, rounds, sizeof(double), cmp_double);
 	printf("bench pkt_sweep_1m %.1f ms min=%.1f max=%.1f read=%.1f "

@@ -82,10 +82,10 @@ __u64 xlb_conn_last_seen_ns(const struct xlb_conn *c)
 	return t;
 }
 
-__u64 xlb_conn_timeout_ns(const struct xlb_conn *c,
-			  const struct xlb_timeouts *t)
+static __u64 state_timeout_ns(enum xlb_tcp_state s,
+			      const struct xlb_timeouts *t)
 {
-	switch (xlb_conn_state(c)) {
+	switch (s) {
 	case XLB_TCP_SYN_SENT:
 	case XLB_TCP_SYN_RECV:
 		return t->syn_ns;
@@ -99,6 +99,12 @@ __u64 xlb_conn_timeout_ns(const struct xlb_conn *c,
 		return t->udp_ns;
 	}
 	return t->closed_ns;
+}
+
+__u64 xlb_conn_timeout_ns(const struct xlb_conn *c,
+			  const struct xlb_timeouts *t)
+{
+	return state_timeout_ns(xlb_conn_state(c), t);
 }
 
 /* The same tuple seen from the other side. */
@@ -556,11 +562,27 @@ struct expire_ctx {
 	bool failed; /* a flush's delete failed */
 };
 
+/* c, in state st, stays after the sweep: count it for its backend. */
+static void count_kept(const struct xlb_sweep_args *a,
+		       const struct xlb_conn *c, enum xlb_tcp_state st)
+{
+	struct xlb_backend_conns *b;
+
+	if (!a->conns || c->fwd.backend_id >= XLB_MAX_BACKENDS)
+		return;
+	b = &a->conns[c->fwd.backend_id];
+	if (st == XLB_TCP_ESTABLISHED)
+		b->active++;
+	else
+		b->inactive++;
+}
+
 static int expire_one(const struct xlb_conn *c, void *arg)
 {
 	struct expire_ctx *e = arg;
 	__u64 last = xlb_conn_last_seen_ns(c), now = e->a->now_ns;
 	__u64 gone = e->gone; /* a half pair's delete says -ENOENT */
+	enum xlb_tcp_state st;
 
 	e->conns++;
 	if (e->a->flush && c->fwd.service_id < XLB_MAX_SERVICES &&
@@ -572,16 +594,22 @@ static int expire_one(const struct xlb_conn *c, void *arg)
 		e->failed |= err && err != -ENOENT;
 		return 0;
 	}
-	if (!e->a->t)
-		return 0; /* a flush only */
+	st = xlb_conn_state(c);
 	if (last < c->fwd.created_ns)
 		last = c->fwd.created_ns;
-	if (now > last && now - last > xlb_conn_timeout_ns(c, e->a->t)) {
+	/* without timeouts, a flush only */
+	if (e->a->t && now > last &&
+	    now - last > state_timeout_ns(st, e->a->t)) {
 		/* only if still the same and still idle: the walk's
 		 * snapshot may be a while old */
-		conn_delete(e->fd, c, true, &e->gone);
+		int err = conn_delete(e->fd, c, true, &e->gone);
+
 		e->removed += e->gone > gone;
+		if (err != -EBUSY)
+			return 0; /* expired: not counted */
+		/* it saw a packet since the snapshot: it stays */
 	}
+	count_kept(e->a, c, st);
 	return 0;
 }
 
@@ -620,8 +648,11 @@ int xlb_conn_expire_all(const struct xlb_maps *m,
 			struct xlb_expire_counts *out)
 {
 	struct xlb_expire_counts n = { 0 };
-	int err = expire(m->embryos, true, a, &n, &n.half_open_entries);
+	int err;
 
+	if (a->conns)
+		memset(a->conns, 0, XLB_MAX_BACKENDS * sizeof(*a->conns));
+	err = expire(m->embryos, true, a, &n, &n.half_open_entries);
 	if (!err)
 		err = expire(m->flows, false, a, &n, &n.flow_entries);
 	if (out)

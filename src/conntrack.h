@@ -80,6 +80,13 @@ struct xlb_expire_counts {
 	bool incomplete;
 };
 
+/* The connections of one backend as a sweep left them: ipvsadm's
+ * ActiveConn and InActConn. */
+struct xlb_backend_conns {
+	__u32 active;   /* TCP established */
+	__u32 inactive; /* the rest: TCP handshake, closing, closed; UDP */
+};
+
 /* What a sweep does. */
 struct xlb_sweep_args {
 	const struct xlb_timeouts *t; /* NULL: no expiry, a flush only */
@@ -90,13 +97,20 @@ struct xlb_sweep_args {
 	/* the walk ends with -ECANCELED soon after *cancel turns true
 	 * (NULL: never) */
 	const bool *cancel;
+	/* NULL, or XLB_MAX_BACKENDS counts indexed by backend id, set by
+	 * xlb_conn_expire_all: the connections the sweep kept (those it
+	 * expired or flushed are not counted), by state.  Under churn a
+	 * connection may be counted twice (promoted between the reads of
+	 * the two tables, or moved within a table's read). */
+	struct xlb_backend_conns *conns;
 };
 
 /* Expire both tables: half-open pairs (xlb_embryos, which is LRU-bounded
  * but expired all the same), then established ones (xlb_flows: a pair
  * promoted meanwhile is there before it leaves xlb_embryos, so a flush
  * misses none).  out (may be NULL) gets the counts, also on error (as far
- * as it went). */
+ * as it went), and a->conns (if set) the connections kept per backend
+ * (whole only if it returns 0). */
 int xlb_conn_expire_all(const struct xlb_maps *m,
 			const struct xlb_sweep_args *a,
 			struct xlb_expire_counts *out);

@@ -22,6 +22,11 @@ struct xlb_sweeper {
 	pthread_cond_t wake;  /* stop, flush_now */
 	struct xlb_timeouts t;
 	struct xlb_sweep_stats st;
+	/* connections per backend id (XLB_MAX_BACKENDS each): the last
+	 * sweep that succeeded's (st.counted), and the thread's own, which
+	 * the sweep under way fills (not under the lock); swapped after a
+	 * sweep that succeeded */
+	struct xlb_backend_conns *conns, *counting;
 	__u64 flow_capacity; /* xlb_flows' max_entries (0: unknown) */
 	__u8 flush[XLB_MAX_SERVICES / 8]; /* services to flush, not yet begun */
 	bool flush_now;  /* a flush was asked for: sweep without waiting */
@@ -89,6 +94,16 @@ static bool end_flush(struct xlb_sweeper *s, const __u8 *flush, bool ok,
 	return false;
 }
 
+/* After a sweep that succeeded (under s->lock): its counts per backend
+ * are the ones shown; the next sweep fills the previous ones' array. */
+static void publish_conns(struct xlb_sweeper *s)
+{
+	struct xlb_backend_conns *shown = s->counting;
+
+	s->counting = s->conns;
+	s->conns = shown;
+}
+
 static void *sweep_loop(void *arg)
 {
 	struct xlb_sweeper *s = arg;
@@ -99,7 +114,8 @@ static void *sweep_loop(void *arg)
 	while (!wait_until(s, next)) {
 		struct xlb_timeouts t = s->t;
 		__u8 flush[sizeof(s->flush)];
-		struct xlb_sweep_args a = { .t = &t, .cancel = &s->stop };
+		struct xlb_sweep_args a = { .t = &t, .cancel = &s->stop,
+					    .conns = s->counting };
 		struct xlb_expire_counts n;
 		__u64 start, took;
 		int err, prev = s->st.last_err;
@@ -141,6 +157,7 @@ static void *sweep_loop(void *arg)
 			s->st.flow_entries = n.flow_entries;
 			s->st.half_open_entries = n.half_open_entries;
 			s->st.counted = true;
+			publish_conns(s);
 		}
 		if (done) {
 			/* not under the lock: stdout may block */
@@ -156,6 +173,14 @@ static void *sweep_loop(void *arg)
 	return NULL;
 }
 
+/* Free s and its arrays. */
+static void free_arrays(struct xlb_sweeper *s)
+{
+	free(s->conns);
+	free(s->counting);
+	free(s);
+}
+
 int xlb_sweeper_start(struct xlb_sweeper **out, const struct xlb_maps *m,
 		      const struct xlb_timeouts *t)
 {
@@ -167,6 +192,12 @@ int xlb_sweeper_start(struct xlb_sweeper **out, const struct xlb_maps *m,
 	*out = NULL;
 	if (!s)
 		return -ENOMEM;
+	s->conns = calloc(XLB_MAX_BACKENDS, sizeof(*s->conns));
+	s->counting = calloc(XLB_MAX_BACKENDS, sizeof(*s->counting));
+	if (!s->conns || !s->counting) {
+		free_arrays(s);
+		return -ENOMEM;
+	}
 	s->m = m;
 	s->t = *t;
 	{
@@ -190,7 +221,7 @@ int xlb_sweeper_start(struct xlb_sweeper **out, const struct xlb_maps *m,
 	if (err) {
 		pthread_cond_destroy(&s->wake);
 		pthread_mutex_destroy(&s->lock);
-		free(s);
+		free_arrays(s);
 		return -err;
 	}
 	*out = s;
@@ -210,6 +241,18 @@ void xlb_sweeper_stats(struct xlb_sweeper *s, struct xlb_sweep_stats *st)
 	pthread_mutex_lock(&s->lock);
 	*st = s->st;
 	pthread_mutex_unlock(&s->lock);
+}
+
+bool xlb_sweeper_conns(struct xlb_sweeper *s, struct xlb_backend_conns *out)
+{
+	bool counted;
+
+	pthread_mutex_lock(&s->lock);
+	counted = s->st.counted;
+	if (counted)
+		memcpy(out, s->conns, XLB_MAX_BACKENDS * sizeof(*out));
+	pthread_mutex_unlock(&s->lock);
+	return counted;
 }
 
 void xlb_sweeper_flush(struct xlb_sweeper *s, const __u8 *services)
@@ -274,5 +317,5 @@ void xlb_sweeper_stop(struct xlb_sweeper *s)
 	pthread_join(s->thread, NULL);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
-	free(s);
+	free_arrays(s);
 }

@@ -11,7 +11,9 @@
  * XLB_SWEEP_FULL_PCT % full: then every XLB_SWEEP_INTERVAL_NS again, as
  * idle connections must go.  The thread touches only the maps (by fd) and
  * its own copy of the timeouts; a failed sweep is logged (the first of a
- * run of failures, and the recovery) and counted.
+ * run of failures, and the recovery) and counted.  A sweep also counts
+ * the connections it keeps, per backend and state (xlb_sweeper_conns:
+ * what xlb show and the metrics give as active and inactive).
  *
  * It also flushes the connections of removed services (xlb_sweeper_flush):
  * a request starts a sweep at once, which removes them whatever their
@@ -59,6 +61,11 @@ int xlb_sweeper_start(struct xlb_sweeper **out, const struct xlb_maps *m,
 void xlb_sweeper_set_timeouts(struct xlb_sweeper *s,
 			      const struct xlb_timeouts *t);
 void xlb_sweeper_stats(struct xlb_sweeper *s, struct xlb_sweep_stats *st);
+/* The connections of every backend (out: XLB_MAX_BACKENDS counts, by
+ * backend id) as the last sweep that succeeded left them (see
+ * xlb_sweep_args.conns): true; false (out untouched) before the first
+ * one.  They lag by up to a sweep interval (interval_ns). */
+bool xlb_sweeper_conns(struct xlb_sweeper *s, struct xlb_backend_conns *out);
 /* Remove every connection of the services set in services (a bitmap of
  * XLB_MAX_SERVICES ids): a sweep starts now (or after the one under way).
  * A sweep that fails keeps them for the next. */

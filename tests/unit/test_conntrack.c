@@ -2,7 +2,8 @@
 /*
  * Connection tracking in user space: state of a pair from its two
  * entries, per-state timeouts, and expiry on a real BPF hash map shaped
- * like xlb_flows (pairs removed together, half pairs cleaned up).
+ * like xlb_flows (pairs removed together, half pairs cleaned up), and
+ * the connections a sweep keeps counted per backend.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -180,18 +181,25 @@ static int flow_map(const char *test, const char *map, __u32 entries)
 	return fd;
 }
 
-/* Both tables of a sweep (16 entries each) in m: 0, or -1 with a SKIP
- * line and nothing open. */
-static int tables(const char *test, struct xlb_maps *m)
+/* Both tables of a sweep (entries each) in m: 0, or -1 with a SKIP line
+ * and nothing open. */
+static int tables_of(const char *test, struct xlb_maps *m, __u32 entries)
 {
-	m->flows = flow_map(test, "xlb_test_flows", 16);
-	m->embryos = m->flows < 0 ? -1 : flow_map(test, "xlb_test_embr", 16);
+	m->flows = flow_map(test, "xlb_test_flows", entries);
+	m->embryos = m->flows < 0 ? -1 :
+				    flow_map(test, "xlb_test_embr", entries);
 	if (m->embryos >= 0)
 		return 0;
 	if (m->flows >= 0)
 		close(m->flows);
 	m->flows = -1;
 	return -1;
+}
+
+/* Both tables, 16 entries each. */
+static int tables(const char *test, struct xlb_maps *m)
+{
+	return tables_of(test, m, 16);
 }
 
 static void tables_close(struct xlb_maps *m)
@@ -514,6 +522,129 @@ static void test_expire_cancelled(void)
 	tables_close(&m);
 }
 
+/* Do the counts differ from: backend a with a_act / a_inact, backend b
+ * with b_act / b_inact, every other backend none? */
+static bool conns_differ(const struct xlb_backend_conns *c, __u32 a,
+			 __u32 a_act, __u32 a_inact, __u32 b, __u32 b_act,
+			 __u32 b_inact)
+{
+	for (__u32 id = 0; id < XLB_MAX_BACKENDS; id++) {
+		__u32 act = id == a ? a_act : id == b ? b_act : 0;
+		__u32 inact = id == a ? a_inact : id == b ? b_inact : 0;
+
+		if (c[id].active != act || c[id].inactive != inact)
+			return true;
+	}
+	return false;
+}
+
+/* A connection of the counting test, as it is in the tables. */
+struct counted_conn {
+	const char *what;
+	__u8 proto, fwd_flags;
+	bool half_open; /* in xlb_embryos */
+	bool replied;   /* the backend has answered */
+	bool fwd_entry; /* false: its backend entry alone (a half pair) */
+	__u64 idle_s;
+	__u32 backend, service;
+};
+
+/* A sweep counts per backend the connections it keeps, established
+ * ones active and any other state inactive; not those it expires or
+ * flushes.  The counts are set, not added to. */
+static void test_expire_counts_conns(void)
+{
+	const char *name = "expire_counts_kept_conns_per_backend";
+	static const struct counted_conn cc[] = {
+		/* backend 5: 1 active, 3 inactive */
+		{ "established", IPPROTO_TCP, 0, false, true, true, 10, 5, 1 },
+		{ "syn_recv", IPPROTO_TCP, 0, true, true, true, 5, 5, 1 },
+		{ "closing", IPPROTO_TCP, XLB_FLOW_FIN_SEEN, false, true, true,
+		  50, 5, 1 },
+		{ "udp", IPPROTO_UDP, 0, false, true, true, 100, 5, 1 },
+		/* backend 9: 2 active, 3 inactive */
+		{ "established", IPPROTO_TCP, 0, false, true, true, 1, 9, 1 },
+		{ "established", IPPROTO_TCP, 0, false, true, true, 3000, 9,
+		  1 },
+		{ "syn_sent", IPPROTO_TCP, 0, true, false, true, 5, 9, 1 },
+		{ "closed (RST)", IPPROTO_TCP, XLB_FLOW_RST_SEEN, false, true,
+		  true, 5, 9, 1 },
+		{ "half pair", IPPROTO_TCP, 0, false, true, false, 2, 9, 1 },
+		/* expired: not counted */
+		{ "established, idle 7 h", IPPROTO_TCP, 0, false, true, true,
+		  7 * 3600, 9, 1 },
+		{ "closed, idle 30 s", IPPROTO_TCP, XLB_FLOW_RST_SEEN, false,
+		  true, true, 30, 9, 1 },
+		{ "udp, idle 400 s", IPPROTO_UDP, 0, true, false, true, 400, 5,
+		  1 },
+		/* service 2 removed: flushed, not counted */
+		{ "established, flushed", IPPROTO_TCP, 0, false, true, true, 1,
+		  9, 2 },
+		{ "syn_recv, flushed", IPPROTO_TCP, 0, true, true, true, 1, 5,
+		  2 },
+	};
+	const size_t n_cc = sizeof(cc) / sizeof(cc[0]);
+	const __u64 now = 100000 * S;
+	__u8 flush[XLB_MAX_SERVICES / 8] = { [0] = 1u << 2 };
+	struct xlb_maps m = { .flows = -1, .embryos = -1 };
+	struct xlb_sweep_args a = { .t = &T, .now_ns = now, .flush = flush };
+	struct xlb_expire_counts n;
+	char why[200] = "";
+	int err = 0;
+
+	if (tables_of(name, &m, 64))
+		return;
+	a.conns = malloc(XLB_MAX_BACKENDS * sizeof(*a.conns));
+	if (!a.conns)
+		err = -ENOMEM;
+	for (size_t i = 0; i < n_cc && !err; i++) {
+		const struct counted_conn *k = &cc[i];
+		__u64 last = now - k->idle_s * S;
+		struct xlb_conn c;
+
+		make_pair(&c, k->proto, 45000 + i, 2500 + i);
+		c.fwd.flags = k->fwd_flags;
+		c.fwd.created_ns = c.rev.created_ns = last - S;
+		c.fwd.last_seen_ns = last;
+		c.rev.last_seen_ns = k->replied ? last : 0;
+		c.fwd.backend_id = c.rev.backend_id = k->backend;
+		c.fwd.service_id = c.rev.service_id = k->service;
+		err = insert_pair(k->half_open ? m.embryos : m.flows, &c,
+				  k->fwd_entry, true);
+	}
+	/* what a previous sweep left: overwritten */
+	if (a.conns)
+		memset(a.conns, 0xff, XLB_MAX_BACKENDS * sizeof(*a.conns));
+	if (err) {
+		xtest_fail(name, "setup: %s", strerror(-err));
+		goto out;
+	}
+	/* twice: the second sweep expires nothing more, counts the same */
+	for (int pass = 1; pass <= 2 && !why[0]; pass++) {
+		err = xlb_conn_expire_all(&m, &a, &n);
+		if (err)
+			snprintf(why, sizeof(why), "sweep %d: %s", pass,
+				 strerror(-err));
+		else if (conns_differ(a.conns, 5, 1, 3, 9, 2, 3))
+			snprintf(why, sizeof(why), "sweep %d: backend 5 %u "
+				 "active %u inactive (want 1, 3), backend 9 %u "
+				 "%u (want 2, 3), or others counted", pass,
+				 a.conns[5].active, a.conns[5].inactive,
+				 a.conns[9].active, a.conns[9].inactive);
+		else if (pass == 1 && (n.removed != 3 || n.flushed != 2))
+			snprintf(why, sizeof(why), "expired %llu, flushed %llu "
+				 "(want 3, 2)", (unsigned long long)n.removed,
+				 (unsigned long long)n.flushed);
+	}
+	if (why[0])
+		xtest_fail(name, "%s", why);
+	else
+		xtest_pass(name);
+out:
+	free(a.conns);
+	tables_close(&m);
+}
+
 /* The daemon's sweeper thread: its first sweep (2 s after the start)
  * removes the idle pair and keeps the active one; new timeouts hold
  * from the next sweep; it stops at once while waiting. */
@@ -545,6 +676,7 @@ static void test_sweeper(void)
 	struct xlb_maps m = { .flows = -1, .embryos = -1 };
 	struct xlb_timeouts t = T;
 	struct xlb_sweeper *sw = NULL, *bad = NULL;
+	struct xlb_backend_conns *conns = NULL;
 	struct xlb_sweep_stats st = { 0 };
 	struct xlb_conn idle, busy;
 	char why[200] = "";
@@ -561,16 +693,23 @@ static void test_sweeper(void)
 	make_pair(&busy, IPPROTO_TCP, 42001, 2201);
 	busy.fwd.created_ns = busy.rev.created_ns = now - 40 * S;
 	busy.fwd.last_seen_ns = busy.rev.last_seen_ns = now - S;
+	idle.fwd.backend_id = idle.rev.backend_id = 7;
+	busy.fwd.backend_id = busy.rev.backend_id = 7;
 	err = insert_pair(m.flows, &idle, true, true);
 	if (!err)
 		err = insert_pair(m.flows, &busy, true, true);
 	if (!err)
 		err = two_sweepers(&m, &t, &sw, &bad);
+	if (!err && !(conns = calloc(XLB_MAX_BACKENDS, sizeof(*conns))))
+		err = -ENOMEM;
 	if (err) {
 		xtest_fail(name, "setup: %s", strerror(-err));
 		goto out;
 	}
-	if (!wait_sweeps(sw, 1, &st))
+	/* its first sweep is 2 s away: no counts yet */
+	if (xlb_sweeper_conns(sw, conns))
+		snprintf(why, sizeof(why), "connection counts before a sweep");
+	else if (!wait_sweeps(sw, 1, &st))
 		snprintf(why, sizeof(why), "no sweep within 6 s");
 	else if (present(m.flows, &idle.key) || !present(m.flows, &busy.key) ||
 		 count_entries(m.flows) != 2)
@@ -589,6 +728,12 @@ static void test_sweeper(void)
 			 (unsigned long long)st.flow_entries,
 			 (unsigned long long)st.half_open_entries, st.last_err,
 			 (unsigned long long)st.interval_ns);
+	else if (!xlb_sweeper_conns(sw, conns) ||
+		 conns_differ(conns, 7, 1, 0, 0, 0, 0))
+		snprintf(why, sizeof(why), "first sweep: backend 7's "
+			 "connections not 1 active, 0 inactive (and none "
+			 "elsewhere): %u, %u",
+			 conns[7].active, conns[7].inactive);
 	if (!why[0]) {
 		struct xlb_sweep_stats b;
 
@@ -600,6 +745,9 @@ static void test_sweeper(void)
 				 "last %d, counted %d (want 1, < 0, 0)",
 				 (unsigned long long)b.errors, b.last_err,
 				 b.counted);
+		else if (xlb_sweeper_conns(bad, conns))
+			snprintf(why, sizeof(why), "a failed sweep published "
+				 "connection counts");
 	}
 	xlb_sweeper_stop(bad);
 	bad = NULL;
@@ -612,6 +760,11 @@ static void test_sweeper(void)
 			 "timeout 0.5 s: %d entries left, removed %llu "
 			 "(want 0, 2)", count_entries(m.flows),
 			 (unsigned long long)st.removed);
+	else if (!why[0] && (!xlb_sweeper_conns(sw, conns) ||
+			     conns_differ(conns, 7, 0, 0, 0, 0, 0)))
+		snprintf(why, sizeof(why), "second sweep: the expired "
+			 "connection still counted (%u active)",
+			 conns[7].active);
 	t0 = xlb_now_ns();
 	xlb_sweeper_stop(sw);
 	sw = NULL;
@@ -626,6 +779,7 @@ out:
 	xlb_sweeper_stop(sw);
 	xlb_sweeper_stop(bad);
 	tables_close(&m);
+	free(conns);
 }
 
 /* A connection of service svc, active a second ago. */
@@ -938,6 +1092,7 @@ int main(void)
 	test_walk_crossed_pair();
 	test_expire_cancelled();
 	test_delete_checks_snapshot();
+	test_expire_counts_conns();
 	test_sweeper();
 	test_expire_flush();
 	test_remove_counts_halves();
