@@ -8,12 +8,14 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "daemon.h"
 #include "request.h"
+#include "sweeper.h"
 
 static int errf(FILE *f, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -430,6 +432,32 @@ static int reload(struct xlb_daemon *d, FILE *out, FILE *err)
 	return XLB_EXIT_OK;
 }
 
+/* xlb show, with the connections per backend of the sweeper's last
+ * sweep (none before it). */
+static int show(struct xlb_daemon *d, bool json, FILE *out, FILE *err)
+{
+	struct xlb_backend_conns *conns = NULL;
+	struct xlb_show s;
+	int rc = XLB_EXIT_OK;
+
+	xlb_daemon_show(d, &s);
+	if (d->sweeper) {
+		conns = malloc(XLB_MAX_BACKENDS * sizeof(*conns));
+		if (!conns)
+			return errf(err, XLB_EXIT_RUNTIME,
+				    "show: out of memory for the connection "
+				    "counts");
+		if (xlb_sweeper_conns(d->sweeper, conns))
+			s.conns = conns;
+	}
+	if (json)
+		rc = xlb_show_json(&s, out) ? XLB_EXIT_RUNTIME : XLB_EXIT_OK;
+	else
+		xlb_show_text(&s, out);
+	free(conns);
+	return rc;
+}
+
 int xlb_daemon_request(struct xlb_daemon *d, int argc, char **argv, FILE *out,
 		       FILE *err)
 {
@@ -457,19 +485,15 @@ int xlb_daemon_request(struct xlb_daemon *d, int argc, char **argv, FILE *out,
 	case XLB_REQ_BACKEND_UNDRAIN:
 		return backend_op(d, &r, out, err);
 	case XLB_REQ_SERVICE_LIST:
-	case XLB_REQ_SHOW:
 		xlb_daemon_show(d, &s);
-		if (r.op == XLB_REQ_SHOW && r.json)
-			return xlb_show_json(&s, out) ? XLB_EXIT_RUNTIME : 0;
-		if (r.op == XLB_REQ_SHOW)
-			xlb_show_text(&s, out);
-		else if (r.json)
+		if (r.json)
 			return xlb_show_services_json(&s, out) ?
 				       XLB_EXIT_RUNTIME :
 				       0;
-		else
-			xlb_show_services_text(&s, out);
+		xlb_show_services_text(&s, out);
 		return XLB_EXIT_OK;
+	case XLB_REQ_SHOW:
+		return show(d, r.json, out, err);
 	case XLB_REQ_SAVE:
 		return xlb_config_write(&d->cur, out) ? XLB_EXIT_RUNTIME : 0;
 	case XLB_REQ_RELOAD:

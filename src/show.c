@@ -21,6 +21,14 @@ static __u64 age_s(const struct xlb_show *s, __u64 at_ns)
 					    0;
 }
 
+/* The connections of backend b as the daemon's last sweep counted them,
+ * or NULL if unknown. */
+static const struct xlb_backend_conns *
+backend_conns(const struct xlb_show *s, const struct xlb_config_backend *b)
+{
+	return s->conns && b->id < XLB_MAX_BACKENDS ? &s->conns[b->id] : NULL;
+}
+
 static void health_line(const struct xlb_config_service *svc, FILE *f)
 {
 	fputs(" health ", f);
@@ -31,6 +39,7 @@ static void backend_text(const struct xlb_show *s,
 			 const struct xlb_config_service *svc,
 			 const struct xlb_config_backend *b, FILE *f)
 {
+	const struct xlb_backend_conns *n = backend_conns(s, b);
 	char ep[XLB_ENDPOINT_STRLEN];
 	struct xlb_health_status st;
 	__u32 eff = xlb_txn_effective_weight(svc, b, s->now_ns);
@@ -44,6 +53,9 @@ static void backend_text(const struct xlb_show *s,
 	fprintf(f, " %s", xlb_show_state(b));
 	if (b->drain)
 		fputs(" (drained)", f);
+	if (n)
+		fprintf(f, "  conns %u active %u inactive", n->active,
+			n->inactive);
 	if (svc->health && s->health && b->id != XLB_ID_NONE &&
 	    !xlb_health_get(s->health, b->id, &st)) {
 		fprintf(f, "  health %s for %llus, %llu check%s, %llu failed",
@@ -135,10 +147,26 @@ static void health_json(struct xlb_json *j, const struct xlb_config_service *svc
 	xlb_json_end_object(j);
 }
 
+/* "active_conns" and "inactive_conns": n's, or null if n is NULL. */
+static void conns_json(struct xlb_json *j, const struct xlb_backend_conns *n)
+{
+	xlb_json_key(j, "active_conns");
+	if (n)
+		xlb_json_u64(j, n->active);
+	else
+		xlb_json_null(j);
+	xlb_json_key(j, "inactive_conns");
+	if (n)
+		xlb_json_u64(j, n->inactive);
+	else
+		xlb_json_null(j);
+}
+
 static void backend_json(struct xlb_json *j, const struct xlb_show *s,
 			 const struct xlb_config_service *svc,
 			 const struct xlb_config_backend *b)
 {
+	const struct xlb_backend_conns *n = backend_conns(s, b);
 	char ep[XLB_ENDPOINT_STRLEN];
 	struct xlb_health_status st;
 
@@ -152,6 +180,7 @@ static void backend_json(struct xlb_json *j, const struct xlb_show *s,
 			xlb_txn_effective_weight(svc, b, s->now_ns));
 	xlb_json_kv_bool(j, "drain", b->drain);
 	xlb_json_kv_string(j, "state", xlb_show_state(b));
+	conns_json(j, n);
 	xlb_json_key(j, "health");
 	if (svc->health && s->health && b->id != XLB_ID_NONE &&
 	    !xlb_health_get(s->health, b->id, &st)) {

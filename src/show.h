@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "conntrack.h"
 #include "health.h"
 
 #define XLB_SHOW_EVENT_TEXT 256
@@ -34,6 +35,9 @@ struct xlb_show {
 	__u64 now_ns;
 	const struct xlb_show_event *events; /* oldest first */
 	size_t n_events;
+	/* connections per backend id (XLB_MAX_BACKENDS), from the daemon's
+	 * last sweep; NULL: unknown (no daemon, or no sweep yet) */
+	const struct xlb_backend_conns *conns;
 };
 
 /* "up", "drain" or "down" for a backend of the model. */

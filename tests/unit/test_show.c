@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xlb show (src/show.c): the connections per backend that the daemon's
+ * last sweep counted, on each backend line of the text and as
+ * "active_conns" / "inactive_conns" in the JSON (null, and nothing in
+ * the text, when they are unknown: no daemon, or no sweep yet).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "show.h"
+#include "xtest.h"
+
+/* 198.51.100.10:8000/tcp with backends 198.51.100.11:8000 (id 3) and
+ * 198.51.100.12:8000 (id 4); 0 or -1. */
+static int two_backends(struct xlb_config *c)
+{
+	struct xlb_endpoint vip = { .family = XLB_FAMILY_V4, .port = 8000 };
+	struct xlb_endpoint be = vip;
+	struct xlb_config_service *svc;
+	struct xlb_config_backend *b;
+
+	xlb_config_init(c);
+	inet_pton(AF_INET, "198.51.100.10", &vip.addr.ip4);
+	svc = xlb_config_service_add(c, &vip, IPPROTO_TCP);
+	if (!svc)
+		return -1;
+	svc->id = 0;
+	for (__u32 id = 3; id <= 4; id++) {
+		inet_pton(AF_INET, id == 3 ? "198.51.100.11" : "198.51.100.12",
+			  &be.addr.ip4);
+		b = xlb_config_backend_add(svc, &be, 1);
+		if (!b)
+			return -1;
+		b->id = id;
+	}
+	return 0;
+}
+
+/* The text (json: the JSON) of xlb show for s, malloc()ed. */
+static char *render(const struct xlb_show *s, bool json)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	if (json)
+		xlb_show_json(s, f);
+	else
+		xlb_show_text(s, f);
+	fclose(f);
+	return text;
+}
+
+static void check(const char *name, const char *got, const char *const *want,
+		  const char *const *unwanted)
+{
+	for (; want && *want; want++)
+		if (!got || !strstr(got, *want)) {
+			xtest_fail(name, "no \"%s\" in: %s", *want,
+				   got ? got : "(nothing)");
+			return;
+		}
+	for (; unwanted && *unwanted; unwanted++)
+		if (strstr(got, *unwanted)) {
+			xtest_fail(name, "\"%s\" in: %s", *unwanted, got);
+			return;
+		}
+	xtest_pass(name);
+}
+
+static void test_show_conns(void)
+{
+	static const char *const text_want[] = {
+		"  backend 3 198.51.100.11:8000 weight 1 up  conns 2 active "
+		"1 inactive\n",
+		"  backend 4 198.51.100.12:8000 weight 1 up  conns 0 active "
+		"5 inactive\n",
+		NULL
+	};
+	static const char *const json_want[] = {
+		"\"id\":3,\"addr\":\"198.51.100.11:8000\"",
+		"\"state\":\"up\",\"active_conns\":2,\"inactive_conns\":1,",
+		"\"state\":\"up\",\"active_conns\":0,\"inactive_conns\":5,",
+		NULL
+	};
+	static const char *const text_unknown[] = { "conns", NULL };
+	static const char *const json_unknown[] = {
+		"\"state\":\"up\",\"active_conns\":null,"
+		"\"inactive_conns\":null,",
+		NULL
+	};
+	struct xlb_backend_conns *conns;
+	struct xlb_config c;
+	struct xlb_show s = { .ifname = "t", .pid = 1, .now_ns = 1 };
+	char *text = NULL, *json = NULL;
+
+	conns = calloc(XLB_MAX_BACKENDS, sizeof(*conns));
+	if (!conns || two_backends(&c)) {
+		xtest_fail("show_backend_conns_text", "setup: %s",
+			   strerror(errno));
+		free(conns);
+		return;
+	}
+	conns[3] = (struct xlb_backend_conns){ .active = 2, .inactive = 1 };
+	conns[4] = (struct xlb_backend_conns){ .active = 0, .inactive = 5 };
+	conns[5] = (struct xlb_backend_conns){ .active = 9, .inactive = 9 };
+	s.c = &c;
+	s.conns = conns;
+	text = render(&s, false);
+	json = render(&s, true);
+	check("show_backend_conns_text", text, text_want, NULL);
+	check("show_backend_conns_json", json, json_want, NULL);
+	free(text);
+	free(json);
+	/* unknown: not in the text, null in the JSON */
+	s.conns = NULL;
+	text = render(&s, false);
+	json = render(&s, true);
+	check("show_backend_conns_unknown_text", text, NULL, text_unknown);
+	check("show_backend_conns_unknown_json", json, json_unknown, NULL);
+	free(text);
+	free(json);
+	free(conns);
+	xlb_config_free(&c);
+}
+
+int main(void)
+{
+	test_show_conns();
+	return xtest_done();
+}
