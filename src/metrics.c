@@ -121,6 +121,7 @@ static int snapshot_read(const struct xlb_maps *m, const struct xlb_health *h,
 		xlb_view_vip_str(&vs->key, b->vip, sizeof(b->vip));
 		xlb_endpoint_str(&vb->b.addr, vb->b.family, ntohs(vb->b.port),
 				 b->backend, sizeof(b->backend));
+		b->id = vb->id;
 		b->weight = vb->b.weight;
 		b->up = backend_up(h, vb->id, &vb->b);
 		b->drained = (vb->b.flags & XLB_BACKEND_DRAIN) != 0;
@@ -251,6 +252,37 @@ static void sample(FILE *f, const char *name, const char *k1, const char *v1,
 		put_value(f, v2);
 	}
 	fprintf(f, "\"} %llu\n", (unsigned long long)value);
+}
+
+/* name{vip="...",backend="...",state="state"} value */
+static void conns_sample(FILE *f, const char *name,
+			 const struct xlb_metrics_backend *b, const char *state,
+			 __u64 value)
+{
+	fprintf(f, "%s{vip=\"", name);
+	put_value(f, b->vip);
+	fputs("\",backend=\"", f);
+	put_value(f, b->backend);
+	fprintf(f, "\",state=\"%s\"} %llu\n", state,
+		(unsigned long long)value);
+}
+
+/* xlb_backend_connections{vip,backend,state}: from the last sweep. */
+static void render_backend_conns(FILE *f, const struct xlb_metrics_snapshot *s)
+{
+	static const char name[] = "xlb_backend_connections";
+
+	family(f, name, "gauge",
+	       "Connections of the backend as the daemon's last sweep of the "
+	       "connection tables counted them (up to a sweep interval old): "
+	       "active (TCP established), inactive (TCP handshake, closing or "
+	       "closed; UDP).");
+	for (size_t i = 0; i < s->n_backends; i++) {
+		const struct xlb_metrics_backend *b = &s->backends[i];
+
+		conns_sample(f, name, b, "active", b->active_conns);
+		conns_sample(f, name, b, "inactive", b->inactive_conns);
+	}
 }
 
 /* The __u64 at `offset` in struct xlb_traffic. */
@@ -384,6 +416,8 @@ int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 			       s->backends[i].backend,
 			       backend_gauge(&s->backends[i], g));
 	}
+	if (s->has_conns)
+		render_backend_conns(f, s);
 	family(f, "xlb_packets_total", "counter",
 	       "Packets seen by the XDP program, by verdict reason.");
 	for (int i = 0; i < XLB_STAT_VERDICT_MAX; i++)
@@ -410,6 +444,32 @@ int xlb_metrics_render(const struct xlb_metrics_snapshot *s, FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
+/* The connections of s's backends, as the sweeper's last sweep counted
+ * them (s->has_conns: once there is one).  0, or -ENOMEM (then s is
+ * freed). */
+static int snapshot_conns(struct xlb_sweeper *sw,
+			  struct xlb_metrics_snapshot *s)
+{
+	struct xlb_backend_conns *conns =
+		malloc(XLB_MAX_BACKENDS * sizeof(*conns));
+
+	if (!conns) {
+		xlb_metrics_snapshot_free(s);
+		return -ENOMEM;
+	}
+	s->has_conns = xlb_sweeper_conns(sw, conns);
+	for (size_t i = 0; s->has_conns && i < s->n_backends; i++) {
+		struct xlb_metrics_backend *b = &s->backends[i];
+
+		if (b->id >= XLB_MAX_BACKENDS)
+			continue;
+		b->active_conns = conns[b->id].active;
+		b->inactive_conns = conns[b->id].inactive;
+	}
+	free(conns);
+	return 0;
+}
+
 int xlb_metrics_render_source(void *ctx, FILE *f)
 {
 	const struct xlb_metrics_source *src = ctx;
@@ -423,6 +483,8 @@ int xlb_metrics_render_source(void *ctx, FILE *f)
 	if (src->sweeper && *src->sweeper)
 		xlb_sweeper_stats(*src->sweeper, &sw);
 	err = snapshot_read(src->maps, src->health, &s, !sw.counted);
+	if (!err && sw.counted)
+		err = snapshot_conns(*src->sweeper, &s);
 	if (err)
 		return err;
 	s.sweep = sw;

@@ -13,6 +13,10 @@
  *   xlb_backend_bytes_total{vip,backend}                         counter
  *   xlb_backend_up{vip,backend}          gauge, 1 passes health checks
  *   xlb_backend_weight{vip,backend}      gauge, configured weight
+ *   xlb_backend_drained{vip,backend}     gauge, 1 out of rotation
+ *   xlb_backend_connections{vip,backend,state="active"|"inactive"}
+ *       gauge, the backend's connections as the daemon's last sweep
+ *       counted them (has_conns: once a sweep has succeeded)
  *   xlb_packets_total{reason="fwd_to_backend"}   counter, one sample per
  *       verdict reason of enum xlb_stat (names of xlb_stat_names): they
  *       sum to the packets the XDP program received
@@ -84,9 +88,13 @@ struct xlb_metrics_backend {
 	char vip[XLB_METRICS_LABEL_MAX];     /* its service's label */
 	char backend[XLB_METRICS_LABEL_MAX]; /* "198.51.100.11:8000" */
 	struct xlb_traffic traffic;
+	__u32 id; /* backend id */
 	__u32 weight;
 	bool up;
 	bool drained; /* out of rotation by drain or weight 0 */
+	/* connections as the daemon's last sweep counted them (the
+	 * snapshot's has_conns) */
+	__u32 active_conns, inactive_conns;
 };
 
 /* What one scrape shows.  Arrays are owned by whoever filled them:
@@ -102,6 +110,7 @@ struct xlb_metrics_snapshot {
 	__u64 half_open_flows;     /* entries in xlb_embryos */
 	bool has_sweep;            /* the daemon's expiry: sweep below */
 	struct xlb_sweep_stats sweep;
+	bool has_conns; /* the backends' *_conns are set */
 	bool has_resend;           /* the daemon's resends: below */
 	struct xlb_resend_stats resend;
 };
@@ -136,7 +145,8 @@ struct xlb_metrics_source {
 	const struct xlb_maps *maps;
 	const struct xlb_health *health; /* may be NULL */
 	/* the daemon's sweeper, once it runs (may be NULL, or point at
-	 * NULL): its figures are rendered too */
+	 * NULL): its figures are rendered too, and the connections per
+	 * backend it counted */
 	struct xlb_sweeper *const *sweeper;
 	/* the daemon's sends of packets for unresolved next hops (may be
 	 * NULL; read in the poll loop, where they are counted) */

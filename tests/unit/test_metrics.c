@@ -554,6 +554,62 @@ static void test_render_sweep(void)
 	free(got);
 }
 
+/* With the connections per backend of the daemon's last sweep: one
+ * family more, right after the other backend gauges, exactly these
+ * lines; without them (the golden test) no such family. */
+static void test_render_conns(void)
+{
+	const char *name = "render_backend_connections";
+	static const char want[] =
+		"backend=\"[2001:db8::12]:8000\"} 1\n"
+		"# HELP xlb_backend_connections Connections of the backend as "
+		"the daemon's last sweep of the connection tables counted them "
+		"(up to a sweep interval old): active (TCP established), "
+		"inactive (TCP handshake, closing or closed; UDP).\n"
+		"# TYPE xlb_backend_connections gauge\n"
+		"xlb_backend_connections{vip=\"198.51.100.10:8000/tcp\","
+		"backend=\"198.51.100.11:8000\",state=\"active\"} 3\n"
+		"xlb_backend_connections{vip=\"198.51.100.10:8000/tcp\","
+		"backend=\"198.51.100.11:8000\",state=\"inactive\"} 1\n"
+		"xlb_backend_connections{vip=\"198.51.100.10:8000/tcp\","
+		"backend=\"[2001:db8::12]:8000\",state=\"active\"} 0\n"
+		"xlb_backend_connections{vip=\"198.51.100.10:8000/tcp\","
+		"backend=\"[2001:db8::12]:8000\",state=\"inactive\"} 2\n"
+		"# HELP xlb_packets_total ";
+	struct xlb_metrics_snapshot s;
+	struct xlb_metrics_service svc;
+	struct xlb_metrics_backend be[2];
+	char why[WHY_BYTES], *got;
+	struct expo e = { 0 };
+	int rc, i;
+
+	small_snapshot(&s, &svc, be);
+	s.has_conns = true;
+	be[0].active_conns = 3;
+	be[0].inactive_conns = 1;
+	be[1].inactive_conns = 2;
+	got = render_str(&s, &rc);
+	i = got && !expo_check(&e, got, why, sizeof(why)) ?
+		    family_index(&e, "xlb_backend_connections") : -2;
+	if (rc || !got)
+		xtest_fail(name, "render returned %d", rc);
+	else if (i == -2)
+		xtest_fail(name, "%s", why);
+	else if (e.n_families != (int)N_FAMILIES + 1 || i != 9 ||
+		 e.samples[i] != 4 || strcmp(e.types[i], "gauge"))
+		xtest_fail(name, "%d families (want %zu), xlb_backend_"
+			   "connections at %d (want 9) with %zu samples "
+			   "(want 4)", e.n_families, N_FAMILIES + 1, i,
+			   i >= 0 ? e.samples[i] : 0);
+	else if (!strstr(got, want))
+		xtest_fail(name, "the connection lines differ (or are not "
+			   "right after xlb_backend_drained): %s", got);
+	else
+		xtest_pass(name);
+	expo_free(&e);
+	free(got);
+}
+
 static void test_render_empty(void)
 {
 	const char *name = "render_empty_snapshot";
@@ -1492,6 +1548,7 @@ int main(void)
 	test_render_valid();
 	test_render_empty();
 	test_render_sweep();
+	test_render_conns();
 	test_render_escaping();
 	test_render_large();
 	test_render_write_error();
