@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2015,SC2119  # "A && B || fail" is intended; helpers take optional args
 # Observability: `xlb stats -j` agrees with what the client saw; `xlb trace`
-# prints one line per new connection, naming the backend the client got.
+# prints one line per new connection, naming the backend the client got;
+# `xlb show` and the metrics count each backend's open connections.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -318,12 +319,84 @@ case_second_tracer_refused() {
 	grep -q '^tcp ' "$CASE_DIR/trace.counted" || fail "no trace line from the tracer started after the first one stopped"
 }
 
-run_case stats full case_stats
-run_case stats_via_ip_netns_exec full case_stats_via_ip_netns_exec
-run_case trace full case_trace
-run_case conns_and_flush full case_conns_and_flush
-run_case conns_flush_one full case_conns_flush_one
-run_case conns_unknown_filter full case_conns_unknown_filter
-run_case trace_json full case_trace_json
-run_case second_tracer_refused full case_second_tracer_refused
+# show_conns: "A1 I1 A2 I2", the active and inactive connections of
+# backend-01 and backend-02 (port 8000) in `xlb show -j` ("none" if
+# unknown, "?" if show failed).
+show_conns() {
+	xlb_cmd show -i "$LB_IF" -j 2>/dev/null | "$PY" -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+except ValueError:
+    print("?"); sys.exit(0)
+bes = {b["addr"]: b for s in d["services"] for b in s["backends"]}
+out = []
+for a in sys.argv[1:]:
+    b = bes.get(a + ":8000", {})
+    out += [str(b.get("active_conns")).lower(), str(b.get("inactive_conns")).lower()]
+print(" ".join(out))' "$BE1_IP" "$BE2_IP"
+}
+
+# conns_wait WANT SECONDS: poll show_conns until it says WANT (at most
+# SECONDS, 50 tries); its last answer in CONNS.
+CONNS=""
+conns_wait() {
+	local want=$1 end=$((SECONDS + $2)) i
+	for ((i = 0; i < 50 && SECONDS < end; i++)); do
+		CONNS=$(show_conns)
+		[ "$CONNS" = "$want" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# xlb show counts each backend's connections as the daemon's last sweep
+# (every 2 s) found them: held open, they are active, as many on each
+# backend as round robin gave them (the clients' answers say which);
+# once closed, inactive (closed pairs stay 10 s).  The metrics say the
+# same.
+case_show_conns() {
+	local n=4 port=9100 i n1 n2 pids=() m=$CASE_DIR/metrics.txt lab
+	need_xlb || return
+	# the backends answer 6 s after the request, then close
+	start_tcp_echo "$NS_BE1" "$BE1_IP" 8000 backend-01 6 || return
+	start_tcp_echo "$NS_BE2" "$BE2_IP" 8000 backend-02 6 || return
+	xlb_start --vip "$VIP:8000" --backends "$BE1_IP,$BE2_IP" \
+		--metrics "127.0.0.1:$port" || return
+	for ((i = 0; i < n; i++)); do
+		bg "hold-$i" "$NS_CLI" "$PY" "$NETTOOL" tcp-client --dst "$VIP" \
+			--port 8000 --send "hold$i" --timeout 12
+		pids+=("$BG_PID")
+	done
+	conns_wait "2 0 2 0" 5 ||
+		{ fail "held open: show -j says (active inactive, backend-01 then -02) '$CONNS', want '2 0 2 0'"; return; }
+	info "held open: $CONNS"
+	in_ns 5 "$NS_LB" curl -sS --max-time 3 "http://127.0.0.1:$port/metrics" >"$m" ||
+		{ fail "scrape failed"; return; }
+	for lab in "$BE1_IP:8000\",state=\"active\"} 2" "$BE1_IP:8000\",state=\"inactive\"} 0" \
+		"$BE2_IP:8000\",state=\"active\"} 2" "$BE2_IP:8000\",state=\"inactive\"} 0"; do
+		grep -qxF "xlb_backend_connections{vip=\"$VIP:8000/tcp\",backend=\"$lab" "$m" ||
+			{ fail "metrics: no '...$lab' in: $(grep '^xlb_backend_connections' "$m" | tr '\n' ' ')"; return; }
+	done
+	for i in "${pids[@]}"; do
+		wait_pid "$i" 12 || { fail "a client did not end within 12 s"; return; }
+	done
+	n1=$(cat "$CASE_DIR"/hold-*.log | count backend-01 /dev/stdin)
+	n2=$(cat "$CASE_DIR"/hold-*.log | count backend-02 /dev/stdin)
+	[ "$n1" = 2 ] && [ "$n2" = 2 ] ||
+		{ fail "the clients got backend-01 $n1 times, backend-02 $n2 times (want 2, 2): $(cat "$CASE_DIR"/hold-*.log | tr '\n' ' ')"; return; }
+	conns_wait "0 $n1 0 $n2" 5 ||
+		{ fail "closed: show -j says '$CONNS', want '0 $n1 0 $n2'"; return; }
+	xlb_cmd show -i "$LB_IF" >"$CASE_DIR/show.txt" || { fail "xlb show failed"; return; }
+	grep -q "^  backend 0 $BE1_IP:8000 weight 1 up  conns 0 active 2 inactive\$" "$CASE_DIR/show.txt" &&
+		grep -q "^  backend 1 $BE2_IP:8000 weight 1 up  conns 0 active 2 inactive\$" "$CASE_DIR/show.txt" ||
+		{ fail "xlb show (text): $(tr '\n' '|' <"$CASE_DIR/show.txt")"; return; }
+}
+
+# CASES="name ..." runs only those cases.
+for c in stats stats_via_ip_netns_exec trace conns_and_flush conns_flush_one \
+	conns_unknown_filter trace_json second_tracer_refused show_conns; do
+	[ -z "${CASES:-}" ] || [[ " $CASES " = *" $c "* ]] || continue
+	run_case "$c" full "case_$c"
+done
 e2e_finish
