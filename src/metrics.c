@@ -267,10 +267,10 @@ static void conns_sample(FILE *f, const char *name,
 		(unsigned long long)value);
 }
 
-/* xlb_backend_connections{vip,backend,state}: from the last sweep. */
+/* xlb_backend_current_connections{vip,backend,state}: the last sweep. */
 static void render_backend_conns(FILE *f, const struct xlb_metrics_snapshot *s)
 {
-	static const char name[] = "xlb_backend_connections";
+	static const char name[] = "xlb_backend_current_connections";
 
 	family(f, name, "gauge",
 	       "Connections of the backend as the daemon's last sweep of the "

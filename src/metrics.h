@@ -14,7 +14,7 @@
  *   xlb_backend_up{vip,backend}          gauge, 1 passes health checks
  *   xlb_backend_weight{vip,backend}      gauge, configured weight
  *   xlb_backend_drained{vip,backend}     gauge, 1 out of rotation
- *   xlb_backend_connections{vip,backend,state="active"|"inactive"}
+ *   xlb_backend_current_connections{vip,backend,state="active"|"inactive"}
  *       gauge, the backend's connections as the daemon's last sweep
  *       counted them (has_conns: once a sweep has succeeded)
  *   xlb_packets_total{reason="fwd_to_backend"}   counter, one sample per

@@ -375,8 +375,8 @@ case_show_conns() {
 		{ fail "scrape failed"; return; }
 	for lab in "$BE1_IP:8000\",state=\"active\"} 2" "$BE1_IP:8000\",state=\"inactive\"} 0" \
 		"$BE2_IP:8000\",state=\"active\"} 2" "$BE2_IP:8000\",state=\"inactive\"} 0"; do
-		grep -qxF "xlb_backend_connections{vip=\"$VIP:8000/tcp\",backend=\"$lab" "$m" ||
-			{ fail "metrics: no '...$lab' in: $(grep '^xlb_backend_connections' "$m" | tr '\n' ' ')"; return; }
+		grep -qxF "xlb_backend_current_connections{vip=\"$VIP:8000/tcp\",backend=\"$lab" "$m" ||
+			{ fail "metrics: no '...$lab' in: $(grep '^xlb_backend_current_connections' "$m" | tr '\n' ' ')"; return; }
 	done
 	for i in "${pids[@]}"; do
 		wait_pid "$i" 12 || { fail "a client did not end within 12 s"; return; }

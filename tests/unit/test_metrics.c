@@ -562,18 +562,18 @@ static void test_render_conns(void)
 	const char *name = "render_backend_connections";
 	static const char want[] =
 		"backend=\"[2001:db8::12]:8000\"} 1\n"
-		"# HELP xlb_backend_connections Connections of the backend as "
-		"the daemon's last sweep of the connection tables counted them "
+		"# HELP xlb_backend_current_connections Connections of the "
+		"backend as the daemon's last sweep of the connection tables counted them "
 		"(up to a sweep interval old): active (TCP established), "
 		"inactive (TCP handshake, closing or closed; UDP).\n"
-		"# TYPE xlb_backend_connections gauge\n"
-		"xlb_backend_connections{vip=\"198.51.100.10:8000/tcp\","
+		"# TYPE xlb_backend_current_connections gauge\n"
+		"xlb_backend_current_connections{vip=\"198.51.100.10:8000/tcp\","
 		"backend=\"198.51.100.11:8000\",state=\"active\"} 3\n"
-		"xlb_backend_connections{vip=\"198.51.100.10:8000/tcp\","
+		"xlb_backend_current_connections{vip=\"198.51.100.10:8000/tcp\","
 		"backend=\"198.51.100.11:8000\",state=\"inactive\"} 1\n"
-		"xlb_backend_connections{vip=\"198.51.100.10:8000/tcp\","
+		"xlb_backend_current_connections{vip=\"198.51.100.10:8000/tcp\","
 		"backend=\"[2001:db8::12]:8000\",state=\"active\"} 0\n"
-		"xlb_backend_connections{vip=\"198.51.100.10:8000/tcp\","
+		"xlb_backend_current_connections{vip=\"198.51.100.10:8000/tcp\","
 		"backend=\"[2001:db8::12]:8000\",state=\"inactive\"} 2\n"
 		"# HELP xlb_packets_total ";
 	struct xlb_metrics_snapshot s;
@@ -590,7 +590,7 @@ static void test_render_conns(void)
 	be[1].inactive_conns = 2;
 	got = render_str(&s, &rc);
 	i = got && !expo_check(&e, got, why, sizeof(why)) ?
-		    family_index(&e, "xlb_backend_connections") : -2;
+		    family_index(&e, "xlb_backend_current_connections") : -2;
 	if (rc || !got)
 		xtest_fail(name, "render returned %d", rc);
 	else if (i == -2)
