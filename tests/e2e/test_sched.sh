@@ -306,8 +306,28 @@ case_mh_live_switch() {
 	mh_probe tcp 2 && mh_rr "after service set --algo rr"
 }
 
+# mh across a restart of the daemon: SIGTERM leaves the data path, a new
+# xlb run with the same backends adopts it and rebuilds the table: every
+# client stays on its backend (the table depends only on the backends).
+case_mh_restart() {
+	local base
+	need_xlb || return
+	start_http_backends && mh_clients || return
+	xlb_start --vip "$VIP:8000" --algo mh --backends "$BE1_IP,$BE2_IP" || return
+	mh_probe tcp 1 || return
+	base=$MH_MAP
+	stop_pid "$XLB_PID" TERM 5 || { fail "xlb run did not exit on SIGTERM"; return; }
+	XLB_PID=""
+	xlb_start --vip "$VIP:8000" --algo mh --backends "$BE1_IP,$BE2_IP" || return
+	grep -q "adopted the pinned state" "$XLB_LOG" || { fail "not adopted: $(tail -n 3 "$XLB_LOG")"; return; }
+	mh_probe tcp 1 || return
+	info "before the restart $base; after $MH_MAP"
+	mh_affine "after a restart" 2 && mh_same "after a restart" "$base" || return
+	xlb_stop || return
+}
+
 # CASES="name ..." runs only those cases.
-for c in rr wrr two_services mh_affinity mh_udp mh_disruption mh_live_switch; do
+for c in rr wrr two_services mh_affinity mh_udp mh_disruption mh_live_switch mh_restart; do
 	[ -z "${CASES:-}" ] || [[ " $CASES " = *" $c "* ]] || continue
 	run_case "$c" full "case_$c"
 done
