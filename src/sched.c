@@ -290,9 +290,9 @@ static void mh_fill(__u32 *owner, __u32 size, struct mh_walk *walk,
 	}
 }
 
-static int sched_build_mh(const struct xlb_sched_backend *in, size_t n,
-			  __u32 *slots, size_t max_slots, size_t m,
-			  bool *approx)
+/* Build an mh table from in[] (in ident order: see sched_build_mh). */
+static int mh_build(const struct xlb_sched_backend *in, size_t n,
+		    __u32 *slots, size_t max_slots, size_t m, bool *approx)
 {
 	__u32 size, *order = NULL, *owner = NULL;
 	struct mh_walk *walk = NULL;
@@ -332,6 +332,35 @@ out:
 	free(owner);
 	free(walk);
 	free(e);
+	return ret;
+}
+
+static int cmp_ident(const void *pa, const void *pb)
+{
+	const struct xlb_sched_backend *a = pa, *b = pb;
+
+	if (a->ident != b->ident)
+		return a->ident < b->ident ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* The table depends on the set of backends only, not on their order in
+ * the configuration (the turns break ties by position): sorted by ident,
+ * a backend deleted and added again, a file listing them in another
+ * order, or a restart reading them back by id, build the same table. */
+static int sched_build_mh(const struct xlb_sched_backend *in, size_t n,
+			  __u32 *slots, size_t max_slots, size_t m,
+			  bool *approx)
+{
+	struct xlb_sched_backend *sorted = malloc(n * sizeof(*sorted));
+	int ret;
+
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, in, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_ident);
+	ret = mh_build(sorted, n, slots, max_slots, m, approx);
+	free(sorted);
 	return ret;
 }
 

@@ -21,6 +21,11 @@ struct xlb_sched_backend {
 		      * depend on it, not on id or position */
 };
 
+/* The length of an mh table built with max_slots XLB_SCHED_MAX_SLOTS
+ * (the largest prime at most 65536): also the most live backends mh
+ * takes. */
+#define XLB_SCHED_MH_SLOTS 65521
+
 /* A backend's identity for mh: a hash of its address and port, so that
  * a backend keeps its slots when others come and go. */
 __u64 xlb_sched_ident(const struct xlb_addr *addr, __u16 port);

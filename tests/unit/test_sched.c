@@ -874,12 +874,32 @@ static void test_mh_ident(void)
 {
 	static struct xlb_sched_backend in[8];
 	static __u32 a[XLB_SCHED_MAX_SLOTS], b[XLB_SCHED_MAX_SLOTS];
-	const char *name = "mh: slots follow the backend's address, not its id";
+	const char *name = "mh: slots follow the backend's address, not its id "
+			   "nor its place in the list";
 	long len;
 
 	mh_backends(in, 8, 1, 4);
 	len = xlb_sched_build(XLB_ALGO_MH, in, 8, a, XLB_SCHED_MAX_SLOTS,
 			      NULL);
+	/* the same backends in another order: the same table */
+	for (size_t i = 0; i < 4; i++) {
+		struct xlb_sched_backend t = in[i];
+
+		in[i] = in[7 - i];
+		in[7 - i] = t;
+	}
+	xlb_sched_build(XLB_ALGO_MH, in, 8, b, XLB_SCHED_MAX_SLOTS, NULL);
+	if (mh_moved(a, len, b, len, 0)) {
+		xtest_fail(name, "backends in reverse order: %ld slots differ",
+			   mh_moved(a, len, b, len, 0));
+		return;
+	}
+	for (size_t i = 0; i < 4; i++) {
+		struct xlb_sched_backend t = in[i];
+
+		in[i] = in[7 - i];
+		in[7 - i] = t;
+	}
 	for (size_t i = 0; i < 8; i++)
 		in[i].id = 7 * (__u32)i + 3;
 	xlb_sched_build(XLB_ALGO_MH, in, 8, b, XLB_SCHED_MAX_SLOTS, NULL);
