@@ -636,6 +636,13 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 		}
 		if (fresh || o->force || o_s->sched_sig != sig) {
 			err = install_schedule(m, s, now_ns, &approx);
+			if (err == -E2BIG && s->algo == XLB_ALGO_MH)
+				return msg(what, whatlen, err,
+					   "service %s: algo mh holds at most "
+					   "%d live backends (its table's "
+					   "slots): use algo wrr, or fewer "
+					   "backends",
+					   name, XLB_SCHED_MH_SLOTS);
 			if (err)
 				return msg(what, whatlen, err,
 					   "service %s: cannot install its "
@@ -646,7 +653,10 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 					 "service %s: its weights need more "
 					 "than %d schedule slots; they are "
 					 "scaled (approximate)",
-					 name, XLB_SCHED_MAX_SLOTS);
+					 name,
+					 s->algo == XLB_ALGO_MH ?
+						 XLB_SCHED_MH_SLOTS :
+						 XLB_SCHED_MAX_SLOTS);
 		}
 		if (s->algo == XLB_ALGO_RR && s->slow_start_ms &&
 		    (fresh || o_s->algo != s->algo ||
