@@ -605,9 +605,10 @@ static int expire_one(const struct xlb_conn *c, void *arg)
 		int err = conn_delete(e->fd, c, true, &e->gone);
 
 		e->removed += e->gone > gone;
-		if (err != -EBUSY)
-			return 0; /* expired: not counted */
-		/* it saw a packet since the snapshot: it stays */
+		if (!err || err == -ENOENT)
+			return 0; /* expired (or gone meanwhile): not counted */
+		/* -EBUSY: it saw a packet since the snapshot; another error:
+		 * its delete failed (the next sweep tries again): it stays */
 	}
 	count_kept(e->a, c, st);
 	return 0;

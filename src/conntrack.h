@@ -110,7 +110,8 @@ struct xlb_sweep_args {
  * promoted meanwhile is there before it leaves xlb_embryos, so a flush
  * misses none).  out (may be NULL) gets the counts, also on error (as far
  * as it went), and a->conns (if set) the connections kept per backend
- * (whole only if it returns 0). */
+ * (whole if it returns 0 and out->incomplete is false; a table that
+ * churned faster than its read is counted as far as it was read). */
 int xlb_conn_expire_all(const struct xlb_maps *m,
 			const struct xlb_sweep_args *a,
 			struct xlb_expire_counts *out);

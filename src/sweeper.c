@@ -23,10 +23,11 @@ struct xlb_sweeper {
 	struct xlb_timeouts t;
 	struct xlb_sweep_stats st;
 	/* connections per backend id (XLB_MAX_BACKENDS each): the last
-	 * sweep that succeeded's (st.counted), and the thread's own, which
+	 * sweep's if it succeeded (conns_ok), and the thread's own, which
 	 * the sweep under way fills (not under the lock); swapped after a
 	 * sweep that succeeded */
 	struct xlb_backend_conns *conns, *counting;
+	bool conns_ok; /* conns holds the last sweep's counts */
 	__u64 flow_capacity; /* xlb_flows' max_entries (0: unknown) */
 	__u8 flush[XLB_MAX_SERVICES / 8]; /* services to flush, not yet begun */
 	bool flush_now;  /* a flush was asked for: sweep without waiting */
@@ -102,6 +103,7 @@ static void publish_conns(struct xlb_sweeper *s)
 
 	s->counting = s->conns;
 	s->conns = shown;
+	s->conns_ok = true;
 }
 
 static void *sweep_loop(void *arg)
@@ -153,6 +155,7 @@ static void *sweep_loop(void *arg)
 		s->st.last_err = err;
 		if (err) {
 			s->st.errors++;
+			s->conns_ok = false; /* no stale counts */
 		} else {
 			s->st.flow_entries = n.flow_entries;
 			s->st.half_open_entries = n.half_open_entries;
@@ -248,7 +251,7 @@ bool xlb_sweeper_conns(struct xlb_sweeper *s, struct xlb_backend_conns *out)
 	bool counted;
 
 	pthread_mutex_lock(&s->lock);
-	counted = s->st.counted;
+	counted = s->conns_ok;
 	if (counted)
 		memcpy(out, s->conns, XLB_MAX_BACKENDS * sizeof(*out));
 	pthread_mutex_unlock(&s->lock);

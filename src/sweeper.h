@@ -62,9 +62,10 @@ void xlb_sweeper_set_timeouts(struct xlb_sweeper *s,
 			      const struct xlb_timeouts *t);
 void xlb_sweeper_stats(struct xlb_sweeper *s, struct xlb_sweep_stats *st);
 /* The connections of every backend (out: XLB_MAX_BACKENDS counts, by
- * backend id) as the last sweep that succeeded left them (see
- * xlb_sweep_args.conns): true; false (out untouched) before the first
- * one.  They lag by up to a sweep interval (interval_ns). */
+ * backend id) as the last sweep left them (see xlb_sweep_args.conns):
+ * true; false (out untouched) before the first sweep that succeeded and
+ * after one that failed, so that no stale counts are shown.  They lag by
+ * up to a sweep interval (interval_ns). */
 bool xlb_sweeper_conns(struct xlb_sweeper *s, struct xlb_backend_conns *out);
 /* Remove every connection of the services set in services (a bitmap of
  * XLB_MAX_SERVICES ids): a sweep starts now (or after the one under way).
