@@ -559,7 +559,7 @@ static void test_render_sweep(void)
  * lines; without them (the golden test) no such family. */
 static void test_render_conns(void)
 {
-	const char *name = "render_backend_connections";
+	const char *name = "render_backend_current_connections";
 	static const char want[] =
 		"backend=\"[2001:db8::12]:8000\"} 1\n"
 		"# HELP xlb_backend_current_connections Connections of the "
