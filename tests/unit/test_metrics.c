@@ -563,8 +563,9 @@ static void test_render_conns(void)
 	static const char want[] =
 		"backend=\"[2001:db8::12]:8000\"} 1\n"
 		"# HELP xlb_backend_current_connections Connections of the "
-		"backend as the daemon's last sweep of the connection tables counted them "
-		"(up to a sweep interval old): active (TCP established), "
+		"backend as the daemon's last sweep of the connection tables "
+		"counted them (up to a sweep interval old): active (TCP "
+		"established), "
 		"inactive (TCP handshake, closing or closed; UDP).\n"
 		"# TYPE xlb_backend_current_connections gauge\n"
 		"xlb_backend_current_connections{vip=\"198.51.100.10:8000/tcp\","

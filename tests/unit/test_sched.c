@@ -868,8 +868,19 @@ static void test_mh_disruption(void)
 	xtest_pass(name);
 }
 
-/* A backend's slots follow its ident, not its id: the same backends under
- * other ids give the same table, relabelled. */
+static void mh_reverse(struct xlb_sched_backend *in, size_t n)
+{
+	for (size_t i = 0; i < n / 2; i++) {
+		struct xlb_sched_backend t = in[i];
+
+		in[i] = in[n - 1 - i];
+		in[n - 1 - i] = t;
+	}
+}
+
+/* A backend's slots follow its ident, not its id nor its place in the
+ * list: the same backends under other ids give the same table,
+ * relabelled; in reverse order, the same table. */
 static void test_mh_ident(void)
 {
 	static struct xlb_sched_backend in[8];
@@ -882,24 +893,14 @@ static void test_mh_ident(void)
 	len = xlb_sched_build(XLB_ALGO_MH, in, 8, a, XLB_SCHED_MAX_SLOTS,
 			      NULL);
 	/* the same backends in another order: the same table */
-	for (size_t i = 0; i < 4; i++) {
-		struct xlb_sched_backend t = in[i];
-
-		in[i] = in[7 - i];
-		in[7 - i] = t;
-	}
+	mh_reverse(in, 8);
 	xlb_sched_build(XLB_ALGO_MH, in, 8, b, XLB_SCHED_MAX_SLOTS, NULL);
 	if (mh_moved(a, len, b, len, 0)) {
 		xtest_fail(name, "backends in reverse order: %ld slots differ",
 			   mh_moved(a, len, b, len, 0));
 		return;
 	}
-	for (size_t i = 0; i < 4; i++) {
-		struct xlb_sched_backend t = in[i];
-
-		in[i] = in[7 - i];
-		in[7 - i] = t;
-	}
+	mh_reverse(in, 8);
 	for (size_t i = 0; i < 8; i++)
 		in[i].id = 7 * (__u32)i + 3;
 	xlb_sched_build(XLB_ALGO_MH, in, 8, b, XLB_SCHED_MAX_SLOTS, NULL);
