@@ -289,14 +289,16 @@ case_syn_flood() {
 		--src "$SPOOF_NET" --count "$FLOOD_MAX" --duration "$FLOOD_S" --batch 64
 	fl_pid=$BG_PID
 	sleep 0.3
-	# fresh connections while the flood runs: 3 workers, each sequential
-	# (bounded by the flood's end, time and count)
-	for w in 1 2 3; do
+	# fresh connections while the flood runs: 6 workers, each sequential
+	# (bounded by the flood's end, time and count); 4 s each lets the
+	# client retransmit its SYN twice (1 s, 3 s), as a real client would:
+	# with 3 workers of 2 s tries, a slower machine saw 0 of 9 succeed
+	for w in 1 2 3 4 5 6; do
 		bg "during-$w" "$NS_CLI" bash -c '
 			end=$((SECONDS + $1))
 			for ((i = 0; i < 100 && SECONDS < end; i++)); do
 				kill -0 "$2" 2>/dev/null || break
-				curl -g -s --max-time 2 "$3" || echo "error-$?"
+				curl -g -s --max-time 4 "$3" || echo "error-$?"
 				echo
 			done' _ $((FLOOD_S + 3)) "$fl_pid" "http://$VIP_URL:8000/"
 		wpids+=("$BG_PID")
