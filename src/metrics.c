@@ -241,9 +241,11 @@ static __u64 backend_gauge(const struct xlb_metrics_backend *b, int g)
 	}
 }
 
-/* name{k1="v1"[,k2="v2"]} value */
-static void sample(FILE *f, const char *name, const char *k1, const char *v1,
-		   const char *k2, const char *v2, __u64 value)
+/* name{k1="v1",k2="v2",k3="v3"} value (k2, k3 may be NULL: fewer
+ * labels) */
+static void sample3(FILE *f, const char *name, const char *k1,
+		    const char *v1, const char *k2, const char *v2,
+		    const char *k3, const char *v3, __u64 value)
 {
 	fprintf(f, "%s{%s=\"", name, k1);
 	put_value(f, v1);
@@ -251,20 +253,18 @@ static void sample(FILE *f, const char *name, const char *k1, const char *v1,
 		fprintf(f, "\",%s=\"", k2);
 		put_value(f, v2);
 	}
+	if (k3) {
+		fprintf(f, "\",%s=\"", k3);
+		put_value(f, v3);
+	}
 	fprintf(f, "\"} %llu\n", (unsigned long long)value);
 }
 
-/* name{vip="...",backend="...",state="state"} value */
-static void conns_sample(FILE *f, const char *name,
-			 const struct xlb_metrics_backend *b, const char *state,
-			 __u64 value)
+/* name{k1="v1"[,k2="v2"]} value */
+static void sample(FILE *f, const char *name, const char *k1, const char *v1,
+		   const char *k2, const char *v2, __u64 value)
 {
-	fprintf(f, "%s{vip=\"", name);
-	put_value(f, b->vip);
-	fputs("\",backend=\"", f);
-	put_value(f, b->backend);
-	fprintf(f, "\",state=\"%s\"} %llu\n", state,
-		(unsigned long long)value);
+	sample3(f, name, k1, v1, k2, v2, NULL, NULL, value);
 }
 
 /* xlb_backend_current_connections{vip,backend,state}: the last sweep. */
@@ -280,8 +280,10 @@ static void render_backend_conns(FILE *f, const struct xlb_metrics_snapshot *s)
 	for (size_t i = 0; i < s->n_backends; i++) {
 		const struct xlb_metrics_backend *b = &s->backends[i];
 
-		conns_sample(f, name, b, "active", b->active_conns);
-		conns_sample(f, name, b, "inactive", b->inactive_conns);
+		sample3(f, name, "vip", b->vip, "backend", b->backend, "state",
+			"active", b->active_conns);
+		sample3(f, name, "vip", b->vip, "backend", b->backend, "state",
+			"inactive", b->inactive_conns);
 	}
 }
 

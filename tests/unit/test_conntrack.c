@@ -670,65 +670,11 @@ static int two_sweepers(const struct xlb_maps *m, const struct xlb_timeouts *t,
 	return err ? err : xlb_sweeper_start(bad, &none, t);
 }
 
-/* Counts are shown after a sweep that succeeded, and no longer once one
- * fails (not the last good sweep's for as long as sweeps fail). */
-static void test_sweeper_failed_hides_counts(void)
-{
-	const char *name = "sweeper_failed_sweep_hides_counts";
-	struct xlb_maps m = { .flows = -1, .embryos = -1 };
-	struct xlb_timeouts t = T;
-	struct xlb_sweeper *sw = NULL;
-	struct xlb_backend_conns *conns = NULL;
-	struct xlb_sweep_stats st = { 0 };
-	struct xlb_conn c;
-	char why[200] = "";
-	int err, embryos;
-
-	if (tables(name, &m))
-		return;
-	make_pair(&c, IPPROTO_TCP, 42010, 2210);
-	c.fwd.created_ns = c.rev.created_ns = xlb_now_ns();
-	c.fwd.last_seen_ns = c.rev.last_seen_ns = c.fwd.created_ns;
-	c.fwd.backend_id = c.rev.backend_id = 3;
-	err = insert_pair(m.flows, &c, true, true);
-	if (!err)
-		err = xlb_sweeper_start(&sw, &m, &t);
-	if (!err && !(conns = calloc(XLB_MAX_BACKENDS, sizeof(*conns))))
-		err = -ENOMEM;
-	if (err) {
-		xtest_fail(name, "setup: %s", strerror(-err));
-		goto out;
-	}
-	if (!wait_sweeps(sw, 1, &st) || !xlb_sweeper_conns(sw, conns) ||
-	    conns_differ(conns, 3, 1, 0, 0, 0, 0))
-		snprintf(why, sizeof(why), "no counts (1 active on backend "
-			 "3) after the first sweep");
-	/* the sweeper reads m at each sweep: the next ones fail */
-	embryos = m.embryos;
-	__atomic_store_n(&m.embryos, -1, __ATOMIC_RELAXED);
-	for (__u64 n = st.sweeps + 1; !why[0] && !st.errors; n++)
-		if (n > st.sweeps + 3 || !wait_sweeps(sw, n, &st))
-			snprintf(why, sizeof(why), "no failed sweep");
-	if (!why[0] && xlb_sweeper_conns(sw, conns))
-		snprintf(why, sizeof(why), "counts still shown after a "
-			 "failed sweep");
-	xlb_sweeper_stop(sw);
-	sw = NULL;
-	m.embryos = embryos;
-	if (why[0])
-		xtest_fail(name, "%s", why);
-	else
-		xtest_pass(name);
-out:
-	xlb_sweeper_stop(sw);
-	free(conns);
-	tables_close(&m);
-}
-
 static void test_sweeper(void)
 {
 	const char *name = "sweeper_expires_in_its_thread";
 	struct xlb_maps m = { .flows = -1, .embryos = -1 };
+	int embryos = -1; /* m.embryos while the sweeps are made to fail */
 	struct xlb_timeouts t = T;
 	struct xlb_sweeper *sw = NULL, *bad = NULL;
 	struct xlb_backend_conns *conns = NULL;
@@ -820,6 +766,16 @@ static void test_sweeper(void)
 		snprintf(why, sizeof(why), "second sweep: the expired "
 			 "connection still counted (%u active)",
 			 conns[7].active);
+	/* counts are no longer shown once a sweep fails (the sweeper reads
+	 * m at each sweep: the next ones fail), not the last good ones */
+	embryos = m.embryos;
+	__atomic_store_n(&m.embryos, -1, __ATOMIC_RELAXED);
+	for (__u64 n = st.sweeps + 1; !why[0] && !st.errors; n++)
+		if (n > st.sweeps + 3 || !wait_sweeps(sw, n, &st))
+			snprintf(why, sizeof(why), "no failed sweep");
+	if (!why[0] && xlb_sweeper_conns(sw, conns))
+		snprintf(why, sizeof(why), "counts still shown after a "
+			 "failed sweep");
 	t0 = xlb_now_ns();
 	xlb_sweeper_stop(sw);
 	sw = NULL;
@@ -833,6 +789,8 @@ static void test_sweeper(void)
 out:
 	xlb_sweeper_stop(sw);
 	xlb_sweeper_stop(bad);
+	if (embryos >= 0)
+		m.embryos = embryos;
 	tables_close(&m);
 	free(conns);
 }
@@ -1149,7 +1107,6 @@ int main(void)
 	test_delete_checks_snapshot();
 	test_expire_counts_conns();
 	test_sweeper();
-	test_sweeper_failed_hides_counts();
 	test_expire_flush();
 	test_remove_counts_halves();
 	test_sweeper_flush();
