@@ -31,7 +31,7 @@ cat >"$TOOL" <<'PY'
 """hostile.py: raw packets for test_hostile.sh (stdlib only, bounded).
 
   send   --ifname IF --dst-mac MAC --src A --dst A --proto tcp|udp
-         --sport P --dport P|LO-HI --flags F --count N --marker M
+         --sport P --dport P|LO-HI [--dport-avoid P,P,...] --flags F --count N --marker M
          frames sent as they are (AF_PACKET), source MAC of IF
   rsend  same without --ifname/--dst-mac: a raw IP socket (the kernel
          routes it; the source address is whatever --src says)
@@ -75,11 +75,20 @@ def segment(a, sport, dport, flags, payload):
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
     return ip + l4
 
-def ports(spec):
-    if "-" in spec:
-        lo, hi = (int(x) for x in spec.split("-"))
-        return lambda: random.randint(lo, hi)
-    return lambda: int(spec)
+def ports(spec, avoid=""):
+    """A port picker for P or LO-HI (random), never one of avoid (P,P,...)."""
+    if "-" not in spec:
+        return lambda: int(spec)
+    lo, hi = (int(x) for x in spec.split("-"))
+    skip = {int(x) for x in avoid.split(",") if x}
+    if not set(range(lo, hi + 1)) - skip:
+        sys.exit("--dport-avoid leaves no port in %s" % spec)
+    def pick():
+        while True:
+            p = random.randint(lo, hi)
+            if p not in skip:
+                return p
+    return pick
 
 def send(a, raw):
     if raw:
@@ -90,7 +99,7 @@ def send(a, raw):
         smac = open("/sys/class/net/%s/address" % a.ifname).read().strip()
         eth = bytes.fromhex(a.dst_mac.replace(":", "")) + \
             bytes.fromhex(smac.replace(":", "")) + b"\x08\x00"
-    sp, dp = ports(a.sport), ports(a.dport)
+    sp, dp = ports(a.sport), ports(a.dport, a.dport_avoid)
     flags = a.flags.split(",")
     for i in range(a.count):
         pkt = segment(a, sp(), dp(), flags[i % len(flags)],
@@ -139,6 +148,7 @@ p.add_argument("--ifname"); p.add_argument("--dst-mac")
 p.add_argument("--src"); p.add_argument("--dst")
 p.add_argument("--proto", default="tcp")
 p.add_argument("--sport", default="40000"); p.add_argument("--dport", default="80")
+p.add_argument("--dport-avoid", default="")
 p.add_argument("--flags", default="S")
 p.add_argument("--count", type=int, default=1)
 p.add_argument("--marker", default="")
@@ -227,7 +237,7 @@ phase() {
 
 # ------------------------------------------------------------- cases
 case_hostile_traffic() {
-	local conns natport be cport rc want got f n d before after total=0 curl_pid problems=()
+	local conns natport tracked be cport rc want got f n d before after total=0 curl_pid problems=()
 	need_xlb || return
 	attacker_up || { fail "attacker namespace"; return; }
 	# no source validation upstream: spoofed packets from the client side
@@ -258,19 +268,25 @@ for c in json.load(sys.stdin):
 		sleep 0.1
 	done
 	read -r natport be cport <<<"$natport"
-	info "live connection: NAT port $natport, backend $be"
+	# the NAT ports of every tracked connection (the legitimate requests'
+	# closed ones too): a spoofed "reply" to one of them is no longer a
+	# reply of a connection that does not exist
+	tracked=$(printf '%s' "$conns" | "$PY" -c '
+import json, sys
+print(",".join(str(c["nat_port"]) for c in json.load(sys.stdin)))' 2>/dev/null)
+	info "live connection: NAT port $natport, backend $be; NAT ports in use: $tracked"
 	[[ "$natport" =~ ^[0-9]+$ ]] || { fail "no established connection in xlb conns -j: $(head -c 300 <<<"$conns")"; return; }
 
 	sniffers_start || return
 	# 1. "replies" of connections that do not exist: the backend's
 	#    address and port, to the VIP on ports of the NAT range
 	phase spoofed_replies_tcp pass_no_service "$N" \
-		atk --src "$BE1_IP" --dst "$VIP" --sport 8000 --dport 9001-32767 --flags A,SA,R,FA --count "$N" || return
+		atk --src "$BE1_IP" --dst "$VIP" --sport 8000 --dport 9001-32767 --dport-avoid "$tracked" --flags A,SA,R,FA --count "$N" || return
 	phase spoofed_replies_udp pass_no_service "$N" \
-		atk --proto udp --src "$BE1_IP" --dst "$VIP" --sport 8000 --dport 9001-32767 --count "$N" || return
+		atk --proto udp --src "$BE1_IP" --dst "$VIP" --sport 8000 --dport 9001-32767 --dport-avoid "$tracked" --count "$N" || return
 	# ... the same, from the Internet side (spoofed source, through the gateway)
 	phase spoofed_replies_from_outside pass_no_service "$N" \
-		cli --src "$BE2_IP" --dst "$VIP" --sport 8000 --dport 9001-32767 --flags A,SA --count "$N" || return
+		cli --src "$BE2_IP" --dst "$VIP" --sport 8000 --dport 9001-32767 --dport-avoid "$tracked" --flags A,SA --count "$N" || return
 	# 2. the NAT port range from outside, from the client's own address
 	phase natports_from_outside pass_no_service "$N" \
 		cli --src "$CLIENT_IP" --dst "$VIP" --sport 1024-65535 --dport 1024-7999 --flags S,A,SA --count "$N" || return
