@@ -15,6 +15,7 @@
 #include "parse.h"
 
 #define EEXIST 17
+#define EBUSY 16
 
 /* The program's clock: CLOCK_MONOTONIC at tick resolution (a few ms),
  * cheaper than bpf_ktime_get_ns() and fine for everything it times
@@ -308,9 +309,19 @@ struct flow_new_ctx {
  * (DNS) or never hears back (syslog): it gives its NAT port only once
  * silent both ways this long, so that a slow answer (a recursive DNS
  * lookup, RADIUS: 5 s is a stub resolver's default timeout) still finds
- * its client and a one-way stream keeps its port, and its backend.  A
- * spoofed flood's pairs then hold ports 5 s, not 1 s. */
+ * its client and a one-way stream keeps its port, and its backend. */
 #define XLB_UDP_IDLE_GRACE_NS 5000000000ULL
+
+/* ... except when a new flow finds every port it probes held (the pool
+ * near exhaustion: 32 held in a row are 4% likely at 90% use): then a
+ * UDP pair silent both ways this long gives its port, as a half-open TCP
+ * pair does.  Otherwise a spoofed flood that took every port (a backend
+ * has 31,744: about a second of a 50 kpps flood) shut out every new UDP
+ * client for as long as it lasted, its pairs being renewed as fast as
+ * they aged past 5 s.  The price, only then: an answer slower than this
+ * is lost, or reaches the pair that took the port, as it does after the
+ * half-open LRU evicted its pair. */
+#define XLB_UDP_PRESSED_GRACE_NS 1000000000ULL
 
 /* A closed connection (RST either way, or FIN both ways) whose entries
  * both last saw a packet this long ago gives its NAT port to a new
@@ -417,23 +428,25 @@ static __noinline int flow_free_closed(const struct xlb_flow_key *rkey,
 }
 
 /* Has the UDP pair of the half-open reverse entry rev (its client half
- * at ckey) seen a packet either way within XLB_UDP_IDLE_GRACE_NS?
- * Signed: a stamp may be ahead of this reading. */
+ * at ckey) seen a packet either way within grace_ns?  Signed: a stamp
+ * may be ahead of this reading. */
 static __always_inline bool flow_udp_busy(const struct xlb_flow *rev,
 					  const struct xlb_flow_key *ckey,
-					  __u64 now_ns)
+					  __u64 now_ns, __u64 grace_ns)
 {
 	const struct xlb_flow *cli;
 
-	if (!flow_idle(rev, now_ns, XLB_UDP_IDLE_GRACE_NS))
+	if (!flow_idle(rev, now_ns, grace_ns))
 		return true;
 	cli = bpf_map_lookup_elem(&xlb_embryos, ckey);
-	return cli && !flow_idle(cli, now_ns, XLB_UDP_IDLE_GRACE_NS);
+	return cli && !flow_idle(cli, now_ns, grace_ns);
 }
 
 /*
  * Claim the NAT port of rkey for the new connection's backend->SNAT entry
- * rev: 0, -EEXIST (held: probe the next port) or another error.
+ * rev: 0, -EEXIST (held: probe the next port), -EBUSY (held by a UDP pair
+ * silent less than udp_grace_ns, but XLB_UDP_PRESSED_GRACE_NS or more:
+ * the port to take if no other is found) or another error.
  *
  * A port is free if no pair, established or half-open, uses the tuple.
  * The claim is the NOEXIST insert into xlb_embryos, checked against
@@ -449,7 +462,7 @@ static __always_inline bool flow_udp_busy(const struct xlb_flow *rev,
  */
 static __noinline int flow_claim_port(const struct xlb_flow_key *rkey,
 				      const struct xlb_flow *rev,
-				      __u64 now_ns)
+				      __u64 now_ns, __u64 udp_grace_ns)
 {
 	struct xlb_flow_key old_partner;
 	struct xlb_flow *old;
@@ -471,8 +484,13 @@ static __noinline int flow_claim_port(const struct xlb_flow_key *rkey,
 		 * and the partner key read is the one of that entry */
 		flow_partner_key(old, &old_partner);
 		if (rkey->proto == IPPROTO_UDP &&
-		    flow_udp_busy(old, &old_partner, now_ns))
-			return -EEXIST;
+		    flow_udp_busy(old, &old_partner, now_ns, udp_grace_ns))
+			return udp_grace_ns > XLB_UDP_PRESSED_GRACE_NS &&
+					       !flow_udp_busy(old, &old_partner,
+							      now_ns,
+							      XLB_UDP_PRESSED_GRACE_NS) ?
+				       -EBUSY :
+				       -EEXIST;
 		/* one CPU takes a given stale pair over: the one that swaps
 		 * its created_ns, before any promotion of the pair does */
 		if (__sync_val_compare_and_swap(&old->created_ns, seen,
@@ -504,6 +522,7 @@ struct flow_probe {
 	__u64 now_ns;
 	__u32 start, step, range;
 	__u16 port_min;
+	__u16 pressed_port; /* network order: the first -EBUSY probe; 0 none */
 	int err;
 };
 
@@ -514,7 +533,13 @@ static int flow_probe_one(__u32 i, void *data)
 
 	pr->rkey.dport =
 		bpf_htons(pr->port_min + (pr->start + i * pr->step) % pr->range);
-	pr->err = flow_claim_port(&pr->rkey, pr->rev, pr->now_ns);
+	pr->err = flow_claim_port(&pr->rkey, pr->rev, pr->now_ns,
+				  XLB_UDP_IDLE_GRACE_NS);
+	if (pr->err == -EBUSY) {
+		if (!pr->pressed_port)
+			pr->pressed_port = pr->rkey.dport;
+		pr->err = -EEXIST;
+	}
 	return pr->err != -EEXIST;
 }
 
@@ -560,6 +585,12 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 	bpf_loop(pr.range < XLB_NAT_PORT_PROBES ? pr.range :
 						  XLB_NAT_PORT_PROBES,
 		 flow_probe_one, &pr, 0);
+	/* every probed port held: a UDP pair silent 1 s gives its port */
+	if (pr.err == -EEXIST && pr.pressed_port) {
+		rkey->dport = pr.pressed_port;
+		pr.err = flow_claim_port(rkey, rev, now_ns,
+					 XLB_UDP_PRESSED_GRACE_NS);
+	}
 	err = pr.err;
 	if (err)
 		return err == -EEXIST ? -XLB_STAT_DROP_NAT_PORTS :

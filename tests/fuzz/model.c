@@ -1100,6 +1100,10 @@ static int older_than(uint64_t now_lo, uint64_t now_hi, uint64_t lo,
  * this long (bpf/flow.h XLB_UDP_IDLE_GRACE_NS). */
 #define M_UDP_IDLE_GRACE_NS 5000000000ULL
 
+/* ... or this long when every probed port is held (bpf/flow.h
+ * XLB_UDP_PRESSED_GRACE_NS). */
+#define M_UDP_PRESSED_GRACE_NS 1000000000ULL
+
 /* A closed pair quiet this long gives its NAT port away (bpf/flow.h
  * XLB_CLOSED_GRACE_NS). */
 #define M_CLOSED_GRACE_NS 2000000000ULL
@@ -1165,32 +1169,34 @@ static int free_closed(struct model *m, const struct xlb_flow_key *rkey,
 
 /* bpf/flow.h flow_udp_busy(): has the UDP pair of the half-open reverse
  * entry rev (client half at ckey) seen a packet either way within
- * M_UDP_IDLE_GRACE_NS?  An entry never touched has a zero stamp: quiet.
- * A reading too close to call is flagged (and taken as quiet, as in
- * claim_port's grace check). */
+ * grace_ns?  An entry never touched has a zero stamp: quiet.  A reading
+ * too close to call is flagged (and taken as quiet, as in claim_port's
+ * grace check). */
 static bool udp_busy(const struct model *m, const struct m_entry *rev,
-		     const struct xlb_flow_key *ckey, struct m_result *r)
+		     const struct xlb_flow_key *ckey, uint64_t grace_ns,
+		     struct m_result *r)
 {
 	const struct m_entry *cli = m_table_find(&m->embryos,
 						 ckey);
 
 	if (rev->touched && older_than(m->now.lo, m->now.hi, rev->seen_lo,
-				       rev->seen_hi, M_UDP_IDLE_GRACE_NS,
-				       r) == 0)
+				       rev->seen_hi, grace_ns, r) == 0)
 		return true;
 	return cli && cli->touched &&
 	       older_than(m->now.lo, m->now.hi, cli->seen_lo, cli->seen_hi,
-			  M_UDP_IDLE_GRACE_NS, r) == 0;
+			  grace_ns, r) == 0;
 }
 
 /* Claim the NAT port of rkey (bpf/flow.h flow_claim_port()): 0, -EEXIST,
- * or -E2BIG.  Insert into the half-open table first, then check the
+ * -EBUSY (a UDP pair silent less than udp_grace_ns but at least
+ * M_UDP_PRESSED_GRACE_NS holds it) or -E2BIG.  Insert into the half-open table first, then check the
  * established one, in the program's order.  A port held by a half-open
  * entry older than the grace time is taken over: that entry's partner is
  * removed, the entry replaced; so is one held by a closed, quiet
  * established pair (free_closed()). */
 static int claim_port(struct model *m, const struct xlb_flow_key *rkey,
-		      const struct xlb_flow *rev, struct m_result *r)
+		      const struct xlb_flow *rev, uint64_t udp_grace_ns,
+		      struct m_result *r)
 {
 	struct xlb_flow_key old_partner;
 	struct m_entry *old;
@@ -1206,8 +1212,14 @@ static int claim_port(struct model *m, const struct xlb_flow_key *rkey,
 			       old->created_hi, M_EMBRYO_GRACE_NS, r) == 0)
 			return -17;
 		swap_key(&old->val.rewritten, &old_partner);
-		if (rkey->proto == IPPROTO_UDP && udp_busy(m, old, &old_partner, r))
-			return -17;
+		if (rkey->proto == IPPROTO_UDP &&
+		    udp_busy(m, old, &old_partner, udp_grace_ns, r))
+			return udp_grace_ns > M_UDP_PRESSED_GRACE_NS &&
+					       !udp_busy(m, old, &old_partner,
+							 M_UDP_PRESSED_GRACE_NS,
+							 r) ?
+				       -16 :
+				       -17;
 		m_table_delete(&m->embryos, &old_partner);
 		touch(r, 1, &old_partner);
 		count(m, XLB_STAT_PORT_TAKEOVER);
@@ -1287,6 +1299,7 @@ static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 	struct xlb_flow fwd, rev;
 	struct m_backend *b;
 	uint32_t sid, bid, range, start, step;
+	uint16_t pressed_port = 0;
 	int err = -17;
 
 	for (sid = 0; sid < M_MAX_SVC; sid++) {
@@ -1345,7 +1358,8 @@ static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 	/* COPIED from bpf/flow.h flow_create(): XLB_NAT_PORT_PROBES ports
 	 * (at most the range's size) from flow_hash(client tuple), `step`
 	 * apart (flow_probe_step), the first whose backend tuple is free in
-	 * both tables. */
+	 * both tables; if none, the first held by a UDP pair silent
+	 * M_UDP_PRESSED_GRACE_NS. */
 	range = (uint32_t)m->nat_port_max - m->nat_port_min + 1;
 	start = flow_hash(&p->key);
 	step = range / XLB_NAT_PORT_PROBES > 1 ?
@@ -1353,9 +1367,18 @@ static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 		       1;
 	for (uint32_t i = 0; i < XLB_NAT_PORT_PROBES && i < range; i++) {
 		rkey.dport = htons(m->nat_port_min + (start + i * step) % range);
-		err = claim_port(m, &rkey, &rev, r);
+		err = claim_port(m, &rkey, &rev, M_UDP_IDLE_GRACE_NS, r);
+		if (err == -16) {
+			if (!pressed_port)
+				pressed_port = rkey.dport;
+			err = -17;
+		}
 		if (err != -17)
 			break;
+	}
+	if (err == -17 && pressed_port) {
+		rkey.dport = pressed_port;
+		err = claim_port(m, &rkey, &rev, M_UDP_PRESSED_GRACE_NS, r);
 	}
 	if (err) {
 		*reason = err == -17 ? XLB_STAT_DROP_NAT_PORTS :

@@ -3372,24 +3372,65 @@ static void test_port_takeover(void)
 	test_closed_takeover(&t3, &t4);
 }
 
+/* After new flow n got a free port: it is not kept's, and kept's pair
+ * is intact. */
+static bool udp_kept(const char *name, const struct conn *kept,
+		     const struct conn *n)
+{
+	char why[WHY_LEN] = "";
+
+	if (n->nat_port == kept->nat_port)
+		snprintf(why, sizeof(why), "new pair got port %u, held by "
+			 "%s", n->nat_port, kept->client);
+	else
+		check_pair(kept, why, sizeof(why));
+	report(name, !why[0], why);
+	return !why[0];
+}
+
+/* New flow n took the port of pair gone, whose client entry went with
+ * it; pair kept is intact. */
+static bool udp_taken(const char *name, const struct conn *n,
+		      const struct conn *gone, const struct conn *kept)
+{
+	struct xlb_flow_key k;
+	char why[WHY_LEN] = "";
+
+	key_c2b(gone, &k);
+	if (n->nat_port != gone->nat_port)
+		snprintf(why, sizeof(why), "new pair got port %u, the pair "
+			 "to give held %u", n->nat_port, gone->nat_port);
+	else if (!key_absent(&k))
+		snprintf(why, sizeof(why), "client entry %s of the pair that "
+			 "gave its port left behind", key_str(&k));
+	else if (!check_pair(kept, why, sizeof(why)))
+		strncat(why, " (the pair to keep)",
+			sizeof(why) - strlen(why) - 1);
+	report(name, !why[0], why);
+	return !why[0];
+}
+
 /*
  * (f) A UDP pair stays half-open while the client alone speaks (syslog)
- * or until the backend's answer (DNS): on the two-port instance, tables
- * emptied, both ports held by such pairs 2 s old are not taken over (an
- * answer may still come), nor one whose client or backend spoke less than
- * 5 s ago; once a pair has been silent both ways for 5 s, its port is,
- * and the other pair, whose client spoke meanwhile, keeps its port and
- * gets the backend's answer.
+ * or until the backend's answer (DNS).  Its NAT port goes to a new flow
+ * that probes it once the pair has been silent both ways for 5 s; or,
+ * when every port the new flow probes is held (the pool exhausted: a
+ * flood), for 1 s.  On the two-port instance (a new flow probes both
+ * ports), tables emptied:
+ * - one port held by a pair silent 3 s, the other free: the free one;
+ * - both held by 2 s old pairs, one whose client spoke and one whose
+ *   backend answered within 1 s: refused (drop_nat_ports);
+ * - both held, by pairs silent 1.5 s and 5.5 s: the 5.5 s one gives;
+ * - both held, by a pair silent 1.5 s and a fresh one: the 1.5 s one
+ *   gives, and the fresh pair still gets its backend's answer.
  */
 static void test_udp_takeover(void)
 {
 	struct conn a1 = CONN(S_UDP_ONE, "203.0.113.100", 5000);
 	struct conn a2 = CONN(S_UDP_ONE, "203.0.113.101", 5000);
 	struct conn b = CONN(S_UDP_ONE, "203.0.113.102", 6000);
-	struct xlb_flow_key k;
+	struct conn c = CONN(S_UDP_ONE, "203.0.113.103", 6000);
 	struct pkt_spec s;
-	char why[WHY_LEN] = "";
-	__u16 port2;
 	int err;
 
 	err = fx_map_clear(lb->m.flows);
@@ -3400,44 +3441,37 @@ static void test_udp_takeover(void)
 			   strerror(-err));
 		return;
 	}
-	if (!fwd_c2b("udp_takeover_first_pair", &a1, 0, 20, F_NEW, -1) ||
-	    !fwd_c2b("udp_takeover_second_pair", &a2, 0, 20, F_NEW, -1))
+	if (!fwd_c2b("udp_takeover_first_pair", &a1, 0, 20, F_NEW, -1))
 		return;
-	port2 = a2.nat_port;
+	age("udp_takeover_pair_3s_silent", &a1, 3 * SEC_NS);
+	if (!fwd_c2b("udp_takeover_free_port_before_a_silent_pair", &a2, 0,
+		     20, F_NEW, -1) ||
+	    !udp_kept("udp_takeover_free_port_before_a_silent_pair", &a1, &a2))
+		return;
+	/* both ports held, both pairs 2 s old; a1's client speaks again
+	 * (one-way stream), a2's backend answers */
 	age("udp_takeover_pairs_2s_old", &a1, 2 * SEC_NS);
 	age("udp_takeover_pairs_2s_old", &a2, 2 * SEC_NS);
-	c2b_spec(&b, &s, 0, 20);
-	not_fwd("udp_takeover_pairs_2s_quiet_keep_ports", &b, C2B, &s,
-		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
-	/* a1's client speaks again (one-way stream); then 3 s pass: a1 was
-	 * silent 3 s, a2's client 5 s, but a2's backend answers now */
-	if (!fwd_c2b("udp_takeover_one_way_datagram", &a1, 0, 20, 0, -1))
-		return;
-	age("udp_takeover_pairs_3s_later", &a1, 3 * SEC_NS);
-	age("udp_takeover_pairs_3s_later", &a2, 3 * SEC_NS);
-	if (!fwd_b2c("udp_takeover_backend_answers", &a2, 0, 20))
+	if (!fwd_c2b("udp_takeover_one_way_datagram", &a1, 0, 20, 0, -1) ||
+	    !fwd_b2c("udp_takeover_backend_answers", &a2, 0, 20))
 		return;
 	c2b_spec(&b, &s, 0, 20);
-	not_fwd("udp_takeover_backend_answer_keeps_port", &b, C2B, &s,
+	not_fwd("udp_takeover_pairs_that_spoke_keep_ports", &b, C2B, &s,
 		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
-	/* 5.5 s more for a2 alone: silent both ways */
-	age("udp_takeover_a2_silent", &a2, 5 * SEC_NS + SEC_NS / 2);
-	if (!fwd_c2b("udp_takeover_silent_pair_port_taken_over", &b, 0, 20,
-		     F_NEW | F_TAKEOVER, -1))
+	/* silent 1.5 s (a1) and 5.5 s (a2): a2's port, whichever b probes
+	 * first */
+	age("udp_takeover_pairs_silent", &a1, SEC_NS + SEC_NS / 2);
+	age("udp_takeover_pairs_silent", &a2, 5 * SEC_NS + SEC_NS / 2);
+	if (!fwd_c2b("udp_takeover_5s_silent_pair_first", &b, 0, 20,
+		     F_NEW | F_TAKEOVER, -1) ||
+	    !udp_taken("udp_takeover_5s_silent_pair_first", &b, &a2, &a1))
 		return;
-	key_c2b(&a2, &k);
-	if (b.nat_port != port2)
-		snprintf(why, sizeof(why), "new pair got port %u, the silent "
-			 "pair held %u", b.nat_port, port2);
-	else if (!key_absent(&k))
-		snprintf(why, sizeof(why), "silent pair's client entry %s "
-			 "left behind", key_str(&k));
-	else if (!check_pair(&a1, why, sizeof(why)))
-		strncat(why, " (the pair that spoke)",
-			sizeof(why) - strlen(why) - 1);
-	report("udp_takeover_only_the_silent_pair", !why[0], why);
-	/* the backend's late answer to a1 still reaches a1 */
-	fwd_b2c("udp_takeover_late_answer_reaches_its_client", &a1, 0, 20);
+	/* every port held, by b (fresh) and a1 (silent 1.5 s): a1's */
+	if (!fwd_c2b("udp_takeover_1s_silent_pair_when_pressed", &c, 0, 20,
+		     F_NEW | F_TAKEOVER, -1) ||
+	    !udp_taken("udp_takeover_1s_silent_pair_when_pressed", &c, &a1, &b))
+		return;
+	fwd_b2c("udp_takeover_answer_reaches_the_pair_kept", &b, 0, 20);
 }
 
 /*
