@@ -21,6 +21,7 @@
 #include "pkt.h"
 #include "sweeper.h"
 #include "txn.h"
+#include "xlb_hash.h"
 #include "xtest.h"
 
 #define VIP "198.51.100.10"
@@ -234,7 +235,8 @@ static void t_install(void)
 static void t_reweight(void)
 {
 	const char *name = "reweight_keeps_ids_cursor_flows";
-	struct xlb_sched_backend in[2] = { { 0, 1, true }, { 1, 3, true } };
+	struct xlb_sched_backend in[2] = { { .id = 0, .weight = 1, .live = true },
+					  { .id = 1, .weight = 3, .live = true } };
 	__u32 slots[8], want[8];
 	char err[ERRLEN];
 	int n, m, first = syn(2000);
@@ -938,6 +940,144 @@ static void t_lint_warnings(void)
 	xtest_pass(name);
 }
 
+#define SVC_ABC(algo)                                                      \
+	"service " VIP ":8000 algo " algo "\n backend 198.51.100.11\n"     \
+	" backend 198.51.100.12\n backend 198.51.100.13 weight 2\n"
+
+static const char *const abc[3] = { "198.51.100.11", "198.51.100.12",
+				    "198.51.100.13" };
+
+/* The last octet of the backend with id `id` among abc, 0 if none. */
+static int abc_octet(__u32 id)
+{
+	for (int i = 0; i < 3; i++)
+		if (id_of(abc[i]) == id)
+			return 11 + i;
+	return 0;
+}
+
+/*
+ * A live switch rr -> mh -> rr keeps the backends' ids.  mh installs
+ * the Maglev table of the backends' identities and weights (65,521
+ * slots, as xlb_sched_build() makes it), and every new connection of a
+ * client goes to its hash's slot; back to rr, one slot per backend and
+ * connections take turns again.
+ */
+static void t_mh_switch(void)
+{
+	const char *name = "algo_switch_rr_mh_rr";
+	static __u32 slots[XLB_SCHED_MH_SLOTS], want[XLB_SCHED_MH_SLOTS];
+	struct xlb_sched_backend in[3];
+	struct xlb_addr client = {};
+	__u32 ids[3], sid;
+	char err[ERRLEN];
+	int n, m, to;
+
+	CHECK(!apply("", err), "%s", err);
+	CHECK(!flush_removed(), "flush");
+	CHECK(!apply(SVC_ABC("rr"), err), "%s", err);
+	sid = cur.svcs[0].id;
+	for (int i = 0; i < 3; i++)
+		ids[i] = id_of(abc[i]);
+	CHECK(!apply(SVC_ABC("mh"), err), "%s", err);
+	for (int i = 0; i < 3; i++) {
+		struct xlb_config_backend *b = backend(abc[i]);
+
+		CHECK(b->id == ids[i], "%s: id %u, was %u", abc[i], b->id,
+		      ids[i]);
+		in[i] = (struct xlb_sched_backend){
+			.id = b->id, .weight = b->weight, .live = true,
+			.ident = xlb_sched_ident(&b->ep.addr, b->ep.port)
+		};
+	}
+	n = table(sid, slots, XLB_SCHED_MH_SLOTS);
+	m = xlb_sched_build(XLB_ALGO_MH, in, 3, want, XLB_SCHED_MH_SLOTS,
+			    NULL);
+	CHECK(n == XLB_SCHED_MH_SLOTS && m == n &&
+		      !memcmp(slots, want, sizeof(want)),
+	      "table of %d slots, %d built", n, m);
+	inet_pton(AF_INET, CLIENT, client.bytes);
+	to = abc_octet(slots[xlb_client_hash(&client) % n]);
+	CHECK(to, "the client's slot holds no backend of the service");
+	for (__u16 p = 3000; p < 3008; p++)
+		CHECK(syn(p) == to, "SYN from port %u to .%d, its slot's "
+		      "backend is .%d", p, syn(p), to);
+	CHECK(!apply(SVC_ABC("rr"), err), "%s", err);
+	n = table(sid, slots, 8);
+	CHECK(n == 3 && slots[0] == ids[0] && slots[1] == ids[1] &&
+		      slots[2] == ids[2],
+	      "rr table of %d slots", n);
+	m = syn(3100);
+	n = syn(3101);
+	CHECK(m > 0 && n > 0 && m != n && syn(3102) != n,
+	      "rr: SYNs to .%d, .%d", m, n);
+	xtest_pass(name);
+}
+
+/* Apply a service of algo mh with n backends (documentation addresses,
+ * distinct ports). */
+static int apply_mh(int n, char *err)
+{
+	size_t cap = 64 + 32 * (size_t)n, len;
+	char *text = malloc(cap);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	len = snprintf(text, cap, "service " VIP ":8000 algo mh\n");
+	for (int i = 0; i < n; i++)
+		len += snprintf(text + len, cap - len,
+				" backend 192.0.2.%d:%d\n", 1 + i % 250,
+				1000 + i / 250);
+	rc = apply(text, err);
+	free(text);
+	return rc;
+}
+
+/* The backend ids in use in the backends map. */
+static int backends_in_use(void)
+{
+	struct xlb_backend v;
+	int n = 0;
+
+	for (__u32 id = 0; id < XLB_MAX_BACKENDS; id++)
+		n += !slot(id, &v) && (v.flags & XLB_BACKEND_IN_USE);
+	return n;
+}
+
+/*
+ * An mh service holds at most 65,521 live backends (its table's slots):
+ * 65,522 are refused, naming the limit and the fix, and the running
+ * configuration stays (its backends, its table, its scheduling).
+ * (65,521 are taken: test_sched, at the limit of smaller tables.)
+ */
+static void t_mh_too_many(void)
+{
+	const char *name = "mh_backends_beyond_table_refused";
+	__u32 slots[8], sid = cur.svcs[0].id;
+	char err[ERRLEN] = "";
+	int rc, n;
+
+	CHECK(cur.n_svcs == 1 && cur.svcs[0].algo == XLB_ALGO_RR &&
+		      cur.svcs[0].n_backends == 3,
+	      "expected the rr service of algo_switch_rr_mh_rr");
+	rc = apply_mh(XLB_SCHED_MH_SLOTS + 1, err);
+	CHECK(rc == -E2BIG && strstr(err, "algo mh holds at most 65521 live "
+					  "backends") &&
+		      strstr(err, "use algo wrr, or fewer backends"),
+	      "rc %d: %s", rc, err);
+	CHECK(cur.n_svcs == 1 && cur.svcs[0].n_backends == 3,
+	      "running configuration changed");
+	n = backends_in_use();
+	CHECK(n == 3, "%d backend ids in use, expected the running 3", n);
+	n = table(sid, slots, 8);
+	CHECK(n == 3, "table of %d slots, expected rr's 3", n);
+	rc = syn(3200);
+	n = syn(3201);
+	CHECK(rc > 0 && n > 0 && rc != n, "rr: SYNs to .%d, .%d", rc, n);
+	xtest_pass(name);
+}
+
 int main(void)
 {
 	char why[256];
@@ -979,6 +1119,8 @@ int main(void)
 	t_exhausted();
 	t_slow_start_on_return();
 	t_lint_warnings();
+	t_mh_switch();
+	t_mh_too_many();
 	xlb_config_free(&cur);
 	fx_unload(&lb);
 	return xtest_done();
