@@ -150,6 +150,8 @@ enum xlb_algo {
 	XLB_ALGO_RR = 0,
 	XLB_ALGO_WRR = 1,
 	XLB_ALGO_MH = 2, /* Maglev: the slot comes from the client's address */
+	XLB_ALGO_WLC = 3, /* weighted least-connection: a wrr table that the
+			   * daemon rebuilds from its connection counts */
 };
 
 /* Service value. */

@@ -29,7 +29,7 @@ static void run_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: xlb run -i IFACE --vip ADDR:PORT[/tcp|/udp] "
-		"--backends ADDR[:PORT][@WEIGHT],... [--algo rr|wrr|mh]\n"
+		"--backends ADDR[:PORT][@WEIGHT],... [--algo rr|wrr|mh|wlc]\n"
 		"               [--vip ... --backends ... [--algo ...]]...\n"
 		"       xlb run -c FILE [-i IFACE]\n"
 		"       xlb run -i IFACE      (no service yet, or adopt the "
@@ -225,7 +225,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 			}
 			if (xlb_algo_parse(optarg,
 					   &c->svcs[c->n_svcs - 1].algo)) {
-				xlb_errf("unknown --algo \"%s\": use rr, wrr or mh",
+				xlb_errf("unknown --algo \"%s\": use rr, wrr, mh or wlc",
 					 optarg);
 				return XLB_EXIT_USAGE;
 			}

@@ -744,8 +744,8 @@ static int parse_service(struct parser *p, char **w, int n)
 		if (!strcmp(w[i], "algo")) {
 			if (xlb_algo_parse(w[i + 1], &s->algo))
 				return perr(p,
-					    "unknown algo \"%s\": use rr, wrr "
-					    "or mh",
+					    "unknown algo \"%s\": use rr, wrr, "
+					    "mh or wlc",
 					    w[i + 1]);
 		} else if (!strcmp(w[i], "slow-start")) {
 			if (duration_arg("slow-start", w[i + 1], 0,

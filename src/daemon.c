@@ -664,6 +664,41 @@ static void write_state(const struct xlb_daemon *d, FILE *warn)
 		      strerror(-err));
 }
 
+/* algo wlc: after each sweep, the connection counts it made go into the
+ * tables of the wlc services (a commit of the running configuration:
+ * only the tables whose weights change are written). */
+static void wlc_update(struct xlb_daemon *d)
+{
+	struct xlb_sweep_stats st;
+	struct xlb_config next;
+	char err[512];
+	bool any = false;
+
+	xlb_sweeper_stats(d->sweeper, &st);
+	if (st.sweeps == d->load_sweeps)
+		return;
+	d->load_sweeps = st.sweeps;
+	for (size_t i = 0; i < d->cur.n_svcs; i++)
+		any |= d->cur.svcs[i].algo == XLB_ALGO_WLC;
+	if (!any)
+		return;
+	if (!d->load)
+		d->load = calloc(XLB_MAX_BACKENDS, sizeof(*d->load));
+	/* a failed sweep counted nothing: the last counts stand */
+	if (!d->load || !xlb_sweeper_conns(d->sweeper, d->load))
+		return;
+	d->txn.load = d->load;
+	if (!xlb_txn_wlc_stale(&d->txn, &d->cur, xlb_now_ns()) ||
+	    xlb_config_copy(&next, &d->cur))
+		return;
+	if (!xlb_daemon_commit(d, &next, err, sizeof(err), stderr)) {
+		d->load_failed = false;
+	} else if (!d->load_failed) {
+		xlb_errf("algo wlc: %s (tried again after each sweep)", err);
+		d->load_failed = true;
+	}
+}
+
 int xlb_daemon_commit(struct xlb_daemon *d, struct xlb_config *next,
 		      char *err, size_t errlen, FILE *warn)
 {
@@ -1371,6 +1406,7 @@ static int serve(struct xlb_daemon *d)
 		}
 		if (d->metrics)
 			xlb_metrics_process(d->metrics);
+		wlc_update(d);
 		if (d->next_ramp_ns && now >= d->next_ramp_ns) {
 			struct xlb_config next;
 			char err[512];
@@ -1429,6 +1465,7 @@ static void cleanup(struct xlb_daemon *d)
 	xlb__destroy(d->skel);
 	xlb_config_free(&d->cur);
 	free(d->changes);
+	free(d->load);
 	if (d->lock_fd >= 0) {
 		if (d->stop_requested)
 			unlink(d->lock_path);

@@ -97,6 +97,11 @@ struct xlb_daemon {
 	bool vlans_failed;
 	__u64 next_ramp_ns;
 	bool ramp_failed; /* a slow-start step failed: logged once */
+	/* algo wlc: the sweeper's last connection counts (the txn's load),
+	 * and the sweep they are from */
+	struct xlb_backend_conns *load;
+	__u64 load_sweeps;
+	bool load_failed; /* a table update failed: logged once */
 	bool detached;    /* the interface lost the program: exit 1 */
 	bool stop_requested; /* xlb stop: detach and remove everything */
 };

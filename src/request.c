@@ -34,7 +34,7 @@ static const struct {
 void xlb_request_usage(const char *object, FILE *f)
 {
 	if (!strcmp(object, "service"))
-		fputs("usage: xlb service add VIP:PORT[/tcp|/udp] [--algo rr|wrr|mh] "
+		fputs("usage: xlb service add VIP:PORT[/tcp|/udp] [--algo rr|wrr|mh|wlc] "
 		      "[--health SPEC] [--slow-start DURATION] [-i IFACE]\n"
 		      "       xlb service set VIP:PORT[/PROTO] [--algo ...] "
 		      "[--health SPEC|none] [--slow-start DURATION]\n"
@@ -185,7 +185,7 @@ int xlb_request_parse(int argc, char **argv, struct xlb_request *r,
 			if (xlb_algo_parse(optarg, &r->algo))
 				return fail(err, errlen,
 					    "unknown --algo \"%s\": use rr, "
-					    "wrr or mh",
+					    "wrr, mh or wlc",
 					    optarg);
 			r->has_algo = true;
 			break;

@@ -381,7 +381,8 @@ int xlb_sched_build(enum xlb_algo algo, const struct xlb_sched_backend *in,
 
 	if ((n && (!in || !slots)) || !max_slots)
 		return -EINVAL;
-	if (algo != XLB_ALGO_RR && algo != XLB_ALGO_WRR && algo != XLB_ALGO_MH)
+	if (algo != XLB_ALGO_RR && algo != XLB_ALGO_WRR &&
+	    algo != XLB_ALGO_MH && algo != XLB_ALGO_WLC)
 		return -EINVAL;
 	/* The table length travels as an int and in a __u32 map element. */
 	if (max_slots > XLB_SCHED_MAX_SLOTS)
@@ -398,7 +399,7 @@ int xlb_sched_build(enum xlb_algo algo, const struct xlb_sched_backend *in,
 	if (!m)
 		return 0;
 
-	if (algo == XLB_ALGO_WRR)
+	if (algo == XLB_ALGO_WRR || algo == XLB_ALGO_WLC)
 		return sched_build_wrr(in, n, slots, max_slots, m, approx);
 	if (algo == XLB_ALGO_MH)
 		return sched_build_mh(in, n, slots, max_slots, m, approx);
@@ -407,6 +408,68 @@ int xlb_sched_build(enum xlb_algo algo, const struct xlb_sched_backend *in,
 		if (in[i].live && in[i].weight)
 			slots[m++] = in[i].id;
 	return (int)m;
+}
+
+struct wlc_item {
+	double ratio; /* conns / weight */
+	size_t i;
+};
+
+static int wlc_cmp(const void *a, const void *b)
+{
+	const struct wlc_item *x = a, *y = b;
+
+	if (x->ratio != y->ratio)
+		return x->ratio < y->ratio ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+int xlb_sched_wlc(const __u32 *weight, const __u64 *conns, size_t n,
+		  __u32 *out)
+{
+	struct wlc_item *v;
+	double pour = 0, held = 0, wsum = 0, level = 0;
+	size_t m = 0, k;
+
+	if (n && (!weight || !conns || !out))
+		return -EINVAL;
+	v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (weight[i]) {
+			v[m].ratio = (double)conns[i] / weight[i];
+			v[m++].i = i;
+			pour += (double)conns[i];
+		}
+	if (pour < (double)m)
+		pour = (double)m;
+	qsort(v, m, sizeof(*v), wlc_cmp);
+	/* the level: the lowest k backends take all that is poured, up to
+	 * the (k+1)th's ratio */
+	for (k = 0; k < m; k++) {
+		held += (double)conns[v[k].i];
+		wsum += weight[v[k].i];
+		level = (pour + held) / wsum;
+		if (k + 1 == m || level <= v[k + 1].ratio)
+			break;
+	}
+	/* each one's share, into ratio: out may be weight */
+	for (size_t j = 0; j < m; j++) {
+		size_t i = v[j].i;
+
+		v[j].ratio = j <= k ? level * weight[i] - (double)conns[i] : 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = 0;
+	for (size_t j = 0; j < m; j++) {
+		double w = v[j].ratio / pour * XLB_SCHED_WLC_TOTAL;
+
+		if (v[j].ratio > 0)
+			out[v[j].i] = w >= 65534 ? 65535 : 1 + (__u32)w;
+	}
+	free(v);
+	return 0;
 }
 
 int xlb_algo_parse(const char *s, enum xlb_algo *algo)
@@ -419,6 +482,8 @@ int xlb_algo_parse(const char *s, enum xlb_algo *algo)
 		*algo = XLB_ALGO_WRR;
 	else if (!strcmp(s, "mh"))
 		*algo = XLB_ALGO_MH;
+	else if (!strcmp(s, "wlc"))
+		*algo = XLB_ALGO_WLC;
 	else
 		return -EINVAL;
 	return 0;
@@ -433,6 +498,8 @@ const char *xlb_algo_name(enum xlb_algo algo)
 		return "wrr";
 	case XLB_ALGO_MH:
 		return "mh";
+	case XLB_ALGO_WLC:
+		return "wlc";
 	}
 	return "unknown";
 }

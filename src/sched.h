@@ -44,6 +44,7 @@ __u64 xlb_sched_ident(const struct xlb_addr *addr, __u16 port);
  *   scaled to sum exactly max_slots (largest remainder; a backend whose
  *   share is below one slot gets one slot, the others share the rest in
  *   proportion), divided by their gcd again, and *approx is set.
+ * XLB_ALGO_WLC: as XLB_ALGO_WRR (the weights are xlb_sched_wlc()'s).
  * XLB_ALGO_MH: Maglev: a table of M slots, M the largest prime at most
  *   max_slots (65521 at the cap), each slot the backend whose permutation
  *   (from its ident) reached it first, the backends taking turns in the
@@ -66,7 +67,32 @@ __u64 xlb_sched_ident(const struct xlb_addr *addr, __u16 port);
 int xlb_sched_build(enum xlb_algo algo, const struct xlb_sched_backend *in,
 		    size_t n, __u32 *slots, size_t max_slots, bool *approx);
 
-/* Parse "rr", "wrr" or "mh" (exact, lower case) into *algo: 0 or -EINVAL. */
+/* The sum of the weights xlb_sched_wlc() hands out (each backend below
+ * the level gets at least 1 on top of its share, so a little more). */
+#define XLB_SCHED_WLC_TOTAL 4096
+
+/*
+ * Weighted least-connection (algo wlc): the table weights that bring the
+ * connections per unit of weight of n backends to one level.  weight[i]
+ * is backend i's weight (0: not scheduled: down, drained, weight 0),
+ * conns[i] the connections it holds now; out[i] (may be weight) gets its
+ * table weight, 0 for one at or above the level.
+ *
+ * The new connections until the next count are taken to be as many as
+ * those held now (at least one per scheduled backend), and poured into
+ * the backends below the level, lowest first (water-filling): each gets
+ * level * weight - conns of them, scaled to XLB_SCHED_WLC_TOTAL in all,
+ * at least 1.  So a table kept until the next count moves the backends
+ * toward the level without overshooting it; with no connections held
+ * the weights come out in proportion to weight[] (wrr).
+ *
+ * 0, -EINVAL (NULL pointer with n > 0) or -ENOMEM.  Never prints.
+ */
+int xlb_sched_wlc(const __u32 *weight, const __u64 *conns, size_t n,
+		  __u32 *out);
+
+/* Parse "rr", "wrr", "mh" or "wlc" (exact, lower case) into *algo: 0 or
+ * -EINVAL. */
 int xlb_algo_parse(const char *s, enum xlb_algo *algo);
 
 /* Name of an algorithm as xlb_algo_parse() accepts it; "unknown" for a

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* `xlb show` rendering (see show.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -29,15 +30,39 @@ backend_conns(const struct xlb_show *s, const struct xlb_config_backend *b)
 	return s->conns && b->id < XLB_MAX_BACKENDS ? &s->conns[b->id] : NULL;
 }
 
+/* algo wlc: each backend's share of new connections (0..1), the table's
+ * weights for the counts shown; NULL if not wlc, no counts, or no memory.
+ * The caller frees it. */
+static double *wlc_shares(const struct xlb_show *s,
+			  const struct xlb_config_service *svc)
+{
+	__u32 *w;
+	double *share = NULL, sum = 0;
+
+	if (svc->algo != XLB_ALGO_WLC || !s->conns || !svc->n_backends)
+		return NULL;
+	w = calloc(svc->n_backends, sizeof(*w));
+	if (w && !xlb_txn_table_weights(svc, s->conns, s->now_ns, w))
+		share = calloc(svc->n_backends, sizeof(*share));
+	for (size_t i = 0; share && i < svc->n_backends; i++)
+		sum += svc->backends[i].down ? 0 : w[i];
+	for (size_t i = 0; share && sum && i < svc->n_backends; i++)
+		share[i] = svc->backends[i].down ? 0 : w[i] / sum;
+	free(w);
+	return share;
+}
+
 static void health_line(const struct xlb_config_service *svc, FILE *f)
 {
 	fputs(" health ", f);
 	xlb_health_spec_write(svc->health, &svc->check, f);
 }
 
+/* share: of new connections (algo wlc), or NULL */
 static void backend_text(const struct xlb_show *s,
 			 const struct xlb_config_service *svc,
-			 const struct xlb_config_backend *b, FILE *f)
+			 const struct xlb_config_backend *b,
+			 const double *share, FILE *f)
 {
 	const struct xlb_backend_conns *n = backend_conns(s, b);
 	char ep[XLB_ENDPOINT_STRLEN];
@@ -50,6 +75,8 @@ static void backend_text(const struct xlb_show *s,
 		b->weight);
 	if (eff != b->weight && !b->drain)
 		fprintf(f, " (slow start: %u)", eff);
+	if (share)
+		fprintf(f, " (wlc: %u%% of new)", (unsigned)(*share * 100 + 0.5));
 	fprintf(f, " %s", xlb_show_state(b));
 	if (b->drain)
 		fputs(" (drained)", f);
@@ -90,6 +117,7 @@ void xlb_show_text(const struct xlb_show *s, FILE *f)
 	fputc('\n', f);
 	for (size_t i = 0; i < s->c->n_svcs; i++) {
 		const struct xlb_config_service *svc = &s->c->svcs[i];
+		double *shares = wlc_shares(s, svc);
 
 		fprintf(f, "service %s id %u algo %s snat %s",
 			xlb_config_service_name(svc, name, sizeof(name)),
@@ -104,7 +132,9 @@ void xlb_show_text(const struct xlb_show *s, FILE *f)
 			health_line(svc, f);
 		fputc('\n', f);
 		for (size_t j = 0; j < svc->n_backends; j++)
-			backend_text(s, svc, &svc->backends[j], f);
+			backend_text(s, svc, &svc->backends[j],
+				     shares ? &shares[j] : NULL, f);
+		free(shares);
 	}
 	if (s->n_events)
 		fputs("health events:\n", f);
@@ -164,7 +194,8 @@ static void conns_json(struct xlb_json *j, const struct xlb_backend_conns *n)
 
 static void backend_json(struct xlb_json *j, const struct xlb_show *s,
 			 const struct xlb_config_service *svc,
-			 const struct xlb_config_backend *b)
+			 const struct xlb_config_backend *b,
+			 const double *share)
 {
 	const struct xlb_backend_conns *n = backend_conns(s, b);
 	char ep[XLB_ENDPOINT_STRLEN];
@@ -181,6 +212,11 @@ static void backend_json(struct xlb_json *j, const struct xlb_show *s,
 	xlb_json_kv_bool(j, "drain", b->drain);
 	xlb_json_kv_string(j, "state", xlb_show_state(b));
 	conns_json(j, n);
+	xlb_json_key(j, "wlc_share_pct");
+	if (share)
+		xlb_json_u64(j, (__u64)(*share * 100 + 0.5));
+	else
+		xlb_json_null(j);
 	xlb_json_key(j, "health");
 	if (svc->health && s->health && b->id != XLB_ID_NONE &&
 	    !xlb_health_get(s->health, b->id, &st)) {
@@ -222,8 +258,12 @@ static void service_json(struct xlb_json *j, const struct xlb_show *s,
 	if (backends) {
 		xlb_json_key(j, "backends");
 		xlb_json_begin_array(j);
+		double *shares = wlc_shares(s, svc);
+
 		for (size_t k = 0; k < svc->n_backends; k++)
-			backend_json(j, s, svc, &svc->backends[k]);
+			backend_json(j, s, svc, &svc->backends[k],
+				     shares ? &shares[k] : NULL);
+		free(shares);
 		xlb_json_end_array(j);
 	}
 	xlb_json_end_object(j);

@@ -12,6 +12,7 @@
 
 #include "stats.h"
 #include "bitmap.h"
+#include "sched.h"
 #include "errmsg.h"
 #include "tables.h"
 #include "txn.h"
@@ -326,42 +327,92 @@ static void fnv(__u64 *h, const void *data, size_t n)
 	}
 }
 
-/* What a service's schedule table is built from, hashed (never 0). */
-static __u64 sched_sig(const struct xlb_config_service *s, __u64 now_ns)
+int xlb_txn_table_weights(const struct xlb_config_service *s,
+			  const struct xlb_backend_conns *load, __u64 now_ns,
+			  __u32 *w)
 {
-	__u64 h = 0xcbf29ce484222325ull;
-	__u32 algo = s->algo, scale = ramp_scale(s, now_ns);
+	__u32 scale = ramp_scale(s, now_ns);
+	__u64 *held;
+	int err;
 
-	fnv(&h, &algo, sizeof(algo));
+	for (size_t i = 0; i < s->n_backends; i++)
+		w[i] = sched_weight(s, &s->backends[i], now_ns, scale);
+	if (s->algo != XLB_ALGO_WLC || !load || !s->n_backends)
+		return 0;
+	held = calloc(s->n_backends, sizeof(*held));
+	if (!held)
+		return -ENOMEM;
 	for (size_t i = 0; i < s->n_backends; i++) {
 		const struct xlb_config_backend *b = &s->backends[i];
-		__u32 w = sched_weight(s, b, now_ns, scale);
+
+		if (b->down)
+			w[i] = 0;
+		else if (b->id < XLB_MAX_BACKENDS)
+			held[i] = (__u64)load[b->id].active +
+				  load[b->id].inactive;
+	}
+	err = xlb_sched_wlc(w, held, s->n_backends, w);
+	free(held);
+	return err;
+}
+
+/* What a service's schedule table is built from (its table weights),
+ * hashed (never 0) into *sig.  0 or -ENOMEM. */
+static int sched_sig(const struct xlb_config_service *s,
+		     const struct xlb_backend_conns *load, __u64 now_ns,
+		     __u64 *sig)
+{
+	__u64 h = 0xcbf29ce484222325ull;
+	__u32 algo = s->algo, *w = calloc(s->n_backends + 1, sizeof(*w));
+	int err = w ? xlb_txn_table_weights(s, load, now_ns, w) : -ENOMEM;
+
+	fnv(&h, &algo, sizeof(algo));
+	for (size_t i = 0; !err && i < s->n_backends; i++) {
+		const struct xlb_config_backend *b = &s->backends[i];
 		__u8 live = !b->down;
 
 		fnv(&h, &b->id, sizeof(b->id));
-		fnv(&h, &w, sizeof(w));
+		fnv(&h, &w[i], sizeof(w[i]));
 		fnv(&h, &live, sizeof(live));
 	}
-	return h ? h : 1;
+	free(w);
+	*sig = h ? h : 1;
+	return err;
+}
+
+bool xlb_txn_wlc_stale(const struct xlb_txn *t, const struct xlb_config *cur,
+		       __u64 now_ns)
+{
+	for (size_t i = 0; i < cur->n_svcs; i++) {
+		const struct xlb_config_service *s = &cur->svcs[i];
+		__u64 sig;
+
+		if (s->algo != XLB_ALGO_WLC)
+			continue;
+		if (sched_sig(s, t->load, now_ns, &sig) || sig != s->sched_sig)
+			return true;
+	}
+	return false;
 }
 
 static int install_schedule(const struct xlb_maps *m,
-			    const struct xlb_config_service *s, __u64 now_ns,
+			    const struct xlb_config_service *s,
+			    const struct xlb_backend_conns *load, __u64 now_ns,
 			    bool *approx)
 {
 	struct xlb_sched_backend *in;
-	__u32 *slots, scale = ramp_scale(s, now_ns);
+	__u32 *slots, *w;
 	int len, err;
 
 	in = calloc(s->n_backends ? s->n_backends : 1, sizeof(*in));
 	slots = calloc(XLB_SCHED_MAX_SLOTS, sizeof(*slots));
-	if (!in || !slots) {
-		err = -ENOMEM;
+	w = calloc(s->n_backends + 1, sizeof(*w));
+	err = in && slots && w ? xlb_txn_table_weights(s, load, now_ns, w) : -ENOMEM;
+	if (err)
 		goto out;
-	}
 	for (size_t i = 0; i < s->n_backends; i++) {
 		in[i].id = s->backends[i].id;
-		in[i].weight = sched_weight(s, &s->backends[i], now_ns, scale);
+		in[i].weight = w[i];
 		in[i].live = !s->backends[i].down;
 		in[i].ident = xlb_sched_ident(&s->backends[i].ep.addr,
 					      s->backends[i].ep.port);
@@ -370,6 +421,7 @@ static int install_schedule(const struct xlb_maps *m,
 			      XLB_SCHED_MAX_SLOTS, approx);
 	err = len < 0 ? len : xlb_schedule_write(m, s->id, slots, len);
 out:
+	free(w);
 	free(in);
 	free(slots);
 	return err;
@@ -458,6 +510,7 @@ static int reset_cursor(const struct xlb_maps *m, __u32 id)
 struct write_opts {
 	bool force;    /* rewrite everything (rollback) */
 	bool rollback; /* keep counters and cursors */
+	const struct xlb_backend_conns *load; /* xlb_txn.load */
 };
 
 /* Append a line to the transaction's warnings (warn may be NULL); the
@@ -595,9 +648,13 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 		struct xlb_service_key key;
 		struct xlb_service val, old;
 		bool fresh = !o_s || o_s->id != s->id, approx = false;
-		__u64 sig = sched_sig(s, now_ns);
+		__u64 sig;
 
 		xlb_config_service_name(s, name, sizeof(name));
+		err = sched_sig(s, o->load, now_ns, &sig);
+		if (err)
+			return msg(what, whatlen, err,
+				   "service %s: its schedule", name);
 		if (fresh && !o->rollback) {
 			err = reset_cursor(m, s->id);
 			if (!err)
@@ -635,7 +692,7 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 					   name, id);
 		}
 		if (fresh || o->force || o_s->sched_sig != sig) {
-			err = install_schedule(m, s, now_ns, &approx);
+			err = install_schedule(m, s, o->load, now_ns, &approx);
 			if (err == -E2BIG && s->algo == XLB_ALGO_MH)
 				return msg(what, whatlen, err,
 					   "service %s: algo mh holds at most "
@@ -846,7 +903,9 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 		  struct xlb_config *next, __u64 now_ns, char *err,
 		  size_t errlen, char *warn, size_t warnlen)
 {
-	struct write_opts fwd = {}, back = { .force = true, .rollback = true };
+	struct write_opts fwd = { .load = t->load },
+			  back = { .force = true, .rollback = true,
+				   .load = t->load };
 	__u8 gone[XLB_MAX_SERVICES / 8] = {};
 	struct idset *used, *ref = NULL;
 	struct xlb_config undo;

@@ -33,6 +33,7 @@
 #define XLB_TXN_H
 
 #include "config.h"
+#include "conntrack.h"
 #include "maps.h"
 
 struct xlb_txn {
@@ -50,6 +51,11 @@ struct xlb_txn {
 	 * new services) until xlb_txn_release. */
 	__u8 flush[XLB_MAX_SERVICES / 8];
 	__u8 held[XLB_MAX_SERVICES / 8];
+	/* algo wlc: the connections each backend id holds (XLB_MAX_BACKENDS
+	 * entries, the last count of the daemon's sweeper), or NULL: none
+	 * counted yet, and wlc tables follow the weights alone (wrr).  A
+	 * new count changes the tables at the next xlb_txn_apply. */
+	const struct xlb_backend_conns *load;
 };
 
 /* Allocation cursors past every id in use in cur or named by a tracked
@@ -101,6 +107,21 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 /* Every flush handed on so far is done: give the held ids back (those
  * still in flush stay held). */
 void xlb_txn_release(struct xlb_txn *t);
+
+/* The weights service s's schedule table is built from at now_ns, one
+ * per backend into w (s->n_backends entries): the effective weights
+ * (times the ramp's scale while one ramps), and for algo wlc with counts
+ * (load, as xlb_txn.load), those of the live backends levelled by the
+ * connections they hold (xlb_sched_wlc).  0 or -ENOMEM. */
+int xlb_txn_table_weights(const struct xlb_config_service *s,
+			  const struct xlb_backend_conns *load, __u64 now_ns,
+			  __u32 *w);
+
+/* Would xlb_txn_apply(t, cur, a copy of cur, now_ns) write the schedule
+ * table of a wlc service of cur (its weights for t->load changed)?  On
+ * error (no memory): true. */
+bool xlb_txn_wlc_stale(const struct xlb_txn *t, const struct xlb_config *cur,
+		       __u64 now_ns);
 
 /* Effective weight of a backend now (drain 0, slow start ramp). */
 __u32 xlb_txn_effective_weight(const struct xlb_config_service *s,

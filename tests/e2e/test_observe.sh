@@ -319,37 +319,6 @@ case_second_tracer_refused() {
 	grep -q '^tcp ' "$CASE_DIR/trace.counted" || fail "no trace line from the tracer started after the first one stopped"
 }
 
-# show_conns: "A1 I1 A2 I2", the active and inactive connections of
-# backend-01 and backend-02 (port 8000) in `xlb show -j` ("none" if
-# unknown, "?" if show failed).
-show_conns() {
-	xlb_cmd show -i "$LB_IF" -j 2>/dev/null | "$PY" -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-except ValueError:
-    print("?"); sys.exit(0)
-bes = {b["addr"]: b for s in d["services"] for b in s["backends"]}
-out = []
-for a in sys.argv[1:]:
-    b = bes.get(a + ":8000", {})
-    out += [str(b.get("active_conns")).lower(), str(b.get("inactive_conns")).lower()]
-print(" ".join(out))' "$BE1_IP" "$BE2_IP"
-}
-
-# conns_wait WANT SECONDS: poll show_conns until it says WANT (at most
-# SECONDS, 50 tries); its last answer in CONNS.
-CONNS=""
-conns_wait() {
-	local want=$1 end=$((SECONDS + $2)) i
-	for ((i = 0; i < 50 && SECONDS < end; i++)); do
-		CONNS=$(show_conns)
-		[ "$CONNS" = "$want" ] && return 0
-		sleep 0.2
-	done
-	return 1
-}
-
 # xlb show counts each backend's connections as the daemon's last sweep
 # (every 2 s) found them: held open, they are active, as many on each
 # backend as round robin gave them (the clients' answers say which);

@@ -5,7 +5,7 @@
 # client's address): affinity over TCP and UDP, a backend that goes
 # (drained, deleted, down by health check) moves only its own clients and
 # every client is back on its backend when it returns, weights, and a live
-# switch between rr and mh.
+# switch between rr and mh; wlc (least connections per weight).
 set -u
 # shellcheck source-path=SCRIPTDIR source=control_lib.sh
 . "$(dirname "$0")/control_lib.sh"
@@ -326,8 +326,57 @@ case_mh_restart() {
 	xlb_stop || return
 }
 
+# wlc (weighted least-connection): after each sweep (every 2 s) the
+# daemon rebuilds the table from the connections each backend holds.
+# Eight connections held open on backend-01, the only backend; then
+# backend-02 is added, and once a sweep has counted the eight (xlb show:
+# backend-02 takes 100% of new connections), six new
+# connections go to backend-02: all six while the table stays (the six
+# are what it takes to bring it to backend-01's level, the eight of the
+# sweep's estimate); a sweep in the middle, counting the first ones,
+# could send one of the last to backend-01, so at least five (rr and
+# wrr: three).
+case_wlc() {
+	local i a1 a2 end
+	need_xlb || return
+	# the backends answer 30 s after the request: connections held open
+	start_tcp_echo "$NS_BE1" "$BE1_IP" 8000 backend-01 30 &&
+		start_tcp_echo "$NS_BE2" "$BE2_IP" 8000 backend-02 30 || return
+	xlb_start --vip "$VIP:8000" --algo wlc --backends "$BE1_IP" || return
+	for ((i = 0; i < 8; i++)); do
+		bg "hold-a$i" "$NS_CLI" "$PY" "$NETTOOL" tcp-client --dst "$VIP" \
+			--port 8000 --send "a$i" --timeout 40
+	done
+	conns_wait "8 0 none none" 8 ||
+		{ fail "8 held on backend-01, the only backend: show -j says '$CONNS'"; return; }
+	xlb_ok backend add "$VIP:8000" "$BE2_IP" || return
+	conns_wait "8 0 0 0" 8 ||
+		{ fail "8 held on backend-01: show -j says (active inactive, backend-01 then -02) '$CONNS'"; return; }
+	# the table follows the sweep within a turn of the daemon's loop (0.2 s)
+	sleep 0.5
+	xlb_cmd show -i "$LB_IF" >"$CASE_DIR/show.txt" || { fail "xlb show failed"; return; }
+	grep -q "^service $VIP:8000/tcp id [0-9]* algo wlc " "$CASE_DIR/show.txt" &&
+		grep -q "^  backend [0-9]* $BE1_IP:8000 weight 1 (wlc: 0% of new) up  conns 8 active 0 inactive\$" "$CASE_DIR/show.txt" &&
+		grep -q "^  backend [0-9]* $BE2_IP:8000 weight 1 (wlc: 100% of new) up  conns 0 active 0 inactive\$" "$CASE_DIR/show.txt" ||
+		{ fail "xlb show: $(tr '\n' '|' <"$CASE_DIR/show.txt")"; return; }
+	for ((i = 0; i < 6; i++)); do
+		bg "hold-b$i" "$NS_CLI" "$PY" "$NETTOOL" tcp-client --dst "$VIP" \
+			--port 8000 --send "b$i" --timeout 40
+	done
+	end=$((SECONDS + 8))
+	while :; do
+		read -r a1 _ a2 _ <<<"$(show_conns)"
+		[[ "$a1" =~ ^[0-9]+$ && "$a2" =~ ^[0-9]+$ ]] && [ $((a1 + a2)) -eq 14 ] && break
+		[ "$SECONDS" -lt "$end" ] || { fail "14 connections not counted within 8 s: show -j says '$(show_conns)'"; return; }
+		sleep 0.2
+	done
+	info "held: backend-01 $a1, backend-02 $a2"
+	[ "$a2" -ge 5 ] ||
+		{ fail "of 6 new connections, $((a2)) went to backend-02, which held none (backend-01 held 8): want at least 5"; return; }
+}
+
 # CASES="name ..." runs only those cases.
-for c in rr wrr two_services mh_affinity mh_udp mh_disruption mh_live_switch mh_restart; do
+for c in rr wrr two_services mh_affinity mh_udp mh_disruption mh_live_switch mh_restart wlc; do
 	[ -z "${CASES:-}" ] || [[ " $CASES " = *" $c "* ]] || continue
 	run_case "$c" full "case_$c"
 done

@@ -43,7 +43,7 @@ static const char *full_text =
 	"\tbackend 198.51.100.11:8000 weight 5\n"
 	"\tbackend 198.51.100.12 weight 1 drain\n"
 	"\tbackend 198.51.100.13:8080\n"
-	"service 198.51.100.10:53/udp\n"
+	"service 198.51.100.10:53/udp algo wlc\n"
 	"  backend 198.51.100.11 weight 0\n"
 	"service [2001:db8::10]:80 algo mh\n"
 	"  health tcp port 8081 interval 1s\n"
@@ -107,7 +107,7 @@ static void test_full_file(void)
 	CHECK(s->backends[2].ep.port == 8080 && s->backends[2].weight == 1);
 	CHECK(s->backends[0].id == XLB_ID_NONE && s->id == XLB_ID_NONE);
 	s = &c.svcs[1];
-	CHECK(s->proto == IPPROTO_UDP && s->algo == XLB_ALGO_RR &&
+	CHECK(s->proto == IPPROTO_UDP && s->algo == XLB_ALGO_WLC &&
 	      !s->health && s->n_backends == 1 && s->backends[0].weight == 0 &&
 	      s->backends[0].ep.port == 53);
 	s = &c.svcs[2];
@@ -187,7 +187,7 @@ static const struct {
 	  "b.conf:1: VIP \"198.51.100.10\" needs a port, e.g. "
 	  "198.51.100.10:8000" },
 	{ "unknown_algo", "service 198.51.100.10:80 algo fancy\n",
-	  "b.conf:1: unknown algo \"fancy\": use rr, wrr or mh" },
+	  "b.conf:1: unknown algo \"fancy\": use rr, wrr, mh or wlc" },
 	{ "unknown_service_option", "service 198.51.100.10:80 weight 3\n",
 	  "b.conf:1: unknown service option \"weight\" (use algo, slow-start)" },
 	{ "health_twice",
@@ -507,7 +507,7 @@ static void test_requests(void)
 		{ "backend del 198.51.100.10:8000 198.51.100.13 extra", -EINVAL,
 		  "backend del: unexpected argument \"extra\"" },
 		{ "service add 198.51.100.10:8000 --algo fancy", -EINVAL,
-		  "unknown --algo \"fancy\": use rr, wrr or mh" },
+		  "unknown --algo \"fancy\": use rr, wrr, mh or wlc" },
 		{ "service add 198.51.100.10:8000 --weight 2", -EINVAL,
 		  "service add: unknown or incomplete option \"--weight\" (see xlb "
 		  "service -h)" },

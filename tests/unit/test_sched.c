@@ -1102,13 +1102,15 @@ static const struct parse_case parse_cases[] = {
 	{ "wrr ", -EINVAL, XLB_ALGO_RR },
 	{ " rr", -EINVAL, XLB_ALGO_RR },
 	{ "lc", -EINVAL, XLB_ALGO_RR },
+	{ "wlc", 0, XLB_ALGO_WLC },
+	{ "WLC", -EINVAL, XLB_ALGO_RR },
 	{ "unknown", -EINVAL, XLB_ALGO_RR },
 	{ NULL, -EINVAL, XLB_ALGO_RR },
 };
 
 static void test_algo_parse(void)
 {
-	const char *name = "algo parse: rr, wrr, mh; others rejected";
+	const char *name = "algo parse: rr, wrr, mh, wlc; others rejected";
 	size_t i;
 
 	for (i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
@@ -1135,7 +1137,7 @@ static void test_algo_parse(void)
 static void test_algo_names(void)
 {
 	static const enum xlb_algo algos[] = { XLB_ALGO_RR, XLB_ALGO_WRR,
-					       XLB_ALGO_MH };
+					       XLB_ALGO_MH, XLB_ALGO_WLC };
 	const char *name = "algo name: round trip, unknown value";
 	const char *s;
 	size_t i;
@@ -1154,6 +1156,139 @@ static void test_algo_names(void)
 	if (!s || strcmp(s, "unknown")) {
 		xtest_fail(name, "algo 42: name \"%s\", expected \"unknown\"",
 			   s ? s : "(null)");
+		return;
+	}
+	xtest_pass(name);
+}
+
+/* xlb_sched_wlc(): weights, connections held, the table weights. */
+struct wlc_case {
+	const char *name;
+	size_t n;
+	__u32 w[4];
+	__u64 c[4];
+	__u32 expect[4];
+};
+
+/* Shares: level * w - c of pour = max(sum c, backends), each
+ * 1 + share / pour * 4096. */
+static const struct wlc_case wlc_cases[] = {
+	{ "wlc no connections: as the weights (1:1)", 2, { 1, 1 }, { 0, 0 },
+	  { 2049, 2049 } },
+	{ "wlc no connections: as the weights (3:1)", 2, { 3, 1 }, { 0, 0 },
+	  { 3073, 1025 } },
+	{ "wlc 6 held by one, none by the other: all to the other", 2,
+	  { 1, 1 }, { 6, 0 }, { 0, 4097 } },
+	{ "wlc 6 and 2: 8 poured, 2 and 6 (both at 8)", 2, { 1, 1 },
+	  { 6, 2 }, { 1025, 3073 } },
+	{ "wlc weights count: 2,1 holding 4,0 end at 8/3 each", 2, { 2, 1 },
+	  { 4, 0 }, { 1366, 2731 } },
+	{ "wlc 9, 1, 2: the one above the level (7.5) gets none", 3,
+	  { 1, 1, 1 }, { 9, 1, 2 }, { 0, 2219, 1878 } },
+	{ "wlc weight 0 (down, drained) gets none, counts nothing", 3,
+	  { 0, 1, 1 }, { 100, 3, 1 }, { 0, 1025, 3073 } },
+	{ "wlc nothing scheduled: all 0", 2, { 0, 0 }, { 5, 0 }, { 0, 0 } },
+	{ "wlc equal load: as the weights", 3, { 1, 2, 5 }, { 10, 20, 50 },
+	  { 513, 1025, 2561 } },
+};
+
+static void run_wlc_case(const struct wlc_case *c)
+{
+	__u32 out[4] = { 7, 7, 7, 7 }, w[4];
+	int rc = xlb_sched_wlc(c->w, c->c, c->n, out);
+
+	if (rc) {
+		xtest_fail(c->name, "returned %d", rc);
+		return;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		if (out[i] != c->expect[i]) {
+			xtest_fail(c->name, "backend %zu: %u, expected %u", i,
+				   out[i], c->expect[i]);
+			return;
+		}
+	/* in place: out may be the weights */
+	memcpy(w, c->w, sizeof(w));
+	rc = xlb_sched_wlc(w, c->c, c->n, w);
+	if (rc || memcmp(w, out, c->n * sizeof(*w))) {
+		xtest_fail(c->name, "in place: %d, or other weights", rc);
+		return;
+	}
+	xtest_pass(c->name);
+}
+
+/*
+ * Random weights and loads: every backend given a share holds fewer
+ * connections per weight than every scheduled one given none; pouring
+ * the shares brings those given one to one level (within the rounding:
+ * a table weight is 1 + share / pour * 4096); the weights sum to at most
+ * 4096 + the backends; no backend of weight 0 gets one.
+ */
+static void test_wlc_random(void)
+{
+	const char *name = "wlc random sets: one level, lowest first";
+	__u32 w[64], out[64];
+	__u64 c[64];
+
+	for (int round = 0; round < 2000; round++) {
+		size_t n = (size_t)rng_range(1, 64);
+		double lo_given = 1e300, hi_given = 0, lo_none = 1e300;
+		double pour = 0, level_lo = 1e300, level_hi = 0;
+		__u64 sum = 0;
+		size_t m = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			w[i] = rng_next() % 4 ? (__u32)rng_range(1, 100) : 0;
+			c[i] = rng_next() % 3 ? rng_range(0, 999) : 0;
+			if (w[i]) {
+				pour += (double)c[i];
+				m++;
+			}
+		}
+		if (pour < (double)m)
+			pour = (double)m;
+		if (xlb_sched_wlc(w, c, n, out)) {
+			xtest_fail(name, "round %d: error", round);
+			return;
+		}
+		for (size_t i = 0; i < n; i++) {
+			double r = w[i] ? (double)c[i] / w[i] : 0;
+
+			sum += out[i];
+			if (!w[i] && out[i]) {
+				xtest_fail(name, "round %d: weight 0 got %u",
+					   round, out[i]);
+				return;
+			}
+			if (!w[i])
+				continue;
+			if (out[i]) {
+				/* connections per weight once its share,
+				 * (out - 1) / 4096 of pour give or take
+				 * one unit, is in */
+				double lvl = (c[i] + (out[i] - 1) * pour / 4096) / w[i];
+
+				lo_given = r < lo_given ? r : lo_given;
+				hi_given = r > hi_given ? r : hi_given;
+				level_lo = lvl < level_lo ? lvl : level_lo;
+				level_hi = lvl > level_hi ? lvl : level_hi;
+			} else if (r < lo_none) {
+				lo_none = r;
+			}
+		}
+		if (m && (hi_given > lo_none || sum > 4096 + m ||
+			  level_hi - level_lo > pour / 4096 + 1e-9)) {
+			xtest_fail(name, "round %d (%zu backends): given up to "
+				   "%.3f, none from %.3f; sum %llu; levels "
+				   "%.3f..%.3f",
+				   round, n, hi_given, lo_none,
+				   (unsigned long long)sum, level_lo, level_hi);
+			return;
+		}
+	}
+	if (xlb_sched_wlc(NULL, c, 1, out) != -EINVAL ||
+	    xlb_sched_wlc(w, c, 0, out) != 0) {
+		xtest_fail(name, "NULL weights accepted, or n 0 refused");
 		return;
 	}
 	xtest_pass(name);
@@ -1179,6 +1314,9 @@ int main(void)
 	test_mh_build_time();
 	for (i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++)
 		run_err_case(&err_cases[i]);
+	for (i = 0; i < sizeof(wlc_cases) / sizeof(wlc_cases[0]); i++)
+		run_wlc_case(&wlc_cases[i]);
+	test_wlc_random();
 	test_algo_parse();
 	test_algo_names();
 	return xtest_done();

@@ -3,7 +3,8 @@
  * xlb show (src/show.c): the connections per backend that the daemon's
  * last sweep counted, on each backend line of the text and as
  * "active_conns" / "inactive_conns" in the JSON (null, and nothing in
- * the text, when they are unknown: no daemon, or no sweep yet).
+ * the text, when they are unknown: no daemon, or no sweep yet); for algo
+ * wlc, each backend's share of new connections.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -131,8 +132,84 @@ static void test_show_conns(void)
 	xlb_config_free(&c);
 }
 
+/*
+ * algo wlc: each backend's share of new connections, from the weights
+ * its table gets for the connections shown (xlb_sched_wlc: 3 and 5
+ * held, weights 1: 8 poured, 5 and 3 of them: 2561 and 1537 of 4098);
+ * a backend down gets none.  Not shown without counts, nor for rr.
+ */
+static void test_show_wlc(void)
+{
+	static const char *const text_want[] = {
+		"  backend 3 198.51.100.11:8000 weight 1 (wlc: 62% of new) up  "
+		"conns 2 active 1 inactive\n",
+		"  backend 4 198.51.100.12:8000 weight 1 (wlc: 38% of new) up  "
+		"conns 0 active 5 inactive\n",
+		NULL
+	};
+	static const char *const json_want[] = {
+		"\"inactive_conns\":1,\"wlc_share_pct\":62,",
+		"\"inactive_conns\":5,\"wlc_share_pct\":38,",
+		NULL
+	};
+	static const char *const down_want[] = {
+		"weight 1 (wlc: 100% of new) up", "weight 1 (wlc: 0% of new) down",
+		NULL
+	};
+	static const char *const text_none[] = { "(wlc:", NULL };
+	static const char *const json_none[] = { "\"wlc_share_pct\":null,",
+						 NULL };
+	struct xlb_backend_conns *conns;
+	struct xlb_config c;
+	struct xlb_show s = { .ifname = "t", .pid = 1, .now_ns = 1 };
+	char *text = NULL, *json = NULL;
+
+	conns = calloc(XLB_MAX_BACKENDS, sizeof(*conns));
+	if (!conns || two_backends(&c)) {
+		xtest_fail("show_wlc_share_text", "setup: %s", strerror(errno));
+		free(conns);
+		return;
+	}
+	conns[3] = (struct xlb_backend_conns){ .active = 2, .inactive = 1 };
+	conns[4] = (struct xlb_backend_conns){ .active = 0, .inactive = 5 };
+	c.svcs[0].algo = XLB_ALGO_WLC;
+	s.c = &c;
+	s.conns = conns;
+	text = render(&s, false);
+	json = render(&s, true);
+	check("show_wlc_share_text", text, text_want, NULL);
+	check("show_wlc_share_json", json, json_want, NULL);
+	free(text);
+	free(json);
+	c.svcs[0].backends[1].down = true;
+	text = render(&s, false);
+	check("show_wlc_share_down_gets_none", text, down_want, NULL);
+	free(text);
+	c.svcs[0].backends[1].down = false;
+	/* no counts: no share */
+	s.conns = NULL;
+	text = render(&s, false);
+	json = render(&s, true);
+	check("show_wlc_share_unknown_text", text, NULL, text_none);
+	check("show_wlc_share_unknown_json", json, json_none, NULL);
+	free(text);
+	free(json);
+	/* rr: no share */
+	s.conns = conns;
+	c.svcs[0].algo = XLB_ALGO_RR;
+	text = render(&s, false);
+	json = render(&s, true);
+	check("show_wlc_share_not_for_rr_text", text, NULL, text_none);
+	check("show_wlc_share_not_for_rr_json", json, json_none, NULL);
+	free(text);
+	free(json);
+	free(conns);
+	xlb_config_free(&c);
+}
+
 int main(void)
 {
 	test_show_conns();
+	test_show_wlc();
 	return xtest_done();
 }

@@ -1014,6 +1014,74 @@ static void t_mh_switch(void)
 	xtest_pass(name);
 }
 
+/* Apply the running configuration again (as the daemon does after a
+ * sweep for wlc); 0 or the error. */
+static int reapply(char *err)
+{
+	struct xlb_config next;
+	char warn[256];
+	int rc = xlb_config_copy(&next, &cur);
+
+	if (rc)
+		return rc;
+	rc = xlb_txn_apply(&txn, &cur, &next, xlb_now_ns(), err, ERRLEN, warn,
+			   sizeof(warn));
+	if (rc) {
+		xlb_config_free(&next);
+		return rc;
+	}
+	xlb_config_free(&cur);
+	cur = next;
+	return 0;
+}
+
+/*
+ * algo wlc: without counts (txn.load NULL) the table is wrr's; with
+ * counts, the weights xlb_sched_wlc() gives them: 6 connections on
+ * .11, none on .12: only .12 in the table, and SYNs go there; 6 on
+ * each: both again.  xlb_txn_wlc_stale() says when counts
+ * change the table, and not once it is applied.
+ */
+static void t_wlc(void)
+{
+	const char *name = "wlc_table_from_counts";
+	static struct xlb_backend_conns load[XLB_MAX_BACKENDS];
+	__u32 slots[16], id_a, id_b;
+	char err[ERRLEN];
+	int n;
+
+	CHECK(!apply("service " VIP ":8000 algo wlc\n backend 198.51.100.11\n"
+		     " backend 198.51.100.12\n",
+		     err),
+	      "%s", err);
+	id_a = id_of("198.51.100.11");
+	id_b = id_of("198.51.100.12");
+	n = table(cur.svcs[0].id, slots, 16);
+	CHECK(n == 2 && slots[0] == id_a && slots[1] == id_b,
+	      "no counts: table of %d, want wrr's 2", n);
+	CHECK(!xlb_txn_wlc_stale(&txn, &cur, xlb_now_ns()), "stale, no counts");
+	txn.load = load;
+	load[id_a] = (struct xlb_backend_conns){ .active = 5, .inactive = 1 };
+	CHECK(xlb_txn_wlc_stale(&txn, &cur, xlb_now_ns()),
+	      "new counts not seen as stale");
+	CHECK(!reapply(err), "%s", err);
+	n = table(cur.svcs[0].id, slots, 16);
+	CHECK(n == 1 && slots[0] == id_b, "6 on .11, 0 on .12: table of %d "
+	      "slots, first %u (want only .12, id %u)", n, slots[0], id_b);
+	CHECK(syn(3300) == 12 && syn(3301) == 12, "SYNs not to .12");
+	CHECK(!xlb_txn_wlc_stale(&txn, &cur, xlb_now_ns()),
+	      "stale right after the apply");
+	load[id_b] = (struct xlb_backend_conns){ .active = 6 };
+	CHECK(xlb_txn_wlc_stale(&txn, &cur, xlb_now_ns()), "level not stale");
+	CHECK(!reapply(err), "%s", err);
+	n = table(cur.svcs[0].id, slots, 16);
+	CHECK(n == 2, "6 and 6: table of %d slots, want 2", n);
+	txn.load = NULL;
+	CHECK(!apply("", err), "%s", err);
+	CHECK(!flush_removed(), "flush");
+	xtest_pass(name);
+}
+
 /* Apply a service of algo mh with n backends (documentation addresses,
  * distinct ports). */
 static int apply_mh(int n, char *err)
@@ -1121,6 +1189,7 @@ int main(void)
 	t_lint_warnings();
 	t_mh_switch();
 	t_mh_too_many();
+	t_wlc();
 	xlb_config_free(&cur);
 	fx_unload(&lb);
 	return xtest_done();
