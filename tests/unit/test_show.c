@@ -76,6 +76,20 @@ static void check(const char *name, const char *got, const char *const *want,
 	xtest_pass(name);
 }
 
+/* Render s as text and as JSON, and check each (render()'s output). */
+static void check_both(const struct xlb_show *s, const char *text_name,
+		       const char *const *text_want,
+		       const char *const *text_unwanted, const char *json_name,
+		       const char *const *json_want)
+{
+	char *text = render(s, false), *json = render(s, true);
+
+	check(text_name, text, text_want, text_unwanted);
+	check(json_name, json, json_want, NULL);
+	free(text);
+	free(json);
+}
+
 static void test_show_conns(void)
 {
 	static const char *const text_want[] = {
@@ -100,7 +114,6 @@ static void test_show_conns(void)
 	struct xlb_backend_conns *conns;
 	struct xlb_config c;
 	struct xlb_show s = { .ifname = "t", .pid = 1, .now_ns = 1 };
-	char *text = NULL, *json = NULL;
 
 	conns = calloc(XLB_MAX_BACKENDS, sizeof(*conns));
 	if (!conns || two_backends(&c)) {
@@ -114,20 +127,12 @@ static void test_show_conns(void)
 	conns[5] = (struct xlb_backend_conns){ .active = 9, .inactive = 9 };
 	s.c = &c;
 	s.conns = conns;
-	text = render(&s, false);
-	json = render(&s, true);
-	check("show_backend_conns_text", text, text_want, NULL);
-	check("show_backend_conns_json", json, json_want, NULL);
-	free(text);
-	free(json);
+	check_both(&s, "show_backend_conns_text", text_want, NULL,
+		   "show_backend_conns_json", json_want);
 	/* unknown: not in the text, null in the JSON */
 	s.conns = NULL;
-	text = render(&s, false);
-	json = render(&s, true);
-	check("show_backend_conns_unknown_text", text, NULL, text_unknown);
-	check("show_backend_conns_unknown_json", json, json_unknown, NULL);
-	free(text);
-	free(json);
+	check_both(&s, "show_backend_conns_unknown_text", NULL, text_unknown,
+		   "show_backend_conns_unknown_json", json_unknown);
 	free(conns);
 	xlb_config_free(&c);
 }
@@ -162,7 +167,7 @@ static void test_show_wlc(void)
 	struct xlb_backend_conns *conns;
 	struct xlb_config c;
 	struct xlb_show s = { .ifname = "t", .pid = 1, .now_ns = 1 };
-	char *text = NULL, *json = NULL;
+	char *text;
 
 	conns = calloc(XLB_MAX_BACKENDS, sizeof(*conns));
 	if (!conns || two_backends(&c)) {
@@ -175,12 +180,8 @@ static void test_show_wlc(void)
 	c.svcs[0].algo = XLB_ALGO_WLC;
 	s.c = &c;
 	s.conns = conns;
-	text = render(&s, false);
-	json = render(&s, true);
-	check("show_wlc_share_text", text, text_want, NULL);
-	check("show_wlc_share_json", json, json_want, NULL);
-	free(text);
-	free(json);
+	check_both(&s, "show_wlc_share_text", text_want, NULL,
+		   "show_wlc_share_json", json_want);
 	c.svcs[0].backends[1].down = true;
 	text = render(&s, false);
 	check("show_wlc_share_down_gets_none", text, down_want, NULL);
@@ -188,21 +189,13 @@ static void test_show_wlc(void)
 	c.svcs[0].backends[1].down = false;
 	/* no counts: no share */
 	s.conns = NULL;
-	text = render(&s, false);
-	json = render(&s, true);
-	check("show_wlc_share_unknown_text", text, NULL, text_none);
-	check("show_wlc_share_unknown_json", json, json_none, NULL);
-	free(text);
-	free(json);
+	check_both(&s, "show_wlc_share_unknown_text", NULL, text_none,
+		   "show_wlc_share_unknown_json", json_none);
 	/* rr: no share */
 	s.conns = conns;
 	c.svcs[0].algo = XLB_ALGO_RR;
-	text = render(&s, false);
-	json = render(&s, true);
-	check("show_wlc_share_not_for_rr_text", text, NULL, text_none);
-	check("show_wlc_share_not_for_rr_json", json, json_none, NULL);
-	free(text);
-	free(json);
+	check_both(&s, "show_wlc_share_not_for_rr_text", NULL, text_none,
+		   "show_wlc_share_not_for_rr_json", json_none);
 	free(conns);
 	xlb_config_free(&c);
 }
