@@ -15,7 +15,6 @@
 #include "parse.h"
 
 #define EEXIST 17
-#define EBUSY 16
 
 /* The program's clock: CLOCK_MONOTONIC at tick resolution (a few ms),
  * cheaper than bpf_ktime_get_ns() and fine for everything it times
@@ -314,14 +313,20 @@ struct flow_new_ctx {
 
 /* ... except when a new flow finds every port it probes held (the pool
  * near exhaustion: 32 held in a row are 4% likely at 90% use): then a
- * UDP pair silent both ways this long gives its port, as a half-open TCP
- * pair does.  Otherwise a spoofed flood that took every port (a backend
- * has 31,744: about a second of a 50 kpps flood) shut out every new UDP
- * client for as long as it lasted, its pairs being renewed as fast as
- * they aged past 5 s.  The price, only then: an answer slower than this
- * is lost, or reaches the pair that took the port, as it does after the
- * half-open LRU evicted its pair. */
-#define XLB_UDP_PRESSED_GRACE_NS 1000000000ULL
+ * UDP pair silent both ways this long gives its port.  Otherwise a
+ * spoofed flood that took every port (a backend has 31,744: about a
+ * second of a 50 kpps flood) shut out every new UDP client for as long
+ * as it lasted, its pairs being renewed as fast as they aged past 5 s.
+ * 2 s, not 1: last_seen_ns moves at most once a second (XLB_TOUCH_NS),
+ * so this is at least 1 s of silence, and a stream sending twice a
+ * second keeps its port.  The price, only then: an answer slower than
+ * that is lost, or reaches the pair that took the port, as it does after
+ * the half-open LRU evicted its pair. */
+#define XLB_UDP_PRESSED_GRACE_NS 2000000000ULL
+
+/* flow_claim_port(): held by a UDP pair silent XLB_UDP_PRESSED_GRACE_NS
+ * (positive: no map operation returns it). */
+#define XLB_CLAIM_PRESSED 1
 
 /* A closed connection (RST either way, or FIN both ways) whose entries
  * both last saw a packet this long ago gives its NAT port to a new
@@ -444,9 +449,9 @@ static __always_inline bool flow_udp_busy(const struct xlb_flow *rev,
 
 /*
  * Claim the NAT port of rkey for the new connection's backend->SNAT entry
- * rev: 0, -EEXIST (held: probe the next port), -EBUSY (held by a UDP pair
- * silent less than udp_grace_ns, but XLB_UDP_PRESSED_GRACE_NS or more:
- * the port to take if no other is found) or another error.
+ * rev: 0, -EEXIST (held: probe the next port), XLB_CLAIM_PRESSED (held by
+ * a UDP pair silent less than udp_grace_ns, but XLB_UDP_PRESSED_GRACE_NS
+ * or more: the port to take if no other is found) or another error.
  *
  * A port is free if no pair, established or half-open, uses the tuple.
  * The claim is the NOEXIST insert into xlb_embryos, checked against
@@ -489,7 +494,7 @@ static __noinline int flow_claim_port(const struct xlb_flow_key *rkey,
 					       !flow_udp_busy(old, &old_partner,
 							      now_ns,
 							      XLB_UDP_PRESSED_GRACE_NS) ?
-				       -EBUSY :
+				       XLB_CLAIM_PRESSED :
 				       -EEXIST;
 		/* one CPU takes a given stale pair over: the one that swaps
 		 * its created_ns, before any promotion of the pair does */
@@ -522,7 +527,8 @@ struct flow_probe {
 	__u64 now_ns;
 	__u32 start, step, range;
 	__u16 port_min;
-	__u16 pressed_port; /* network order: the first -EBUSY probe; 0 none */
+	__u16 pressed_port; /* network order: the first XLB_CLAIM_PRESSED
+			     * probe; 0 none */
 	int err;
 };
 
@@ -535,7 +541,7 @@ static int flow_probe_one(__u32 i, void *data)
 		bpf_htons(pr->port_min + (pr->start + i * pr->step) % pr->range);
 	pr->err = flow_claim_port(&pr->rkey, pr->rev, pr->now_ns,
 				  XLB_UDP_IDLE_GRACE_NS);
-	if (pr->err == -EBUSY) {
+	if (pr->err == XLB_CLAIM_PRESSED) {
 		if (!pr->pressed_port)
 			pr->pressed_port = pr->rkey.dport;
 		pr->err = -EEXIST;
@@ -585,7 +591,7 @@ static __always_inline int flow_create(struct flow_new_ctx *c,
 	bpf_loop(pr.range < XLB_NAT_PORT_PROBES ? pr.range :
 						  XLB_NAT_PORT_PROBES,
 		 flow_probe_one, &pr, 0);
-	/* every probed port held: a UDP pair silent 1 s gives its port */
+	/* every probed port held: a UDP pair silent 2 s gives its port */
 	if (pr.err == -EEXIST && pr.pressed_port) {
 		rkey->dport = pr.pressed_port;
 		pr.err = flow_claim_port(rkey, rev, now_ns,

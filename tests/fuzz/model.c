@@ -1102,7 +1102,7 @@ static int older_than(uint64_t now_lo, uint64_t now_hi, uint64_t lo,
 
 /* ... or this long when every probed port is held (bpf/flow.h
  * XLB_UDP_PRESSED_GRACE_NS). */
-#define M_UDP_PRESSED_GRACE_NS 1000000000ULL
+#define M_UDP_PRESSED_GRACE_NS 2000000000ULL
 
 /* A closed pair quiet this long gives its NAT port away (bpf/flow.h
  * XLB_CLOSED_GRACE_NS). */
@@ -1188,8 +1188,8 @@ static bool udp_busy(const struct model *m, const struct m_entry *rev,
 }
 
 /* Claim the NAT port of rkey (bpf/flow.h flow_claim_port()): 0, -EEXIST,
- * -EBUSY (a UDP pair silent less than udp_grace_ns but at least
- * M_UDP_PRESSED_GRACE_NS holds it) or -E2BIG.  Insert into the half-open table first, then check the
+ * 1 (XLB_CLAIM_PRESSED: a UDP pair silent less than udp_grace_ns but at
+ * least M_UDP_PRESSED_GRACE_NS holds it) or -E2BIG.  Insert into the half-open table first, then check the
  * established one, in the program's order.  A port held by a half-open
  * entry older than the grace time is taken over: that entry's partner is
  * removed, the entry replaced; so is one held by a closed, quiet
@@ -1218,7 +1218,7 @@ static int claim_port(struct model *m, const struct xlb_flow_key *rkey,
 					       !udp_busy(m, old, &old_partner,
 							 M_UDP_PRESSED_GRACE_NS,
 							 r) ?
-				       -16 :
+				       1 :
 				       -17;
 		m_table_delete(&m->embryos, &old_partner);
 		touch(r, 1, &old_partner);
@@ -1368,7 +1368,7 @@ static struct m_entry *new_flow(struct model *m, struct m_pkt *p,
 	for (uint32_t i = 0; i < XLB_NAT_PORT_PROBES && i < range; i++) {
 		rkey.dport = htons(m->nat_port_min + (start + i * step) % range);
 		err = claim_port(m, &rkey, &rev, M_UDP_IDLE_GRACE_NS, r);
-		if (err == -16) {
+		if (err == 1) {
 			if (!pressed_port)
 				pressed_port = rkey.dport;
 			err = -17;

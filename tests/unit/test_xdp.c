@@ -3415,13 +3415,14 @@ static bool udp_taken(const char *name, const struct conn *n,
  * or until the backend's answer (DNS).  Its NAT port goes to a new flow
  * that probes it once the pair has been silent both ways for 5 s; or,
  * when every port the new flow probes is held (the pool exhausted: a
- * flood), for 1 s.  On the two-port instance (a new flow probes both
+ * flood), for 2 s.  On the two-port instance (a new flow probes both
  * ports), tables emptied:
  * - one port held by a pair silent 3 s, the other free: the free one;
- * - both held by 2 s old pairs, one whose client spoke and one whose
- *   backend answered within 1 s: refused (drop_nat_ports);
- * - both held, by pairs silent 1.5 s and 5.5 s: the 5.5 s one gives;
- * - both held, by a pair silent 1.5 s and a fresh one: the 1.5 s one
+ * - both held by 3 s old pairs, one whose client spoke and one whose
+ *   backend answered just now: refused (drop_nat_ports); and once both
+ *   have been silent 1.5 s;
+ * - both held, by pairs silent 2.5 s and 5.5 s: the 5.5 s one gives;
+ * - both held, by a pair silent 2.5 s and a fresh one: the 2.5 s one
  *   gives, and the fresh pair still gets its backend's answer.
  */
 static void test_udp_takeover(void)
@@ -3448,28 +3449,33 @@ static void test_udp_takeover(void)
 		     20, F_NEW, -1) ||
 	    !udp_kept("udp_takeover_free_port_before_a_silent_pair", &a1, &a2))
 		return;
-	/* both ports held, both pairs 2 s old; a1's client speaks again
+	/* both ports held, both pairs 3 s old; a1's client speaks again
 	 * (one-way stream), a2's backend answers */
-	age("udp_takeover_pairs_2s_old", &a1, 2 * SEC_NS);
-	age("udp_takeover_pairs_2s_old", &a2, 2 * SEC_NS);
+	age("udp_takeover_pairs_3s_old", &a1, 3 * SEC_NS);
+	age("udp_takeover_pairs_3s_old", &a2, 3 * SEC_NS);
 	if (!fwd_c2b("udp_takeover_one_way_datagram", &a1, 0, 20, 0, -1) ||
 	    !fwd_b2c("udp_takeover_backend_answers", &a2, 0, 20))
 		return;
 	c2b_spec(&b, &s, 0, 20);
 	not_fwd("udp_takeover_pairs_that_spoke_keep_ports", &b, C2B, &s,
 		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
-	/* silent 1.5 s (a1) and 5.5 s (a2): a2's port, whichever b probes
-	 * first */
+	/* both silent 1.5 s: still theirs (2 s when pressed) */
 	age("udp_takeover_pairs_silent", &a1, SEC_NS + SEC_NS / 2);
-	age("udp_takeover_pairs_silent", &a2, 5 * SEC_NS + SEC_NS / 2);
+	age("udp_takeover_pairs_silent", &a2, SEC_NS + SEC_NS / 2);
+	not_fwd("udp_takeover_pairs_silent_1_5s_keep_ports", &b, C2B, &s,
+		XDP_DROP, XLB_STAT_DROP_NAT_PORTS, 0);
+	/* silent 2.5 s (a1) and 5.5 s (a2): a2's port, whichever b probes
+	 * first */
+	age("udp_takeover_pairs_silent", &a1, SEC_NS);
+	age("udp_takeover_pairs_silent", &a2, 4 * SEC_NS);
 	if (!fwd_c2b("udp_takeover_5s_silent_pair_first", &b, 0, 20,
 		     F_NEW | F_TAKEOVER, -1) ||
 	    !udp_taken("udp_takeover_5s_silent_pair_first", &b, &a2, &a1))
 		return;
-	/* every port held, by b (fresh) and a1 (silent 1.5 s): a1's */
-	if (!fwd_c2b("udp_takeover_1s_silent_pair_when_pressed", &c, 0, 20,
+	/* every port held, by b (fresh) and a1 (silent 2.5 s): a1's */
+	if (!fwd_c2b("udp_takeover_2s_silent_pair_when_pressed", &c, 0, 20,
 		     F_NEW | F_TAKEOVER, -1) ||
-	    !udp_taken("udp_takeover_1s_silent_pair_when_pressed", &c, &a1, &b))
+	    !udp_taken("udp_takeover_2s_silent_pair_when_pressed", &c, &a1, &b))
 		return;
 	fwd_b2c("udp_takeover_answer_reaches_the_pair_kept", &b, 0, 20);
 }
