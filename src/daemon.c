@@ -680,8 +680,12 @@ static void wlc_update(struct xlb_daemon *d)
 	d->load_sweeps = st.sweeps;
 	for (size_t i = 0; i < d->cur.n_svcs; i++)
 		any |= d->cur.svcs[i].algo == XLB_ALGO_WLC;
-	if (!any)
+	if (!any) {
+		/* a service switched to wlc later starts as wrr until the
+		 * next count, not with counts from long ago */
+		d->txn.load = NULL;
 		return;
+	}
 	if (!d->load)
 		d->load = calloc(XLB_MAX_BACKENDS, sizeof(*d->load));
 	/* a failed sweep counted nothing: the last counts stand */

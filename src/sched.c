@@ -428,7 +428,8 @@ int xlb_sched_wlc(const __u32 *weight, const __u64 *conns, size_t n,
 		  __u32 *out)
 {
 	struct wlc_item *v;
-	double pour = 0, held = 0, wsum = 0, level = 0;
+	double pour = 0, held = 0, wsum = 0, level = 0, total;
+	__u64 wall = 0;
 	size_t m = 0, k;
 
 	if (n && (!weight || !conns || !out))
@@ -441,6 +442,7 @@ int xlb_sched_wlc(const __u32 *weight, const __u64 *conns, size_t n,
 			v[m].ratio = (double)conns[i] / weight[i];
 			v[m++].i = i;
 			pour += (double)conns[i];
+			wall += weight[i];
 		}
 	if (pour < (double)m)
 		pour = (double)m;
@@ -460,13 +462,19 @@ int xlb_sched_wlc(const __u32 *weight, const __u64 *conns, size_t n,
 
 		v[j].ratio = j <= k ? level * weight[i] - (double)conns[i] : 0;
 	}
+	/* the weights' sum times the least whole number that makes it
+	 * XLB_SCHED_WLC_MIN or more: shares in proportion to the weights
+	 * (no connections) come out as the weights times that number */
+	total = wall ? (double)wall *
+			       ((XLB_SCHED_WLC_MIN + wall - 1) / wall) :
+		       0;
 	for (size_t i = 0; i < n; i++)
 		out[i] = 0;
 	for (size_t j = 0; j < m; j++) {
-		double w = v[j].ratio / pour * XLB_SCHED_WLC_TOTAL;
+		double w = v[j].ratio / pour * total + 0.5;
 
 		if (v[j].ratio > 0)
-			out[v[j].i] = w >= 65534 ? 65535 : 1 + (__u32)w;
+			out[v[j].i] = w >= 65535 ? 65535 : w < 1 ? 1 : (__u32)w;
 	}
 	free(v);
 	return 0;

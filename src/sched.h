@@ -67,9 +67,9 @@ __u64 xlb_sched_ident(const struct xlb_addr *addr, __u16 port);
 int xlb_sched_build(enum xlb_algo algo, const struct xlb_sched_backend *in,
 		    size_t n, __u32 *slots, size_t max_slots, bool *approx);
 
-/* The sum of the weights xlb_sched_wlc() hands out (each backend below
- * the level gets at least 1 on top of its share, so a little more). */
-#define XLB_SCHED_WLC_TOTAL 4096
+/* xlb_sched_wlc() hands out weights that sum to about this much at
+ * least (the resolution of the shares). */
+#define XLB_SCHED_WLC_MIN 4096
 
 /*
  * Weighted least-connection (algo wlc): the table weights that bring the
@@ -81,10 +81,13 @@ int xlb_sched_build(enum xlb_algo algo, const struct xlb_sched_backend *in,
  * The new connections until the next count are taken to be as many as
  * those held now (at least one per scheduled backend), and poured into
  * the backends below the level, lowest first (water-filling): each gets
- * level * weight - conns of them, scaled to XLB_SCHED_WLC_TOTAL in all,
- * at least 1.  So a table kept until the next count moves the backends
- * toward the level without overshooting it; with no connections held
- * the weights come out in proportion to weight[] (wrr).
+ * share = level * weight - conns of them, and the table weight
+ * share / poured * T, rounded, at least 1, at most 65535, where T is the
+ * sum W of the scheduled weights times the least whole number that makes
+ * it XLB_SCHED_WLC_MIN or more.  So a table kept until the next count
+ * moves the backends toward the level without overshooting it; with no
+ * connections held (or all at one level) the weights come out as
+ * weight[] times T / W: exactly wrr's table (while W fits 65535 for each).
  *
  * 0, -EINVAL (NULL pointer with n > 0) or -ENOMEM.  Never prints.
  */

@@ -389,7 +389,8 @@ bool xlb_txn_wlc_stale(const struct xlb_txn *t, const struct xlb_config *cur,
 
 		if (s->algo != XLB_ALGO_WLC)
 			continue;
-		if (sched_sig(s, t->load, now_ns, &sig) || sig != s->sched_sig)
+		if (t->wlc_unsure || sched_sig(s, t->load, now_ns, &sig) ||
+		    sig != s->sched_sig)
 			return true;
 	}
 	return false;
@@ -511,6 +512,7 @@ struct write_opts {
 	bool force;    /* rewrite everything (rollback) */
 	bool rollback; /* keep counters and cursors */
 	const struct xlb_backend_conns *load; /* xlb_txn.load */
+	bool redo_wlc; /* write every wlc table (xlb_txn.wlc_unsure) */
 };
 
 /* Append a line to the transaction's warnings (warn may be NULL); the
@@ -651,8 +653,9 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 		__u64 sig;
 
 		xlb_config_service_name(s, name, sizeof(name));
+		/* a rollback goes on without: it installs every table */
 		err = sched_sig(s, o->load, now_ns, &sig);
-		if (err)
+		if (err && !o->rollback)
 			return msg(what, whatlen, err,
 				   "service %s: its schedule", name);
 		if (fresh && !o->rollback) {
@@ -691,7 +694,8 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 					   "%u",
 					   name, id);
 		}
-		if (fresh || o->force || o_s->sched_sig != sig) {
+		if (fresh || o->force || o_s->sched_sig != sig ||
+		    (o->redo_wlc && s->algo == XLB_ALGO_WLC)) {
 			err = install_schedule(m, s, o->load, now_ns, &approx);
 			if (err == -E2BIG && s->algo == XLB_ALGO_MH)
 				return msg(what, whatlen, err,
@@ -705,7 +709,8 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 					   "service %s: cannot install its "
 					   "schedule",
 					   name);
-			if (approx)
+			/* (wlc: weights of its own making, no news) */
+			if (approx && s->algo != XLB_ALGO_WLC)
 				warn_add(warn, warnlen,
 					 "service %s: its weights need more "
 					 "than %d schedule slots; they are "
@@ -903,7 +908,8 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 		  struct xlb_config *next, __u64 now_ns, char *err,
 		  size_t errlen, char *warn, size_t warnlen)
 {
-	struct write_opts fwd = { .load = t->load },
+	struct write_opts fwd = { .load = t->load,
+				  .redo_wlc = t->wlc_unsure },
 			  back = { .force = true, .rollback = true,
 				   .load = t->load };
 	__u8 gone[XLB_MAX_SERVICES / 8] = {};
@@ -998,6 +1004,7 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 	rc = write_config(t->m, cur, next, now_ns, &fwd, what, sizeof(what),
 			  warn, warnlen, gone);
 	if (!rc) {
+		t->wlc_unsure = false;
 		to_flush(t, gone);
 		/* its warnings are said: the running configuration is not
 		 * the file's any more (changes at run time are not) */
@@ -1006,6 +1013,9 @@ int xlb_txn_apply(struct xlb_txn *t, const struct xlb_config *cur,
 	}
 	msg(err, errlen, rc, "%s: %s (the previous configuration is restored)",
 	    what, strerror(-rc));
+	/* the rollback builds the wlc tables from the counts of now, which
+	 * cur's signatures do not say: the next apply writes them again */
+	t->wlc_unsure = true;
 	if (xlb_config_copy(&undo, cur))
 		return rc;
 	/* the services of next that go again may have had connections */

@@ -56,6 +56,10 @@ struct xlb_txn {
 	 * counted yet, and wlc tables follow the weights alone (wrr).  A
 	 * new count changes the tables at the next xlb_txn_apply. */
 	const struct xlb_backend_conns *load;
+	/* a failed apply's rollback wrote the wlc tables for load, which
+	 * the running configuration's signatures may not say: the next
+	 * apply writes every wlc table, and xlb_txn_wlc_stale says so */
+	bool wlc_unsure;
 };
 
 /* Allocation cursors past every id in use in cur or named by a tracked

@@ -1170,26 +1170,28 @@ struct wlc_case {
 	__u32 expect[4];
 };
 
-/* Shares: level * w - c of pour = max(sum c, backends), each
- * 1 + share / pour * 4096. */
+/* Shares: level * w - c of pour = max(sum c, backends); table weights
+ * share / pour * T rounded, T = W * ceil(4096 / W), W the weights' sum. */
 static const struct wlc_case wlc_cases[] = {
 	{ "wlc no connections: as the weights (1:1)", 2, { 1, 1 }, { 0, 0 },
-	  { 2049, 2049 } },
+	  { 2048, 2048 } },
 	{ "wlc no connections: as the weights (3:1)", 2, { 3, 1 }, { 0, 0 },
-	  { 3073, 1025 } },
+	  { 3072, 1024 } },
+	{ "wlc no connections: as the weights (65535:1, exactly)", 2,
+	  { 65535, 1 }, { 0, 0 }, { 65535, 1 } },
 	{ "wlc 6 held by one, none by the other: all to the other", 2,
-	  { 1, 1 }, { 6, 0 }, { 0, 4097 } },
+	  { 1, 1 }, { 6, 0 }, { 0, 4096 } },
 	{ "wlc 6 and 2: 8 poured, 2 and 6 (both at 8)", 2, { 1, 1 },
-	  { 6, 2 }, { 1025, 3073 } },
+	  { 6, 2 }, { 1024, 3072 } },
 	{ "wlc weights count: 2,1 holding 4,0 end at 8/3 each", 2, { 2, 1 },
-	  { 4, 0 }, { 1366, 2731 } },
+	  { 4, 0 }, { 1366, 2732 } },
 	{ "wlc 9, 1, 2: the one above the level (7.5) gets none", 3,
-	  { 1, 1, 1 }, { 9, 1, 2 }, { 0, 2219, 1878 } },
+	  { 1, 1, 1 }, { 9, 1, 2 }, { 0, 2220, 1878 } },
 	{ "wlc weight 0 (down, drained) gets none, counts nothing", 3,
-	  { 0, 1, 1 }, { 100, 3, 1 }, { 0, 1025, 3073 } },
+	  { 0, 1, 1 }, { 100, 3, 1 }, { 0, 1024, 3072 } },
 	{ "wlc nothing scheduled: all 0", 2, { 0, 0 }, { 5, 0 }, { 0, 0 } },
 	{ "wlc equal load: as the weights", 3, { 1, 2, 5 }, { 10, 20, 50 },
-	  { 513, 1025, 2561 } },
+	  { 512, 1024, 2560 } },
 };
 
 static void run_wlc_case(const struct wlc_case *c)
@@ -1218,35 +1220,40 @@ static void run_wlc_case(const struct wlc_case *c)
 }
 
 /*
- * Random weights and loads: every backend given a share holds fewer
- * connections per weight than every scheduled one given none; pouring
- * the shares brings those given one to one level (within the rounding:
- * a table weight is 1 + share / pour * 4096); the weights sum to at most
- * 4096 + the backends; no backend of weight 0 gets one.
+ * Random weights (1 to 65,535, some 0) and loads: every backend given a
+ * share holds fewer connections per weight than every scheduled one
+ * given none; pouring the shares brings those given one to one level
+ * (within the rounding: a table weight is share / pour * T to within a
+ * half, T = W * ceil(4096 / W)); the weights sum to T to within one per
+ * backend; no backend of weight 0 gets one.  With no connections, the
+ * table weights are the weights times T / W, exactly.
  */
 static void test_wlc_random(void)
 {
 	const char *name = "wlc random sets: one level, lowest first";
-	__u32 w[64], out[64];
-	__u64 c[64];
+	static __u32 w[256], out[256];
+	static __u64 c[256];
 
 	for (int round = 0; round < 2000; round++) {
-		size_t n = (size_t)rng_range(1, 64);
-		double lo_given = 1e300, hi_given = 0, lo_none = 1e300;
-		double pour = 0, level_lo = 1e300, level_hi = 0;
-		__u64 sum = 0;
+		size_t n = (size_t)rng_range(1, round % 2 ? 256 : 8);
+		double lo_none = 1e300, hi_given = 0, pour = 0, total;
+		double level_lo = 1e300, level_hi = 0;
+		__u64 sum = 0, wall = 0;
+		bool idle = round % 5 == 0, capped = false;
 		size_t m = 0;
 
 		for (size_t i = 0; i < n; i++) {
-			w[i] = rng_next() % 4 ? (__u32)rng_range(1, 100) : 0;
-			c[i] = rng_next() % 3 ? rng_range(0, 999) : 0;
+			w[i] = rng_next() % 4 ? (__u32)rng_range(1, round % 3 ? 100 : 65535) : 0;
+			c[i] = !idle && rng_next() % 3 ? rng_range(0, 99999) : 0;
 			if (w[i]) {
 				pour += (double)c[i];
+				wall += w[i];
 				m++;
 			}
 		}
 		if (pour < (double)m)
 			pour = (double)m;
+		total = wall ? (double)wall * ((4096 + wall - 1) / wall) : 0;
 		if (xlb_sched_wlc(w, c, n, out)) {
 			xtest_fail(name, "round %d: error", round);
 			return;
@@ -1255,20 +1262,27 @@ static void test_wlc_random(void)
 			double r = w[i] ? (double)c[i] / w[i] : 0;
 
 			sum += out[i];
+			capped |= out[i] == 65535;
 			if (!w[i] && out[i]) {
 				xtest_fail(name, "round %d: weight 0 got %u",
 					   round, out[i]);
 				return;
 			}
+			if (idle && w[i] && wall <= 65535 &&
+			    (__u64)out[i] * wall != (__u64)w[i] * (__u64)total) {
+				xtest_fail(name, "round %d: no connections, "
+					   "weight %u of %llu gave %u of %.0f",
+					   round, w[i], (unsigned long long)wall,
+					   out[i], total);
+				return;
+			}
 			if (!w[i])
 				continue;
 			if (out[i]) {
-				/* connections per weight once its share,
-				 * (out - 1) / 4096 of pour give or take
-				 * one unit, is in */
-				double lvl = (c[i] + (out[i] - 1) * pour / 4096) / w[i];
+				/* connections per weight once its share is
+				 * in: out / T of pour, to within a half */
+				double lvl = (c[i] + out[i] * pour / total) / w[i];
 
-				lo_given = r < lo_given ? r : lo_given;
 				hi_given = r > hi_given ? r : hi_given;
 				level_lo = lvl < level_lo ? lvl : level_lo;
 				level_hi = lvl > level_hi ? lvl : level_hi;
@@ -1276,13 +1290,15 @@ static void test_wlc_random(void)
 				lo_none = r;
 			}
 		}
-		if (m && (hi_given > lo_none || sum > 4096 + m ||
-			  level_hi - level_lo > pour / 4096 + 1e-9)) {
+		if (m && !capped &&
+		    (hi_given > lo_none || sum > total + m || sum + m < total ||
+		     level_hi - level_lo > pour / total + 1e-9)) {
 			xtest_fail(name, "round %d (%zu backends): given up to "
-				   "%.3f, none from %.3f; sum %llu; levels "
-				   "%.3f..%.3f",
+				   "%.3f, none from %.3f; sum %llu of %.0f; "
+				   "levels %.3f..%.3f",
 				   round, n, hi_given, lo_none,
-				   (unsigned long long)sum, level_lo, level_hi);
+				   (unsigned long long)sum, total, level_lo,
+				   level_hi);
 			return;
 		}
 	}

@@ -1039,9 +1039,13 @@ static int reapply(char *err)
  * algo wlc: without counts (txn.load NULL) the table is wrr's; with
  * counts, the weights xlb_sched_wlc() gives them: 6 connections on
  * .11, none on .12: only .12 in the table, and SYNs go there; 6 on
- * each: both again.  xlb_txn_wlc_stale() says when counts
+ * each: both again.  After a failed apply, whose rollback builds the
+ * table from other counts, the next apply writes it whatever the
+ * signatures say.  xlb_txn_wlc_stale() says when counts
  * change the table, and not once it is applied.
  */
+static int apply_mh(int n, char *err);
+
 static void t_wlc(void)
 {
 	const char *name = "wlc_table_from_counts";
@@ -1076,6 +1080,23 @@ static void t_wlc(void)
 	CHECK(!reapply(err), "%s", err);
 	n = table(cur.svcs[0].id, slots, 16);
 	CHECK(n == 2, "6 and 6: table of %d slots, want 2", n);
+	/* a failed apply's rollback builds the table from the counts of
+	 * then (0 on .12: only .12); back at 6 and 6, whose signature the
+	 * running configuration holds, the table must still be rewritten */
+	load[id_b].active = 0;
+	CHECK(apply_mh(XLB_SCHED_MH_SLOTS + 1, err) == -E2BIG, "%s", err);
+	n = table(cur.svcs[0].id, slots, 16);
+	CHECK(n == 1 && slots[0] == id_b, "rollback: table of %d slots", n);
+	load[id_b].active = 6;
+	CHECK(xlb_txn_wlc_stale(&txn, &cur, xlb_now_ns()),
+	      "after a rollback, counts back to those of the running "
+	      "configuration's tables: not stale");
+	CHECK(!reapply(err), "%s", err);
+	n = table(cur.svcs[0].id, slots, 16);
+	CHECK(n == 2, "6 and 6 after the rollback: table of %d slots, want 2",
+	      n);
+	CHECK(!xlb_txn_wlc_stale(&txn, &cur, xlb_now_ns()),
+	      "stale after the apply that followed the rollback");
 	txn.load = NULL;
 	CHECK(!apply("", err), "%s", err);
 	CHECK(!flush_removed(), "flush");
