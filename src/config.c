@@ -100,6 +100,15 @@ xlb_config_backend_find(const struct xlb_config_service *s,
 	return NULL;
 }
 
+struct xlb_config_backend *
+xlb_config_backend_find_near(const struct xlb_config_service *s,
+			     const struct xlb_endpoint *ep, size_t hint)
+{
+	if (hint < s->n_backends && endpoint_eq(&s->backends[hint].ep, ep))
+		return &s->backends[hint];
+	return xlb_config_backend_find(s, ep);
+}
+
 struct xlb_config_service *xlb_config_service_add(struct xlb_config *c,
 						  const struct xlb_endpoint *vip,
 						  __u8 proto)

@@ -121,6 +121,13 @@ struct xlb_config_service *xlb_config_service_find(const struct xlb_config *c,
 struct xlb_config_backend *
 xlb_config_backend_find(const struct xlb_config_service *s,
 			const struct xlb_endpoint *ep);
+/* The same, trying position hint first: where a backend is when s is a
+ * copy of the configuration searched, or the same file read again (the
+ * transaction's walks of two versions of a service, linear instead of
+ * quadratic in the number of backends). */
+struct xlb_config_backend *
+xlb_config_backend_find_near(const struct xlb_config_service *s,
+			     const struct xlb_endpoint *ep, size_t hint);
 
 /* Append a service (algo rr, no health check, no backend).  Returns it,
  * or NULL with errno EEXIST (same VIP), E2BIG (XLB_MAX_SERVICES) or

@@ -562,7 +562,7 @@ static bool weights_changed(const struct xlb_config_service *o,
 {
 	for (size_t j = 0; j < s->n_backends; j++) {
 		const struct xlb_config_backend *ob =
-			xlb_config_backend_find(o, &s->backends[j].ep);
+			xlb_config_backend_find_near(o, &s->backends[j].ep, j);
 
 		if (!ob || ob->weight != s->backends[j].weight)
 			return true;
@@ -672,7 +672,8 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 			const struct xlb_config_backend *b = &s->backends[j];
 			const struct xlb_config_backend *ob =
 				fresh ? NULL :
-					xlb_config_backend_find(o_s, &b->ep);
+					xlb_config_backend_find_near(o_s,
+								     &b->ep, j);
 			struct xlb_backend v, ov;
 			__u32 id = b->id;
 
@@ -811,7 +812,7 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 		for (size_t j = 0; j < o_s->n_backends; j++) {
 			const struct xlb_config_backend *ob = &o_s->backends[j];
 			const struct xlb_config_backend *b =
-				xlb_config_backend_find(s, &ob->ep);
+				xlb_config_backend_find_near(s, &ob->ep, j);
 
 			if (b && b->id == ob->id)
 				continue;
@@ -882,7 +883,8 @@ static void inherit(const struct xlb_txn *t, const struct xlb_config *cur,
 			const struct xlb_config_backend *ob;
 
 			if (b->id == XLB_ID_NONE) {
-				ob = o ? xlb_config_backend_find(o, &b->ep) :
+				ob = o ? xlb_config_backend_find_near(o, &b->ep,
+								      j) :
 					 NULL;
 				if (ob) {
 					b->id = ob->id;
@@ -896,7 +898,8 @@ static void inherit(const struct xlb_txn *t, const struct xlb_config *cur,
 			}
 			if (!s->health)
 				b->down = false;
-			ob = o ? xlb_config_backend_find(o, &b->ep) : NULL;
+			ob = o ? xlb_config_backend_find_near(o, &b->ep, j) :
+				 NULL;
 			if (s->slow_start_ms && ob && !in_rotation(ob) &&
 			    in_rotation(b))
 				b->up_since_ns = now_ns;
