@@ -432,19 +432,19 @@ static __noinline int flow_free_closed(const struct xlb_flow_key *rkey,
 	return 0;
 }
 
-/* Has the UDP pair of the half-open reverse entry rev (its client half
- * at ckey) seen a packet either way within grace_ns?  Signed: a stamp
- * may be ahead of this reading. */
-static __always_inline bool flow_udp_busy(const struct xlb_flow *rev,
-					  const struct xlb_flow_key *ckey,
-					  __u64 now_ns, __u64 grace_ns)
+/* How long the UDP pair of the half-open reverse entry rev (its client
+ * half at ckey) has been silent both ways.  Signed: a stamp may be ahead
+ * of this reading (then negative). */
+static __always_inline __s64 flow_udp_silence(const struct xlb_flow *rev,
+					      const struct xlb_flow_key *ckey,
+					      __u64 now_ns)
 {
-	const struct xlb_flow *cli;
+	const struct xlb_flow *cli = bpf_map_lookup_elem(&xlb_embryos, ckey);
+	__s64 s = (__s64)(now_ns - rev->last_seen_ns);
 
-	if (!flow_idle(rev, now_ns, grace_ns))
-		return true;
-	cli = bpf_map_lookup_elem(&xlb_embryos, ckey);
-	return cli && !flow_idle(cli, now_ns, grace_ns);
+	if (cli && (__s64)(now_ns - cli->last_seen_ns) < s)
+		s = (__s64)(now_ns - cli->last_seen_ns);
+	return s;
 }
 
 /*
@@ -460,7 +460,7 @@ static __always_inline bool flow_udp_busy(const struct xlb_flow *rev,
  * xlb_embryos, so a claim that got in after the move sees the moved entry
  * and backs off.  A port held by a stale half-open pair is taken over, so
  * that a flood of spoofed SYNs cannot hold every port of a backend (a
- * UDP pair only once silent both ways: flow_udp_busy); so is
+ * UDP pair only once silent both ways: flow_udp_silence); so is
  * one held by a closed, quiet established pair (flow_free_closed), so that
  * connection churn does not.  A BPF function of its own, for the
  * verifier's sake (it is the body of the probe loop).
@@ -472,6 +472,7 @@ static __noinline int flow_claim_port(const struct xlb_flow_key *rkey,
 	struct xlb_flow_key old_partner;
 	struct xlb_flow *old;
 	__u64 seen;
+	__s64 quiet;
 	int err;
 
 	err = bpf_map_update_elem(&xlb_embryos, rkey, rev, BPF_NOEXIST);
@@ -488,14 +489,13 @@ static __noinline int flow_claim_port(const struct xlb_flow_key *rkey,
 		/* read before the swap: once swapped, the entry is ours,
 		 * and the partner key read is the one of that entry */
 		flow_partner_key(old, &old_partner);
-		if (rkey->proto == IPPROTO_UDP &&
-		    flow_udp_busy(old, &old_partner, now_ns, udp_grace_ns))
-			return udp_grace_ns > XLB_UDP_PRESSED_GRACE_NS &&
-					       !flow_udp_busy(old, &old_partner,
-							      now_ns,
-							      XLB_UDP_PRESSED_GRACE_NS) ?
-				       XLB_CLAIM_PRESSED :
-				       -EEXIST;
+		if (rkey->proto == IPPROTO_UDP) {
+			quiet = flow_udp_silence(old, &old_partner, now_ns);
+			if (quiet < (__s64)udp_grace_ns)
+				return quiet >= (__s64)XLB_UDP_PRESSED_GRACE_NS ?
+					       XLB_CLAIM_PRESSED :
+					       -EEXIST;
+		}
 		/* one CPU takes a given stale pair over: the one that swaps
 		 * its created_ns, before any promotion of the pair does */
 		if (__sync_val_compare_and_swap(&old->created_ns, seen,

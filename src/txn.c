@@ -356,28 +356,32 @@ int xlb_txn_table_weights(const struct xlb_config_service *s,
 	return err;
 }
 
-/* What a service's schedule table is built from (its table weights),
- * hashed (never 0) into *sig.  0 or -ENOMEM. */
-static int sched_sig(const struct xlb_config_service *s,
-		     const struct xlb_backend_conns *load, __u64 now_ns,
-		     __u64 *sig)
+/* What a service's schedule table is built from: its table weights
+ * (xlb_txn_table_weights) into *w, a new array the caller frees, and
+ * their hash with the rest (never 0) into *sig.  0 or -ENOMEM. */
+static int sched_inputs(const struct xlb_config_service *s,
+			const struct xlb_backend_conns *load, __u64 now_ns,
+			__u32 **w, __u64 *sig)
 {
 	__u64 h = 0xcbf29ce484222325ull;
-	__u32 algo = s->algo, *w = calloc(s->n_backends + 1, sizeof(*w));
-	int err = w ? xlb_txn_table_weights(s, load, now_ns, w) : -ENOMEM;
+	__u32 algo = s->algo;
+	int err;
 
+	*w = calloc(s->n_backends + 1, sizeof(**w));
+	err = *w ? xlb_txn_table_weights(s, load, now_ns, *w) : -ENOMEM;
+	if (err)
+		return err;
 	fnv(&h, &algo, sizeof(algo));
-	for (size_t i = 0; !err && i < s->n_backends; i++) {
+	for (size_t i = 0; i < s->n_backends; i++) {
 		const struct xlb_config_backend *b = &s->backends[i];
 		__u8 live = !b->down;
 
 		fnv(&h, &b->id, sizeof(b->id));
-		fnv(&h, &w[i], sizeof(w[i]));
+		fnv(&h, &(*w)[i], sizeof((*w)[i]));
 		fnv(&h, &live, sizeof(live));
 	}
-	free(w);
 	*sig = h ? h : 1;
-	return err;
+	return 0;
 }
 
 bool xlb_txn_wlc_stale(const struct xlb_txn *t, const struct xlb_config *cur,
@@ -385,32 +389,37 @@ bool xlb_txn_wlc_stale(const struct xlb_txn *t, const struct xlb_config *cur,
 {
 	for (size_t i = 0; i < cur->n_svcs; i++) {
 		const struct xlb_config_service *s = &cur->svcs[i];
-		__u64 sig;
+		__u32 *w = NULL;
+		__u64 sig = 0;
+		bool stale;
 
 		if (s->algo != XLB_ALGO_WLC)
 			continue;
-		if (t->wlc_unsure || sched_sig(s, t->load, now_ns, &sig) ||
-		    sig != s->sched_sig)
+		stale = t->wlc_unsure ||
+			sched_inputs(s, t->load, now_ns, &w, &sig) ||
+			sig != s->sched_sig;
+		free(w);
+		if (stale)
 			return true;
 	}
 	return false;
 }
 
+/* Build s's table from its table weights w and swap it in. */
 static int install_schedule(const struct xlb_maps *m,
-			    const struct xlb_config_service *s,
-			    const struct xlb_backend_conns *load, __u64 now_ns,
+			    const struct xlb_config_service *s, const __u32 *w,
 			    bool *approx)
 {
 	struct xlb_sched_backend *in;
-	__u32 *slots, *w;
+	__u32 *slots;
 	int len, err;
 
 	in = calloc(s->n_backends ? s->n_backends : 1, sizeof(*in));
 	slots = calloc(XLB_SCHED_MAX_SLOTS, sizeof(*slots));
-	w = calloc(s->n_backends + 1, sizeof(*w));
-	err = in && slots && w ? xlb_txn_table_weights(s, load, now_ns, w) : -ENOMEM;
-	if (err)
+	if (!in || !slots) {
+		err = -ENOMEM;
 		goto out;
+	}
 	for (size_t i = 0; i < s->n_backends; i++) {
 		in[i].id = s->backends[i].id;
 		in[i].weight = w[i];
@@ -422,7 +431,6 @@ static int install_schedule(const struct xlb_maps *m,
 			      XLB_SCHED_MAX_SLOTS, approx);
 	err = len < 0 ? len : xlb_schedule_write(m, s->id, slots, len);
 out:
-	free(w);
 	free(in);
 	free(slots);
 	return err;
@@ -650,14 +658,10 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 		struct xlb_service_key key;
 		struct xlb_service val, old;
 		bool fresh = !o_s || o_s->id != s->id, approx = false;
-		__u64 sig;
+		__u32 *w = NULL;
+		__u64 sig = 0;
 
 		xlb_config_service_name(s, name, sizeof(name));
-		/* a rollback goes on without: it installs every table */
-		err = sched_sig(s, o->load, now_ns, &sig);
-		if (err && !o->rollback)
-			return msg(what, whatlen, err,
-				   "service %s: its schedule", name);
 		if (fresh && !o->rollback) {
 			err = reset_cursor(m, s->id);
 			if (!err)
@@ -695,32 +699,34 @@ static int write_config(const struct xlb_maps *m, const struct xlb_config *from,
 					   "%u",
 					   name, id);
 		}
-		if (fresh || o->force || o_s->sched_sig != sig ||
-		    (o->redo_wlc && s->algo == XLB_ALGO_WLC)) {
-			err = install_schedule(m, s, o->load, now_ns, &approx);
-			if (err == -E2BIG && s->algo == XLB_ALGO_MH)
-				return msg(what, whatlen, err,
-					   "service %s: algo mh holds at most "
-					   "%d live backends (its table's "
-					   "slots): use algo wrr, or fewer "
-					   "backends",
-					   name, XLB_SCHED_MH_SLOTS);
-			if (err)
-				return msg(what, whatlen, err,
-					   "service %s: cannot install its "
-					   "schedule",
-					   name);
-			/* (wlc: weights of its own making, no news) */
-			if (approx && s->algo != XLB_ALGO_WLC)
-				warn_add(warn, warnlen,
-					 "service %s: its weights need more "
-					 "than %d schedule slots; they are "
-					 "scaled (approximate)",
-					 name,
-					 s->algo == XLB_ALGO_MH ?
-						 XLB_SCHED_MH_SLOTS :
-						 XLB_SCHED_MAX_SLOTS);
-		}
+		err = sched_inputs(s, o->load, now_ns, &w, &sig);
+		if (!err &&
+		    (fresh || o->force || o_s->sched_sig != sig ||
+		     (o->redo_wlc && s->algo == XLB_ALGO_WLC)))
+			err = install_schedule(m, s, w, &approx);
+		free(w);
+		if (err == -E2BIG && s->algo == XLB_ALGO_MH)
+			return msg(what, whatlen, err,
+				   "service %s: algo mh holds at most "
+				   "%d live backends (its table's "
+				   "slots): use algo wrr, or fewer "
+				   "backends",
+				   name, XLB_SCHED_MH_SLOTS);
+		if (err)
+			return msg(what, whatlen, err,
+				   "service %s: cannot install its "
+				   "schedule",
+				   name);
+		/* (wlc: weights of its own making, no news) */
+		if (approx && s->algo != XLB_ALGO_WLC)
+			warn_add(warn, warnlen,
+				 "service %s: its weights need more "
+				 "than %d schedule slots; they are "
+				 "scaled (approximate)",
+				 name,
+				 s->algo == XLB_ALGO_MH ?
+					 XLB_SCHED_MH_SLOTS :
+					 XLB_SCHED_MAX_SLOTS);
 		if (s->algo == XLB_ALGO_RR && s->slow_start_ms &&
 		    (fresh || o_s->algo != s->algo ||
 		     o_s->slow_start_ms != s->slow_start_ms))
