@@ -377,29 +377,23 @@ static int model_schedule(struct m_service *ms,
 static int schedule_cmp(const struct inst *in, __u32 id, char *why, size_t wl)
 {
 	const struct m_service *ms = &in->model.svc[id];
-	__u32 inner_id, key = XLB_SCHED_LEN_SLOT, len = 0, v;
-	int fd, err = 0;
+	__u32 *got = calloc(ms->n_slots + 1, sizeof(*got)), k = 0;
+	int len = got ? fx_schedule_read(in->m.schedules, id, got,
+					 ms->n_slots) :
+			-ENOMEM;
+	int err = len < 0 ? len : 0;
 
-	if (bpf_map_lookup_elem(in->m.schedules, &id, &inner_id))
-		return -errno;
-	fd = bpf_map_get_fd_by_id(inner_id);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_lookup_elem(fd, &key, &len))
-		err = -errno;
-	else if (len != ms->n_slots)
+	if (!err && (__u32)len != ms->n_slots)
 		err = -EBADMSG;
-	for (key = 1; !err && key <= len; key++) {
-		if (bpf_map_lookup_elem(fd, &key, &v))
-			err = -errno;
-		else if (v != ms->slots[key - 1])
+	for (; !err && k < ms->n_slots; k++)
+		if (got[k] != ms->slots[k])
 			err = -EBADMSG;
-	}
-	close(fd);
-	if (err == -EBADMSG) /* slot 0 is the length */
-		snprintf(why, wl, "schedule %u: the program's table (%u slots) "
+	free(got);
+	if (err == -EBADMSG)
+		snprintf(why, wl, "schedule %u: the program's table (%d slots) "
 			 "differs from the model's (%u) at slot %u", id, len,
-			 ms->n_slots, len != ms->n_slots ? 0 : key - 1);
+			 ms->n_slots,
+			 (__u32)len != ms->n_slots ? 0 : k);
 	return err;
 }
 

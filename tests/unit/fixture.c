@@ -338,6 +338,25 @@ long fx_map_count(int map_fd)
 	return errno == ENOENT ? n : -errno;
 }
 
+int fx_schedule_read(int schedules, __u32 id, __u32 *out, size_t max)
+{
+	__u32 inner_id, key = XLB_SCHED_LEN_SLOT, len;
+	int fd, rc = 0;
+
+	if (bpf_map_lookup_elem(schedules, &id, &inner_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &key, &len))
+		rc = -errno;
+	for (key = 1; !rc && key <= len && key <= max; key++)
+		if (bpf_map_lookup_elem(fd, &key, &out[key - 1]))
+			rc = -errno;
+	close(fd);
+	return rc ? rc : (int)len;
+}
+
 int fx_map_clear(int map_fd)
 {
 	struct xlb_flow_key k;

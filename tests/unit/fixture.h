@@ -107,6 +107,10 @@ int fx_flow_get(int map_fd, const struct xlb_flow_key *k,
 long fx_map_count(int map_fd);
 /* Delete every entry of such a map. 0 or -errno. */
 int fx_map_clear(int map_fd);
+/* The schedule table of service id in the schedules map (outer map fd):
+ * its first max slots into out; returns its length (which may exceed
+ * max), or -errno. */
+int fx_schedule_read(int schedules, __u32 id, __u32 *out, size_t max);
 /* Zero every per-CPU counter (stats, service and backend traffic). */
 int fx_counters_zero(const struct xlb_maps *m);
 

@@ -149,30 +149,9 @@ static int slot(__u32 id, struct xlb_backend *v)
 	return bpf_map_lookup_elem(lb.m.backends, &id, v) ? -errno : 0;
 }
 
-/* The schedule table of service id in the schedules map: its length,
- * slots in out. */
-static int table_of(int schedules, __u32 id, __u32 *out, size_t max)
-{
-	__u32 inner_id, key = 0, len;
-	int fd, rc = 0;
-
-	if (bpf_map_lookup_elem(schedules, &id, &inner_id))
-		return -errno;
-	fd = bpf_map_get_fd_by_id(inner_id);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_lookup_elem(fd, &key, &len))
-		rc = -errno;
-	for (key = 1; !rc && key <= len && key <= max; key++)
-		if (bpf_map_lookup_elem(fd, &key, &out[key - 1]))
-			rc = -errno;
-	close(fd);
-	return rc ? rc : (int)len;
-}
-
 static int table(__u32 id, __u32 *out, size_t max)
 {
-	return table_of(lb.m.schedules, id, out, max);
+	return fx_schedule_read(lb.m.schedules, id, out, max);
 }
 
 static __u64 cursor(__u32 id)
@@ -768,7 +747,7 @@ static void t_slow_start_on_return(void)
 		 * against 4 gave it 1/5 (and a weight 1 its whole share) */
 		if (!rc && i == 1) {
 			__u32 slots[64];
-			int len = table_of(l.m.schedules, c.svcs[0].id, slots,
+			int len = fx_schedule_read(l.m.schedules, c.svcs[0].id, slots,
 					   64), n11 = 0;
 
 			for (int k = 0; k < len && k < 64; k++)
