@@ -1167,7 +1167,7 @@ static int free_closed(struct model *m, const struct xlb_flow_key *rkey,
 	return 1;
 }
 
-/* bpf/flow.h flow_udp_busy(): has the UDP pair of the half-open reverse
+/* bpf/flow.h flow_udp_silence(), against a grace: has the UDP pair of the half-open reverse
  * entry rev (client half at ckey) seen a packet either way within
  * grace_ns?  An entry never touched has a zero stamp: quiet.  A reading
  * too close to call is flagged (and taken as quiet, as in claim_port's
